@@ -1,0 +1,41 @@
+# Two commands on a fresh machine with only Python 3.11: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen --all-packages
+
+.PHONY: help uv sync lint typecheck unit test demo serve bench
+
+help:
+	@echo "make demo   deploy a good and two bad releases of voj on the embedded sandbox"
+	@echo "make test   lint, type-check and run the whole suite"
+	@echo "make serve  run the voj backend on 127.0.0.1:8000 against an embedded moto"
+	@echo "make bench  run the benchmarks in bench/ and print their tables"
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+
+sync: uv
+	@$(UV) sync --frozen --all-packages --quiet
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: sync
+	$(RUN) mypy
+
+unit: sync
+	$(RUN) pytest -q
+
+test: lint typecheck unit
+
+serve: sync
+	$(RUN) python -m app.devserver
+
+demo: sync
+	$(RUN) rollout demo
+
+bench: sync
+	$(RUN) python bench/backend.py

@@ -1,0 +1,84 @@
+"""The only place rollout creates boto3 clients.
+
+A :class:`ClientFactory` fixes region, endpoint (``AWS_ENDPOINT_URL`` or ``--endpoint-url``) and
+retry mode once; gateways ask it for clients and never build their own. No network calls
+happen here: clients are created lazily and cached per service.
+
+Tests and the sandbox's in-process mode pass a ``botocore`` session with extra event handlers
+(for example a ``before-send`` hook that answers requests without a socket); retries still run
+because such handlers sit below botocore's retry handler.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import boto3
+import botocore.session
+from botocore.config import Config
+
+RetryMode = Literal["standard", "adaptive"]
+
+USER_AGENT_EXTRA = "rollout"
+
+
+@dataclass
+class ClientFactory:
+    region: str
+    endpoint_url: str | None = None
+    retry_mode: RetryMode = "standard"
+    max_attempts: int = 8
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    botocore_session: botocore.session.Session | None = None
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _session: boto3.Session | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_env(
+        cls,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        retry_mode: RetryMode | None = None,
+    ) -> ClientFactory:
+        env_mode = os.environ.get("ROLLOUT_RETRY_MODE", "standard")
+        mode: RetryMode = retry_mode or ("adaptive" if env_mode == "adaptive" else "standard")
+        return cls(
+            region=region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1",
+            endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
+            retry_mode=mode,
+        )
+
+    @property
+    def config(self) -> Config:
+        return Config(
+            region_name=self.region,
+            retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            user_agent_extra=USER_AGENT_EXTRA,
+        )
+
+    @property
+    def session(self) -> boto3.Session:
+        if self._session is None:
+            self._session = boto3.Session(
+                region_name=self.region, botocore_session=self.botocore_session
+            )
+        return self._session
+
+    def client(self, service: str) -> Any:
+        """A cached client for ``service`` with this factory's region, endpoint and retries."""
+        if service not in self._clients:
+            self._clients[service] = self.session.client(
+                service,  # type: ignore[call-overload]
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                config=self.config,
+            )
+        return self._clients[service]

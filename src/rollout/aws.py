@@ -72,6 +72,22 @@ class ClientFactory:
             )
         return self._session
 
+    def no_retry_client(self, service: str) -> Any:
+        """A client that makes exactly one attempt, for calls that must never be repeated.
+
+        ``UpdateService(forceNewDeployment=True)`` is the case: a retry after a lost response
+        would start a second deployment.
+        """
+        key = f"{service}#once"
+        if key not in self._clients:
+            self._clients[key] = self.session.client(
+                service,  # type: ignore[call-overload]
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                config=self.config.merge(Config(retries={"total_max_attempts": 1})),
+            )
+        return self._clients[key]
+
     def client(self, service: str) -> Any:
         """A cached client for ``service`` with this factory's region, endpoint and retries."""
         if service not in self._clients:

@@ -42,7 +42,13 @@ class ConfigError(RolloutError):
 
 
 class AwsError(RolloutError):
+    """An AWS call failed after botocore's retries. ``code`` is AWS's error code, when known."""
+
     exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
 
 
 class CredentialsError(AwsError):

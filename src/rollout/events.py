@@ -1,0 +1,77 @@
+"""The one stream of events a rollout produces.
+
+The engine and verbs *emit* events; the console, plain-line, JSON and GitHub-summary renderers
+*consume* them and make no decisions. Every event is a frozen dataclass with a ``kind``, a time
+``at`` (from the injected clock), a ``level`` and a human ``message``, so a renderer can show any
+event generically and special-case the kinds it knows. ``data`` carries machine-readable detail
+(JSON-safe values only: str, int, float, bool, None, lists and dicts of those).
+
+Kinds (dotted, stable; renderers and the JSON result depend on them):
+
+    run.started        a verb started: data {verb, env, cluster, service, dry_run}
+    step.started       data {step, index, total}
+    step.finished      data {step, index, total, outcome, seconds}
+    write              a mutating AWS call was sent: data {service, operation, summary}
+    write.dry_run      the same, not sent (dry run): data {service, operation, request}
+    observation        one poll's summary: data {deployments, healthy, unhealthy, ...}
+    ecs.event          a new ECS service event: data {id, created_at}
+    task.stopped       a task of ours stopped: data {task, stop_code, stopped_reason, exit_codes}
+    target.health      a target's health changed: data {target, state, reason}
+    check              a preflight check result: data {name, status (pass|fail|warn), fix}
+    phase              a timed phase ended: data {phase, seconds}
+    signal             a failure signal was noticed: data {signal, definitive}
+    rollback.started   data {to, via}
+    verdict            the outcome: data {verdict, exit_code, reason}
+    run.finished       data {verdict, exit_code, seconds, api_calls}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Level = Literal["debug", "info", "success", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    at: float
+    message: str
+    level: Level = "info"
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "at": self.at,
+            "level": self.level,
+            "message": self.message,
+            "data": dict(self.data),
+        }
+
+
+EventSink = Callable[[Event], None]
+
+
+class EventLog:
+    """Keeps every event and forwards each to any number of sinks (renderers)."""
+
+    def __init__(self, *sinks: EventSink) -> None:
+        self.events: list[Event] = []
+        self._sinks = list(sinks)
+
+    def add_sink(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        for sink in self._sinks:
+            sink(event)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events)
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.kind == kind or e.kind.startswith(kind + ".")]

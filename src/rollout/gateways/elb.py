@@ -1,0 +1,86 @@
+"""ELBv2 gateway: target groups, their health and attributes, and load balancers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rollout.aws import ClientFactory
+from rollout.gateways._base import aws_errors
+from rollout.model import LoadBalancer, TargetGroup, TargetHealth
+
+
+class ElbGateway:
+    def __init__(self, factory: ClientFactory) -> None:
+        self._factory = factory
+
+    @property
+    def _elb(self) -> Any:
+        return self._factory.client("elbv2")
+
+    def describe_target_groups(self, arns: Sequence[str]) -> list[TargetGroup]:
+        if not arns:
+            return []
+        with aws_errors("describe target groups"):
+            resp = self._elb.describe_target_groups(TargetGroupArns=list(arns))
+        groups = []
+        for raw in resp.get("TargetGroups", []):
+            with aws_errors(f"read attributes of target group {raw['TargetGroupName']}"):
+                attrs = self._elb.describe_target_group_attributes(
+                    TargetGroupArn=raw["TargetGroupArn"]
+                )
+            groups.append(_target_group(raw, attrs.get("Attributes", [])))
+        return groups
+
+    def describe_target_health(self, target_group_arn: str) -> list[TargetHealth]:
+        with aws_errors("describe target health"):
+            resp = self._elb.describe_target_health(TargetGroupArn=target_group_arn)
+        return [
+            TargetHealth(
+                target_id=d["Target"]["Id"],
+                port=d["Target"].get("Port"),
+                state=d.get("TargetHealth", {}).get("State", "unavailable"),
+                reason=d.get("TargetHealth", {}).get("Reason"),
+                description=d.get("TargetHealth", {}).get("Description"),
+            )
+            for d in resp.get("TargetHealthDescriptions", [])
+        ]
+
+    def describe_load_balancers(
+        self, *, arns: Sequence[str] = (), names: Sequence[str] = ()
+    ) -> list[LoadBalancer]:
+        kwargs: dict[str, Any] = {}
+        if arns:
+            kwargs["LoadBalancerArns"] = list(arns)
+        if names:
+            kwargs["Names"] = list(names)
+        with aws_errors("describe load balancers"):
+            resp = self._elb.describe_load_balancers(**kwargs)
+        return [
+            LoadBalancer(
+                arn=lb["LoadBalancerArn"],
+                name=lb["LoadBalancerName"],
+                dns_name=lb.get("DNSName", ""),
+                scheme=lb.get("Scheme"),
+            )
+            for lb in resp.get("LoadBalancers", [])
+        ]
+
+
+def _target_group(raw: Mapping[str, Any], attributes: Sequence[Mapping[str, str]]) -> TargetGroup:
+    attrs = {a["Key"]: a["Value"] for a in attributes}
+    return TargetGroup(
+        arn=raw["TargetGroupArn"],
+        name=raw["TargetGroupName"],
+        port=raw.get("Port"),
+        protocol=raw.get("Protocol"),
+        target_type=raw.get("TargetType"),
+        health_check_path=raw.get("HealthCheckPath"),
+        health_check_interval=int(raw.get("HealthCheckIntervalSeconds", 30)),
+        health_check_timeout=int(raw.get("HealthCheckTimeoutSeconds", 5)),
+        healthy_threshold=int(raw.get("HealthyThresholdCount", 5)),
+        unhealthy_threshold=int(raw.get("UnhealthyThresholdCount", 2)),
+        matcher=(raw.get("Matcher") or {}).get("HttpCode"),
+        deregistration_delay=int(attrs.get("deregistration_delay.timeout_seconds", "300")),
+        load_balancer_arns=tuple(raw.get("LoadBalancerArns", [])),
+    )

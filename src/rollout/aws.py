@@ -12,6 +12,7 @@ because such handlers sit below botocore's retry handler.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +36,8 @@ class ClientFactory:
     botocore_session: botocore.session.Session | None = None
     _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _session: boto3.Session | None = field(default=None, init=False, repr=False)
+    #: HTTP attempts sent per "service.Operation" (retries included), for reports and benches.
+    api_calls: Counter[str] = field(default_factory=Counter, init=False, repr=False)
 
     @classmethod
     def from_env(
@@ -70,7 +73,18 @@ class ClientFactory:
             self._session = boto3.Session(
                 region_name=self.region, botocore_session=self.botocore_session
             )
+            self._session.events.register("before-send", self._count)
         return self._session
+
+    def _count(self, request: Any = None, event_name: str = "", **_: Any) -> None:
+        # event_name is "before-send.<service-id>.<Operation>"
+        parts = event_name.split(".")
+        if len(parts) >= 3:
+            self.api_calls[f"{parts[1]}.{parts[2]}"] += 1
+
+    @property
+    def api_call_total(self) -> int:
+        return sum(self.api_calls.values())
 
     def no_retry_client(self, service: str) -> Any:
         """A client that makes exactly one attempt, for calls that must never be repeated.

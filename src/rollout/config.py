@@ -1,0 +1,391 @@
+"""Configuration: ``rollout.toml`` → one validated, frozen :class:`EnvConfig` per environment.
+
+File layout (TOML)::
+
+    [defaults]                 # optional; merged (deeply) under every environment
+    region = "ap-northeast-2"
+
+    [env.prod]                 # one table per environment
+    cluster = "voj-prod"
+    ...
+    [env.prod.watch]
+    poll_interval = 5.0
+
+Precedence, lowest first: built-in defaults < ``[defaults]`` < ``[env.<name>]`` < environment
+variables < overrides (command-line flags).
+
+Environment variables (all optional, read from the ``environ`` mapping passed in):
+
+* ``ROLLOUT_<KEY>`` sets a top-level key, e.g. ``ROLLOUT_CLUSTER``, ``ROLLOUT_REGION``,
+  ``ROLLOUT_SMOKE_URL``, ``ROLLOUT_CONTAINERS=api,worker`` (lists are comma-separated).
+* ``ROLLOUT_<SECTION>__<KEY>`` (two underscores) sets a key inside a section, e.g.
+  ``ROLLOUT_WATCH__POLL_INTERVAL=2``, ``ROLLOUT_TRAFFIC__RECORD_NAME=api.example.com``.
+* ``ROLLOUT_<KEY>`` where ``KEY`` names a key of exactly one section is a shorthand for it, e.g.
+  ``ROLLOUT_POLL_INTERVAL`` = ``ROLLOUT_WATCH__POLL_INTERVAL``,
+  ``ROLLOUT_CIRCUIT_BREAKER`` = ``ROLLOUT_DETECTION__CIRCUIT_BREAKER``.
+* Other ``ROLLOUT_*`` variables (``ROLLOUT_RETRY_MODE``, ``ROLLOUT_ENV``, ...) are not config keys
+  and are ignored here. An empty value for an optional key (``ROLLOUT_SMOKE_URL=``) unsets it.
+
+Every error is a :class:`~rollout.errors.ConfigError` naming the file, the environment and the
+key, with where the bad value came from (file, variable or flag).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rollout.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("rollout.toml")
+ENV_PREFIX = "ROLLOUT_"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Timeouts(_Model):
+    """Seconds. ``deploy``: the whole rollout; ``healthy``: new tasks to become healthy;
+    ``drain``: old tasks to drain after traffic moved."""
+
+    deploy: float = Field(default=1800, gt=0)
+    healthy: float = Field(default=900, gt=0)
+    drain: float = Field(default=900, gt=0)
+
+
+class Watch(_Model):
+    """How often the engine polls AWS while watching, and the random spread added to it."""
+
+    poll_interval: float = Field(default=5.0, gt=0)
+    jitter: float = Field(default=0.2, ge=0, le=1)
+
+
+class Detection(_Model):
+    """``consecutive_failures``: failed polls in a row that condemn a release.
+    ``circuit_breaker``: what to do if the service lacks the ECS circuit breaker with rollback:
+    refuse to deploy (``require``), warn (``warn``) or skip the check (``off``)."""
+
+    consecutive_failures: int = Field(default=2, ge=1)
+    circuit_breaker: Literal["require", "warn", "off"] = "require"
+
+
+class Bake(_Model):
+    """Watch the new release this long after it is healthy; any alarm in ``alarms`` firing
+    during that time fails it."""
+
+    seconds: float = Field(default=0, ge=0)
+    alarms: tuple[str, ...] = ()
+
+    @field_validator("alarms", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
+class Retention(_Model):
+    """Keep the newest ``keep`` task-definition revisions (plus every one in use)."""
+
+    keep: int = Field(default=10, ge=1)
+    prune_after_deploy: bool = False
+
+
+class Traffic(_Model):
+    """Route 53 weighted records that move clients from the legacy path to the new ALB."""
+
+    hosted_zone_id: str | None = None
+    zone_name: str | None = None
+    record_name: str
+    record_type: Literal["A", "AAAA", "CNAME"] = "A"
+    new_set_identifier: str
+    legacy_set_identifier: str
+
+
+class Lock(_Model):
+    """The SSM-parameter lock that keeps two deploys of one service apart."""
+
+    ttl: float = Field(default=3600, gt=0)
+    parameter_prefix: str = "/rollout/lock"
+
+    @field_validator("parameter_prefix")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value.rstrip("/")
+
+
+class EnvConfig(_Model):
+    """One environment's settings, fully merged and validated."""
+
+    name: str
+    region: str
+    cluster: str
+    service: str
+    containers: tuple[str, ...] = Field(min_length=1)
+    template: Path
+    ecr_repository: str
+    smoke_url: str | None = None
+    #: Values for ``${NAME}`` in the template when the process environment lacks them.
+    vars: dict[str, str] = Field(default_factory=dict)
+    timeouts: Timeouts = Timeouts()
+    watch: Watch = Watch()
+    detection: Detection = Detection()
+    bake: Bake = Bake()
+    retention: Retention = Retention()
+    traffic: Traffic | None = None
+    lock: Lock = Lock()
+
+    @field_validator("containers", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("smoke_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+# Sections and their keys, for the env-var scheme and messages.
+SECTIONS: dict[str, type[_Model]] = {
+    "timeouts": Timeouts,
+    "watch": Watch,
+    "detection": Detection,
+    "bake": Bake,
+    "retention": Retention,
+    "traffic": Traffic,
+    "lock": Lock,
+}
+TOP_LEVEL_KEYS = tuple(k for k in EnvConfig.model_fields if k not in SECTIONS and k != "name")
+LIST_KEYS = frozenset({"containers", "bake.alarms"})
+
+
+def _leaf_aliases() -> dict[str, str]:
+    """Section keys that are unique across sections: ``poll_interval`` → ``watch.poll_interval``."""
+    owners: dict[str, list[str]] = {}
+    for section, model in SECTIONS.items():
+        for key in model.model_fields:
+            owners.setdefault(key, []).append(f"{section}.{key}")
+    return {
+        key: paths[0]
+        for key, paths in owners.items()
+        if len(paths) == 1 and key not in TOP_LEVEL_KEYS and key not in SECTIONS
+    }
+
+
+LEAF_ALIASES = _leaf_aliases()
+
+
+def load_config(
+    path: Path | None,
+    env: str,
+    *,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, Any] | None = None,
+) -> EnvConfig:
+    """Load ``env`` from ``path`` (default ``./rollout.toml``), apply variables and overrides.
+
+    ``overrides`` keys are top-level names (``"cluster"``) or dotted (``"watch.poll_interval"``);
+    ``None`` values are ignored, so unset flags can be passed straight through.
+    """
+    path = path or DEFAULT_CONFIG_FILE
+    raw = _read_toml(path)
+    where = f"{path} [env.{env}]"
+    data, origin = _merge_file(raw, path, env)
+    _apply_environ(data, origin, environ)
+    _apply_overrides(data, origin, overrides or {})
+    data["name"] = env
+    try:
+        cfg = EnvConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"failed to load {where}:\n  " + "\n  ".join(_describe(exc, origin)) + "\n",
+            hint="Fix the value(s) and retry; docs/configuration.md lists every key.",
+        ) from None
+    # The template path is relative to the config file's directory.
+    return cfg.model_copy(update={"template": path.parent / cfg.template})
+
+
+def environments(path: Path | None = None) -> tuple[str, ...]:
+    """The environment names defined in the file."""
+    path = path or DEFAULT_CONFIG_FILE
+    raw = _read_toml(path)
+    envs = raw.get("env", {})
+    return tuple(envs) if isinstance(envs, dict) else ()
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"failed to load config: {path} does not exist.",
+            hint="Run from the repository root, or pass --config PATH.",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"failed to load config: cannot read {path}: {exc}.") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"failed to load {path}: not valid TOML: {exc}.",
+            hint="Fix the syntax (see docs/configuration.md for an example).",
+        ) from None
+    unknown = sorted(set(raw) - {"defaults", "env"})
+    if unknown:
+        raise ConfigError(
+            f"failed to load {path}: unknown top-level key(s) {', '.join(unknown)}.",
+            hint="Only [defaults] and [env.<name>] tables are allowed at the top level.",
+        )
+    return raw
+
+
+def _merge_file(
+    raw: Mapping[str, Any], path: Path, env: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    envs = raw.get("env")
+    if not isinstance(envs, dict) or not envs:
+        raise ConfigError(
+            f"failed to load {path}: no [env.<name>] table.",
+            hint="Add at least one environment, e.g. [env.prod].",
+        )
+    if env not in envs:
+        raise ConfigError(
+            f"failed to load {path}: environment {env!r} is not defined "
+            f"(defined: {', '.join(sorted(envs))}).",
+            hint="Pass --env with one of those names, or add an [env.<name>] table.",
+        )
+    defaults = raw.get("defaults", {})
+    table = envs[env]
+    for name, value in (("[defaults]", defaults), (f"[env.{env}]", table)):
+        if not isinstance(value, dict):
+            raise ConfigError(f"failed to load {path}: {name} must be a table.")
+    origin: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    _deep_merge(data, defaults, origin, f"{path} [defaults]")
+    _deep_merge(data, table, origin, f"{path} [env.{env}]")
+    if "name" in data:
+        raise ConfigError(
+            f"failed to load {path} [env.{env}]: key 'name' is not allowed.",
+            hint="The environment's name is the table's name.",
+        )
+    return data, origin
+
+
+def _deep_merge(
+    into: dict[str, Any],
+    src: Mapping[str, Any],
+    origin: dict[str, str],
+    where: str,
+    prefix: str = "",
+) -> None:
+    for key, value in src.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value, origin, where, f"{dotted}.")
+        else:
+            into[key] = dict(value) if isinstance(value, dict) else value
+        origin[dotted] = where
+
+
+def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _env_value(dotted: str, value: str) -> Any:
+    if dotted in LIST_KEYS:
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if value == "" and dotted in {"smoke_url", "traffic.hosted_zone_id", "traffic.zone_name"}:
+        return None
+    return value
+
+
+def _apply_environ(
+    data: dict[str, Any], origin: dict[str, str], environ: Mapping[str, str]
+) -> None:
+    for var in sorted(environ):
+        if not var.startswith(ENV_PREFIX):
+            continue
+        key = var[len(ENV_PREFIX) :].lower()
+        if "__" in key:
+            section, _, leaf = key.partition("__")
+            model = SECTIONS.get(section)
+            if model is None or leaf not in model.model_fields:
+                raise ConfigError(
+                    f"failed to load config: environment variable {var} names no config key.",
+                    hint=f"Sections are {', '.join(SECTIONS)}; see docs/configuration.md.",
+                )
+            dotted = f"{section}.{leaf}"
+        elif key in TOP_LEVEL_KEYS and key != "vars":
+            dotted = key
+        elif key in LEAF_ALIASES:
+            dotted = LEAF_ALIASES[key]
+        else:
+            continue  # another component's variable (ROLLOUT_RETRY_MODE, ROLLOUT_ENV, ...)
+        _set(data, dotted, _env_value(dotted, environ[var]))
+        origin[dotted] = f"environment variable {var}"
+
+
+def _apply_overrides(
+    data: dict[str, Any], origin: dict[str, str], overrides: Mapping[str, Any]
+) -> None:
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        dotted = LEAF_ALIASES.get(key, key)
+        _set(data, dotted, value)
+        origin[dotted] = f"flag/override {key!r}"
+
+
+def _describe(exc: ValidationError, origin: Mapping[str, str]) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        # Drop pydantic's union/type tags such as "Traffic" or "tuple[str, ...]".
+        parts = [p for p in loc if not p[:1].isupper() and "[" not in p and not p.isdigit()]
+        dotted = ".".join(parts) or "(root)"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            text = f"unknown key {dotted!r}"
+        elif kind == "missing":
+            text = f"missing required key {dotted!r}"
+        else:
+            shown = err.get("input")
+            got = f" (got {shown!r})" if not isinstance(shown, dict | list) else ""
+            text = f"key {dotted!r}: {err['msg'].rstrip('.')}{got}"
+        source = _origin_of(dotted, origin)
+        lines.append(f"{text} [from {source}]" if source else text)
+    return lines
+
+
+def _origin_of(dotted: str, origin: Mapping[str, str]) -> str | None:
+    probe = dotted
+    while probe:
+        if probe in origin:
+            return origin[probe]
+        probe = probe.rpartition(".")[0]
+    return None

@@ -1,0 +1,173 @@
+"""``create_app(settings)``: the voj FastAPI application, built from explicit settings.
+
+Routes: ``/health`` (liveness, answered by :mod:`app.edge`), ``/ready``, ``/version``, ``/books``,
+``/books/{book_id}``, ``/books/{book_id}/chapters``, ``/books/{book_id}/chapters/{number}``.
+Errors are JSON ``{"error": code, "message": text, "request_id": id}``; no stack traces, no
+settings, no AWS error text ever reach a response.
+
+When ``ENVIRONMENT=test`` (and only then) a hidden route ``GET /_test/sleep?seconds=N`` (N <= 10)
+answers after N seconds; the graceful-shutdown test uses it as a slow in-flight request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.catalog import Catalog, InvalidCursorError
+from app.edge import EdgeMiddleware
+from app.models import Book, BookPage, ChapterAudio, ChapterList, Health, Readiness, Version
+from app.settings import Settings
+
+log = logging.getLogger("app.api")
+
+BookId = Annotated[
+    str,
+    Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$", description="Book id"),
+]
+ChapterNumber = Annotated[int, Path(ge=1, le=100_000, description="Chapter number (1-based)")]
+
+_ERROR_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    422: "invalid_request",
+    503: "unavailable",
+}
+
+
+def _error(request: Request, status: int, message: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {
+        "error": _ERROR_CODES.get(status, "error"),
+        "message": message,
+        "request_id": getattr(request.state, "request_id", None),
+        **extra,
+    }
+    return JSONResponse(body, status_code=status)
+
+
+def _catalog(request: Request) -> Catalog:
+    catalog: Catalog = request.app.state.catalog
+    return catalog
+
+
+def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI:
+    """Build the application. ``catalog`` defaults to one on real boto3 clients from settings.
+
+    Nothing here touches the network: clients connect on first use.
+    """
+    production = settings.ENVIRONMENT == "production"
+    app = FastAPI(
+        title="voj",
+        version=settings.version,
+        description="Books and their audio chapters.",
+        # The interactive docs are for people, not for production traffic.
+        docs_url=None if production else "/docs",
+        redoc_url=None,
+        openapi_url=None if production else "/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.catalog = catalog if catalog is not None else Catalog.from_settings(settings)
+    app.state.started_at = datetime.now(UTC).isoformat(timespec="seconds")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg"))}
+            for error in exc.errors()
+        ]
+        return _error(request, 422, "invalid request", details=details)
+
+    @app.get("/health", response_model=Health, tags=["ops"])
+    def health() -> Health:
+        """Liveness: 200 whenever the process serves HTTP (answered before host checks)."""
+        return Health(status="ok")  # pragma: no cover - app.edge answers first
+
+    @app.get("/ready", response_model=Readiness, tags=["ops"])
+    def ready(request: Request) -> JSONResponse:
+        """Readiness: 200 when both tables and the bucket answer, else 503 (no details)."""
+        checks = _catalog(request).readiness()
+        if all(checks.values()):
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+
+    @app.get("/version", response_model=Version, tags=["ops"])
+    def version(request: Request) -> Version:
+        """Version, git sha, environment and start time of this process."""
+        return Version(
+            version=settings.version,
+            git_sha=settings.GIT_SHA,
+            environment=settings.ENVIRONMENT,
+            started_at=request.app.state.started_at,
+        )
+
+    @app.get("/books", response_model=BookPage, tags=["books"])
+    def list_books(
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=1024)] = None,
+    ) -> BookPage:
+        """A page of books; pass ``next_cursor`` back as ``cursor`` for the next one."""
+        try:
+            return _catalog(request).list_books(limit=limit, cursor=cursor)
+        except InvalidCursorError as exc:
+            raise RequestValidationError(
+                [{"loc": ("query", "cursor"), "msg": str(exc), "type": "value_error"}]
+            ) from None
+
+    @app.get("/books/{book_id}", response_model=Book, tags=["books"])
+    def get_book(request: Request, book_id: BookId) -> Book:
+        """One book."""
+        book = _catalog(request).get_book(book_id)
+        if book is None:
+            raise HTTPException(404, "book not found")
+        return book
+
+    @app.get("/books/{book_id}/chapters", response_model=ChapterList, tags=["books"])
+    def list_chapters(request: Request, book_id: BookId) -> ChapterList:
+        """The book's chapters in chapter order."""
+        catalog = _catalog(request)
+        if catalog.get_book(book_id) is None:
+            raise HTTPException(404, "book not found")
+        return ChapterList(book_id=book_id, items=catalog.list_chapters(book_id))
+
+    @app.get("/books/{book_id}/chapters/{number}", response_model=ChapterAudio, tags=["books"])
+    def get_chapter(request: Request, book_id: BookId, number: ChapterNumber) -> ChapterAudio:
+        """One chapter with a presigned URL for its audio."""
+        chapter = _catalog(request).get_chapter_audio(book_id, number)
+        if chapter is None:
+            raise HTTPException(404, "chapter not found")
+        return chapter
+
+    if settings.ENVIRONMENT == "test":
+
+        @app.get("/_test/sleep", include_in_schema=False)
+        async def sleep(seconds: Annotated[float, Query(ge=0, le=10)] = 1.0) -> dict[str, float]:
+            """Test only: a slow request, for the graceful-shutdown test."""
+            await asyncio.sleep(seconds)
+            return {"slept": seconds}
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.CORS_ORIGINS,
+        allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["Accept", "Content-Type", "Authorization", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
+        max_age=600,
+    )
+    # Added last, so it is the outermost middleware: /health never meets the host check.
+    app.add_middleware(EdgeMiddleware, allowed_hosts=settings.ALLOWED_HOSTS)
+    return app

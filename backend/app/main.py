@@ -1,0 +1,53 @@
+"""The process entry point: ``app.main:app`` builds the application from the environment.
+
+gunicorn (``gunicorn app.main:app ...``) and uvicorn look up the attribute ``app``; this module
+builds it on that first lookup (a module ``__getattr__``), not at import, so importing
+``app.main`` needs no environment and creates no clients. :func:`build` is the same thing as a
+factory (``uvicorn --factory app.main:build``).
+
+Bad settings end the process with status 3 (gunicorn's "worker failed to boot", which makes the
+gunicorn master halt too) after printing one line per bad variable to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from app.settings import EXIT_BAD_SETTINGS, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+_built: dict[str, FastAPI] = {}
+
+
+def settings_or_exit(environ: Mapping[str, str] | None = None) -> Settings:
+    """Load settings, or print why not (one line per variable) and exit with status 3."""
+    try:
+        return load_settings(environ)
+    except SettingsError as exc:
+        print("voj: refusing to start, invalid settings:", file=sys.stderr)
+        for line in exc.lines():
+            print(f"  {line}", file=sys.stderr)
+        sys.stderr.flush()
+        raise SystemExit(EXIT_BAD_SETTINGS) from None
+
+
+def build(environ: Mapping[str, str] | None = None) -> FastAPI:
+    """The application for this process's environment (JSON logging configured)."""
+    from app.api import create_app
+    from app.logs import configure_logging
+
+    settings = settings_or_exit(environ)
+    configure_logging(settings.LOG_LEVEL)
+    return create_app(settings)
+
+
+def __getattr__(name: str) -> FastAPI:
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if "app" not in _built:
+        _built["app"] = build()
+    return _built["app"]

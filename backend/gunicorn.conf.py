@@ -1,0 +1,59 @@
+"""gunicorn settings for voj, read automatically from the working directory (``backend/``).
+
+The seed's command line stays as it is and overrides what it names (bind, workers, timeout,
+worker class):
+
+    gunicorn app.main:app -k uvicorn.workers.UvicornWorker -b 0.0.0.0:8000 --workers 2 --timeout 60
+
+What this file adds:
+- ``keepalive = 75``: idle keep-alive connections stay open longer than the ALB's idle timeout
+  (60 s), so the ALB, not the app, closes them (otherwise the ALB may reuse a connection the app
+  just closed and answer 502).
+- ``graceful_timeout = 30``: on SIGTERM workers stop accepting and finish in-flight requests for
+  up to 30 s; the task definition's ``stopTimeout`` must be at least 35 s so ECS does not SIGKILL
+  first.
+- settings are validated once in the master before any worker forks: a broken configuration
+  prints one line per bad variable and exits with status 3 within a second, with no traceback
+  (workers validate again, in case the app is started some other way).
+- the heavy imports (FastAPI, boto3) happen once in the master, so forked workers boot fast; the
+  app itself (settings, clients) is still built in each worker, never shared across a fork.
+- gunicorn's own logs are JSON lines on stdout/stderr like the app's; the control socket is off
+  (the root filesystem is read-only and nothing uses it); the worker heartbeat files live in
+  ``/dev/shm`` when it exists (memory, not the container's disk).
+"""
+
+import importlib
+import os
+import sys
+
+from app.main import settings_or_exit
+
+keepalive = 75
+graceful_timeout = 30
+control_socket_disable = True
+_SHM = "/dev/shm"  # noqa: S108  (gunicorn creates its heartbeat files there with mkstemp)
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) and os.access(_SHM, os.W_OK) else None
+
+# Requests are access-logged by the app (app.edge) with their request id; gunicorn's own access
+# log stays off so each request is logged once.
+accesslog = None
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "app.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": sys.stdout},
+    },
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        # No handlers: uvicorn's access logger copies these, so it stays quiet too.
+        "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+    },
+}
+
+
+def on_starting(server: object) -> None:
+    """In the master, before any worker: validate settings (fail fast), then pre-import."""
+    settings_or_exit()
+    # Workers fork with FastAPI and boto3 already imported, so each boots in milliseconds.
+    importlib.import_module("app.api")

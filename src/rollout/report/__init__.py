@@ -1,0 +1,124 @@
+"""Rendering the event stream: live console, plain lines, a JSON result, GitHub summary/outputs.
+
+    reporter = open_reporter("auto", stream=sys.stdout, environ=os.environ)
+    ctx = Context(factory, clock, emit=reporter)
+    outcome = deploy.run(options, ctx)
+    reporter.close()          # JSON document, step summary and outputs are written here
+
+``output`` picks the renderer: ``console`` (rich live panel), ``plain`` (timestamped lines),
+``json`` (nothing while running, one result document at close) or ``auto`` (console on a TTY,
+plain otherwise). Independently, when ``GITHUB_STEP_SUMMARY`` / ``GITHUB_OUTPUT`` are set the
+reporter appends the step summary and the step outputs at close. Renderers only render: every
+fact they show comes from an event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from rollout.errors import UsageError
+from rollout.events import Event
+from rollout.report.console import ConsoleRenderer
+from rollout.report.github import write_outputs, write_step_summary
+from rollout.report.plain import PlainRenderer
+from rollout.report.result import build_result
+
+Output = Literal["auto", "console", "plain", "json"]
+OUTPUTS: tuple[str, ...] = ("auto", "console", "plain", "json")
+
+__all__ = ["OUTPUTS", "Output", "Reporter", "build_result", "open_reporter"]
+
+
+class Reporter:
+    """An event sink that keeps every event, forwards it to one renderer, and finishes at close."""
+
+    def __init__(
+        self,
+        render: Callable[[Event], None] | None,
+        *,
+        finish: Callable[[], None] | None = None,
+        json_stream: TextIO | None = None,
+        step_summary: Path | None = None,
+        github_output: Path | None = None,
+    ) -> None:
+        self.events: list[Event] = []
+        self._render = render
+        self._finish = finish
+        self._json_stream = json_stream
+        self._step_summary = step_summary
+        self._github_output = github_output
+        self._closed = False
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        if self._render is not None:
+            self._render(event)
+
+    def result(self) -> dict[str, Any]:
+        """The result document of the events so far."""
+        return build_result(self.events)
+
+    def close(self) -> None:
+        """Stop live output; print the JSON document; write GitHub summary and outputs."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._finish is not None:
+            self._finish()
+        result = self.result()
+        if self._json_stream is not None:
+            self._json_stream.write(json.dumps(result, indent=2, default=str) + "\n")
+            self._json_stream.flush()
+        if self._step_summary is not None:
+            write_step_summary(self._step_summary, result)
+        if self._github_output is not None and result.get("verb") in (None, "deploy", "undo"):
+            write_outputs(self._github_output, result)
+
+    def __enter__(self) -> Reporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def open_reporter(
+    output: str = "auto",
+    *,
+    stream: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Reporter:
+    """A :class:`Reporter` for ``output`` (``auto|console|plain|json``) writing to ``stream``."""
+    stream = stream if stream is not None else sys.stdout
+    environ = environ if environ is not None else os.environ
+    if output not in OUTPUTS:
+        raise UsageError(
+            f"failed to choose an output: unknown --output {output!r}.",
+            hint=f"Use one of: {', '.join(OUTPUTS)}.",
+        )
+    if output == "auto":
+        output = "console" if _is_tty(stream) and environ.get("TERM") != "dumb" else "plain"
+    summary = environ.get("GITHUB_STEP_SUMMARY") or None
+    gh_output = environ.get("GITHUB_OUTPUT") or None
+    common: dict[str, Any] = {
+        "step_summary": Path(summary) if summary else None,
+        "github_output": Path(gh_output) if gh_output else None,
+    }
+    if output == "json":
+        return Reporter(None, json_stream=stream, **common)
+    if output == "console":
+        console = ConsoleRenderer(stream, live=_is_tty(stream))
+        return Reporter(console, finish=console.close, **common)
+    plain = PlainRenderer(stream, annotations=environ.get("GITHUB_ACTIONS") == "true")
+    return Reporter(plain, finish=plain.close, **common)

@@ -1,0 +1,164 @@
+"""The live console for a TTY: a rich ``Live`` panel plus a scrolling log above it.
+
+The panel shows what the latest events say: the current step, the deployments with their
+counts, target health, the newest ECS service events and stop reasons. Every event that is not
+a poll also prints one log line above the panel, so the scrollback tells the whole story.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from rollout.events import Event
+from rollout.report.plain import clock_time, detail
+from rollout.report.tables import RENDERABLES, deployments_table, targets_table
+
+LEVEL_STYLES = {
+    "debug": "dim",
+    "info": "",
+    "success": "bold green",
+    "warning": "yellow",
+    "error": "bold red",
+}
+LEVEL_MARKS = {"debug": "·", "info": "•", "success": "✔", "warning": "!", "error": "✘"}
+VERDICT_STYLES = {"SUCCEEDED": "bold green", "FAILED_ROLLED_BACK": "bold yellow"}
+
+
+class ConsoleRenderer:
+    """Renders events on a rich console; ``live=False`` prints the log lines only."""
+
+    def __init__(self, stream: TextIO, *, live: bool = True, console: Console | None = None):
+        self.console = console or Console(file=stream, highlight=False)
+        self._live_enabled = live
+        self._live: Live | None = None
+        self._origin: float | None = None
+        self._now: float = 0.0
+        self._title = "rollout"
+        self._step = ""
+        self._observation: Mapping[str, Any] = {}
+        self._targets: dict[str, dict[str, Any]] = {}
+        self._ecs_events: deque[str] = deque(maxlen=5)
+        self._stops: deque[str] = deque(maxlen=4)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _update(self, event: Event) -> None:
+        d = event.data
+        match event.kind:
+            case "run.started":
+                self._title = " ".join(
+                    str(x)
+                    for x in (
+                        "rollout",
+                        d.get("verb"),
+                        f"{d.get('cluster')}/{d.get('service')}" if d.get("service") else None,
+                        f"[{d.get('env')}]" if d.get("env") else None,
+                        "(dry run)" if d.get("dry_run") else None,
+                    )
+                    if x
+                )
+            case "step.started":
+                idx, total = d.get("index"), d.get("total")
+                prefix = f"step {idx}/{total}: " if idx is not None and total else ""
+                self._step = prefix + str(d.get("step") or event.message)
+            case "observation":
+                self._observation = d
+            case "target.health":
+                target = str(d.get("target") or "?")
+                self._targets[target] = {
+                    "target": target,
+                    "state": d.get("state"),
+                    "reason": d.get("reason"),
+                }
+            case "ecs.event":
+                self._ecs_events.append(f"{clock_time(event.at)} {event.message}")
+            case "task.stopped":
+                self._stops.append(f"{clock_time(event.at)} {event.message}{detail(event)}")
+            case _:
+                pass
+
+    def panel(self) -> RenderableType:
+        """The live panel for the current state."""
+        parts: list[RenderableType] = []
+        elapsed = self._now - self._origin if self._origin is not None else 0.0
+        parts.append(Text(f"{self._step or 'starting'}   ({elapsed:.0f}s)", style="bold"))
+        deployments = self._observation.get("deployments")
+        if isinstance(deployments, list) and deployments:
+            parts.append(deployments_table([x for x in deployments if isinstance(x, Mapping)]))
+        counts = [
+            f"{k} {self._observation[k]}"
+            for k in ("healthy", "unhealthy", "initial", "draining")
+            if k in self._observation
+        ]
+        if counts:
+            parts.append(Text("targets: " + ", ".join(counts)))
+        if self._targets:
+            parts.append(targets_table(list(self._targets.values())))
+        for title, lines in (("ECS events", self._ecs_events), ("Stopped tasks", self._stops)):
+            if lines:
+                grid = Table.grid()
+                grid.add_column()
+                for line in lines:
+                    grid.add_row(Text(line, overflow="fold"))
+                parts.append(Panel(grid, title=title, title_align="left", border_style="dim"))
+        return Panel(Group(*parts), title=self._title, title_align="left")
+
+    # -- sink --------------------------------------------------------------------------------
+
+    def __call__(self, event: Event) -> None:
+        if self._origin is None:
+            self._origin = event.at
+        self._now = event.at
+        self._update(event)
+        if event.kind == "run.started" and self._live_enabled and self._live is None:
+            self._live = Live(
+                self.panel(),
+                console=self.console,
+                refresh_per_second=8,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._live.start()
+        if event.kind != "observation" and event.level != "debug":
+            self.console.print(self._line(event))
+            if event.kind in RENDERABLES:
+                self.console.print(RENDERABLES[event.kind](event.data))
+        if event.kind == "verdict":
+            self._print_verdict(event)
+        if self._live is not None:
+            self._live.update(self.panel())
+
+    def _line(self, event: Event) -> Text:
+        origin = self._origin if self._origin is not None else event.at
+        text = Text(f"{clock_time(event.at)} +{event.at - origin:6.1f}s ", style="dim")
+        style = LEVEL_STYLES.get(event.level, "")
+        text.append(f"{LEVEL_MARKS.get(event.level, '•')} {event.message}", style=style)
+        extra = detail(event)
+        if extra:
+            text.append(extra, style="dim")
+        return text
+
+    def _print_verdict(self, event: Event) -> None:
+        verdict = str(event.data.get("verdict") or event.message)
+        style = VERDICT_STYLES.get(verdict, "bold red")
+        body = Text(verdict, style=style)
+        reason = event.data.get("reason")
+        if reason:
+            body.append(f"\n{reason}", style="")
+        code = event.data.get("exit_code")
+        title = f"verdict (exit {code})" if code is not None else "verdict"
+        self.console.print(Panel(body, title=title, title_align="left", border_style=style))
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None

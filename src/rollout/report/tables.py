@@ -1,0 +1,175 @@
+"""Rich tables for the read-only verbs' report events (``status``, ``history``, ``prune.plan``).
+
+The console prints them in colour; the plain renderer prints the same tables without styling.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+OUTCOME_STYLES = {
+    "succeeded": "green",
+    "rolled-back": "yellow",
+    "rollback-failed": "bold red",
+    "superseded": "cyan",
+    "interrupted": "magenta",
+    "timed-out": "magenta",
+    "pending": "blue",
+}
+
+
+def when(at: Any) -> str:
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(at))
+
+
+def _s(value: Any) -> str:
+    return "—" if value is None or value == "" else str(value)
+
+
+def revision_of(arn: Any) -> str:
+    return str(arn).rsplit("/", 1)[-1] if arn else "—"
+
+
+def deployments_table(deployments: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(title="Deployments", title_justify="left", expand=False)
+    for col in ("status", "task definition", "desired", "running", "pending", "failed", "rollout"):
+        table.add_column(col)
+    for d in deployments:
+        state = _s(d.get("rollout_state"))
+        reason = d.get("rollout_state_reason")
+        table.add_row(
+            _s(d.get("status")),
+            revision_of(d.get("task_definition")),
+            _s(d.get("desired")),
+            _s(d.get("running")),
+            _s(d.get("pending")),
+            _s(d.get("failed", d.get("failed_tasks"))),
+            f"{state}: {reason}" if reason else state,
+        )
+    return table
+
+
+def targets_table(targets: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(title="Targets", title_justify="left")
+    for col in ("target", "state", "reason"):
+        table.add_column(col)
+    styles = {"healthy": "green", "unhealthy": "red", "draining": "yellow"}
+    for t in targets:
+        state = _s(t.get("state"))
+        port = t.get("port")
+        target = _s(t.get("target")) + (f":{port}" if port else "")
+        table.add_row(target, Text(state, style=styles.get(state, "")), _s(t.get("reason")))
+    return table
+
+
+def status_renderable(data: Mapping[str, Any]) -> RenderableType:
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("service", f"{_s(data.get('cluster'))}/{_s(data.get('service'))}")
+    head.add_row("status", _s(data.get("status")))
+    head.add_row(
+        "tasks",
+        f"{_s(data.get('running'))}/{_s(data.get('desired'))} running, "
+        f"{_s(data.get('pending'))} pending",
+    )
+    head.add_row("task definition", revision_of(data.get("task_definition")))
+    head.add_row("last good", revision_of(data.get("last_good")))
+    lock = data.get("lock")
+    if isinstance(lock, Mapping):
+        head.add_row(
+            "lock",
+            f"held by {_s(lock.get('holder'))} since {when(lock.get('acquired_at'))}"
+            f" (expires {when(lock.get('expires_at'))})"
+            + (f" {lock['run_url']}" if lock.get("run_url") else ""),
+        )
+    else:
+        head.add_row("lock", "free" if data.get("lock_known", True) else "unknown")
+    parts: list[RenderableType] = [head, deployments_table(data.get("deployments") or [])]
+    tasks = data.get("tasks") or []
+    if tasks:
+        tt = Table(title="Tasks", title_justify="left")
+        for col in ("task", "revision", "status", "health", "started"):
+            tt.add_column(col)
+        for t in tasks:
+            tt.add_row(
+                _s(t.get("id")),
+                revision_of(t.get("task_definition")),
+                _s(t.get("last_status")),
+                _s(t.get("health_status")),
+                when(t.get("started_at")),
+            )
+        parts.append(tt)
+    targets = data.get("targets") or []
+    if targets:
+        parts.append(targets_table(targets))
+    events = data.get("events") or []
+    if events:
+        et = Table(title="Last events", title_justify="left")
+        et.add_column("at")
+        et.add_column("message")
+        for e in events:
+            et.add_row(when(e.get("at")), _s(e.get("message")))
+        parts.append(et)
+    return Group(*parts)
+
+
+def history_renderable(data: Mapping[str, Any]) -> RenderableType:
+    table = Table(title=f"History of {_s(data.get('family'))}", title_justify="left")
+    for col in ("rev", "image", "git sha", "outcome", "started", "finished", "actor", ""):
+        table.add_column(col)
+    for e in data.get("entries") or []:
+        outcome = _s(e.get("outcome"))
+        marks = []
+        if e.get("current"):
+            marks.append("current")
+        if e.get("good"):
+            marks.append("good")
+        if e.get("status") and e.get("status") != "ACTIVE":
+            marks.append(str(e["status"]).lower())
+        image = _s(e.get("image"))
+        table.add_row(
+            _s(e.get("revision")),
+            image.rsplit("/", 1)[-1],
+            _s(e.get("git_sha"))[:12],
+            Text(outcome, style=OUTCOME_STYLES.get(outcome, "")),
+            when(e.get("started_at")),
+            when(e.get("finished_at")),
+            _s(e.get("actor")),
+            ", ".join(marks),
+        )
+    return table
+
+
+def prune_renderable(data: Mapping[str, Any]) -> RenderableType:
+    table = Table(
+        title=f"Prune plan (keep {_s(data.get('keep'))})"
+        + (" - dry run" if data.get("dry_run") else ""),
+        title_justify="left",
+    )
+    table.add_column("revision")
+    table.add_column("action")
+    table.add_column("why")
+    for item in data.get("items") or []:
+        action = _s(item.get("action"))
+        table.add_row(
+            revision_of(item.get("arn")),
+            Text(action, style="red" if action == "deregister" else "green"),
+            ", ".join(item.get("reasons") or []) or "—",
+        )
+    return table
+
+
+RENDERABLES = {
+    "status": status_renderable,
+    "history": history_renderable,
+    "prune.plan": prune_renderable,
+}

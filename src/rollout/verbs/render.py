@@ -1,0 +1,234 @@
+"""``rollout render``: the template with the image swapped, ready for RegisterTaskDefinition.
+
+Steps, in order (docs/configuration.md describes each and the differences from the
+aws-actions render action):
+
+1. read the template JSON (``template`` in rollout.toml, relative to that file);
+2. expand ``${NAME}`` / ``${NAME:-default}`` variables (:mod:`rollout.templating`);
+3. fill ``<account>`` from STS GetCallerIdentity (only called when a placeholder needs it);
+4. set the image of every container named in ``containers``;
+5. when the image is in ECR, resolve its tag to a digest and pin ``repo@sha256:…``;
+6. add docker labels and task-definition tags (git sha, image and tag, source, run URL);
+7. strip read-only fields; move a template ``tags`` list into :attr:`Rendered.tags`.
+
+Nothing is written to AWS: the calls are sts:GetCallerIdentity and ecr:DescribeImages.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rollout.config import EnvConfig
+from rollout.context import Context
+from rollout.decisions.taskdef import (
+    ImageRef,
+    container_names,
+    expand_image,
+    missing_containers,
+    parse_image,
+    provenance_from_environ,
+    release_labels,
+    release_tags,
+    strip_read_only,
+    swap_images,
+    tag_value,
+    tags_to_dict,
+    tags_to_list,
+)
+from rollout.errors import AwsError, ConfigError
+from rollout.gateways.ecr import EcrGateway
+from rollout.gateways.sts import StsGateway
+from rollout.templating import contains, fill_placeholders, lookup_from, substitute_document
+
+ACCOUNT_PLACEHOLDER = "<account>"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered task definition.
+
+    ``document`` is ready for RegisterTaskDefinition (no read-only fields, no ``tags``: those are
+    in ``tags``). ``image`` is what the containers run: ``repo@sha256:…`` when pinned.
+    """
+
+    document: dict[str, Any]
+    image: str
+    digest: str | None
+    tags: dict[str, str]
+    labels: dict[str, str]
+    requested_image: str = ""
+    account: str | None = None
+    template: Path | None = None
+    #: Non-fatal findings (e.g. the ECR image was not found, so nothing was pinned).
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def image_ref(self) -> ImageRef:
+        return parse_image(self.requested_image or self.image)
+
+    def registration_document(self) -> dict[str, Any]:
+        """The document with its tags inline, the file shape ``aws ecs register-task-definition
+        --cli-input-json`` and the aws-actions deploy action accept."""
+        doc = dict(self.document)
+        if self.tags:
+            doc["tags"] = tags_to_list(self.tags)
+        return doc
+
+    def to_json(self) -> str:
+        return json.dumps(self.registration_document(), indent=2, sort_keys=False) + "\n"
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"failed to render: the template {path} does not exist.",
+            hint="Set `template` in rollout.toml (relative to that file) or create the file.",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"failed to render: cannot read the template {path}: {exc}.") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"failed to render: the template {path} is not valid JSON "
+            f"(line {exc.lineno}, column {exc.colno}: {exc.msg}).",
+            hint="Fix the JSON syntax.",
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("containerDefinitions"), list):
+        raise ConfigError(
+            f"failed to render: the template {path} has no containerDefinitions list.",
+            hint="The template must be a task-definition JSON object (as register-task-"
+            "definition --cli-input-json takes).",
+        )
+    return doc
+
+
+def render_task_definition(
+    cfg: EnvConfig,
+    image: str | None,
+    ctx: Context,
+    *,
+    require_image: bool = False,
+) -> Rendered:
+    """Render ``cfg.template`` for ``image`` (``None``: keep the template's image).
+
+    ``image`` may be a full reference or a shorthand: a bare tag (``sha-1a2b3c4``) or digest
+    (``sha256:…``) in ``cfg.ecr_repository`` of this account and region.
+
+    When an ECR image cannot be found the result is left unpinned with a warning (so ``verify``
+    can report it beside every other problem); ``require_image=True`` raises instead.
+    """
+    template = load_template(cfg.template)
+    lookup = lookup_from(ctx.environ, cfg.vars)
+    document = substitute_document(template, lookup, source=f"the template {cfg.template}")
+
+    missing = missing_containers(document, cfg.containers)
+    if missing:
+        raise ConfigError(
+            f"failed to render: container(s) {', '.join(missing)} not found in the template "
+            f"{cfg.template} (it has: {', '.join(container_names(document)) or 'none'}).",
+            hint="Fix `containers` in rollout.toml or the containerDefinitions names.",
+        )
+
+    account: str | None = None
+    needs_account = contains(document, ACCOUNT_PLACEHOLDER) or (
+        image is not None
+        and ("/" not in image or ACCOUNT_PLACEHOLDER in image)  # shorthand or placeholder
+    )
+    if needs_account:
+        account = StsGateway(ctx.factory).caller_identity().account
+        document = fill_placeholders(document, {ACCOUNT_PLACEHOLDER: account})
+
+    if image is None:
+        requested = _template_image(document, cfg.containers)
+    else:
+        requested = expand_image(
+            image.replace(ACCOUNT_PLACEHOLDER, account or ACCOUNT_PLACEHOLDER),
+            account=account,
+            region=cfg.region,
+            repository=cfg.ecr_repository,
+        )
+    try:
+        ref = parse_image(requested)
+    except ValueError as exc:
+        raise ConfigError(
+            f"failed to render: {exc}.",
+            hint="Pass --image as registry/repository:tag, repository@sha256:..., or a bare tag.",
+        ) from None
+
+    warnings: list[str] = []
+    digest, final_image = _pin(ref, ctx, warnings, require_image)
+
+    provenance = provenance_from_environ(ctx.environ)
+    labels = release_labels(ref, provenance)
+    tags = tags_to_dict(document.pop("tags", None))
+    tags.update(release_tags(ref, digest, provenance))
+    document = swap_images(strip_read_only(document), cfg.containers, final_image, labels)
+    return Rendered(
+        document=document,
+        image=final_image,
+        digest=digest,
+        tags={k: tag_value(v) for k, v in tags.items()},
+        labels=labels,
+        requested_image=str(ref),
+        account=account,
+        template=cfg.template,
+        warnings=tuple(warnings),
+    )
+
+
+def _template_image(document: dict[str, Any], containers: tuple[str, ...]) -> str:
+    images = {
+        str(c.get("image"))
+        for c in document["containerDefinitions"]
+        if c.get("name") in containers and c.get("image")
+    }
+    if len(images) != 1:
+        shown = ", ".join(sorted(images)) or "none"
+        raise ConfigError(
+            "failed to render: no --image given and the template's containers "
+            f"{', '.join(containers)} do not share one image ({shown}).",
+            hint="Pass --image.",
+        )
+    return images.pop()
+
+
+def _pin(
+    ref: ImageRef, ctx: Context, warnings: list[str], require_image: bool
+) -> tuple[str | None, str]:
+    """(digest, image to run). Pins ECR tags to their digest; other registries stay as given."""
+    if not ref.is_ecr:
+        if ref.digest is None:
+            warnings.append(
+                f"{ref} is not in ECR, so it is not pinned by digest; a rollback may pull "
+                "different bytes if the tag moves."
+            )
+        return ref.digest, str(ref)
+    problem: str | None = None
+    try:
+        found = EcrGateway(ctx.factory).find_image(
+            ref.repository,
+            tag=(ref.tag or "latest") if ref.digest is None else None,
+            digest=ref.digest,
+            registry_id=ref.ecr_account,
+            region=ref.ecr_region,
+        )
+    except AwsError as exc:
+        if exc.code != "RepositoryNotFoundException":
+            raise
+        found, problem = None, f"the ECR repository {ref.repository} does not exist"
+    if found is None:
+        problem = problem or f"{ref} is not in ECR"
+        if require_image:
+            raise ConfigError(
+                f"failed to render: {problem}.",
+                hint="Push the image first (or check the tag), then render again.",
+            )
+        warnings.append(f"{problem}; the image is not pinned by digest.")
+        return ref.digest, str(ref)
+    return found.digest, ref.pinned(found.digest)

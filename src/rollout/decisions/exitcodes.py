@@ -1,0 +1,61 @@
+"""The verdict → exit-code contract (documented in docs/deploying.md).
+
+| verdict                | exit | meaning                                                     |
+|------------------------|------|-------------------------------------------------------------|
+| SUCCEEDED              | 0    | our deployment completed and passed its checks              |
+| PREFLIGHT_FAILED       | 10   | verify found a problem; nothing was written                 |
+| FAILED_ROLLED_BACK     | 20   | release bad; service restored and verified on the old rev   |
+| FAILED_ROLLBACK_FAILED | 21   | release bad and the restore failed or was impossible: page  |
+| SUPERSEDED             | 30   | another deployment replaced ours; we never roll back over it|
+| INTERRUPTED            | 40   | SIGINT/SIGTERM; state left behind is printed                |
+| TIMED_OUT              | 50   | ECS still progressing at the deadline; no rollback          |
+| (usage or config error)| 2    |                                                             |
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    SUCCEEDED = "SUCCEEDED"
+    PREFLIGHT_FAILED = "PREFLIGHT_FAILED"
+    FAILED_ROLLED_BACK = "FAILED_ROLLED_BACK"
+    FAILED_ROLLBACK_FAILED = "FAILED_ROLLBACK_FAILED"
+    SUPERSEDED = "SUPERSEDED"
+    INTERRUPTED = "INTERRUPTED"
+    TIMED_OUT = "TIMED_OUT"
+
+
+EXIT_CODES: dict[Verdict, int] = {
+    Verdict.SUCCEEDED: 0,
+    Verdict.PREFLIGHT_FAILED: 10,
+    Verdict.FAILED_ROLLED_BACK: 20,
+    Verdict.FAILED_ROLLBACK_FAILED: 21,
+    Verdict.SUPERSEDED: 30,
+    Verdict.INTERRUPTED: 40,
+    Verdict.TIMED_OUT: 50,
+}
+
+USAGE_EXIT_CODE = 2
+
+
+def exit_code(verdict: Verdict | str) -> int:
+    """The process exit code for ``verdict``; unknown verdict strings are usage errors (2)."""
+    try:
+        return EXIT_CODES[Verdict(verdict)]
+    except ValueError:
+        return USAGE_EXIT_CODE
+
+
+def ledger_outcome(verdict: Verdict) -> str:
+    """The ``rollout:outcome`` tag value recorded on our revision for ``verdict``."""
+    return {
+        Verdict.SUCCEEDED: "succeeded",
+        Verdict.PREFLIGHT_FAILED: "pending",
+        Verdict.FAILED_ROLLED_BACK: "rolled-back",
+        Verdict.FAILED_ROLLBACK_FAILED: "rollback-failed",
+        Verdict.SUPERSEDED: "superseded",
+        Verdict.INTERRUPTED: "interrupted",
+        Verdict.TIMED_OUT: "timed-out",
+    }[verdict]

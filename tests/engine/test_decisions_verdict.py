@@ -1,0 +1,171 @@
+"""Decision tables: the verdict from one observation, and the restore check."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from rollout.decisions.verdict import (
+    PHASE_DEPLOY,
+    PHASE_DRAINED,
+    PHASE_HEALTHY,
+    Continue,
+    Decision,
+    Failed,
+    Observation,
+    Policy,
+    RestoreObservation,
+    Succeeded,
+    SupersededBy,
+    TimedOut,
+    Timeouts,
+    judge,
+    restored,
+)
+from rollout.model import ServiceDeploymentInfo
+
+from .builders import dep, stopped, svc, td
+
+OURS = "ecs-svc/2"
+OLD = dep("ecs-svc/1", 1, status="ACTIVE", created=0)
+STARTING = svc(dep(OURS, 2, state="IN_PROGRESS", running=0, created=100), OLD)
+RUNNING_BOTH = svc(dep(OURS, 2, state="IN_PROGRESS", running=2, created=100), OLD)
+DRAINED = svc(
+    dep(OURS, 2, state="IN_PROGRESS", running=2, created=100),
+    dep("ecs-svc/1", 1, status="ACTIVE", running=0, desired=0, created=0),
+)
+COMPLETED = svc(dep(OURS, 2, state="COMPLETED", running=2, created=100))
+BREAKER_FAILED = svc(dep(OURS, 2, state="FAILED", running=0, created=100), OLD)
+BREAKER_ROLLING_BACK = svc(
+    dep(
+        "ecs-svc/1",
+        1,
+        state="IN_PROGRESS",
+        created=0,
+        reason="ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.",
+    ),
+    dep(OURS, 2, status="ACTIVE", state="FAILED", running=0, created=100),
+)
+ROLLED_BACK_GONE = svc(dep("ecs-svc/1", 1, state="COMPLETED", created=0))
+SUPERSEDED = svc(
+    dep("ecs-svc/3", 3, state="IN_PROGRESS", created=200, running=0),
+    dep(OURS, 2, status="ACTIVE", state="IN_PROGRESS", created=100),
+    OLD,
+)
+
+BASE = Observation(at=160.0, service=STARTING, deployment_id=OURS, started_at=100.0)
+POLICY = Policy(timeouts=Timeouts(deploy=1800, healthy=600, drain=300))
+PULL = stopped(1, at=130, reason="CannotPullContainerError: not found", code="TaskFailedToStart")
+
+
+def sd(status: str) -> ServiceDeploymentInfo:
+    return ServiceDeploymentInfo(arn="arn:sd/1", status=status, rollback_reason="circuit breaker")
+
+
+@pytest.mark.parametrize(
+    ("obs", "expected"),
+    [
+        (BASE, Continue(new_healthy=False, drained=False)),
+        (replace(BASE, service=RUNNING_BOTH, new_tasks_healthy=1), Continue(False, False)),
+        (replace(BASE, service=RUNNING_BOTH, new_tasks_healthy=2), Continue(True, False)),
+        (replace(BASE, service=DRAINED, new_tasks_healthy=2), Succeeded()),
+        (replace(BASE, service=COMPLETED, new_tasks_healthy=2), Succeeded()),
+        # smoke probe still to run / errored / failed
+        (
+            replace(BASE, service=COMPLETED, new_tasks_healthy=2, smoke="pending"),
+            Continue(True, True),
+        ),
+        (replace(BASE, service=COMPLETED, new_tasks_healthy=2, smoke="error"), Succeeded()),
+        (replace(BASE, service=COMPLETED, new_tasks_healthy=2, smoke="fail"), Failed),
+        # bake window still open, then an alarm fires
+        (
+            replace(BASE, service=COMPLETED, new_tasks_healthy=2, bake_remaining=30),
+            Continue(True, True),
+        ),
+        (replace(BASE, service=COMPLETED, new_tasks_healthy=2, alarms_firing=("voj-5xx",)), Failed),
+        # failures
+        (replace(BASE, stopped=(PULL,)), Failed),
+        (replace(BASE, stopped=(stopped(1, at=120),)), Continue(False, False)),
+        (replace(BASE, stopped=(stopped(1, at=120), stopped(2, at=150))), Failed),
+        (replace(BASE, service=BREAKER_FAILED), Failed),
+        (replace(BASE, service=BREAKER_ROLLING_BACK), Failed),
+        (replace(BASE, service=ROLLED_BACK_GONE), Failed),
+        (replace(BASE, service_deployment=sd("ROLLBACK_IN_PROGRESS")), Failed),
+        (replace(BASE, service_deployment=sd("IN_PROGRESS")), Continue(False, False)),
+        # someone else deployed over us
+        (replace(BASE, service=SUPERSEDED), SupersededBy("ecs-svc/3", td(3))),
+        (replace(BASE, service=SUPERSEDED, stopped=(PULL,)), SupersededBy("ecs-svc/3", td(3))),
+        # timeouts, per phase
+        (replace(BASE, at=700.0), TimedOut(PHASE_HEALTHY)),
+        (replace(BASE, at=699.0), Continue(False, False)),
+        (
+            replace(BASE, at=1000.0, service=RUNNING_BOTH, new_tasks_healthy=2, healthy_at=650.0),
+            TimedOut(PHASE_DRAINED),
+        ),
+        (
+            replace(BASE, at=900.0, service=RUNNING_BOTH, new_tasks_healthy=2, healthy_at=650.0),
+            Continue(True, False),
+        ),
+        (
+            replace(BASE, at=1900.0, service=RUNNING_BOTH, new_tasks_healthy=2, healthy_at=1800.0),
+            TimedOut(PHASE_DEPLOY),
+        ),
+    ],
+)
+def test_verdict_table(obs: Observation, expected: Decision | type[Failed]) -> None:
+    """Each observation leads to exactly the expected decision."""
+    got = judge(obs, POLICY)
+    if expected is Failed:
+        assert isinstance(got, Failed), got
+        assert got.reason
+    else:
+        assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("obs", "definitive", "ecs_rolling_back"),
+    [
+        (replace(BASE, stopped=(PULL,)), True, False),
+        (replace(BASE, stopped=(stopped(1, at=120), stopped(2, at=150))), False, False),
+        (replace(BASE, service=BREAKER_FAILED), False, False),
+        (replace(BASE, service=BREAKER_ROLLING_BACK), False, True),
+        (replace(BASE, service_deployment=sd("ROLLBACK_REQUESTED")), False, True),
+    ],
+)
+def test_failed_verdict_flags(obs: Observation, definitive: bool, ecs_rolling_back: bool) -> None:
+    """A failure says whether one signal decided it and whether ECS is already rolling back."""
+    got = judge(obs, POLICY)
+    assert isinstance(got, Failed)
+    assert (got.definitive, got.ecs_rolling_back) == (definitive, ecs_rolling_back)
+
+
+def test_slow_start_inside_grace_is_not_failed() -> None:
+    """Health-check stops inside the grace period do not fail the deploy however many there are."""
+    elb = "Task failed ELB health checks in (target-group tg)"
+    tasks = tuple(
+        stopped(
+            n, at=110 + 10 * n, reason=elb, code="ServiceSchedulerInitiated", started=100 + 10 * n
+        )
+        for n in range(4)
+    )
+    obs = replace(BASE, stopped=tasks)
+    assert isinstance(judge(obs, replace(POLICY, grace_period=60)), Continue)
+    assert isinstance(judge(obs, POLICY), Failed)
+
+
+@pytest.mark.parametrize(
+    ("service", "healthy", "ok"),
+    [
+        (svc(dep("ecs-svc/1", 1, state="IN_PROGRESS")), 2, True),
+        (svc(dep("ecs-svc/1", 1, state="IN_PROGRESS")), 1, False),
+        (svc(dep("ecs-svc/1", 1, state="IN_PROGRESS", running=1)), 2, False),
+        (svc(dep("ecs-svc/2", 2)), 2, False),  # PRIMARY is not the target revision
+    ],
+)
+def test_restore_verified_table(service: object, healthy: int, ok: bool) -> None:
+    """A restore is verified only when PRIMARY runs the target with all tasks healthy."""
+    from rollout.model import Service
+
+    assert isinstance(service, Service)
+    assert restored(RestoreObservation(service, td(1), healthy)) is ok

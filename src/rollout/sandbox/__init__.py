@@ -1,0 +1,328 @@
+"""The sandbox: a local AWS endpoint where ECS deployments behave like real ECS.
+
+ECS is served by our simulation (``rollout.sandbox.ecs``); ELBv2, EC2, ECR, SSM, Secrets Manager,
+IAM, STS, CloudWatch, CloudWatch Logs, Route 53, S3, DynamoDB and CloudFormation by moto (pinned),
+with ELBv2 target health and Route 53 change status layered on top. See ``docs/sandbox.md``.
+
+    sb = Sandbox(region="ap-northeast-2")        # fresh state, virtual clock
+    ecs = sb.client_factory().client("ecs")      # in-process: no sockets
+    url = sb.serve()                             # or over HTTP (AWS_ENDPOINT_URL=url)
+    sb.clock.advance(60)
+    sb.calls("ecs", "UpdateService"); sb.timeline("breaker")
+    sb.close()
+
+moto's state is process-global, so a process holds one open sandbox at a time: creating a
+``Sandbox`` resets every moto backend.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from rollout.aws import ClientFactory
+from rollout.errors import ConfigError, TimedOut
+from rollout.sandbox.clock import DEFAULT_START, RealtimeClock, VirtualClock
+from rollout.sandbox.faults import FaultPlan, FaultRule
+from rollout.sandbox.inprocess import IN_PROCESS_ENDPOINT, botocore_session
+from rollout.sandbox.recorder import RecordedCall, is_mutating
+from rollout.sandbox.route53 import DEFAULT_PROPAGATION_DELAY
+from rollout.sandbox.server import EndpointServer, FrontApp
+from rollout.sandbox.world import ACCOUNT_ID, ApiFault, Ticker, World, steadiness
+
+if TYPE_CHECKING:
+    from rollout.sandbox.provision import ProvisionResult
+
+__all__ = [
+    "ACCOUNT_ID",
+    "DEFAULT_START",
+    "ApiFault",
+    "FaultPlan",
+    "FaultRule",
+    "RealtimeClock",
+    "RecordedCall",
+    "Sandbox",
+    "VirtualClock",
+    "is_mutating",
+    "load_fault_file",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_REGION = "ap-northeast-2"
+
+
+def load_fault_file(path: Path) -> FaultPlan:
+    """A fault plan from a TOML or JSON file (``{"fault": [{...}, ...]}``; see docs/sandbox.md).
+
+    Raises ConfigError saying what is wrong with the file.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"failed to read the fault file {path}: {exc.strerror or exc}.",
+            hint="Pass an existing TOML or JSON file to --faults.",
+        ) from exc
+    try:
+        data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"failed to parse the fault file {path}: {exc}.",
+            hint='Use TOML ([[fault]] tables) or JSON ({"fault": [...]}).',
+        ) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"failed to load the fault file {path}: the top level is not a table.")
+    try:
+        return FaultPlan.from_mapping(data)
+    except ValueError as exc:
+        raise ConfigError(
+            f"failed to load the fault file {path}: {exc}.",
+            hint="See docs/sandbox.md, 'Fault files'.",
+        ) from exc
+
+
+class Sandbox:
+    """One sandbox: fresh moto state, an ECS simulation, a clock, and an endpoint to reach them.
+
+    ``speed=None`` (the default) gives a :class:`VirtualClock` that moves only when advanced;
+    ``speed=N`` gives a :class:`RealtimeClock` N times faster than the wall clock, with a ticker
+    thread that keeps the simulation moving (for clients in other processes).
+    """
+
+    def __init__(
+        self,
+        region: str = DEFAULT_REGION,
+        *,
+        speed: float | None = None,
+        clock: VirtualClock | RealtimeClock | None = None,
+        faults: FaultPlan | Mapping[str, Any] | None = None,
+        timings: Any = None,
+        route53_propagation: float = DEFAULT_PROPAGATION_DELAY,
+        tick_interval: float = 0.05,
+    ) -> None:
+        if clock is None:
+            clock = VirtualClock() if speed is None else RealtimeClock(speed=speed)
+        plan = FaultPlan.from_mapping(faults) if isinstance(faults, Mapping) else faults
+        self.world = World(
+            region=region,
+            clock=clock,
+            faults=plan,
+            timings=timings,
+            route53_propagation=route53_propagation,
+        )
+        self.app = FrontApp(self.world)
+        self._server: EndpointServer | None = None
+        self._ticker: Ticker | None = None
+        self._closed = False
+        self.provisioned: ProvisionResult | None = None
+        if isinstance(clock, RealtimeClock):
+            self._ticker = Ticker(self.world, interval=tick_interval)
+            self._ticker.start()
+
+    # -- basics ------------------------------------------------------------------------------
+    @property
+    def region(self) -> str:
+        return self.world.region
+
+    @property
+    def account(self) -> str:
+        return self.world.account
+
+    @property
+    def clock(self) -> VirtualClock | RealtimeClock:
+        return self.world.clock
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The simulation's fault plan: ``sb.faults.add(FaultRule(...))``, ``sb.faults.clear()``."""
+        plan: FaultPlan = self.world.fault_plan
+        return plan
+
+    @property
+    def sim(self) -> Any:
+        """The ECS simulation itself (for white-box tests; hold ``sb.lock`` when touching it)."""
+        return self.world.sim
+
+    @property
+    def lock(self) -> Any:
+        return self.world.lock
+
+    # -- clients -----------------------------------------------------------------------------
+    def client_factory(self, **kwargs: Any) -> ClientFactory:
+        """A :class:`ClientFactory` whose clients reach this sandbox in-process (no sockets).
+
+        Keyword arguments go to ``ClientFactory`` (``retry_mode``, ``max_attempts``...).
+        """
+        return ClientFactory(
+            region=self.region,
+            endpoint_url=IN_PROCESS_ENDPOINT,
+            botocore_session=botocore_session(self.app),
+            **kwargs,
+        )
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start the HTTP endpoint (once) and return its URL, for ``AWS_ENDPOINT_URL``."""
+        if self._server is None:
+            self._server = EndpointServer(self.app, host=host, port=port)
+            self._server.start()
+        return self._server.url
+
+    @property
+    def url(self) -> str | None:
+        """The HTTP endpoint's URL while serving, else None."""
+        return self._server.url if self._server is not None else None
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point an AWS client in another process at this sandbox."""
+        url = self.url or self.serve()
+        return client_environment(url, self.region)
+
+    def stop(self) -> None:
+        """Stop serving HTTP (the sandbox's state stays; in-process clients keep working)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    # -- observing and steering ---------------------------------------------------------------
+    def calls(
+        self,
+        service: str | None = None,
+        operation: str | None = None,
+        *,
+        mutating: bool | None = None,
+        since: float | None = None,
+    ) -> list[RecordedCall]:
+        """Every API call answered so far, oldest first, optionally filtered."""
+        return self.world.recorder.calls(service, operation, mutating=mutating, since=since)
+
+    def clear_calls(self) -> None:
+        """Forget the calls recorded so far (e.g. after provisioning)."""
+        self.world.recorder.clear()
+
+    def timeline(self, kind: str | None = None) -> list[Any]:
+        """What the simulation did (task states, health, breaker...), oldest first.
+
+        Entries have ``time``, ``kind`` and ``detail``. ``kind="task."`` matches a prefix.
+        """
+        with self.world.lock:
+            self.world.catch_up()
+            return self.world.timeline(kind)
+
+    def inject_api_error(
+        self,
+        service: str,
+        operation: str | None = None,
+        *,
+        code: str = "ThrottlingException",
+        message: str = "Rate exceeded",
+        status: int = 400,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` ``service``/``operation`` calls with an AWS error."""
+        self.world.api_faults.add(
+            ApiFault(service, operation, code=code, message=message, status=status, times=times)
+        )
+
+    def advance(self, seconds: float) -> float:
+        """Move a virtual clock forward and run the simulation up to it; returns the new now."""
+        if not isinstance(self.clock, VirtualClock):
+            raise TypeError("advance() needs a virtual clock; this sandbox runs in real time")
+        self.clock.advance(seconds)
+        with self.world.lock:
+            return self.world.catch_up()
+
+    def advance_until(
+        self, check: Callable[[], T | None], *, timeout: float = 1800.0, step: float = 5.0
+    ) -> T:
+        """Step the clock (``clock.sleep(step)``) until ``check()`` returns a value.
+
+        Raises TimedOut after ``timeout`` simulated seconds.
+        """
+        deadline = self.clock.now() + timeout
+        while True:
+            result = check()
+            if result is not None:
+                return result
+            if self.clock.now() >= deadline:
+                raise TimedOut(
+                    f"failed to wait in the sandbox: the condition did not hold within "
+                    f"{timeout:.0f} simulated seconds.",
+                    hint="Check sb.timeline() for what the simulation did.",
+                )
+            self.clock.sleep(step)
+
+    def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:
+        """The service as DescribeServices shows it now (not recorded as a call)."""
+        with self.world.lock:
+            self.world.catch_up()
+            doc = self.world.sim.dispatch(
+                "DescribeServices",
+                {"cluster": cluster, "services": [service]},
+                region=self.region,
+                account=self.account,
+            )
+        services = doc.get("services") or []
+        return services[0] if services else None
+
+    def wait_steady(
+        self, cluster: str, service: str, *, revision: int | None = None, timeout: float = 1800.0
+    ) -> dict[str, Any]:
+        """Advance until the service is steady (on ``revision`` if given); returns it."""
+
+        def check() -> dict[str, Any] | None:
+            doc = self.describe_service(cluster, service)
+            if doc is None:
+                return None
+            ok, _ = steadiness(doc, revision)
+            return doc if ok else None
+
+        return self.advance_until(check, timeout=timeout)
+
+    # -- voj -----------------------------------------------------------------------------------
+    def provision_voj(self) -> ProvisionResult:
+        """Create the voj stack (delivery's ``provision_voj``) and wait until the service runs
+        revision 1, steady. The result is also kept as :attr:`provisioned`."""
+        from rollout.sandbox.provision import provision_voj
+
+        result = provision_voj(self.client_factory())
+        self.wait_steady(result.cluster, result.service, revision=1)
+        self.provisioned = result
+        return result
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop serving, stop the ticker, release the simulation's hooks. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.stop()
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        self.world.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def client_environment(url: str, region: str) -> dict[str, str]:
+    """What to export so boto3, the AWS CLI and the JS SDK reach a sandbox endpoint."""
+    from rollout.sandbox.inprocess import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
+    }

@@ -1,0 +1,110 @@
+"""In-process clients: boto3 talks to the sandbox's front app without a socket.
+
+A ``before-send`` handler turns each ``AWSPreparedRequest`` botocore is about to send into a WSGI
+call on the front app and returns the answer as a ``botocore.awsrequest.AWSResponse``. Everything
+above the send (parameter validation, serialization, signing, the retry handler, response
+parsing, waiters' acceptors) is botocore's real code; only the socket is skipped. Because the
+handler sits below the retry handler, an injected throttle is retried as it would be on AWS.
+
+The endpoint URL is ``http://sandbox.invalid`` (``.invalid`` never resolves, RFC 2606), so a
+request that somehow missed the handler could not reach any real server, let alone AWS.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import botocore.session
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+IN_PROCESS_HOST = "sandbox.invalid"
+IN_PROCESS_ENDPOINT = f"http://{IN_PROCESS_HOST}"
+
+#: Dummy credentials: SigV4 signing runs for real; the sandbox does not check signatures.
+DUMMY_ACCESS_KEY = "AKIASANDBOXEXAMPLE00"
+DUMMY_SECRET_KEY = "sandbox-secret-key-not-a-real-one"  # noqa: S105 - a dummy, by design
+
+WsgiApp = Callable[..., Any]
+
+
+class _RawBody(io.BytesIO):
+    """What botocore reads a response body from (``read`` and ``stream``, like urllib3's)."""
+
+    def stream(self, amt: int = 65536, **_: Any) -> Iterator[bytes]:
+        while chunk := self.read(amt):
+            yield chunk
+
+
+def _body_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes | bytearray):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if hasattr(body, "read"):
+        position = body.tell() if hasattr(body, "tell") else None
+        data = body.read()
+        if position is not None and hasattr(body, "seek"):
+            body.seek(position)  # a retry re-sends the same stream
+        return data if isinstance(data, bytes) else str(data).encode("utf-8")
+    return b"".join(body)
+
+
+def _local_host(netloc: str) -> str:
+    # moto decides S3 path-style vs virtual-hosted addressing from the Host header: a host
+    # starting with "localhost" is path-style; "<bucket>.localhost" is virtual-hosted.
+    return netloc.replace(IN_PROCESS_HOST, "localhost")
+
+
+def call_wsgi(app: WsgiApp, request: AWSPreparedRequest) -> AWSResponse:
+    """Send one prepared request to ``app`` and return botocore's response object."""
+    url = urlsplit(request.url)
+    headers: list[tuple[str, str]] = []
+    for name, value in request.headers.items():
+        text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        if name.lower() == "host":
+            text = _local_host(text)
+        headers.append((name, text))
+    environ = EnvironBuilder(
+        path=url.path or "/",
+        base_url=f"{url.scheme}://{_local_host(url.netloc)}",
+        query_string=url.query,
+        method=request.method,
+        headers=headers,
+        data=_body_bytes(request.body),
+    ).get_environ()
+    app_iter, status, response_headers = run_wsgi_app(app, environ, buffered=True)
+    try:
+        data = b"".join(app_iter)
+    finally:
+        close = getattr(app_iter, "close", None)
+        if callable(close):
+            close()
+    out = HTTPHeaders()
+    for name, value in response_headers.items():
+        out[name] = value
+    return AWSResponse(request.url, int(status.split(" ", 1)[0]), out, _RawBody(data))
+
+
+def attach(session: botocore.session.Session, app: WsgiApp) -> None:
+    """Make every client of ``session`` answer from ``app`` (registered last, so other
+    ``before-send`` observers, such as rollout's call counter, still see each attempt)."""
+
+    def before_send(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        return call_wsgi(app, request)
+
+    session.get_component("event_emitter").register_last("before-send", before_send)
+
+
+def botocore_session(app: WsgiApp) -> botocore.session.Session:
+    """A botocore session with dummy credentials whose clients answer from ``app``."""
+    session = botocore.session.Session()
+    session.set_credentials(DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY)
+    attach(session, app)
+    return session

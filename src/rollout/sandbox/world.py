@@ -1,0 +1,233 @@
+"""The state of one sandbox: clock, ECS simulation, moto's backends and the overlays on top.
+
+moto keeps its state in process-global backends, so a process holds one sandbox world at a time:
+creating a :class:`World` resets every moto backend (moto's own reset API) and makes it the current
+one. Everything that reads or changes the world runs under :attr:`World.lock` (the simulation's
+lock): every request the front app answers, and the real-time :class:`Ticker`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from rollout.sandbox.clock import RealtimeClock, VirtualClock
+from rollout.sandbox.recorder import CallRecorder
+from rollout.sandbox.route53 import DEFAULT_PROPAGATION_DELAY, Route53Overlay
+
+SandboxClock = VirtualClock | RealtimeClock
+
+#: The account every sandbox request acts in (moto's ``DEFAULT_ACCOUNT_ID``; dummy credentials
+#: map to it).
+ACCOUNT_ID = "123456789012"
+
+
+def reset_moto() -> None:
+    """Forget every resource in every moto backend of this process."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+class Simulation(Protocol):
+    """What the world needs from :class:`rollout.sandbox.ecs.EcsSimulation`."""
+
+    lock: Any
+
+    def dispatch(
+        self, operation: str, params: Mapping[str, Any], *, region: str, account: str
+    ) -> dict[str, Any]: ...
+
+    def run_until(self, t: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class ApiFault:
+    """Answer the next ``times`` matching requests with an AWS error instead of serving them.
+
+    Used for throttling (``ThrottlingException`` / ``Throttling`` / ``RequestLimitExceeded``,
+    reference §9), expired credentials (``ExpiredTokenException``) or server errors: the error
+    goes over the wire, so botocore's retry handler sees it as it would on AWS.
+    """
+
+    service: str
+    operation: str | None = None
+    code: str = "ThrottlingException"
+    message: str = "Rate exceeded"
+    status: int = 400
+    times: int = 1
+
+    def __post_init__(self) -> None:
+        if self.times < 1:
+            raise ValueError(f"ApiFault.times must be >= 1, got {self.times}")
+        if not 400 <= self.status <= 599:
+            raise ValueError(f"ApiFault.status must be an HTTP error status, got {self.status}")
+
+
+@dataclass
+class ApiFaults:
+    """Pending :class:`ApiFault` answers, consumed in order."""
+
+    _pending: list[list[Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, fault: ApiFault) -> None:
+        with self._lock:
+            self._pending.append([fault, fault.times])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+    def take(self, service: str, operation: str) -> ApiFault | None:
+        """The fault to apply to this request, if any (uses up one of its ``times``)."""
+        with self._lock:
+            for entry in self._pending:
+                fault: ApiFault = entry[0]
+                if fault.service == service and fault.operation in (None, operation):
+                    entry[1] -= 1
+                    if entry[1] <= 0:
+                        self._pending.remove(entry)
+                    return fault
+        return None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+
+class World:
+    """One sandbox's state. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        clock: SandboxClock,
+        simulation_factory: Callable[[], Simulation] | None = None,
+        faults: Any = None,
+        timings: Any = None,
+        route53_propagation: float = DEFAULT_PROPAGATION_DELAY,
+        account: str = ACCOUNT_ID,
+    ) -> None:
+        self.region = region
+        self.account = account
+        self.clock = clock
+        reset_moto()
+        self.sim: Any = (
+            simulation_factory()
+            if simulation_factory is not None
+            else _make_simulation(
+                clock=clock, region=region, account=account, faults=faults, timings=timings
+            )
+        )
+        self.lock: Any = self.sim.lock
+        self.recorder = CallRecorder()
+        self.route53 = Route53Overlay(clock, propagation_delay=route53_propagation)
+        self.api_faults = ApiFaults()
+
+    @property
+    def virtual(self) -> bool:
+        return isinstance(self.clock, VirtualClock)
+
+    def catch_up(self) -> float:
+        """Run the simulation forward to the clock's now (caller holds :attr:`lock`)."""
+        now = self.clock.now()
+        self.sim.run_until(now)
+        return now
+
+    @property
+    def fault_plan(self) -> Any:
+        """The simulation's :class:`~rollout.sandbox.faults.FaultPlan`."""
+        return self.sim.faults
+
+    def timeline(self, kind: str | None = None) -> list[Any]:
+        """The simulation's timeline entries, oldest first, optionally of one ``kind``.
+
+        A ``kind`` ending in ``.`` or ``*`` matches as a prefix (``"task."``)."""
+        source = self.sim.timeline
+        entries = list(source() if callable(source) else source)
+        if kind is None:
+            return entries
+        if kind.endswith(("*", ".")):
+            prefix = kind.rstrip("*")
+            return [e for e in entries if str(getattr(e, "kind", "")).startswith(prefix)]
+        return [e for e in entries if getattr(e, "kind", None) == kind]
+
+    def close(self) -> None:
+        """Release what the world installed into moto (nothing is left to a later world)."""
+        uninstall = getattr(self.sim, "close", None)
+        if callable(uninstall):
+            uninstall()
+
+
+def _make_simulation(
+    *, clock: SandboxClock, region: str, account: str, faults: Any, timings: Any
+) -> Any:
+    from rollout.sandbox.ecs import EcsSimulation
+
+    kwargs: dict[str, Any] = {"clock": clock, "region": region, "account": account}
+    if faults is not None:
+        kwargs["faults"] = faults
+    if timings is not None:
+        kwargs["timings"] = timings
+    return EcsSimulation(**kwargs)
+
+
+class Ticker:
+    """Drives a real-time world: runs the simulation up to ``clock.now()`` every ``interval``
+    wall seconds, under the world's lock, so state changes happen even when nobody asks."""
+
+    def __init__(self, world: World, interval: float = 0.05) -> None:
+        self.world = world
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sandbox-ticker", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with self.world.lock:
+                    self.world.catch_up()
+            except Exception as exc:  # keep serving; the error is reported by stop()
+                self.error = exc
+                time.sleep(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
+def steadiness(service: Mapping[str, Any], revision: int | None = None) -> tuple[bool, str]:
+    """Whether a DescribeServices ``service`` is steady (on ``revision``), and a one-line summary.
+
+    Steady: ACTIVE, one deployment, COMPLETED, ``runningCount == desiredCount`` (what the
+    ``services-stable`` waiter checks, plus ``rolloutState``, which it does not).
+    """
+    deployments = list(service.get("deployments") or [])
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+    task_def = str((primary or service).get("taskDefinition", ""))
+    family_rev = task_def.rsplit("/", 1)[-1]
+    running = int(service.get("runningCount", 0))
+    desired = int(service.get("desiredCount", 0))
+    state = (primary or {}).get("rolloutState")
+    summary = (
+        f"{family_rev or '?'}: {len(deployments)} deployment(s), running {running}/{desired}, "
+        f"pending {int(service.get('pendingCount', 0))}, rollout {state or '-'}"
+    )
+    ok = (
+        service.get("status") == "ACTIVE"
+        and len(deployments) == 1
+        and running == desired
+        and state in (None, "COMPLETED")
+        and (revision is None or family_rev.endswith(f":{revision}"))
+    )
+    return ok, summary

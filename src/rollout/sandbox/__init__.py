@@ -326,3 +326,156 @@ def client_environment(url: str, region: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
     }
+
+
+# -- `rollout sandbox up` and `rollout sandbox provision` (the CLI only parses and calls these) --
+def run_up(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 4566,
+    speed: float = 10.0,
+    faults_file: Path | None = None,
+    region: str = DEFAULT_REGION,
+    echo: Callable[[str], None] = print,
+    stop: Any = None,
+) -> None:
+    """Serve a real-time sandbox until SIGINT/SIGTERM (or ``stop``, a ``threading.Event``, is set).
+
+    Prints the environment a client needs, then blocks. Cleans up on the way out.
+    """
+    import signal
+    import threading
+
+    if speed <= 0:
+        raise ConfigError(f"failed to start the sandbox: --speed must be > 0, got {speed}.")
+    plan = load_fault_file(faults_file) if faults_file is not None else None
+    done: threading.Event = stop if stop is not None else threading.Event()
+    sandbox = Sandbox(region, speed=speed, faults=plan)
+    try:
+        try:
+            url = sandbox.serve(host, port)
+        except OSError as exc:
+            raise ConfigError(
+                f"failed to start the sandbox on {host}:{port}: {exc.strerror or exc}.",
+                hint="Stop whatever uses that port, or pass another --port (0 picks a free one).",
+            ) from exc
+        previous: dict[signal.Signals, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, lambda *_: done.set())
+        try:
+            echo(f"# rollout sandbox on {url} (region {region}, {speed:g}x real time)")
+            if plan is not None and plan.rules:
+                echo(f"# fault plan: {len(plan.rules)} rule(s) from {faults_file}")
+            echo("# export these in the shell that runs your AWS clients:")
+            for name, value in client_environment(url, region).items():
+                echo(f"export {name}={value}")
+            echo("# Ctrl-C to stop")
+            while not done.wait(0.5):
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    finally:
+        sandbox.close()
+    echo("# sandbox stopped")
+
+
+def _check_endpoint(url: str) -> dict[str, Any]:
+    """The sandbox's /_sandbox/health document; raises if ``url`` is not a sandbox."""
+    import urllib.error
+    import urllib.request
+
+    from rollout.errors import AwsError
+
+    health = url.rstrip("/") + "/_sandbox/health"
+    try:
+        with urllib.request.urlopen(health, timeout=5) as response:  # noqa: S310 - http only
+            doc = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise AwsError(
+            f"failed to reach a sandbox at {url}: {exc}.",
+            hint="Start one with `rollout sandbox up` and use the AWS_ENDPOINT_URL it prints.",
+        ) from exc
+    if not isinstance(doc, dict) or doc.get("status") != "ok":
+        raise AwsError(f"failed to reach a sandbox at {url}: {health} did not answer ok.")
+    return doc
+
+
+def provision_remote(
+    endpoint_url: str | None,
+    *,
+    region: str | None = None,
+    echo: Callable[[str], None] = print,
+    timeout: float = 900.0,
+    interval: float = 2.0,
+    clock: Any = None,
+) -> ProvisionResult:
+    """Provision voj against a running ``rollout sandbox up`` and wait until it is steady.
+
+    Refuses anything that is not a sandbox endpoint (it must answer ``/_sandbox/health``), so
+    this can never create resources in a real AWS account. Progress goes to ``echo``.
+    """
+    import botocore.session
+
+    from rollout.clock import SystemClock
+    from rollout.errors import UsageError
+    from rollout.sandbox.inprocess import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+    from rollout.sandbox.provision import provision_voj
+
+    if not endpoint_url:
+        raise UsageError(
+            "failed to provision: no sandbox endpoint given.",
+            hint="Pass --endpoint-url or export the AWS_ENDPOINT_URL `rollout sandbox up` printed.",
+        )
+    health = _check_endpoint(endpoint_url)
+    region = region or str(health.get("region") or DEFAULT_REGION)
+    session = botocore.session.Session()
+    session.set_credentials(DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY)
+    factory = ClientFactory(region=region, endpoint_url=endpoint_url, botocore_session=session)
+    echo(f"provisioning voj on {endpoint_url} ({region})...")
+    result = provision_voj(factory)
+    echo(f"waiting for {result.cluster}/{result.service} to be steady on revision 1...")
+    ecs = factory.client("ecs")
+    wait_clock = clock or SystemClock()
+    deadline = wait_clock.now() + timeout
+    last = ""
+    while True:
+        doc = ecs.describe_services(cluster=result.cluster, services=[result.service])
+        services = doc.get("services") or []
+        ok, summary = steadiness(services[0], 1) if services else (False, "service not found")
+        if summary != last:
+            echo(f"  {summary}")
+            last = summary
+        if ok:
+            break
+        if wait_clock.now() >= deadline:
+            raise TimedOut(
+                f"failed to provision voj: {result.service} was not steady within {timeout:.0f} s "
+                f"({summary}).",
+                hint="Look at GET /_sandbox/timeline on the sandbox for what happened.",
+            )
+        wait_clock.sleep(interval)
+    for line in describe_provision(result):
+        echo(line)
+    return result
+
+
+def describe_provision(result: Any) -> list[str]:
+    """Human-readable lines for a ProvisionResult (every field, one per line)."""
+    import dataclasses
+
+    lines = ["created:"]
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        for f in dataclasses.fields(result):
+            value = getattr(result, f.name)
+            if isinstance(value, Mapping):
+                lines.append(f"  {f.name}:")
+                lines.extend(f"    {k}: {v}" for k, v in value.items())
+            elif isinstance(value, list | tuple):
+                lines.append(f"  {f.name}: {', '.join(str(v) for v in value)}")
+            else:
+                lines.append(f"  {f.name}: {value}")
+    else:
+        lines.append(f"  {result}")
+    return lines

@@ -88,7 +88,8 @@ def status_renderable(data: Mapping[str, Any]) -> RenderableType:
         head.add_row(
             "lock",
             f"held by {_s(lock.get('holder'))} since {when(lock.get('acquired_at'))}"
-            f" (expires {when(lock.get('expires_at'))})"
+            f" ({'STALE, expired' if lock.get('stale') else 'expires'}"
+            f" {when(lock.get('expires_at'))})"
             + (f" {lock['run_url']}" if lock.get("run_url") else ""),
         )
     else:

@@ -1,0 +1,24 @@
+"""CloudWatch Logs gateway: does a log group exist (read-only)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from rollout.aws import ClientFactory
+from rollout.gateways._base import aws_errors
+
+
+class LogsGateway:
+    def __init__(self, factory: ClientFactory) -> None:
+        self._factory = factory
+
+    def _logs(self, region: str | None) -> Any:
+        if region is None or region == self._factory.region:
+            return self._factory.client("logs")
+        return dataclasses.replace(self._factory, region=region).client("logs")
+
+    def log_group_exists(self, name: str, *, region: str | None = None) -> bool:
+        with aws_errors(f"describe log group {name}"):
+            resp = self._logs(region).describe_log_groups(logGroupNamePrefix=name, limit=50)
+        return any(g.get("logGroupName") == name for g in resp.get("logGroups", []))

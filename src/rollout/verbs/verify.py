@@ -1,0 +1,457 @@
+"""``rollout verify``: read-only preflight of a rendered task definition and its service.
+
+Every check is a :class:`~rollout.decisions.checks.Check` (✓ pass, ✗ fail, ! warn) with a
+one-line fix; each is also emitted as a ``check`` event. Only read calls are made
+(Describe*/Get*/List*); ``tests/config/test_verify.py`` asserts that on the recorded calls.
+
+Checks (in order): image in ECR, Fargate size, secret-looking plain environment variables,
+execution/task roles (exist, trust ecs-tasks.amazonaws.com), each ``secrets`` reference (exists;
+readable by the execution role's policies), awslogs log groups, the service (exists), its circuit
+breaker, min/max percent at the desired count, container/port wiring to its target groups, and
+the speed its health-check and draining settings cost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollout.config import EnvConfig
+from rollout.context import Context
+from rollout.decisions.checks import (
+    Check,
+    awslogs_targets,
+    check_circuit_breaker,
+    check_rolling,
+    check_secret_env,
+    check_speed,
+    check_wiring,
+    estimate_speed,
+    parse_secret_ref,
+    policy_allows,
+    role_name,
+    secret_refs,
+    summarize,
+    trusts_ecs_tasks,
+)
+from rollout.decisions.fargate import fargate_size_problem
+from rollout.decisions.taskdef import parse_image
+from rollout.errors import AwsError
+from rollout.events import Event, Level
+from rollout.gateways.ecr import EcrGateway
+from rollout.gateways.ecs import EcsGateway, ServiceNotFound
+from rollout.gateways.elb import ElbGateway
+from rollout.gateways.iam import IamGateway
+from rollout.gateways.logs import LogsGateway
+from rollout.gateways.secrets import SecretsGateway
+from rollout.gateways.sts import StsGateway
+from rollout.model import Service
+from rollout.verbs.render import Rendered
+
+_LEVEL: dict[str, Level] = {"pass": "success", "fail": "error", "warn": "warning"}
+
+SSM_READ_ACTIONS = ("ssm:GetParameters", "ssm:GetParameter")
+SECRETS_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checks: tuple[Check, ...]
+    env: str = ""
+    image: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not any(c.status == "fail" for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 10
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.status == "fail")
+
+    def to_json(self) -> dict[str, Any]:
+        passed, failed, warned = summarize(self.checks)
+        return {
+            "env": self.env,
+            "image": self.image,
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "summary": {"pass": passed, "fail": failed, "warn": warned},
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+@dataclass
+class _Run:
+    cfg: EnvConfig
+    rendered: Rendered
+    ctx: Context
+    checks: list[Check] = field(default_factory=list)
+    _account: str | None = None
+
+    def add(self, check: Check) -> None:
+        self.checks.append(check)
+        self.ctx.emit(
+            Event(
+                kind="check",
+                at=self.ctx.clock.now(),
+                message=f"{check.symbol} {check.name}: {check.message}",
+                level=_LEVEL[check.status],
+                data={
+                    "name": check.name,
+                    "status": check.status,
+                    "fix": check.fix,
+                    "message": check.message,
+                },
+            )
+        )
+
+    def guarded(self, name: str, fn: Callable[[], None]) -> None:
+        """Run a group of checks; an AWS failure becomes a failed check, not a crash."""
+        try:
+            fn()
+        except AwsError as exc:
+            self.add(Check(name, "fail", exc.message, exc.hint or "check permissions and retry"))
+
+    @property
+    def account(self) -> str:
+        if self._account is None:
+            self._account = self.rendered.account or (
+                StsGateway(self.ctx.factory).caller_identity().account
+            )
+        return self._account
+
+
+def run_checks(cfg: EnvConfig, rendered: Rendered, ctx: Context) -> VerifyReport:
+    """Run every preflight check (read-only) and emit one ``check`` event per result."""
+    run = _Run(cfg, rendered, ctx)
+    doc = rendered.document
+    run.guarded("image", lambda: _image(run))
+    _fargate(run, doc)
+    run.add(check_secret_env(doc))
+    policies: list[Any] = []
+    run.guarded("roles", lambda: _roles(run, doc, policies))
+    run.guarded("secrets", lambda: _secrets(run, doc, policies))
+    run.guarded("logs", lambda: _logs(run, doc))
+    run.guarded("service", lambda: _service(run, doc))
+    return VerifyReport(checks=tuple(run.checks), env=cfg.name, image=rendered.image)
+
+
+# -- groups ----------------------------------------------------------------------------------
+
+
+def _image(run: _Run) -> None:
+    name = "image: in ECR"
+    ref = parse_image(run.rendered.image)
+    if not ref.is_ecr:
+        run.add(
+            Check(
+                name,
+                "warn",
+                f"{ref} is not in ECR; its existence is not checked",
+                "use an ECR image so rollout can verify and pin it",
+            )
+        )
+        return
+    try:
+        found = EcrGateway(run.ctx.factory).find_image(
+            ref.repository,
+            tag=(ref.tag or "latest") if ref.digest is None else None,
+            digest=ref.digest,
+            registry_id=ref.ecr_account,
+            region=ref.ecr_region,
+        )
+    except AwsError as exc:
+        if exc.code != "RepositoryNotFoundException":
+            raise
+        run.add(
+            Check(
+                name,
+                "fail",
+                f"the ECR repository {ref.repository} does not exist",
+                f"create it and push the image (or fix `ecr_repository`/--image): {ref}",
+            )
+        )
+        return
+    shown = run.rendered.requested_image or str(ref)
+    if found is None:
+        run.add(
+            Check(
+                name,
+                "fail",
+                f"{shown} is not in ECR",
+                "push the image first, or pass the tag/digest that was pushed",
+            )
+        )
+    else:
+        run.add(Check(name, "pass", f"{shown} → {found.digest}"))
+
+
+def _fargate(run: _Run, doc: dict[str, Any]) -> None:
+    name = "fargate: cpu/memory"
+    if "FARGATE" not in (doc.get("requiresCompatibilities") or []):
+        run.add(
+            Check(
+                name,
+                "warn",
+                "the task definition does not require FARGATE",
+                'add "requiresCompatibilities": ["FARGATE"]',
+            )
+        )
+        return
+    problem = fargate_size_problem(doc.get("cpu"), doc.get("memory"))
+    if problem:
+        run.add(
+            Check(name, "fail", problem, "pick a valid pair (docs/configuration.md lists them)")
+        )
+    else:
+        run.add(Check(name, "pass", f"cpu {doc.get('cpu')}, memory {doc.get('memory')}"))
+
+
+def _roles(run: _Run, doc: dict[str, Any], policies: list[Any]) -> None:
+    iam = IamGateway(run.ctx.factory)
+    needs_execution = (
+        bool(secret_refs(doc))
+        or bool(awslogs_targets(doc))
+        or any(
+            parse_image(str(c.get("image", "x"))).is_ecr
+            for c in doc.get("containerDefinitions") or []
+        )
+    )
+    for key, label in (("executionRoleArn", "execution"), ("taskRoleArn", "task")):
+        name = f"role: {label}"
+        arn = doc.get(key)
+        if not arn:
+            if label == "execution" and needs_execution:
+                run.add(
+                    Check(
+                        name,
+                        "fail",
+                        "no executionRoleArn, but the task pulls from ECR, "
+                        "reads secrets or writes awslogs",
+                        f"set {key}",
+                    )
+                )
+            else:
+                run.add(Check(name, "pass", f"none set ({key} absent)"))
+            continue
+        role = iam.get_role(role_name(str(arn)))
+        if role is None:
+            run.add(
+                Check(
+                    name,
+                    "fail",
+                    f"{arn} does not exist",
+                    "create the role (infra/voj.yaml) or fix the ARN in the template",
+                )
+            )
+            continue
+        if not trusts_ecs_tasks(role.trust_policy):
+            run.add(
+                Check(
+                    name,
+                    "fail",
+                    f"{role.name} does not trust ecs-tasks.amazonaws.com",
+                    "add ecs-tasks.amazonaws.com as a Service principal with "
+                    "sts:AssumeRole to its trust policy",
+                )
+            )
+            continue
+        run.add(Check(name, "pass", f"{role.name} exists and trusts ecs-tasks.amazonaws.com"))
+        if label == "execution":
+            policies.extend(iam.role_policies(role.name))
+            policies.append({"_loaded": True})
+
+
+def _secrets(run: _Run, doc: dict[str, Any], policies: list[Any]) -> None:
+    refs = secret_refs(doc)
+    if not refs:
+        run.add(Check("secrets", "pass", "the task definition has no secrets"))
+        return
+    store = SecretsGateway(run.ctx.factory)
+    role_known = any(isinstance(p, dict) and p.get("_loaded") for p in policies)
+    for ref in refs:
+        name = f"secret: {ref.container}.{ref.name}"
+        ref = parse_secret_ref(ref.container, ref.name, ref.value_from)
+        if ref.kind == "unknown":
+            run.add(
+                Check(
+                    name,
+                    "fail",
+                    f"{ref.value_from} is neither an SSM parameter nor a Secrets Manager secret",
+                    "use an SSM parameter or Secrets Manager ARN",
+                )
+            )
+            continue
+        if ref.kind == "ssm":
+            info = store.describe_parameter(ref.target, region=ref.region)
+            exists = info is not None
+            region = ref.region or run.cfg.region
+            resource = (
+                ref.value_from
+                if ref.value_from.startswith("arn:")
+                else f"arn:aws:ssm:{region}:{run.account}:parameter/{ref.target.lstrip('/')}"
+            )
+            actions: tuple[str, ...] = SSM_READ_ACTIONS
+            what = f"SSM parameter {ref.target}"
+        else:
+            secret = store.describe_secret(ref.target, region=ref.region)
+            exists = secret is not None and not secret.deleted
+            resource, actions, what = ref.target, SECRETS_READ_ACTIONS, f"secret {ref.target}"
+        if not exists:
+            run.add(
+                Check(
+                    name,
+                    "fail",
+                    f"{what} does not exist",
+                    f"create it (e.g. aws ssm put-parameter --name {ref.target} ...) or fix "
+                    "valueFrom"
+                    if ref.kind == "ssm"
+                    else "create the secret or fix valueFrom",
+                )
+            )
+            continue
+        if role_known and not policy_allows(policies, actions, resource):
+            run.add(
+                Check(
+                    name,
+                    "warn",
+                    f"{what} exists, but the execution role's policies do not "
+                    f"visibly grant {actions[0]} on it",
+                    f"grant {actions[0]} on {resource} to the execution role",
+                )
+            )
+            continue
+        run.add(
+            Check(
+                name,
+                "pass",
+                f"{what} exists" + (", readable by the execution role" if role_known else ""),
+            )
+        )
+
+
+def _logs(run: _Run, doc: dict[str, Any]) -> None:
+    targets = awslogs_targets(doc)
+    logs = LogsGateway(run.ctx.factory)
+    for target in targets:
+        name = f"logs: {target.container}"
+        if not target.group:
+            run.add(
+                Check(
+                    name,
+                    "fail",
+                    "awslogs without awslogs-group",
+                    "set logConfiguration.options.awslogs-group",
+                )
+            )
+        elif logs.log_group_exists(target.group, region=target.region):
+            run.add(Check(name, "pass", f"log group {target.group} exists"))
+        elif target.create_group:
+            run.add(
+                Check(
+                    name, "pass", f"log group {target.group} will be created (awslogs-create-group)"
+                )
+            )
+        else:
+            run.add(
+                Check(
+                    name,
+                    "fail",
+                    f"log group {target.group} does not exist",
+                    f"create it (aws logs create-log-group --log-group-name {target.group}) "
+                    'or set "awslogs-create-group": "true"',
+                )
+            )
+
+
+def _service(run: _Run, doc: dict[str, Any]) -> None:
+    cfg = run.cfg
+    try:
+        service = EcsGateway(run.ctx.factory).describe_service(cfg.cluster, cfg.service)
+    except ServiceNotFound as exc:
+        run.add(
+            Check(
+                "service: exists",
+                "fail",
+                exc.message,
+                "create the service (infra/voj.yaml) or fix cluster/service in rollout.toml",
+            )
+        )
+        return
+    run.add(Check("service: exists", "pass", f"{cfg.cluster}/{cfg.service} is {service.status}"))
+    dc = service.deployment_config
+    run.add(
+        check_circuit_breaker(
+            dc.circuit_breaker_enabled, dc.circuit_breaker_rollback, cfg.detection.circuit_breaker
+        )
+    )
+    run.add(check_rolling(service.desired, dc.minimum_healthy_percent, dc.maximum_percent))
+    _wiring_and_speed(run, doc, service)
+
+
+def _wiring_and_speed(run: _Run, doc: dict[str, Any], service: Service) -> None:
+    lbs = [
+        (lb.target_group_arn, lb.container_name, lb.container_port) for lb in service.load_balancers
+    ]
+    groups = ElbGateway(run.ctx.factory).describe_target_groups([lb[0] for lb in lbs])
+    by_arn = {g.arn: g for g in groups}
+    for arn, _, _ in lbs:
+        if arn not in by_arn:
+            run.add(
+                Check(
+                    "alb: target group",
+                    "fail",
+                    f"target group {arn} does not exist",
+                    "fix the service's loadBalancers",
+                )
+            )
+    run.add(check_wiring(doc, lbs, {g.arn: g.target_type for g in groups}))
+    if not groups:
+        return
+    stop_timeout = max(
+        (
+            float(c.get("stopTimeout", 30))
+            for c in doc.get("containerDefinitions") or []
+            if c.get("name") in run.cfg.containers
+        ),
+        default=30.0,
+    )
+    slowest = max(
+        groups, key=lambda g: g.deregistration_delay + g.health_check_interval * g.healthy_threshold
+    )
+    estimate = estimate_speed(
+        deregistration_delay=slowest.deregistration_delay,
+        interval=slowest.health_check_interval,
+        healthy_threshold=slowest.healthy_threshold,
+        unhealthy_threshold=slowest.unhealthy_threshold,
+        grace_period=service.health_check_grace_period,
+        stop_timeout=stop_timeout,
+    )
+    run.add(check_speed(estimate, deregistration_delay=slowest.deregistration_delay))
+
+
+# -- human output -----------------------------------------------------------------------------
+
+
+def format_report(report: VerifyReport) -> str:
+    """The check list for a terminal: one line per check, a fix line under each ✗ and !."""
+    lines = [f"verify {report.env}: {report.image}"]
+    width = max((len(c.name) for c in report.checks), default=0)
+    for c in report.checks:
+        lines.append(f"  {c.symbol} {c.name.ljust(width)}  {c.message}")
+        if c.status != "pass" and c.fix:
+            lines.append(f"    {' ' * width}  fix: {c.fix}")
+    passed, failed, warned = summarize(report.checks)
+    verdict = "OK" if report.ok else "FAILED"
+    lines.append(f"{verdict}: {passed} passed, {failed} failed, {warned} warning(s)")
+    return "\n".join(lines) + "\n"
+
+
+def report_json(report: VerifyReport) -> str:
+    return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,1364 @@
+"""The ECS simulation: a deterministic discrete-event model evaluated lazily.
+
+Every API call first runs the model up to ``clock.now()`` (:meth:`EcsSimulation.run_until`),
+processing scheduled work in time order, then answers from the state. Nothing depends on how
+often clients poll or on wall time, so the same calls at the same simulated times give the same
+timeline. All mutation happens under :attr:`EcsSimulation.lock` (re-entrant; shared with the
+ELBv2 overlay and the endpoint's handlers and ticker).
+
+References (§n) are to ``shared/reference/ecs-behaviour.md``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
+
+from moto.backends import get_backend
+
+from rollout.sandbox.ecs import api
+from rollout.sandbox.ecs.rules import (
+    HealthChange,
+    breaker_threshold,
+    health_at,
+    rolling_limits,
+    rolling_pass,
+    target_health_changes,
+    throttle_delay,
+)
+from rollout.sandbox.ecs.state import (
+    PENDING_STATES,
+    ContainerRecord,
+    DeploymentRecord,
+    RegionState,
+    ServiceRecord,
+    TargetBinding,
+    TaskDefinitionRecord,
+    TaskRecord,
+    TimelineEntry,
+)
+from rollout.sandbox.ecs.timings import Behaviour, Timings
+from rollout.sandbox.elb import ElbOverlay
+from rollout.sandbox.errors import ApiError
+from rollout.sandbox.faults import FaultPlan
+
+MS = 0.001
+
+
+class SimClock(Protocol):
+    def now(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class ServingTarget:
+    """One target the ALB data plane may route to (see :meth:`EcsSimulation.serving_targets`)."""
+
+    task_arn: str
+    ip: str
+    port: int
+    state: str
+    status_code: int
+
+
+class EcsSimulation:
+    """The ECS API, in process. See the module docstring."""
+
+    def __init__(
+        self,
+        clock: SimClock,
+        *,
+        faults: FaultPlan | None = None,
+        timings: Timings | None = None,
+        behaviour: Behaviour | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.clock = clock
+        self.faults = faults if faults is not None else FaultPlan()
+        self.timings = timings or Timings()
+        self.behaviour = behaviour or Behaviour()
+        self.lock = threading.RLock()
+        self.rng = random.Random(seed)
+        self.now = clock.now()
+        self._queue: list[tuple[float, int, int, Callable[[], None]]] = []
+        self._seq = 0
+        self._regions: dict[tuple[str, str], RegionState] = {}
+        self._timeline: list[TimelineEntry] = []
+        self._pending_registrations: dict[tuple[str, str], list[TaskRecord]] = {}
+        self.elb = ElbOverlay(self.lock, clock.now)
+        self.elb.set_sync(lambda: self.run_until(self.clock.now()))
+
+    # ------------------------------------------------------------------ engine
+
+    def dispatch(
+        self, operation: str, params: dict[str, Any], *, region: str, account: str
+    ) -> dict[str, Any]:
+        """Answer one ECS API call (JSON 1.1 request dict → response dict) or raise ApiError."""
+        handler = api.HANDLERS.get(operation)
+        with self.lock:
+            self.run_until(self.clock.now())
+            if handler is None:
+                raise ApiError(
+                    "ClientException",
+                    f"The rollout sandbox does not simulate the ECS operation {operation}.",
+                )
+            return handler(self, self.region(account, region), params)
+
+    def region(self, account: str, region: str) -> RegionState:
+        key = (account, region)
+        if key not in self._regions:
+            self._regions[key] = RegionState(account=account, region=region)
+        return self._regions[key]
+
+    def regions(self) -> list[RegionState]:
+        return list(self._regions.values())
+
+    def schedule(self, at: float, action: Callable[[], None], *, late: bool = False) -> None:
+        """Run ``action`` at simulated time ``at`` (``late``: after same-time normal work)."""
+        self._seq += 1
+        heapq.heappush(self._queue, (max(at, self.now), 1 if late else 0, self._seq, action))
+
+    def run_until(self, t: float) -> None:
+        """Process everything scheduled up to and including ``t``; afterwards ``now == t``."""
+        with self.lock:
+            while self._queue and self._queue[0][0] <= t:
+                at, _, _, action = heapq.heappop(self._queue)
+                self.now = max(self.now, at)
+                action()
+            self.now = max(self.now, t)
+
+    def tick(self) -> None:
+        """Run up to the clock's present (for a real-time ticker)."""
+        self.run_until(self.clock.now())
+
+    def next_event_at(self) -> float | None:
+        with self.lock:
+            return self._queue[0][0] if self._queue else None
+
+    def record(self, kind: str, **detail: Any) -> None:
+        self._timeline.append(TimelineEntry(self.now, kind, detail))
+
+    def timeline(self, kind: str | None = None) -> list[TimelineEntry]:
+        """What the simulation did so far (run up to the present first), oldest first.
+
+        ``kind`` filters by exact kind or by prefix ending in "." (e.g. ``"task."``).
+        """
+        with self.lock:
+            self.run_until(self.clock.now())
+            entries = list(self._timeline)
+        if kind is None:
+            return entries
+        if kind.endswith("."):
+            return [e for e in entries if e.kind.startswith(kind)]
+        return [e for e in entries if e.kind == kind]
+
+    # ------------------------------------------------------------------ ids
+
+    def new_hex(self, n: int = 32) -> str:
+        return "".join(self.rng.choice("0123456789abcdef") for _ in range(n))
+
+    def new_uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def new_deployment_id(self) -> str:
+        return f"ecs-svc/{self.rng.randrange(10**18, 10**19)}"
+
+    def new_service_deployment_id(self) -> str:
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        head = "".join(self.rng.choice(alphabet[:26] + alphabet[52:]) for _ in range(8))
+        tail = "".join(self.rng.choice(alphabet + "_") for _ in range(11))
+        return f"{head}-{tail}"
+
+    # ------------------------------------------------------------------ events
+
+    def service_event(self, service: ServiceRecord, message: str, *, offset: float = 0.0) -> None:
+        """Add a service event (newest first, at most 100) at ``now + offset``."""
+        event = {
+            "id": self.new_uuid(),
+            "createdAt": round(self.now + offset, 3),
+            "message": message,
+        }
+        service.events.appendleft(event)
+        self.record("service.event", service=service.name, message=message)
+
+    # ------------------------------------------------------------------ deployments
+
+    def start_deployment(
+        self, rs: RegionState, service: ServiceRecord, *, initial: bool = False
+    ) -> DeploymentRecord:
+        """A new PRIMARY deployment for the service's current settings (older ones ACTIVE)."""
+        number = self.new_deployment_id()
+        previous = service.visible_deployments()
+        deployment = DeploymentRecord(
+            id=number,
+            task_definition=service.task_definition,
+            created_at=self.now,
+            updated_at=self.now,
+            network_configuration=service.network_configuration,
+            launch_type=service.launch_type,
+            platform_version=service.platform_version,
+            load_balancers=[dict(lb) for lb in service.load_balancers],
+            service_deployment_id=self.new_service_deployment_id(),
+            rollout_reason=f"ECS deployment {number} in progress.",
+            sd_updated_at=self.now,
+            source_revisions=[self.revision_arn(rs, service, d) for d in previous],
+            deployment_configuration=dict(service.deployment_configuration),
+        )
+        breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
+        deployment.breaker_status = "MONITORING" if breaker.get("enable") else "DISABLED"
+        alarms = service.deployment_configuration.get("alarms") or {}
+        if alarms.get("enable"):
+            deployment.alarm_status = "MONITORING"
+            deployment.alarms_ignored = [
+                name
+                for name in alarms.get("alarmNames", [])
+                if self._alarm_state(rs, name) == "ALARM"
+            ]
+            self.schedule(
+                self.now + self.timings.alarm_poll,
+                lambda: self._poll_alarms(rs, service, deployment),
+            )
+        for old in previous:
+            old.status = "ACTIVE"
+            old.updated_at = self.now
+            if old.sd_status in ("PENDING", "IN_PROGRESS"):
+                old.sd_status = "STOP_REQUESTED"
+                old.sd_status_reason = "A newer service deployment started."
+                old.sd_updated_at = self.now
+        service.deployments.append(deployment)
+        service.steady = False
+        service.stuck_reported = False
+        service.throttle_reported = False
+        self.record(
+            "deployment.created",
+            service=service.name,
+            deployment=number,
+            task_definition=service.task_definition,
+        )
+        self.request_pass(rs, service, self.now + self.timings.deployment_start_delay)
+        return deployment
+
+    def revision_arn(self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord) -> str:
+        number = d.id.split("/", 1)[1]
+        return rs.arn(f"service-revision/{service.cluster}/{service.name}/{number}")
+
+    def service_deployment_arn(
+        self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord
+    ) -> str:
+        return rs.arn(
+            f"service-deployment/{service.cluster}/{service.name}/{d.service_deployment_id}"
+        )
+
+    def set_rollout(
+        self, service: ServiceRecord, d: DeploymentRecord, state: str, reason: str
+    ) -> None:
+        d.rollout_state = state
+        d.rollout_reason = reason
+        d.updated_at = self.now
+        self.record(
+            "deployment.state",
+            service=service.name,
+            deployment=d.id,
+            status=d.status,
+            rollout_state=state,
+            reason=reason,
+        )
+
+    def set_sd_status(self, service: ServiceRecord, d: DeploymentRecord, status: str) -> None:
+        if d.sd_status == status:
+            return
+        d.sd_status = status
+        d.sd_updated_at = self.now
+        if status in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"):
+            d.sd_finished_at = self.now
+        if status == "STOPPED":
+            d.sd_stopped_at = self.now
+            d.sd_finished_at = self.now
+        self.record(
+            "service_deployment.status", service=service.name, deployment=d.id, status=status
+        )
+
+    def make_primary(self, service: ServiceRecord, target: DeploymentRecord, reason: str) -> None:
+        """Roll back: ``target`` becomes PRIMARY again with its own id (§2.1)."""
+        for d in service.deployments:
+            if d is not target and d.status == "PRIMARY":
+                d.status = "ACTIVE"
+                d.desired = 0
+                d.updated_at = self.now
+        target.status = "PRIMARY"
+        service.task_definition = target.task_definition
+        service.steady = False
+        service.stuck_reported = False
+        self.set_rollout(service, target, "IN_PROGRESS", reason)
+
+    def last_completed(
+        self, service: ServiceRecord, exclude: DeploymentRecord
+    ) -> DeploymentRecord | None:
+        candidates = [
+            d
+            for d in service.deployments
+            if d is not exclude and d.rollout_state == "COMPLETED" and d.completed_at is not None
+        ]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda d: d.completed_at or 0.0)
+
+    def fail_deployment(
+        self,
+        rs: RegionState,
+        service: ServiceRecord,
+        d: DeploymentRecord,
+        *,
+        cause: str,
+        rollback: bool,
+        reason: str,
+    ) -> None:
+        """Mark ``d`` FAILED and roll back (or stall). ``cause`` is the event's text after
+        ``deployment failed:``; ``reason`` the rolloutStateReason."""
+        self.set_rollout(service, d, "FAILED", reason)
+        self.record(
+            "breaker.trip" if cause.startswith("tasks") else "alarm.trip",
+            service=service.name,
+            deployment=d.id,
+            failed_tasks=d.failed_tasks,
+        )
+        self.service_event(
+            service, f"(service {service.name}) (deployment {d.id}) deployment failed: {cause}."
+        )
+        if d.breaker_status == "MONITORING" and cause.startswith("tasks"):
+            d.breaker_status = "TRIGGERED"
+        if cause.startswith("alarm"):
+            d.alarm_status = "TRIGGERED"
+        if not rollback:
+            self.set_sd_status(service, d, "STOP_REQUESTED")
+            self.schedule(self.now, lambda: self.set_sd_status(service, d, "STOPPED"))
+            return
+        target = self.last_completed(service, exclude=d)
+        if target is None:
+            self.record("deployment.stalled", service=service.name, deployment=d.id)
+            self.set_sd_status(service, d, self.behaviour.stall_service_deployment_status)
+            return
+        self.start_rollback(rs, service, d, target, breaker=True)
+
+    def start_rollback(
+        self,
+        rs: RegionState,
+        service: ServiceRecord,
+        failed: DeploymentRecord,
+        target: DeploymentRecord,
+        *,
+        breaker: bool,
+    ) -> None:
+        self.service_event(
+            service, f"(service {service.name}) rolling back to deployment {target.id}.", offset=MS
+        )
+        reason = (
+            f"ECS deployment circuit breaker: rolling back to deploymentId {target.id}."
+            if breaker
+            # UNVERIFIED: no verbatim sample of a manual (StopServiceDeployment) rollback reason.
+            else f"ECS deployment rolling back to deploymentId {target.id}."
+        )
+        self.make_primary(service, target, reason)
+        failed.rolled_back_to = target.id
+        failed.rollback = {
+            "reason": reason,
+            "startedAt": self.now,
+            "serviceRevisionArn": self.revision_arn(rs, service, target),
+        }
+        self.set_sd_status(service, failed, "ROLLBACK_IN_PROGRESS")
+        self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
+
+    def count_failure(self, rs: RegionState, service: ServiceRecord, task: TaskRecord) -> None:
+        """A task of an IN_PROGRESS deployment failed (§1.4, §2.1): count it, maybe trip."""
+        d = service.deployment(task.deployment_id or "")
+        if d is None or d.rollout_state != "IN_PROGRESS":
+            return
+        d.failed_tasks += 1
+        d.updated_at = self.now
+        self.record(
+            "breaker.failure",
+            service=service.name,
+            deployment=d.id,
+            failed_tasks=d.failed_tasks,
+            task=task.id,
+        )
+        breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
+        if not breaker.get("enable") or d.status != "PRIMARY":
+            return
+        threshold = self.threshold(service)
+        if d.failed_tasks >= threshold:
+            self.fail_deployment(
+                rs,
+                service,
+                d,
+                cause="tasks failed to start",
+                rollback=bool(breaker.get("rollback")),
+                reason="ECS deployment circuit breaker: tasks failed to start.",
+            )
+
+    def threshold(self, service: ServiceRecord) -> int:
+        breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
+        config = breaker.get("thresholdConfiguration") or {}
+        return breaker_threshold(
+            service.desired,
+            kind=config.get("type", "BOUNDED_PERCENT"),
+            value=int(config.get("value", 50)),
+            minimum=self.behaviour.breaker_min_threshold,
+            maximum=self.behaviour.breaker_max_threshold,
+        )
+
+    # ------------------------------------------------------------------ alarms (§2.2)
+
+    def _alarm_state(self, rs: RegionState, name: str) -> str | None:
+        try:
+            backend = get_backend("cloudwatch")[rs.account][rs.region]
+            alarm = backend.alarms.get(name)
+        except Exception:  # pragma: no cover - moto internals
+            return None
+        return None if alarm is None else str(alarm.state_value)
+
+    def _poll_alarms(self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord) -> None:
+        if d.rollout_state != "IN_PROGRESS" or service.status != "ACTIVE" or d.status != "PRIMARY":
+            if d.alarm_status == "MONITORING" and d.rollout_state == "COMPLETED":
+                d.alarm_status = "MONITORING_COMPLETE"
+            return
+        alarms = service.deployment_configuration.get("alarms") or {}
+        running = any(
+            t.last_status == "RUNNING"
+            for t in self.service_tasks(rs, service)
+            if t.deployment_id == d.id
+        )
+        fired = [
+            name
+            for name in alarms.get("alarmNames", [])
+            if name not in d.alarms_ignored and self._alarm_state(rs, name) == "ALARM"
+        ]
+        if running and fired:
+            d.alarms_triggered = fired
+            self.fail_deployment(
+                rs,
+                service,
+                d,
+                cause="alarm detected",
+                rollback=bool(alarms.get("rollback")),
+                # UNVERIFIED: no verbatim rolloutStateReason for alarm failures is known (§1.3).
+                reason=f"ECS deployment alarm(s) in ALARM state: {', '.join(fired)}.",
+            )
+            return
+        self.schedule(self.now + self.timings.alarm_poll, lambda: self._poll_alarms(rs, service, d))
+
+    # ------------------------------------------------------------------ scheduler
+
+    def request_pass(self, rs: RegionState, service: ServiceRecord, at: float) -> None:
+        at = max(at, self.now)
+        if at in service.pass_times:
+            return
+        service.pass_times.add(at)
+
+        def run() -> None:
+            service.pass_times.discard(at)
+            self.scheduler_pass(rs, service)
+
+        self.schedule(at, run)
+
+    def service_tasks(self, rs: RegionState, service: ServiceRecord) -> list[TaskRecord]:
+        return [
+            t
+            for t in rs.tasks.values()
+            if t.service == service.name and t.cluster == service.cluster
+        ]
+
+    def is_healthy(self, service: ServiceRecord, task: TaskRecord) -> bool:
+        """Counts as healthy for minimumHealthyPercent (§1.1)."""
+        if task.last_status != "RUNNING" or not task.live:
+            return False
+        if task.targets and not all(
+            health_at(b.changes, self.now).state == "healthy" for b in task.targets
+        ):
+            return False
+        if task.container_health is not None:
+            return health_at(task.container_health, self.now).state == "HEALTHY"
+        if not task.targets:
+            return (
+                task.started_at is not None
+                and self.now >= task.started_at + self.timings.healthy_without_checks
+            )
+        return True
+
+    def unhealthy_reason(self, service: ServiceRecord, task: TaskRecord) -> tuple[str, str] | None:
+        """(stoppedReason, event message) if the task fails a health check now."""
+        if task.last_status != "RUNNING" or not task.live:
+            return None
+        for binding in task.targets:
+            change = health_at(binding.changes, self.now)
+            if change.state == "unhealthy":
+                return (
+                    f"Task failed ELB health checks in (target-group {binding.target_group_arn})",
+                    f"(service {service.name}) (task {task.id}) "
+                    f"(port {binding.port}) is unhealthy in "
+                    f"(target-group {binding.target_group_arn}) "
+                    f"due to (reason {change.description}).",
+                )
+        if (
+            task.container_health is not None
+            and health_at(task.container_health, self.now).state == "UNHEALTHY"
+        ):
+            return (
+                "Task failed container health checks",
+                f"(service {service.name}) (task {task.id}) failed container health checks.",
+            )
+        return None
+
+    def scheduler_pass(self, rs: RegionState, service: ServiceRecord) -> None:
+        """One pass of the service scheduler (DERIVED per-pass rule, §1.1)."""
+        if service.status == "INACTIVE":
+            return
+        tasks = self.service_tasks(rs, service)
+        primary = service.primary
+        if service.status == "DRAINING":
+            doomed = [t for t in tasks if t.live]
+            if doomed:
+                self.stop_tasks(
+                    rs,
+                    service,
+                    doomed,
+                    code="ServiceSchedulerInitiated",
+                    reason=f"Scaling activity initiated by (deployment {primary.id})",
+                )
+            self._drop_drained(rs, service)
+            if not [t for t in self.service_tasks(rs, service) if t.last_status != "STOPPED"]:
+                service.status = "INACTIVE"
+                self.record("service.inactive", service=service.name)
+            return
+        if not primary.started:
+            primary.started = True
+            primary.sd_started_at = self.now
+            self.set_sd_status(service, primary, "IN_PROGRESS")
+        for d in service.visible_deployments():
+            want = service.desired if d is primary else 0
+            if d.desired != want:
+                d.desired = want
+                d.updated_at = self.now
+        config = service.deployment_configuration
+        minimum = int(config.get("minimumHealthyPercent", 100))
+        maximum = int(config.get("maximumPercent", 200))
+        grace = service.grace_period or 0
+        acted = False
+
+        # 1. replace tasks failing health checks (after the grace period, §6.4)
+        for task in [t for t in tasks if t.live]:
+            verdict = self.unhealthy_reason(service, task)
+            if verdict is None:
+                continue
+            grace_end = (task.started_at or self.now) + grace
+            if self.now < grace_end:
+                self.request_pass(rs, service, grace_end)
+                continue
+            reason, message = verdict
+            self.service_event(service, message)
+            self.stop_tasks(rs, service, [task], code="ServiceSchedulerInitiated", reason=reason)
+            owner = service.deployment(task.deployment_id or "")
+            if owner is not None:
+                owner.replaced_unhealthy += 1
+            self.count_failure(rs, service, task)
+            acted = True
+        primary = service.primary
+
+        live = [t for t in self.service_tasks(rs, service) if t.live]
+        primary_live = [t for t in live if t.deployment_id == primary.id]
+        old_live = [t for t in live if t.deployment_id != primary.id]
+        healthy = [t for t in live if self.is_healthy(service, t)]
+        old_healthy = [t for t in old_live if t in healthy]
+        frozen = primary.rollout_state == "FAILED"
+        throttled = self.now < primary.next_launch_at
+        plan = rolling_pass(
+            desired=service.desired,
+            minimum_percent=minimum,
+            maximum_percent=maximum,
+            live=len(live),
+            primary_live=len(primary_live),
+            healthy=len(healthy),
+            old_healthy=len(old_healthy),
+            can_launch=not frozen and not throttled,
+        )
+
+        # 2. start PRIMARY tasks
+        if plan.start > 0:
+            replaced = primary.replaced_unhealthy
+            started = [self.launch_task(rs, service, primary) for _ in range(plan.start)]
+            names = " ".join(f"(task {t.id})" for t in started)
+            message = f"(service {service.name}) has started {len(started)} tasks: {names}."
+            if replaced:
+                message += f" Amazon ECS replaced {replaced} tasks due to an unhealthy status."
+                primary.replaced_unhealthy = 0
+            self.service_event(service, message)
+            acted = True
+        elif throttled and not frozen and len(primary_live) < service.desired:
+            self.request_pass(rs, service, primary.next_launch_at)
+
+        # 3. stop old tasks: unhealthy/not-yet-running ones freely, healthy ones down to `lower`
+        if not frozen:
+            _, lower = rolling_limits(service.desired, minimum, maximum)
+            doomed = [t for t in old_live if t not in healthy and t.last_status in PENDING_STATES]
+            doomed += sorted(old_healthy, key=lambda t: t.created_at)[: plan.stop_healthy_old]
+            # scale-in within the primary (desiredCount lowered)
+            extra = len(primary_live) - service.desired
+            if extra > 0:
+                spare_healthy = max(0, len(healthy) - len(doomed) - lower)
+                candidates = sorted(
+                    primary_live, key=lambda t: (self.is_healthy(service, t), -t.created_at)
+                )
+                for t in candidates[:extra]:
+                    if self.is_healthy(service, t):
+                        if spare_healthy <= 0:
+                            continue
+                        spare_healthy -= 1
+                    doomed.append(t)
+            if doomed:
+                self.stop_tasks(
+                    rs,
+                    service,
+                    doomed,
+                    code="ServiceSchedulerInitiated",
+                    reason=f"Scaling activity initiated by (deployment {primary.id})",
+                )
+                names = " ".join(f"(task {t.id})" for t in doomed)
+                self.service_event(
+                    service,
+                    f"(service {service.name}) has stopped {len(doomed)} running tasks: {names}.",
+                )
+                acted = True
+
+        self._drop_drained(rs, service)
+        self._check_complete(rs, service)
+
+        # 4. stuck: neither start nor stop possible (§1.1)
+        if not acted and primary.rollout_state == "IN_PROGRESS" and not frozen and not throttled:
+            settling = [
+                t
+                for t in self.service_tasks(rs, service)
+                if t.live
+                and (
+                    t.last_status in PENDING_STATES
+                    or (t not in healthy and self.unhealthy_reason(service, t) is None)
+                )
+            ]
+            if (
+                not settling
+                and (len(primary_live) < service.desired or old_live)
+                and not service.stuck_reported
+            ):
+                service.stuck_reported = True
+                self.service_event(
+                    service,
+                    f"service {service.name} was unable to stop or "
+                    "start tasks during a deployment because of "
+                    "the service deployment configuration. Update "
+                    "the minimumHealthyPercent or maximumPercent "
+                    "value and try again.",
+                )
+
+    def _drop_drained(self, rs: RegionState, service: ServiceRecord) -> None:
+        """Non-PRIMARY deployments without unstopped tasks leave the list (§1.2)."""
+        tasks = self.service_tasks(rs, service)
+        for d in service.deployments:
+            if d.status != "ACTIVE":
+                continue
+            if any(t.deployment_id == d.id and t.last_status != "STOPPED" for t in tasks):
+                continue
+            d.status = "INACTIVE"
+            d.updated_at = self.now
+            self.record("deployment.inactive", service=service.name, deployment=d.id)
+            if d.sd_status == "STOP_REQUESTED":
+                self.set_sd_status(service, d, "STOPPED")
+
+    def _check_complete(self, rs: RegionState, service: ServiceRecord) -> None:
+        primary = service.primary
+        tasks = self.service_tasks(rs, service)
+        others = [d for d in service.visible_deployments() if d is not primary]
+        primary_live = [t for t in tasks if t.live and t.deployment_id == primary.id]
+        ready = (
+            not others
+            and len(primary_live) == service.desired
+            and all(self.is_healthy(service, t) for t in primary_live)
+        )
+        if not ready:
+            if service.steady and primary.rollout_state == "COMPLETED":
+                service.steady = False
+            return
+        if primary.rollout_state == "IN_PROGRESS":
+            alarms = service.deployment_configuration.get("alarms") or {}
+            bake = int(service.deployment_configuration.get("bakeTimeInMinutes", 0) or 0)
+            if alarms.get("enable") and bake > 0:
+                if primary.bake_until is None:
+                    primary.bake_until = self.now + bake * 60
+                    self.request_pass(rs, service, primary.bake_until)
+                if self.now < primary.bake_until:
+                    return
+            primary.completed_at = self.now
+            self.set_rollout(
+                service, primary, "COMPLETED", f"ECS deployment {primary.id} completed."
+            )
+            if primary.breaker_status == "MONITORING":
+                primary.breaker_status = "MONITORING_COMPLETE"
+            if primary.alarm_status == "MONITORING":
+                primary.alarm_status = "MONITORING_COMPLETE"
+            for d in service.deployments:
+                if d.rolled_back_to == primary.id and d.sd_status == "ROLLBACK_IN_PROGRESS":
+                    self.set_sd_status(service, d, "ROLLBACK_SUCCESSFUL")
+            if primary.sd_status in ("PENDING", "IN_PROGRESS"):
+                self.set_sd_status(service, primary, "SUCCESSFUL")
+            self.service_event(
+                service, f"(service {service.name}) (deployment {primary.id}) deployment completed."
+            )
+            self._steady(service, offset=MS)
+        elif primary.rollout_state == "COMPLETED" and not service.steady:
+            self._steady(service)
+
+    def _steady(self, service: ServiceRecord, offset: float = 0.0) -> None:
+        service.steady = True
+        service.steady_token += 1
+        token = service.steady_token
+        self.service_event(
+            service, f"(service {service.name}) has reached a steady state.", offset=offset
+        )
+
+        def repeat() -> None:
+            if service.steady and service.steady_token == token and service.status == "ACTIVE":
+                self._steady(service)
+
+        self.schedule(self.now + self.timings.steady_state_repeat, repeat)
+
+    # ------------------------------------------------------------------ tasks
+
+    def launch_task(
+        self,
+        rs: RegionState,
+        service: ServiceRecord | None,
+        deployment: DeploymentRecord | None,
+        *,
+        task_definition: TaskDefinitionRecord | None = None,
+        cluster: str | None = None,
+        started_by: str | None = None,
+        group: str | None = None,
+        network_configuration: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> TaskRecord:
+        """Create a task in PROVISIONING and schedule its lifecycle (§4.1)."""
+        if task_definition is None:
+            assert deployment is not None
+            task_definition = api.find_task_definition(rs, deployment.task_definition)
+        cluster_name = cluster or (service.cluster if service else "default")
+        task_id = self.new_hex()
+        body = task_definition.body
+        overrides = overrides or {}
+        env_overrides = {
+            o.get("name"): o.get("environment", []) for o in overrides.get("containerOverrides", [])
+        }
+        containers: list[ContainerRecord] = []
+        environment: dict[str, str] = {}
+        for cdef in body.get("containerDefinitions", []):
+            for item in list(cdef.get("environment", [])) + list(
+                env_overrides.get(cdef["name"], [])
+            ):
+                environment[str(item.get("name"))] = str(item.get("value", ""))
+            containers.append(
+                ContainerRecord(
+                    name=cdef["name"],
+                    arn=rs.arn(f"container/{cluster_name}/{task_id}/{self.new_uuid()}"),
+                    image=cdef.get("image", ""),
+                    essential=bool(cdef.get("essential", True)),
+                    runtime_id=f"{task_id}-{self.rng.randrange(10**9, 10**10)}",
+                    health_check=cdef.get("healthCheck"),
+                )
+            )
+        faults = self.faults.decide(
+            family=task_definition.family,
+            revision=task_definition.revision,
+            images=[c.image for c in containers],
+            environment=environment,
+        )
+        network = (
+            network_configuration
+            if network_configuration is not None
+            else (deployment.network_configuration if deployment else None)
+        )
+        subnets = ((network or {}).get("awsvpcConfiguration") or {}).get("subnets") or [
+            "subnet-sandbox"
+        ]
+        subnet = subnets[rs.ip_counter % len(subnets)]
+        rs.ip_counter += 1
+        n = rs.ip_counter
+        ip = f"10.0.{(n // 250) % 250 + 1}.{n % 250 + 4}"
+        task = TaskRecord(
+            arn=rs.arn(f"task/{cluster_name}/{task_id}"),
+            id=task_id,
+            cluster=cluster_name,
+            task_definition_arn=task_definition.arn,
+            family=task_definition.family,
+            revision=task_definition.revision,
+            group=group
+            or (f"service:{service.name}" if service else f"family:{task_definition.family}"),
+            started_by=started_by
+            if started_by is not None
+            else (deployment.id if deployment else None),
+            service=service.name if service else None,
+            deployment_id=deployment.id if deployment else None,
+            created_at=self.now,
+            containers=containers,
+            cpu=str(body.get("cpu", "")),
+            memory=str(body.get("memory", "")),
+            ip=ip,
+            eni_id=f"eni-{self.new_hex(17)}",
+            mac=":".join(f"{self.rng.randrange(256):02x}" for _ in range(6)),
+            subnet=subnet,
+            availability_zone=self._subnet_az(rs, subnet),
+            attachment_id=self.new_uuid(),
+            faults=faults,
+            tags=list(tags or []),
+            overrides=overrides,
+        )
+        rs.tasks[task.arn] = task
+        self.record(
+            "task.state",
+            task=task.id,
+            service=task.service,
+            deployment=task.deployment_id,
+            state="PROVISIONING",
+        )
+        self.schedule(self.now + self.timings.provisioning, lambda: self._to_pending(rs, task))
+        return task
+
+    def _subnet_az(self, rs: RegionState, subnet: str) -> str:
+        try:
+            ec2 = get_backend("ec2")[rs.account][rs.region]
+            return str(ec2.get_subnet(subnet).availability_zone)
+        except Exception:
+            return f"{rs.region}a"
+
+    def set_task_state(self, task: TaskRecord, state: str) -> None:
+        task.last_status = state
+        task.version += 1
+        self.record(
+            "task.state",
+            task=task.id,
+            service=task.service,
+            deployment=task.deployment_id,
+            state=state,
+        )
+
+    def _to_pending(self, rs: RegionState, task: TaskRecord) -> None:
+        if not task.live:
+            return
+        self.set_task_state(task, "PENDING")
+        task.connectivity_at = self.now
+        missing_secret = api.missing_secret(self, rs, task)
+        if missing_secret is not None:
+            self.schedule(
+                self.now + self.timings.secrets_failure,
+                lambda: self.fail_to_start(rs, task, missing_secret),
+            )
+            return
+        task.pull_started_at = self.now
+        pull_error = api.pull_error(self, rs, task)
+        if pull_error is not None:
+            self.schedule(
+                self.now + self.timings.pull_failure,
+                lambda: self.fail_to_start(rs, task, pull_error),
+            )
+            return
+        self.schedule(self.now + self.timings.pending, lambda: self._to_activating(rs, task))
+
+    def _to_activating(self, rs: RegionState, task: TaskRecord) -> None:
+        if not task.live:
+            return
+        task.pull_stopped_at = self.now
+        for container in task.containers:
+            container.image_digest = api.image_digest(rs, container.image)
+        self.set_task_state(task, "ACTIVATING")
+        self.schedule(self.now + self.timings.activating, lambda: self._to_running(rs, task))
+
+    def _to_running(self, rs: RegionState, task: TaskRecord) -> None:
+        if not task.live:
+            return
+        task.started_at = self.now
+        for container in task.containers:
+            container.last_status = "RUNNING"
+        self.set_task_state(task, "RUNNING")
+        service = self._service_of(rs, task)
+        deployment = service.deployment(task.deployment_id or "") if service else None
+        if deployment is not None:
+            deployment.ever_running = True
+            deployment.consecutive_start_failures = 0
+            deployment.updated_at = self.now
+        ready_at: float | None = (
+            None if task.faults.never_healthy else self.now + task.faults.healthy_after
+        )
+        # container health checks (§4.1): checks every `interval` after start; UNHEALTHY after
+        # startPeriod + retries × interval without a pass.
+        checks = [c.health_check for c in task.containers if c.essential and c.health_check]
+        if checks:
+            hc = checks[0] or {}
+            interval = float(hc.get("interval", 30))
+            retries = int(hc.get("retries", 3))
+            start_period = float(hc.get("startPeriod", 0))
+            task.container_health = self._container_health(
+                self.now, interval, retries, start_period, ready_at
+            )
+            for change in task.container_health[1:]:
+                self.schedule(
+                    change.at, partial(self._health_changed, rs, task, "container", change)
+                )
+        # load balancer registration (§4.1 ACTIVATING registers; §6)
+        if service is not None and deployment is not None and deployment.load_balancers:
+            by_group: list[TargetBinding] = []
+            for lb in deployment.load_balancers:
+                tg_arn = lb.get("targetGroupArn")
+                if not tg_arn:
+                    continue
+                binding = self._register_target(rs, task, tg_arn, lb, ready_at)
+                if binding is not None:
+                    by_group.append(binding)
+            task.targets = by_group
+            for binding in by_group:
+                self._pending_registrations.setdefault(
+                    (service.name, binding.target_group_arn), []
+                ).append(task)
+            self.schedule(self.now, lambda: self._flush_registrations(rs, service), late=True)
+        elif service is not None and task.container_health is None:
+            self.schedule(
+                self.now + self.timings.healthy_without_checks,
+                lambda: self._health_changed(rs, task, "running", None),
+            )
+        if task.faults.crash_after is not None:
+            self.schedule(self.now + task.faults.crash_after, lambda: self._crash(rs, task))
+        if service is not None:
+            self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
+
+    def _flush_registrations(self, rs: RegionState, service: ServiceRecord) -> None:
+        for (name, tg_arn), tasks in list(self._pending_registrations.items()):
+            if name != service.name:
+                continue
+            del self._pending_registrations[(name, tg_arn)]
+            self.service_event(
+                service,
+                f"(service {service.name}) registered "
+                f"{len(tasks)} targets in (target-group {tg_arn})",
+            )
+
+    def _container_health(
+        self,
+        running_at: float,
+        interval: float,
+        retries: int,
+        start_period: float,
+        ready_at: float | None,
+    ) -> list[HealthChange]:
+        changes = [HealthChange(running_at, "UNKNOWN", None, None)]
+        unhealthy_at = running_at + start_period + retries * interval
+        first_pass: float | None = None
+        if ready_at is not None:
+            k = 1
+            while running_at + k * interval < ready_at - 1e-9:
+                k += 1
+            first_pass = running_at + k * interval
+        if first_pass is None or first_pass > unhealthy_at:
+            changes.append(HealthChange(unhealthy_at, "UNHEALTHY", None, None))
+        if first_pass is not None:
+            changes.append(HealthChange(first_pass, "HEALTHY", None, None))
+        return changes
+
+    def _register_target(
+        self,
+        rs: RegionState,
+        task: TaskRecord,
+        tg_arn: str,
+        lb: dict[str, Any],
+        ready_at: float | None,
+    ) -> TargetBinding | None:
+        group = self.elb.target_group(rs.account, rs.region, tg_arn)
+        if group is None:
+            return None
+        port = int(lb.get("containerPort") or group.port or 80)
+        interval = float(group.health_check_interval_seconds or 30)
+        healthy_threshold = int(group.healthy_threshold_count or 5)
+        unhealthy_threshold = int(group.unhealthy_threshold_count or 2)
+        reason, description = (
+            "Target.ResponseCodeMismatch",
+            f"Health checks failed with these codes: [{task.faults.health_status_code}]",
+        )
+        if self._port_mismatch(rs, task, group, lb, port):
+            ready_at = None
+            reason = self.behaviour.port_mismatch_reason
+            description = (
+                "Request timed out" if reason == "Target.Timeout" else "Health checks failed"
+            )
+        changes = target_health_changes(
+            registered_at=self.now,
+            interval=interval,
+            healthy_threshold=healthy_threshold,
+            unhealthy_threshold=unhealthy_threshold,
+            ready_at=ready_at,
+            failure_reason=reason,
+            failure_description=description,
+            registration_seconds=self.timings.elb_registration,
+            first_healthy=self.behaviour.first_healthy,
+        )
+        self.elb.register(rs.account, rs.region, tg_arn, task.ip, port, changes)
+        binding = TargetBinding(tg_arn, str(lb.get("containerName", "")), port, self.now, changes)
+        for change in changes[1:]:
+            self.schedule(
+                change.at,
+                partial(self._health_changed, rs, task, "target", change, binding),
+            )
+        self.record(
+            "target.health",
+            task=task.id,
+            target_group=tg_arn,
+            ip=task.ip,
+            port=port,
+            state=changes[0].state,
+            reason=changes[0].reason,
+        )
+        return binding
+
+    def _port_mismatch(
+        self, rs: RegionState, task: TaskRecord, group: Any, lb: dict[str, Any], port: int
+    ) -> bool:
+        td = api.find_task_definition(rs, task.task_definition_arn)
+        listening: set[int] = set()
+        for cdef in td.body.get("containerDefinitions", []):
+            if cdef.get("name") == lb.get("containerName"):
+                listening |= {
+                    int(pm.get("containerPort", 0)) for pm in cdef.get("portMappings", [])
+                }
+        check_port = group.health_check_port
+        probe = int(check_port) if check_port and str(check_port).isdigit() else port
+        if probe not in listening:
+            return True
+        return bool(
+            self.behaviour.require_target_group_port
+            and group.port is not None
+            and int(group.port) != port
+        )
+
+    def _health_changed(
+        self,
+        rs: RegionState,
+        task: TaskRecord,
+        source: str,
+        change: HealthChange | None,
+        binding: TargetBinding | None = None,
+    ) -> None:
+        if not task.live or task.last_status != "RUNNING":
+            return
+        if binding is not None and binding.state != "registered":
+            return
+        if change is not None:
+            if source == "target":
+                assert binding is not None
+                self.record(
+                    "target.health",
+                    task=task.id,
+                    target_group=binding.target_group_arn,
+                    ip=task.ip,
+                    port=binding.port,
+                    state=change.state,
+                    reason=change.reason,
+                )
+            else:
+                self.record("task.health", task=task.id, state=change.state)
+                task.version += 1
+        service = self._service_of(rs, task)
+        if service is None:
+            return
+        if self.is_healthy(service, task) and not task.counted_healthy:
+            task.counted_healthy = True
+            task.healthy_since = self.now
+            self.record(
+                "task.healthy", task=task.id, service=service.name, deployment=task.deployment_id
+            )
+            d = service.deployment(task.deployment_id or "")
+            breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
+            reset = breaker.get("resetOnHealthyTask", self.behaviour.reset_on_healthy_task)
+            if d is not None and reset and d.failed_tasks and d.rollout_state == "IN_PROGRESS":
+                d.failed_tasks = 0
+                d.updated_at = self.now
+                self.record("breaker.reset", service=service.name, deployment=d.id)
+        self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
+
+    def _service_of(self, rs: RegionState, task: TaskRecord) -> ServiceRecord | None:
+        if task.service is None:
+            return None
+        return rs.services.get((task.cluster, task.service))
+
+    def fail_to_start(self, rs: RegionState, task: TaskRecord, reason: str) -> None:
+        """Stage-1 failure (image pull, secrets): the task stops without RUNNING (§4.2)."""
+        if not task.live:
+            return
+        task.desired_status = "STOPPED"
+        task.stop_code = "TaskFailedToStart"
+        task.stopped_reason = reason
+        task.stopping_at = self.now
+        task.execution_stopped_at = self.now
+        for container in task.containers:
+            container.last_status = "STOPPED"
+            container.reason = reason
+        self.set_task_state(task, "DEPROVISIONING")
+        self.schedule(self.now + self.timings.deprovisioning, lambda: self._stopped(rs, task))
+        service = self._service_of(rs, task)
+        if service is None:
+            return
+        d = service.deployment(task.deployment_id or "")
+        if d is not None:
+            d.consecutive_start_failures += 1
+            delay = throttle_delay(
+                d.consecutive_start_failures,
+                after=self.timings.throttle_after,
+                base=self.timings.throttle_base,
+                cap=self.timings.throttle_cap,
+            )
+            if delay > 0:
+                d.next_launch_at = self.now + delay
+                self.record("service.throttled", service=service.name, deployment=d.id, delay=delay)
+                if not service.throttle_reported:
+                    service.throttle_reported = True
+                    self.service_event(
+                        service,
+                        f"(service {service.name}) is unable to "
+                        "consistently start tasks successfully.",
+                    )
+        self.count_failure(rs, service, task)
+        self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
+
+    def _crash(self, rs: RegionState, task: TaskRecord) -> None:
+        if not task.live or task.last_status != "RUNNING":
+            return
+        essential = next((c for c in task.containers if c.essential), task.containers[0])
+        essential.exit_code = task.faults.exit_code
+        essential.last_status = "STOPPED"
+        task.desired_status = "STOPPED"
+        task.stop_code = "EssentialContainerExited"
+        task.stopped_reason = "Essential container in task exited"
+        task.stopping_at = self.now
+        task.execution_stopped_at = self.now
+        for container in task.containers:
+            if container.last_status != "STOPPED":
+                container.last_status = "STOPPED"
+                container.exit_code = 137
+        service = self._service_of(rs, task)
+        self._deregister(rs, service, [task], wait=False)
+        self.set_task_state(task, "DEPROVISIONING")
+        self.schedule(self.now + self.timings.deprovisioning, lambda: self._stopped(rs, task))
+        if service is not None:
+            self.count_failure(rs, service, task)
+            self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
+
+    def stop_tasks(
+        self,
+        rs: RegionState,
+        service: ServiceRecord | None,
+        tasks: list[TaskRecord],
+        *,
+        code: str,
+        reason: str,
+    ) -> None:
+        """Scheduler- or user-initiated stop (§4.1, §6.3)."""
+        with_targets: list[TaskRecord] = []
+        for task in tasks:
+            if not task.live:
+                continue
+            task.desired_status = "STOPPED"
+            task.stop_code = code
+            task.stopped_reason = reason
+            task.stopping_at = self.now
+            if task.last_status in PENDING_STATES:
+                self.set_task_state(task, "DEPROVISIONING")
+                for container in task.containers:
+                    container.last_status = "STOPPED"
+                self.schedule(
+                    self.now + self.timings.deprovisioning, partial(self._stopped, rs, task)
+                )
+            elif task.targets:
+                self.set_task_state(task, "DEACTIVATING")
+                with_targets.append(task)
+            else:
+                self._sigterm(rs, task)
+        if with_targets:
+            self.schedule(
+                self.now + self.timings.deregistration_start,
+                lambda: self._deregister(rs, service, with_targets, wait=True),
+            )
+
+    def _deregister(
+        self, rs: RegionState, service: ServiceRecord | None, tasks: list[TaskRecord], *, wait: bool
+    ) -> None:
+        """Deregister the tasks' targets; they drain for the group's deregistration delay."""
+        groups: dict[str, list[TaskRecord]] = {}
+        longest = 0.0
+        for task in tasks:
+            for binding in task.targets:
+                if binding.state != "registered":
+                    continue
+                binding.state = "draining"
+                group = self.elb.target_group(rs.account, rs.region, binding.target_group_arn)
+                delay = (
+                    float(str(group.attributes.get("deregistration_delay.timeout_seconds", 300)))
+                    if group
+                    else 0.0
+                )
+                longest = max(longest, delay)
+                self.elb.start_draining(binding.target_group_arn, task.ip, self.now)
+                groups.setdefault(binding.target_group_arn, []).append(task)
+                self.record(
+                    "target.health",
+                    task=task.id,
+                    target_group=binding.target_group_arn,
+                    ip=task.ip,
+                    port=binding.port,
+                    state="draining",
+                    reason="Target.DeregistrationInProgress",
+                )
+                self.schedule(self.now + delay, partial(self._drained, rs, task, binding))
+        if service is not None:
+            for tg_arn, members in groups.items():
+                self.service_event(
+                    service,
+                    f"(service {service.name}) deregistered "
+                    f"{len(members)} targets in (target-group {tg_arn})",
+                )
+            by_deployment: dict[str, int] = {}
+            for task in tasks:
+                if task.targets:
+                    by_deployment[task.deployment_id or ""] = (
+                        by_deployment.get(task.deployment_id or "", 0) + 1
+                    )
+            for deployment_id, count in by_deployment.items():
+                self.service_event(
+                    service,
+                    f"(service {service.name}, taskSet {deployment_id}) "
+                    f"has begun draining connections on {count} tasks.",
+                )
+        if wait:
+            for task in tasks:
+                self.schedule(self.now + longest, partial(self._sigterm, rs, task))
+
+    def _drained(self, rs: RegionState, task: TaskRecord, binding: TargetBinding) -> None:
+        binding.state = "gone"
+        self.elb.finish(rs.account, rs.region, binding.target_group_arn, task.ip)
+        self.record(
+            "target.health",
+            task=task.id,
+            target_group=binding.target_group_arn,
+            ip=task.ip,
+            port=binding.port,
+            state="unused",
+            reason="Target.NotRegistered",
+        )
+
+    def _sigterm(self, rs: RegionState, task: TaskRecord) -> None:
+        if task.last_status in ("STOPPING", "DEPROVISIONING", "STOPPED"):
+            return
+        self.set_task_state(task, "STOPPING")
+        td = api.find_task_definition(rs, task.task_definition_arn)
+        timeouts = [
+            float(c.get("stopTimeout", self.timings.stop_timeout))
+            for c in td.body.get("containerDefinitions", [])
+        ]
+        exit_after = min(self.timings.sigterm_exit, max(timeouts or [self.timings.stop_timeout]))
+
+        def exited() -> None:
+            task.execution_stopped_at = self.now
+            for container in task.containers:
+                if container.last_status != "STOPPED":
+                    container.last_status = "STOPPED"
+                    container.exit_code = 0
+            self.set_task_state(task, "DEPROVISIONING")
+            self.schedule(self.now + self.timings.deprovisioning, lambda: self._stopped(rs, task))
+
+        self.schedule(self.now + exit_after, exited)
+
+    def _stopped(self, rs: RegionState, task: TaskRecord) -> None:
+        if task.last_status == "STOPPED":
+            return
+        task.stopped_at = self.now
+        if task.execution_stopped_at is None:
+            task.execution_stopped_at = self.now
+        for container in task.containers:
+            container.last_status = "STOPPED"
+        self.set_task_state(task, "STOPPED")
+        service = self._service_of(rs, task)
+        if service is not None:
+            self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
+        self.schedule(
+            self.now + self.timings.stopped_task_retention,
+            partial(self._forget, rs, task),
+            late=True,
+        )
+
+    def _forget(self, rs: RegionState, task: TaskRecord) -> None:
+        rs.tasks.pop(task.arn, None)
+
+    def close(self) -> None:
+        """Stop answering target health for this simulation's targets (moto's own then)."""
+        self.elb.close()
+
+    # ------------------------------------------------------------------ data plane view
+
+    def serving_targets(self, target_group_arn: str) -> list[ServingTarget]:
+        """Targets of a target group with their state and the HTTP status the app answers now.
+
+        The ALB data plane routes to ``healthy`` targets (all of them when none is healthy:
+        fail-open, §6.1); a task with a ``serve_5xx`` fault answers ``status_code`` once due.
+        """
+        with self.lock:
+            self.run_until(self.clock.now())
+            found: list[ServingTarget] = []
+            for rs in self._regions.values():
+                for task in rs.tasks.values():
+                    for binding in task.targets:
+                        if binding.target_group_arn != target_group_arn or binding.state == "gone":
+                            continue
+                        state = self.elb.state(target_group_arn, task.ip, self.now)
+                        status = 200
+                        due = task.faults.serve_5xx_after
+                        if (
+                            due is not None
+                            and task.started_at is not None
+                            and self.now >= task.started_at + due
+                        ):
+                            status = task.faults.status_code
+                        found.append(
+                            ServingTarget(
+                                task.arn,
+                                task.ip,
+                                binding.port,
+                                state.state if state else "unused",
+                                status,
+                            )
+                        )
+            return found
+
+    def serving_status(self, task_arn: str) -> int | None:
+        """The HTTP status a task's application answers now (None: unknown or not RUNNING)."""
+        with self.lock:
+            self.run_until(self.clock.now())
+            for rs in self._regions.values():
+                task = rs.tasks.get(task_arn)
+                if task is None or task.last_status != "RUNNING":
+                    continue
+                due = task.faults.serve_5xx_after
+                if (
+                    due is not None
+                    and task.started_at is not None
+                    and self.now >= task.started_at + due
+                ):
+                    return task.faults.status_code
+                return 200
+            return None

@@ -1,0 +1,94 @@
+"""Durations and behaviour switches of the ECS simulation, with their sources.
+
+References are to ``shared/reference/ecs-behaviour.md`` (section numbers). Every choice the
+reference leaves open (UNVERIFIED, DERIVED or CONFLICT) is a field here, so tests and users can
+pick the other reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds of simulated time. Defaults reproduce the observed traces of §1.7 (≈2.5 min for a
+    good rolling deploy with a 30 s deregistration delay)."""
+
+    #: UpdateService → first scheduler pass (`has started`): 14 s in trace A (§1.7).
+    deployment_start_delay: float = 14.0
+    #: A state change (health, task stopped) → the scheduler acting on it. DERIVED so that
+    #: `registered` → `has stopped` is ≈40 s with a 30 s health-check interval (§1.7: 41–50 s).
+    scheduler_reaction: float = 10.0
+    #: PROVISIONING (ENI attach). §4.3 observed 17 s; with the next two, start → RUNNING = 30 s
+    #: (§1.7: 20–40 s).
+    provisioning: float = 10.0
+    #: PENDING (image pull) for a pullable image.
+    pending: float = 12.0
+    #: ACTIVATING (container start, target registration).
+    activating: float = 8.0
+    #: PENDING → stop for an image that cannot be pulled ("retried 5 time(s)"). UNVERIFIED.
+    pull_failure: float = 30.0
+    #: PENDING → stop for a secret that cannot be retrieved ("retried 1 time(s)"). UNVERIFIED.
+    secrets_failure: float = 5.0
+    #: Scheduler stop decision → targets deregistered + `has begun draining` (§1.7: 1.6–10 s).
+    deregistration_start: float = 2.0
+    #: SIGTERM → container exit for a well-behaved app (bounded by the container's stopTimeout,
+    #: default 30 s, §4.1). DERIVED.
+    sigterm_exit: float = 2.0
+    #: Fargate default stopTimeout when the container definition sets none (§4.1).
+    stop_timeout: float = 30.0
+    #: DEPROVISIONING (ENI detach). DERIVED from §1.7 (draining → completed 52–62 s).
+    deprovisioning: float = 10.0
+    #: A task with no load balancer and no container health check counts as healthy after
+    #: RUNNING for this long ([BC-ECS] minimumHealthyPercent, §1.1).
+    healthy_without_checks: float = 40.0
+    #: Seconds the ALB target shows `initial`/`Elb.RegistrationInProgress` before
+    #: `Elb.InitialHealthChecking`. UNVERIFIED.
+    elb_registration: float = 5.0
+    #: Service throttle (§2.1, UNVERIFIED curve, 15 min cap [DG23]): after the k-th consecutive
+    #: start failure (k >= throttle_after) the next launch waits
+    #: min(throttle_cap, throttle_base * 2 ** (k - throttle_after)).
+    throttle_after: int = 2
+    throttle_base: float = 60.0
+    throttle_cap: float = 900.0
+    #: `has reached a steady state.` is re-emitted every 6 h when nothing changes (§1.5).
+    steady_state_repeat: float = 21_600.0
+    #: How often ECS polls the deployment's CloudWatch alarms (§2.2: UNVERIFIED).
+    alarm_poll: float = 30.0
+    #: Stopped tasks stay in DescribeTasks for at least 1 h (§4.1); forgotten after this.
+    stopped_task_retention: float = 3_600.0
+    #: An INACTIVE (deleted) service stays describable for this long. UNVERIFIED.
+    inactive_service_retention: float = 3_600.0
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """Switches for the places the reference marks CONFLICT or UNVERIFIED."""
+
+    #: §6.1 CONFLICT: a new target turns healthy after one passing check (ALB guide) or after
+    #: HealthyThresholdCount checks (ECS best-practice guide). Default: the ALB guide, which
+    #: matches the observed `registered` → `has stopped` gaps of 41–50 s (§1.7).
+    first_healthy: Literal["one_check", "threshold"] = "one_check"
+    #: The issue's rule: the container port (the service's loadBalancers containerPort, which is
+    #: what ECS registers) must equal the target group's port, else health checks time out.
+    #: On AWS the registered port wins with `traffic-port` checks; set False for that reading.
+    #: Either way a numeric HealthCheckPort that no container maps also fails.
+    require_target_group_port: bool = True
+    #: Health-check failure shown for a port nobody listens on: `Target.Timeout` /
+    #: `Request timed out` (chosen; a refused connection has no documented reason code).
+    port_mismatch_reason: Literal["Target.Timeout", "Target.FailedHealthChecks"] = "Target.Timeout"
+    #: Images not hosted on an ECR registry URI (docker.io, public.ecr.aws, ...) are assumed
+    #: pullable (the sandbox has no other registry to ask). Set False to fail them like a
+    #: missing ECR image.
+    pull_non_ecr_images: bool = True
+    #: §2.1: the circuit breaker also counts failures after RUNNING (stage 2) and resets on a
+    #: healthy task when the deployment does not set resetOnHealthyTask (current docs: true).
+    reset_on_healthy_task: bool = True
+    #: §2.1 CONFLICT: the breaker minimum threshold (current docs 3; 2023 guide 10).
+    breaker_min_threshold: int = 3
+    breaker_max_threshold: int = 200
+    #: With rollback on but nothing COMPLETED to roll back to, the ServiceDeployment ends in
+    #: ROLLBACK_FAILED (chosen; the docs only say the deployment stalls).
+    stall_service_deployment_status: Literal["ROLLBACK_FAILED", "STOPPED"] = "ROLLBACK_FAILED"

@@ -1,0 +1,515 @@
+"""The deploy, as data: a sequence of steps (frozen dataclasses) handled with ``match``.
+
+    Preflight → TakeLock → RecordTarget → Register → UpdateService → Watch → [RollBack] → Finish
+
+Each step emits ``step.started``/``step.finished``; each handler returns the next step. An
+interrupt (SIGINT/SIGTERM) before ``UpdateService`` ends the run with the service untouched; one
+while watching leaves ECS's breaker in charge and prints how to resume or undo. ``Finish``
+records the outcome in the ledger, releases the lock, applies retention and emits the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollout.decisions import ledger
+from rollout.decisions.exitcodes import Verdict, exit_code, ledger_outcome
+from rollout.decisions.target import NoTarget, RollbackTarget, deploy_rollback_target
+from rollout.decisions.verdict import Failed, Succeeded, SupersededBy, TimedOut
+from rollout.engine.ledger import load_ledger, tag
+from rollout.engine.lock import ServiceLock, actor, run_url
+from rollout.engine.outcome import Outcome
+from rollout.engine.rollback import RollbackResult, roll_back
+from rollout.engine.session import Session
+from rollout.engine.watch import watch
+from rollout.errors import RolloutError
+from rollout.events import Level
+from rollout.model import Service, TaskDefinition
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What render + verify produced (read-only work; nothing written yet)."""
+
+    document: Mapping[str, Any]
+    tags: Mapping[str, str]
+    image: str
+    digest: str | None = None
+    git_sha: str | None = None
+    ok: bool = True
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    image: str
+    prepare: Callable[[], Prepared]
+    no_rollback: bool = False
+    #: Called after a successful deploy when retention.prune_after_deploy is on.
+    retention: Callable[[], None] | None = None
+
+
+# -- steps ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preflight:
+    name: str = "render and verify"
+
+
+@dataclass(frozen=True)
+class TakeLock:
+    name: str = "take the service lock"
+
+
+@dataclass(frozen=True)
+class RecordTarget:
+    name: str = "record the rollback target"
+
+
+@dataclass(frozen=True)
+class Register:
+    name: str = "register the new revision"
+
+
+@dataclass(frozen=True)
+class UpdateService:
+    name: str = "update the service"
+
+
+@dataclass(frozen=True)
+class Watch:
+    name: str = "watch"
+
+
+@dataclass(frozen=True)
+class RollBack:
+    failure: Failed
+    name: str = "roll back"
+
+
+@dataclass(frozen=True)
+class Finish:
+    verdict: Verdict
+    reason: str
+    name: str = "finish"
+
+
+Step = Preflight | TakeLock | RecordTarget | Register | UpdateService | Watch | RollBack | Finish
+TOTAL_STEPS = 8
+INDEX = {
+    Preflight: 1,
+    TakeLock: 2,
+    RecordTarget: 3,
+    Register: 4,
+    UpdateService: 5,
+    Watch: 6,
+    RollBack: 7,
+    Finish: 8,
+}
+
+
+@dataclass
+class DeployState:
+    started: float
+    prepared: Prepared | None = None
+    target: RollbackTarget | None = None
+    family: str | None = None
+    registered: TaskDefinition | None = None
+    new_arn: str | None = None
+    deployment_id: str | None = None
+    deployment_created_at: float | None = None
+    update_at: float | None = None
+    service_deployment_arn: str | None = None
+    last_service: Service | None = None
+    rollback: RollbackResult | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class DeployRun:
+    def __init__(self, session: Session, request: DeployRequest) -> None:
+        self.s = session
+        self.req = request
+        self.lock = ServiceLock(session, "deploy")
+        self.state = DeployState(started=session.now())
+
+    # -- driver ---------------------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        st = self.s.settings
+        self.s.emit(
+            "run.started",
+            f"deploy {self.req.image} to {st.cluster}/{st.service} [{st.env}]"
+            + (" (dry run)" if self.s.dry_run else ""),
+            verb="deploy",
+            env=st.env,
+            cluster=st.cluster,
+            service=st.service,
+            dry_run=self.s.dry_run,
+            image=self.req.image,
+        )
+        step: Step = Preflight()
+        try:
+            while True:
+                if self.s.interrupt.is_set() and isinstance(
+                    step, Preflight | TakeLock | RecordTarget | Register | UpdateService
+                ):
+                    step = Finish(Verdict.INTERRUPTED, self._interrupted_before(step))
+                index = INDEX[type(step)]
+                self.s.emit(
+                    "step.started",
+                    f"step {index}/{TOTAL_STEPS}: {step.name}",
+                    level="debug",
+                    step=step.name,
+                    index=index,
+                    total=TOTAL_STEPS,
+                )
+                t0 = self.s.now()
+                if isinstance(step, Finish):
+                    return self._finish(step, t0)
+                nxt = self._handle(step)
+                self.s.emit(
+                    "step.finished",
+                    f"{step.name} done",
+                    level="debug",
+                    step=step.name,
+                    index=index,
+                    total=TOTAL_STEPS,
+                    outcome=type(nxt).__name__,
+                    seconds=round(self.s.now() - t0, 3),
+                )
+                step = nxt
+        finally:
+            try:
+                self.lock.release()
+            except RolloutError as exc:
+                self.s.emit("lock.release_failed", str(exc), level="error")
+
+    def _handle(self, step: Step) -> Step:
+        match step:
+            case Preflight():
+                return self._preflight()
+            case TakeLock():
+                self.lock.acquire()
+                return RecordTarget()
+            case RecordTarget():
+                return self._record_target()
+            case Register():
+                return self._register()
+            case UpdateService():
+                return self._update()
+            case Watch():
+                return self._watch()
+            case RollBack(failure=failure):
+                return self._roll_back(failure)
+            case Finish():
+                raise AssertionError("Finish is handled by the driver")
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def _preflight(self) -> Step:
+        prepared = self.req.prepare()
+        self.state.prepared = prepared
+        if not prepared.ok:
+            problems = "; ".join(prepared.problems) or "verify failed"
+            return Finish(Verdict.PREFLIGHT_FAILED, f"preflight failed: {problems}")
+        return TakeLock()
+
+    def _record_target(self) -> Step:
+        s, st = self.s, self.s.settings
+        svc = s.gw.ecs.describe_service(st.cluster, st.service)
+        family = str(self.state.prepared.document.get("family")) if self.state.prepared else ""
+        family = family or ledger.family_of(svc.task_definition)
+        self.state.family = family
+        entries = load_ledger(s, family)
+        choice = deploy_rollback_target(svc, entries)
+        if isinstance(choice, NoTarget):
+            s.emit(
+                "target.recorded",
+                f"no rollback target: {choice.why}",
+                level="warning",
+                task_definition=None,
+                source=None,
+            )
+            return Register()
+        self.state.target = choice
+        s.emit(
+            "target.recorded",
+            f"rollback target {choice.arn.rsplit('/', 1)[-1]} ({choice.why})",
+            task_definition=choice.arn,
+            rollback_target_arn=choice.arn,
+            source=choice.source,
+        )
+        if choice.source == "primary-completed":
+            entry = next((e for e in entries if e.arn == choice.arn), None)
+            if entry is None or not entry.good:
+                tag(s, choice.arn, dict(ledger.GOOD_TAGS), "ran healthy (completed PRIMARY)")
+        return Register()
+
+    def _register(self) -> Step:
+        s = self.s
+        prepared = self.state.prepared
+        assert prepared is not None
+        env = dict(s.ctx.environ)
+        tags = dict(prepared.tags)
+        tags |= ledger.start_tags(
+            image=prepared.image,
+            digest=prepared.digest,
+            git_sha=prepared.git_sha or env.get("GITHUB_SHA"),
+            actor=actor(env),
+            run_url=run_url(env),
+            started_at=self.state.started,
+        )
+        family = str(prepared.document.get("family", self.state.family or "?"))
+        registered = s.write(
+            "ecs",
+            "RegisterTaskDefinition",
+            {**prepared.document, "tags": [{"key": k, "value": v} for k, v in tags.items()]},
+            f"register a new revision of {family} ({prepared.image})",
+            lambda: s.gw.ecs.register_task_definition(prepared.document, tags),
+        )
+        if registered is None:
+            self.state.new_arn = f"{family}:<next revision>"
+        else:
+            self.state.registered = registered
+            self.state.new_arn = registered.arn
+            s.emit(
+                "registered",
+                f"registered {registered.family_revision}",
+                task_definition_arn=registered.arn,
+                revision=registered.revision,
+            )
+        return UpdateService()
+
+    def _update(self) -> Step:
+        s, st = self.s, self.s.settings
+        new_arn = self.state.new_arn
+        assert new_arn is not None
+        updated = s.write(
+            "ecs",
+            "UpdateService",
+            {"cluster": st.cluster, "service": st.service, "taskDefinition": new_arn},
+            f"point {st.service} at {new_arn.rsplit('/', 1)[-1]}",
+            lambda: s.gw.ecs.update_service(st.cluster, st.service, task_definition=new_arn),
+        )
+        self.state.update_at = s.now()
+        if updated is None:  # dry run
+            return Finish(Verdict.SUCCEEDED, "DRY RUN OK")
+        svc = s.gw.ecs.describe_service(st.cluster, st.service)
+        primary = svc.primary
+        mine = next(
+            (
+                d
+                for d in (updated.primary, primary)
+                if d is not None and d.task_definition == new_arn
+            ),
+            None,
+        )
+        if mine is None or primary is None:
+            by = primary.id if primary else "?"
+            return Finish(
+                Verdict.SUPERSEDED, f"right after UpdateService, PRIMARY is {by}, not ours"
+            )
+        self.state.deployment_id = mine.id
+        self.state.deployment_created_at = mine.created_at
+        s.emit(
+            "deployment",
+            f"deployment {mine.id} is PRIMARY",
+            deployment_id=mine.id,
+            task_definition_arn=new_arn,
+        )
+        if primary.id != mine.id:
+            return Finish(Verdict.SUPERSEDED, f"{primary.id} replaced {mine.id} immediately")
+        return Watch()
+
+    def _watch(self) -> Step:
+        s = self.s
+        assert self.state.deployment_id is not None
+        assert self.state.update_at is not None
+        result = watch(
+            s,
+            deployment_id=self.state.deployment_id,
+            started_at=self.state.update_at,
+            deployment_created_at=self.state.deployment_created_at,
+        )
+        self.state.last_service = result.service
+        self.state.service_deployment_arn = result.service_deployment_arn
+        match result.decision:
+            case None:
+                return Finish(Verdict.INTERRUPTED, "interrupted while watching")
+            case Succeeded():
+                return Finish(Verdict.SUCCEEDED, "new tasks healthy and old tasks drained")
+            case SupersededBy(deployment_id=other, task_definition=td):
+                return Finish(
+                    Verdict.SUPERSEDED,
+                    f"deployment {other} ({td.rsplit('/', 1)[-1]}) replaced ours; not rolling back",
+                )
+            case TimedOut(phase=phase):
+                return Finish(
+                    Verdict.TIMED_OUT,
+                    f"'{phase}' timed out; ECS is still progressing (its breaker stays armed)",
+                )
+            case Failed() as failure:
+                s.emit(
+                    "signal",
+                    f"deploy failed: {failure.reason}",
+                    level="error",
+                    signal="verdict",
+                    definitive=True,
+                    reason=failure.reason,
+                )
+                return RollBack(failure)
+            case other:
+                raise AssertionError(f"unexpected decision {other!r}")
+
+    def _roll_back(self, failure: Failed) -> Step:
+        if self.req.no_rollback and not failure.ecs_rolling_back:
+            return Finish(
+                Verdict.FAILED_ROLLBACK_FAILED,
+                f"{failure.reason}; --no-rollback: the service was left as it is",
+            )
+        result = roll_back(
+            self.s,
+            deployment_id=self.state.deployment_id,
+            ours_created_at=self.state.deployment_created_at or self.state.update_at or 0.0,
+            target=self.state.target,
+            ecs_rolling_back=failure.ecs_rolling_back,
+            service_deployment_arn=self.state.service_deployment_arn,
+            failure_reason=failure.reason,
+        )
+        self.state.rollback = result
+        self.state.details["rollback_via"] = result.via
+        self.state.details["restore_seconds"] = result.restore_seconds
+        return Finish(result.verdict, result.reason)
+
+    # -- finish ---------------------------------------------------------------------------------
+
+    def _interrupted_before(self, step: Step) -> str:
+        if isinstance(step, UpdateService):
+            return (
+                "interrupted after registering the new revision and before UpdateService: "
+                "the service is untouched"
+            )
+        return f"interrupted before '{step.name}': nothing was changed on the service"
+
+    def _finish(self, step: Finish, t0: float) -> Outcome:
+        s, st = self.s, self.s.settings
+        verdict = step.verdict
+        registered = self.state.registered
+        if verdict is Verdict.INTERRUPTED:
+            self._report_interrupt(step.reason)
+        if registered is not None and verdict is not Verdict.PREFLIGHT_FAILED:
+            try:
+                tag(
+                    s,
+                    registered.arn,
+                    ledger.outcome_tags(
+                        ledger_outcome(verdict),
+                        finished_at=s.now(),
+                        deployment_id=self.state.deployment_id,
+                        good=verdict is Verdict.SUCCEEDED,
+                    ),
+                    f"outcome {ledger_outcome(verdict)}",
+                )
+                rb = self.state.rollback
+                if verdict is Verdict.FAILED_ROLLED_BACK and rb and self.state.target:
+                    tag(s, self.state.target.arn, dict(ledger.GOOD_TAGS), "restored and healthy")
+            except RolloutError as exc:
+                s.emit("ledger.failed", f"could not record the outcome: {exc}", level="warning")
+        self.lock.release()
+        if (
+            verdict is Verdict.SUCCEEDED
+            and not s.dry_run
+            and st.prune_after_deploy
+            and self.req.retention is not None
+        ):
+            try:
+                self.req.retention()
+            except RolloutError as exc:
+                s.emit("retention.failed", f"retention skipped: {exc}", level="warning")
+        code = exit_code(verdict)
+        target_arn = self.state.target.arn if self.state.target else None
+        new_arn = registered.arn if registered else None
+        level: Level = "success" if verdict is Verdict.SUCCEEDED else "error"
+        if verdict in (Verdict.SUPERSEDED, Verdict.INTERRUPTED, Verdict.TIMED_OUT):
+            level = "warning"
+        message = "DRY RUN OK" if s.dry_run and verdict is Verdict.SUCCEEDED else f"{verdict}"
+        s.emit(
+            "verdict",
+            f"{message}: {step.reason}" if message != "DRY RUN OK" else message,
+            level=level,
+            verdict=str(verdict),
+            exit_code=code,
+            reason=step.reason,
+            deployment_id=self.state.deployment_id,
+            task_definition_arn=new_arn,
+            rollback_target_arn=target_arn,
+            dry_run=s.dry_run,
+            **{k: v for k, v in self.state.details.items() if v is not None},
+        )
+        s.emit(
+            "step.finished",
+            "finish done",
+            level="debug",
+            step=step.name,
+            index=INDEX[Finish],
+            total=TOTAL_STEPS,
+            outcome=str(verdict),
+            seconds=round(s.now() - t0, 3),
+        )
+        s.emit(
+            "run.finished",
+            f"{verdict} (exit {code}) after {s.now() - self.state.started:.0f}s",
+            level="debug",
+            verdict=str(verdict),
+            exit_code=code,
+            seconds=round(s.now() - self.state.started, 3),
+            api_calls=s.ctx.factory.api_call_total,
+        )
+        return Outcome(
+            verdict=str(verdict),
+            exit_code=code,
+            reason=step.reason,
+            deployment_id=self.state.deployment_id,
+            task_definition_arn=new_arn,
+            rollback_target_arn=target_arn,
+            details=dict(self.state.details),
+        )
+
+    def _report_interrupt(self, reason: str) -> None:
+        s, st = self.s, self.s.settings
+        env = f"--env {st.env}"
+        undo = f"rollout undo {env}"
+        if self.state.target is not None and self.state.target.revision is not None:
+            undo += f" --to-revision {self.state.target.revision}"
+        resume = f"rollout watch {env}"
+        deployments: list[str] = []
+        if self.state.deployment_id is not None:
+            try:
+                svc = s.gw.ecs.describe_service(st.cluster, st.service)
+                deployments = [
+                    f"{d.status} {d.id} {d.task_definition.rsplit('/', 1)[-1]} "
+                    f"{d.running}/{d.desired} running [{d.rollout_state}]"
+                    for d in svc.deployments
+                ]
+            except RolloutError:
+                deployments = ["(could not read the service)"]
+        state = (
+            f"deployment {self.state.deployment_id} left to ECS (its circuit breaker stays armed)"
+            if self.state.deployment_id
+            else "the service was not changed"
+        )
+        s.emit(
+            "interrupted",
+            f"{reason}. State: {state}."
+            + (" Deployments: " + "; ".join(deployments) + "." if deployments else "")
+            + f" Resume watching: `{resume}`. Undo: `{undo}`.",
+            level="warning",
+            signal=s.interrupt.signal_name,
+            state=state,
+            deployments=deployments,
+            resume=resume,
+            undo=undo,
+        )

@@ -1,0 +1,250 @@
+"""Rolling back, and proving the restore.
+
+1. Before any write, re-read the service: if PRIMARY is a NEWER deployment than ours, someone
+   else deployed: SUPERSEDED, write nothing. If ECS's breaker already rolled back, write nothing
+   and only verify.
+2. Where a traffic split is configured, send the new path's Route 53 weight to 0 (and the legacy
+   path's up), read the weights back and wait until the change is INSYNC.
+3. While ECS's deployment is still in flight and the recorded target is ECS's own last
+   COMPLETED deployment, ``StopServiceDeployment(ROLLBACK)`` (restores the whole service
+   revision); otherwise ``UpdateService`` back to the recorded task definition.
+4. Wait until PRIMARY runs the target revision with every desired task healthy in its target
+   groups: the restore is verified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rollout.decisions.exitcodes import Verdict
+from rollout.decisions.target import RollbackTarget
+from rollout.decisions.verdict import RestoreObservation, restored
+from rollout.engine.observe import Observer, deployments_data
+from rollout.engine.session import Session
+from rollout.errors import AwsError
+from rollout.model import Service
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    verdict: Verdict
+    reason: str
+    via: str | None = None
+    restore_seconds: float | None = None
+
+
+def _is_newer(svc: Service, deployment_id: str, ours_created_at: float) -> bool:
+    primary = svc.primary
+    return (
+        primary is not None
+        and primary.id != deployment_id
+        and primary.created_at > ours_created_at
+        and "rolling back" not in (primary.rollout_state_reason or "")
+    )
+
+
+def roll_back(
+    s: Session,
+    *,
+    deployment_id: str | None,
+    ours_created_at: float,
+    target: RollbackTarget | None,
+    ecs_rolling_back: bool,
+    service_deployment_arn: str | None,
+    failure_reason: str,
+) -> RollbackResult:
+    st = s.settings
+    started = s.now()
+    svc = s.gw.ecs.describe_service(st.cluster, st.service)
+    if deployment_id is not None and _is_newer(svc, deployment_id, ours_created_at):
+        primary = svc.primary
+        assert primary is not None
+        return RollbackResult(
+            Verdict.SUPERSEDED,
+            f"{failure_reason}; but {primary.id} ({primary.task_definition.rsplit('/', 1)[-1]}) "
+            "replaced our deployment before the rollback, so nothing was rolled back over it",
+        )
+    primary = svc.primary
+    ecs_took_over = ecs_rolling_back or (
+        primary is not None
+        and deployment_id is not None
+        and primary.id != deployment_id
+        and not _is_newer(svc, deployment_id, ours_created_at)
+    )
+    if ecs_took_over and primary is not None:
+        restore_to = primary.task_definition
+        via = "ecs-circuit-breaker"
+        s.emit(
+            "rollback.started",
+            f"ECS's circuit breaker is rolling back to "
+            f"{restore_to.rsplit('/', 1)[-1]}; verifying the restore",
+            level="warning",
+            to=restore_to,
+            via=via,
+        )
+    else:
+        if target is None:
+            return RollbackResult(
+                Verdict.FAILED_ROLLBACK_FAILED,
+                f"{failure_reason}; nothing to roll back to (no completed or known-good revision)",
+            )
+        restore_to = target.arn
+        via = _send_rollback(s, svc, deployment_id, target, service_deployment_arn)
+    if st.traffic is not None:
+        _shift_traffic_back(s)
+    if s.dry_run:
+        return RollbackResult(Verdict.FAILED_ROLLED_BACK, failure_reason, via, 0.0)
+    ok = wait_restored(s, restore_to, since=started)
+    seconds = s.now() - started
+    if ok is None:
+        return RollbackResult(
+            Verdict.INTERRUPTED,
+            f"{failure_reason}; interrupted while waiting for the restore",
+            via,
+            seconds,
+        )
+    if not ok:
+        return RollbackResult(
+            Verdict.FAILED_ROLLBACK_FAILED,
+            f"{failure_reason}; the restore to {restore_to.rsplit('/', 1)[-1]} was not healthy "
+            f"within {st.timeouts.healthy:.0f}s",
+            via,
+            seconds,
+        )
+    s.emit(
+        "phase",
+        f"restore in {seconds:.0f}s",
+        level="success",
+        phase="restore",
+        seconds=round(seconds, 3),
+    )
+    s.emit(
+        "restore.verified",
+        f"service restored on {restore_to.rsplit('/', 1)[-1]} and verified healthy",
+        level="success",
+        task_definition=restore_to,
+        seconds=seconds,
+    )
+    return RollbackResult(Verdict.FAILED_ROLLED_BACK, failure_reason, via, seconds)
+
+
+def _send_rollback(
+    s: Session,
+    svc: Service,
+    deployment_id: str | None,
+    target: RollbackTarget,
+    service_deployment_arn: str | None,
+) -> str:
+    st = s.settings
+    ours = svc.deployment(deployment_id) if deployment_id else None
+    in_flight = (
+        ours is not None and ours.status == "PRIMARY" and ours.rollout_state == "IN_PROGRESS"
+    )
+    if in_flight and service_deployment_arn and target.source == "primary-completed":
+        s.emit(
+            "rollback.started",
+            f"rolling back to {target.arn.rsplit('/', 1)[-1]} with StopServiceDeployment(ROLLBACK)",
+            level="warning",
+            to=target.arn,
+            via="StopServiceDeployment",
+        )
+        try:
+            sent = s.write(
+                "ecs",
+                "StopServiceDeployment",
+                {"serviceDeploymentArn": service_deployment_arn, "stopType": "ROLLBACK"},
+                f"roll back {service_deployment_arn.rsplit('/', 1)[-1]}",
+                lambda: s.gw.ecs.stop_service_deployment_rollback(service_deployment_arn),
+            )
+        except AwsError as exc:
+            s.emit(
+                "rollback.fallback",
+                f"StopServiceDeployment failed ({exc.code}); falling back to UpdateService",
+                level="warning",
+            )
+            sent = False
+        if sent is not False:
+            return "StopServiceDeployment"
+    s.emit(
+        "rollback.started",
+        f"rolling back to {target.arn.rsplit('/', 1)[-1]} with UpdateService",
+        level="warning",
+        to=target.arn,
+        via="UpdateService",
+    )
+    s.write(
+        "ecs",
+        "UpdateService",
+        {"cluster": st.cluster, "service": st.service, "taskDefinition": target.arn},
+        f"point {st.service} back at {target.arn.rsplit('/', 1)[-1]}",
+        lambda: s.gw.ecs.update_service(st.cluster, st.service, task_definition=target.arn),
+    )
+    return "UpdateService"
+
+
+def _shift_traffic_back(s: Session) -> None:
+    t = s.settings.traffic
+    assert t is not None
+    r53 = s.gw.r53
+    zone = t.hosted_zone_id or (r53.zone_id(t.zone_name) if t.zone_name else None)
+    if zone is None:
+        raise AwsError(
+            "failed to shift traffic: neither traffic.hosted_zone_id nor traffic.zone_name is set.",
+            hint="Set one of them in rollout.toml.",
+        )
+    weights = {t.new_set_identifier: 0, t.legacy_set_identifier: 100}
+    change = s.write(
+        "route53",
+        "ChangeResourceRecordSets",
+        {"HostedZoneId": zone, "name": t.record_name, "weights": weights},
+        f"weights of {t.record_name}: new 0, legacy 100",
+        lambda: r53.set_weights(zone, t.record_name, weights, t.record_type),
+    )
+    if change is None:
+        return
+    got = r53.weights(zone, t.record_name, t.record_type)
+    if any(got.get(k) != v for k, v in weights.items()):
+        raise AwsError(
+            f"failed to shift traffic: read back weights {got}, expected {weights}.",
+            hint="Someone changed the records meanwhile; check Route 53.",
+        )
+    waited = s.now()
+    while r53.change_status(change) != "INSYNC":
+        if s.interrupt.is_set() or s.now() - waited > 300:
+            s.emit("traffic.pending", f"Route 53 change {change} not INSYNC yet", level="warning")
+            return
+        s.poll_pause()
+    s.emit(
+        "traffic.shifted",
+        f"{t.record_name}: new path 0 %, legacy path up; INSYNC after {s.now() - waited:.0f}s",
+        level="success",
+        change=change,
+        weights=weights,
+    )
+
+
+def wait_restored(s: Session, target_arn: str, *, since: float) -> bool | None:
+    """Poll until the restore is verified (True), the healthy timeout passes (False), or an
+    interrupt arrives (None)."""
+    st = s.settings
+    observer = Observer(s, since=since)
+    deadline = s.now() + st.timeouts.healthy
+    while True:
+        if s.interrupt.is_set():
+            return None
+        svc = observer.service()
+        tasks = observer.running(task_definition=target_arn)
+        health = observer.health(svc, tasks)
+        s.emit(
+            "observation",
+            "verifying the restore",
+            level="debug",
+            deployments=deployments_data(svc),
+            phase="restore",
+            **health.counts,
+        )
+        if restored(RestoreObservation(svc, target_arn, len(health.healthy))):
+            return True
+        if s.now() >= deadline:
+            return False
+        s.poll_pause()

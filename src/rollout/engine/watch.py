@@ -1,0 +1,179 @@
+"""The watch loop: poll at a constant jittered interval until the verdict is reached.
+
+Each poll builds an :class:`~rollout.decisions.verdict.Observation` and asks
+:func:`~rollout.decisions.verdict.judge`. The loop also runs the phases that are actions rather
+than observations: the smoke probe once the new tasks are healthy, and the bake window (named
+CloudWatch alarms) once the old tasks are drained. Phases "new tasks healthy" and "old tasks
+drained" are timed separately and each ends with a ``phase`` event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rollout.decisions.verdict import (
+    PHASE_DRAINED,
+    PHASE_HEALTHY,
+    Continue,
+    Decision,
+    Observation,
+    Policy,
+    SmokeState,
+    Succeeded,
+    judge,
+)
+from rollout.engine.observe import Observer, deployments_data
+from rollout.engine.session import Session
+from rollout.events import Level
+from rollout.model import Service
+
+SMOKE_LEVELS: dict[str, Level] = {"pass": "success", "fail": "error", "error": "warning"}
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    decision: Decision | None  # None: interrupted
+    service: Service | None
+    service_deployment_arn: str | None
+    observer: Observer
+
+
+def watch(
+    s: Session,
+    *,
+    deployment_id: str,
+    started_at: float,
+    deployment_created_at: float | None = None,
+) -> WatchResult:
+    st = s.settings
+    observer = Observer(s, since=started_at)
+    smoke: SmokeState = "pending" if st.smoke_url else "not-configured"
+    smoke_detail: str | None = None
+    healthy_at: float | None = None
+    drained_at: float | None = None
+    last_healthy_at: float | None = None
+    bake_until: float | None = None
+    svc: Service | None = None
+    polls = 0
+    while True:
+        if s.interrupt.is_set():
+            return WatchResult(None, svc, observer.service_deployment_arn, observer)
+        polls += 1
+        svc = observer.service()
+        grace = float(svc.health_check_grace_period)
+        policy = Policy(
+            consecutive_failures=st.consecutive_failures, grace_period=grace, timeouts=st.timeouts
+        )
+        observer.new_stopped(deployment_id, grace_period=grace)
+        ours = observer.running(started_by=deployment_id)
+        health = observer.health(svc, ours)
+        now = s.now()
+        if health.healthy:
+            last_healthy_at = now
+        sd = observer.service_deployment(deployment_id)
+        alarms: tuple[str, ...] = ()
+        if bake_until is not None and st.bake_alarms:
+            states = s.gw.cw.alarm_states(st.bake_alarms)
+            alarms = tuple(n for n, v in states.items() if v == "ALARM")
+        obs = Observation(
+            at=now,
+            service=svc,
+            deployment_id=deployment_id,
+            started_at=started_at,
+            deployment_created_at=deployment_created_at,
+            new_tasks_healthy=len(health.healthy),
+            stopped=tuple(observer.stopped.values()),
+            last_healthy_at=last_healthy_at,
+            healthy_at=healthy_at,
+            service_deployment=sd,
+            smoke=smoke,
+            smoke_detail=smoke_detail,
+            bake_remaining=(bake_until - now) if bake_until is not None else st.bake_seconds,
+            alarms_firing=alarms,
+        )
+        decision = judge(obs, policy)
+        s.emit(
+            "observation",
+            f"poll {polls}",
+            level="debug",
+            deployments=deployments_data(svc),
+            phase=PHASE_HEALTHY if healthy_at is None else PHASE_DRAINED,
+            service_deployment=sd.status if sd else None,
+            **health.counts,
+        )
+        if isinstance(decision, Continue):
+            if decision.new_healthy and healthy_at is None:
+                healthy_at = now
+                s.emit(
+                    "phase",
+                    f"{PHASE_HEALTHY} in {now - started_at:.0f}s",
+                    level="success",
+                    phase=PHASE_HEALTHY,
+                    seconds=round(now - started_at, 3),
+                )
+            if decision.new_healthy and smoke == "pending" and st.smoke_url:
+                result = s.prober(st.smoke_url)
+                smoke, smoke_detail = result.outcome, result.detail
+                s.emit(
+                    "smoke",
+                    f"smoke probe {result.outcome}: {result.detail}",
+                    level=SMOKE_LEVELS[result.outcome],
+                    outcome=result.outcome,
+                    status=result.status,
+                    url=st.smoke_url,
+                )
+            if decision.drained and drained_at is None:
+                drained_at = now
+                since = healthy_at if healthy_at is not None else started_at
+                s.emit(
+                    "phase",
+                    f"{PHASE_DRAINED} in {now - since:.0f}s",
+                    level="success",
+                    phase=PHASE_DRAINED,
+                    seconds=round(now - since, 3),
+                )
+                bake_until = now + st.bake_seconds
+                if st.bake_seconds > 0:
+                    s.emit(
+                        "bake",
+                        f"baking {st.bake_seconds:.0f}s watching alarms "
+                        f"{', '.join(st.bake_alarms) or '(none)'}",
+                        seconds=st.bake_seconds,
+                        alarms=list(st.bake_alarms),
+                    )
+            # the smoke result or the bake start may already settle it this poll
+            again = judge(
+                replace(
+                    obs,
+                    healthy_at=healthy_at,
+                    smoke=smoke,
+                    smoke_detail=smoke_detail,
+                    bake_remaining=(bake_until - now)
+                    if bake_until is not None
+                    else st.bake_seconds,
+                ),
+                policy,
+            )
+            if not isinstance(again, Continue):
+                decision = again
+        if not isinstance(decision, Continue):
+            if isinstance(decision, Succeeded):
+                if healthy_at is None:
+                    healthy_at = now
+                    s.emit(
+                        "phase",
+                        f"{PHASE_HEALTHY} in {now - started_at:.0f}s",
+                        level="success",
+                        phase=PHASE_HEALTHY,
+                        seconds=round(now - started_at, 3),
+                    )
+                if drained_at is None:
+                    s.emit(
+                        "phase",
+                        f"{PHASE_DRAINED} in {now - healthy_at:.0f}s",
+                        level="success",
+                        phase=PHASE_DRAINED,
+                        seconds=round(now - healthy_at, 3),
+                    )
+            return WatchResult(decision, svc, observer.service_deployment_arn, observer)
+        s.poll_pause()

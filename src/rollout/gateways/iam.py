@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 from dataclasses import dataclass
@@ -66,7 +67,14 @@ class IamGateway:
 
 
 def _decode(document: Any) -> Any:
-    if isinstance(document, str):
-        with contextlib.suppress(json.JSONDecodeError):
-            return json.loads(unquote(document))
+    """IAM returns policy documents URL-encoded (boto3 usually decodes them already). moto's
+    CloudFormation stores inline policies as a Python literal; accept that too (literal_eval
+    evaluates literals only, never code)."""
+    if not isinstance(document, str):
+        return document
+    text = unquote(document)
+    with contextlib.suppress(json.JSONDecodeError):
+        return json.loads(text)
+    with contextlib.suppress(ValueError, SyntaxError):
+        return ast.literal_eval(text)
     return document

@@ -82,6 +82,7 @@ def test_history_reads_the_ledger_newest_first(ledger_world: LedgerWorld) -> Non
     assert by_rev[3]["git_sha"] == "3" * 40
     assert by_rev[3]["finished_at"] - by_rev[3]["started_at"] == 120
     assert by_rev[4]["outcome"] is None  # registered by hand
+    assert by_rev[4]["image"] == ledger_world.prov.images["sha-0000001"]  # from the document
     assert [e["current"] for e in entries].count(True) == 1
 
 

@@ -81,8 +81,24 @@ def status_renderable(data: Mapping[str, Any]) -> RenderableType:
         f"{_s(data.get('running'))}/{_s(data.get('desired'))} running, "
         f"{_s(data.get('pending'))} pending",
     )
-    head.add_row("task definition", revision_of(data.get("task_definition")))
-    head.add_row("last good", revision_of(data.get("last_good")))
+    raw_current = data.get("current")
+    current: Mapping[str, Any] = raw_current if isinstance(raw_current, Mapping) else {}
+    ledger_bits = [
+        str(current.get("outcome") or "not deployed by rollout"),
+        "good" if current.get("good") else "",
+        f"git {str(current['git_sha'])[:12]}" if current.get("git_sha") else "",
+    ]
+    head.add_row(
+        "task definition",
+        f"{revision_of(data.get('task_definition'))} ({', '.join(b for b in ledger_bits if b)})",
+    )
+    breaker = data.get("circuit_breaker")
+    if isinstance(breaker, Mapping):
+        head.add_row(
+            "circuit breaker",
+            ("on" if breaker.get("enabled") else "OFF")
+            + (", rollback on" if breaker.get("rollback") else ", rollback OFF"),
+        )
     lock = data.get("lock")
     if isinstance(lock, Mapping):
         head.add_row(

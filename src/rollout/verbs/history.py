@@ -17,6 +17,7 @@ from rollout.engine.outcome import Outcome
 from rollout.errors import UsageError
 from rollout.events import Event
 from rollout.gateways.ecs import EcsGateway
+from rollout.model import TaskDefinition
 from rollout.verbs._ops import finish, start
 
 
@@ -26,10 +27,8 @@ class HistoryOptions:
     limit: int = 20
 
 
-def entries(
-    cfg: EnvConfig, ctx: Context, *, limit: int
-) -> tuple[str, str, list[ledger.LedgerEntry]]:
-    """(family, current task-definition ARN, the newest ``limit`` ledger entries)."""
+def revisions(cfg: EnvConfig, ctx: Context, *, limit: int) -> tuple[str, str, list[TaskDefinition]]:
+    """(family, current task-definition ARN, the newest ``limit`` revisions with their tags)."""
     ecs = EcsGateway(ctx.factory)
     svc = ecs.describe_service(cfg.cluster, cfg.service)
     family = ledger.family_of(svc.task_definition)
@@ -40,16 +39,22 @@ def entries(
     return (
         family,
         svc.task_definition,
-        [ledger.parse(ecs.describe_task_definition(a)) for a in newest],
+        [ecs.describe_task_definition(a) for a in newest],
     )
 
 
-def _row(entry: ledger.LedgerEntry, current: str) -> dict[str, Any]:
+def _image(td: TaskDefinition) -> str | None:
+    """The first container's image: what a revision registered by hand runs."""
+    containers = td.document.get("containerDefinitions") or []
+    return str(containers[0].get("image")) if containers else None
+
+
+def _row(entry: ledger.LedgerEntry, image: str | None, current: str) -> dict[str, Any]:
     return {
         "revision": entry.revision,
         "arn": entry.arn,
         "status": entry.status,
-        "image": entry.image,
+        "image": entry.image or image,
         "digest": entry.digest,
         "git_sha": entry.git_sha,
         "outcome": entry.outcome,
@@ -71,8 +76,8 @@ def run(options: HistoryOptions, ctx: Context) -> Outcome:
         )
     cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
     started = start(ctx, "history", cfg)
-    family, current, found = entries(cfg, ctx, limit=options.limit)
-    rows = [_row(e, current) for e in found]
+    family, current, found = revisions(cfg, ctx, limit=options.limit)
+    rows = [_row(ledger.parse(td), _image(td), current) for td in found]
     ctx.emit(
         Event(
             "history",

@@ -9,10 +9,11 @@ Exit code as ``diff``: 0 no difference, 1 a difference. Read-only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from rollout.config import EnvConfig
+from rollout.config import EnvConfig, load_config
 from rollout.context import Context
 from rollout.decisions.jsondiff import (
     mask_environment,
@@ -20,9 +21,10 @@ from rollout.decisions.jsondiff import (
     service_settings,
     unified,
 )
+from rollout.engine.outcome import Outcome
 from rollout.gateways.ecs import EcsGateway
 from rollout.model import Service
-from rollout.verbs.render import Rendered
+from rollout.verbs.render import Rendered, render_task_definition
 
 
 @dataclass(frozen=True)
@@ -103,4 +105,31 @@ def _settings(service: Service, task_definition: str) -> dict[str, Any]:
                 for lb in service.load_balancers
             ],
         }
+    )
+
+
+# -- verb ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    env: str
+    image: str | None = None
+    show_values: bool = False
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+def run(options: DiffOptions, ctx: Context) -> Outcome:
+    """Load the config, render, diff against the live service. ``details["diff"]`` is the
+    :class:`DiffResult`; exit 0 (same) or 1 (different)."""
+    cfg = load_config(
+        ctx.config_path, options.env, environ=ctx.environ, overrides=options.overrides
+    )
+    rendered = render_task_definition(cfg, options.image, ctx)
+    result = diff(cfg, rendered, ctx, show_values=options.show_values)
+    return Outcome(
+        verdict="different" if result.changed else "same",
+        exit_code=result.exit_code,
+        task_definition_arn=result.live_task_definition,
+        details={"diff": result},
     )

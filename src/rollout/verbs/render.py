@@ -17,11 +17,12 @@ Nothing is written to AWS: the calls are sts:GetCallerIdentity and ecr:DescribeI
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rollout.config import EnvConfig
+from rollout.config import EnvConfig, load_config
 from rollout.context import Context
 from rollout.decisions.taskdef import (
     ImageRef,
@@ -38,6 +39,7 @@ from rollout.decisions.taskdef import (
     tags_to_dict,
     tags_to_list,
 )
+from rollout.engine.outcome import Outcome
 from rollout.errors import AwsError, ConfigError
 from rollout.gateways.ecr import EcrGateway
 from rollout.gateways.sts import StsGateway
@@ -232,3 +234,34 @@ def _pin(
         warnings.append(f"{problem}; the image is not pinned by digest.")
         return ref.digest, str(ref)
     return found.digest, ref.pinned(found.digest)
+
+
+# -- verb ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    env: str
+    image: str | None = None
+    output: Path | None = None  # write the JSON here; None: the caller prints it
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+def run(options: RenderOptions, ctx: Context) -> Outcome:
+    """Load the config, render (an ECR image that is not found is an error here), write the file
+    when asked. ``details["json"]`` holds the registration document as JSON text."""
+    cfg = load_config(
+        ctx.config_path, options.env, environ=ctx.environ, overrides=options.overrides
+    )
+    rendered = render_task_definition(cfg, options.image, ctx, require_image=True)
+    text = rendered.to_json()
+    if options.output is not None:
+        try:
+            options.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"failed to write {options.output}: {exc}.") from None
+    return Outcome(
+        verdict="rendered",
+        exit_code=0,
+        details={"json": text, "image": rendered.image, "warnings": list(rendered.warnings)},
+    )

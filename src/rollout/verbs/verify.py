@@ -14,11 +14,11 @@ the speed its health-check and draining settings cost.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rollout.config import EnvConfig
+from rollout.config import EnvConfig, load_config
 from rollout.context import Context
 from rollout.decisions.checks import (
     Check,
@@ -38,6 +38,7 @@ from rollout.decisions.checks import (
 )
 from rollout.decisions.fargate import fargate_size_problem
 from rollout.decisions.taskdef import parse_image
+from rollout.engine.outcome import Outcome
 from rollout.errors import AwsError
 from rollout.events import Event, Level
 from rollout.gateways.ecr import EcrGateway
@@ -48,7 +49,7 @@ from rollout.gateways.logs import LogsGateway
 from rollout.gateways.secrets import SecretsGateway
 from rollout.gateways.sts import StsGateway
 from rollout.model import Service
-from rollout.verbs.render import Rendered
+from rollout.verbs.render import Rendered, render_task_definition
 
 _LEVEL: dict[str, Level] = {"pass": "success", "fail": "error", "warn": "warning"}
 
@@ -455,3 +456,30 @@ def format_report(report: VerifyReport) -> str:
 
 def report_json(report: VerifyReport) -> str:
     return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- verb ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    env: str
+    image: str | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+def run(options: VerifyOptions, ctx: Context) -> Outcome:
+    """Load the config, render (leniently: a missing image becomes a failed check), run the
+    checks. ``details["report"]`` is the :class:`VerifyReport`."""
+    cfg = load_config(
+        ctx.config_path, options.env, environ=ctx.environ, overrides=options.overrides
+    )
+    rendered = render_task_definition(cfg, options.image, ctx)
+    report = run_checks(cfg, rendered, ctx)
+    failed = report.failed
+    return Outcome(
+        verdict="ok" if report.ok else "preflight-failed",
+        exit_code=report.exit_code,
+        reason="; ".join(f"{c.name}: {c.message}" for c in failed) or None,
+        details={"report": report},
+    )

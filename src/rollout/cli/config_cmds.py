@@ -1,0 +1,162 @@
+"""``rollout render``, ``rollout verify`` and ``rollout diff``: parse, dispatch, print, exit."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from rollout.aws import ClientFactory
+from rollout.clock import SystemClock
+from rollout.config import load_config
+from rollout.context import Context
+from rollout.engine.outcome import Outcome
+from rollout.errors import RolloutError, UsageError
+from rollout.events import EventLog
+from rollout.verbs import diff, render, verify
+
+from . import app
+
+OptionsT = TypeVar("OptionsT")
+
+ENV_HELP = "Environment in rollout.toml ([env.<name>]); default $ROLLOUT_ENV or prod."
+IMAGE_HELP = (
+    "Image to deploy: a full reference, or a bare tag (sha-1a2b3c4) or digest (sha256:...) in "
+    "the configured ECR repository. Default: the template's image."
+)
+CONFIG_HELP = "Path to rollout.toml (default ./rollout.toml)."
+
+EnvOpt = Annotated[str | None, typer.Option("--env", help=ENV_HELP)]
+ImageOpt = Annotated[str | None, typer.Option("--image", help=IMAGE_HELP)]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="Override `region`.")]
+ClusterOpt = Annotated[str | None, typer.Option("--cluster", help="Override `cluster`.")]
+ServiceOpt = Annotated[str | None, typer.Option("--service", help="Override `service`.")]
+
+
+def _env(env: str | None) -> str:
+    return env or os.environ.get("ROLLOUT_ENV") or "prod"
+
+
+def _run(
+    verb: Callable[[OptionsT, Context], Outcome],
+    options: OptionsT,
+    *,
+    env: str,
+    config: Path | None,
+    overrides: dict[str, Any],
+) -> Outcome:
+    """Build a Context (the config's region, system clock, an event log) and run ``verb``;
+    a RolloutError is printed (never a traceback) and becomes its exit code."""
+    environ = dict(os.environ)
+    try:
+        cfg = load_config(config, env, environ=environ, overrides=overrides)
+        ctx = Context(
+            factory=ClientFactory.from_env(region=cfg.region),
+            clock=SystemClock(),
+            emit=EventLog(),
+            config_path=config,
+            environ=environ,
+        )
+        return verb(options, ctx)
+    except RolloutError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from exc
+
+
+def _overrides(region: str | None, cluster: str | None, service: str | None) -> dict[str, Any]:
+    return {"region": region, "cluster": cluster, "service": service}
+
+
+@app.command("render")
+def render_cmd(
+    env: EnvOpt = None,
+    image: ImageOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the JSON here (default: stdout).")
+    ] = None,
+    config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
+) -> None:
+    """Render the task definition: the template with the image swapped and pinned by digest."""
+    name = _env(env)
+    overrides = _overrides(region, cluster, service)
+    outcome = _run(
+        render.run,
+        render.RenderOptions(env=name, image=image, output=output, overrides=overrides),
+        env=name,
+        config=config,
+        overrides=overrides,
+    )
+    for warning in outcome.details.get("warnings", []):
+        typer.echo(f"warning: {warning}", err=True)
+    if output is None:
+        typer.echo(outcome.details["json"], nl=False)
+    else:
+        typer.echo(f"wrote {output} ({outcome.details['image']})", err=True)
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command("verify")
+def verify_cmd(
+    env: EnvOpt = None,
+    image: ImageOpt = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="text (default) or json.")] = "text",
+    config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
+) -> None:
+    """Preflight, read-only: every check with ✓ ✗ ! and a fix. Exit 0 all pass, 10 any fails."""
+    if output not in ("text", "json"):
+        exc = UsageError(
+            f"failed to verify: unknown --output {output!r}.", hint="Use text or json."
+        )
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code)
+    name = _env(env)
+    overrides = _overrides(region, cluster, service)
+    outcome = _run(
+        verify.run,
+        verify.VerifyOptions(env=name, image=image, overrides=overrides),
+        env=name,
+        config=config,
+        overrides=overrides,
+    )
+    report: verify.VerifyReport = outcome.details["report"]
+    text = verify.report_json(report) if output == "json" else verify.format_report(report)
+    typer.echo(text, nl=False)
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command("diff")
+def diff_cmd(
+    env: EnvOpt = None,
+    image: ImageOpt = None,
+    show_values: Annotated[
+        bool,
+        typer.Option("--show-values", help="Show plain environment values (masked by default)."),
+    ] = False,
+    config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
+) -> None:
+    """Unified diff of the rendered task definition against the live one. Exit 0 same, 1 differs."""
+    name = _env(env)
+    overrides = _overrides(region, cluster, service)
+    outcome = _run(
+        diff.run,
+        diff.DiffOptions(env=name, image=image, show_values=show_values, overrides=overrides),
+        env=name,
+        config=config,
+        overrides=overrides,
+    )
+    result: diff.DiffResult = outcome.details["diff"]
+    typer.echo(result.text(), nl=False)
+    raise typer.Exit(outcome.exit_code)

@@ -80,6 +80,8 @@ def test_unknown_expressions_are_refused(expr: str) -> None:
             [["rollout", "deploy", "--image", "$IMAGE", "--env", "prod"]],
         ),
         ("echo hi\nmake test", []),
+        ("uv sync --frozen --no-dev --package rollout", []),
+        ("rollout status --env prod", [["rollout", "status", "--env", "prod"]]),
         (
             'args=()\nuv run rollout undo --env "$E" "${args[@]}"  # go back',
             [["rollout", "undo", "--env", "$E", "${args[@]}"]],

@@ -215,16 +215,29 @@ def run_steps(workflow: Mapping[str, Any], name: str = "") -> list[RunStep]:
 
 
 def rollout_commands(script: str) -> list[list[str]]:
-    """The ``rollout ...`` command lines in a shell script, as argument lists from ``rollout``."""
+    """The ``rollout ...`` command lines in a shell script, as argument lists from ``rollout``
+    (run directly or through ``uv run``; other mentions of the word are not commands)."""
     out: list[list[str]] = []
     for line in script.splitlines():
         try:
             words = shlex.split(line, comments=True)
         except ValueError:
             continue
-        if "rollout" in words:
-            out.append(words[words.index("rollout") :])
+        start = _rollout_position(words)
+        if start is not None:
+            out.append(words[start:])
     return out
+
+
+def _rollout_position(words: list[str]) -> int | None:
+    """Where the ``rollout`` command starts: first word, or right after ``uv run [--flags]``."""
+    if words[:1] == ["rollout"]:
+        return 0
+    if words[:2] == ["uv", "run"]:
+        for index in range(2, len(words)):
+            if not words[index].startswith("-"):
+                return index if words[index] == "rollout" else None
+    return None
 
 
 def rollout_steps(workflow: Mapping[str, Any], name: str = "") -> list[RunStep]:

@@ -41,6 +41,7 @@ def failed_deploy() -> list[Event]:
             "observation",
             T0 + 5,
             "poll",
+            level="debug",
             data={
                 "deployments": [
                     {
@@ -62,6 +63,7 @@ def failed_deploy() -> list[Event]:
             "observation",
             T0 + 10,
             "poll",
+            level="debug",
             data={
                 "deployments": [
                     {

@@ -227,3 +227,14 @@ def test_console_panel_shows_deployments_targets_events_and_stops() -> None:
     assert "Target.Timeout" in text
     assert "has started 2 tasks" in text
     assert "EssentialContainerExited" in text
+
+
+def test_plain_leaves_out_debug_events_other_than_polls() -> None:
+    """Debug events are not printed in plain mode, while a changed poll is."""
+    out = io.StringIO()
+    reporter = open_reporter("plain", stream=out, environ={})
+    reporter(Event("lock.detail", T0, "internal detail", level="debug"))
+    reporter(Event("observation", T0 + 5, "poll 1", level="debug", data={"healthy": 1}))
+    text = out.getvalue()
+    assert "internal detail" not in text
+    assert "INFO  poll 1 | targets: healthy 1" in text

@@ -1,9 +1,9 @@
 """Plain timestamped lines, one per event: what CI logs and pipes get.
 
 Each line is ``HH:MM:SSZ +SECONDSs LEVEL message``, the offset counted from the run's first
-event. Polls (``observation``) print only when what they show changes, so a 10-minute watch
-does not print 120 identical lines. Inside GitHub Actions, warnings and errors are also emitted
-as workflow-command annotations.
+event. Debug events are left out, except polls (``observation``), which print whenever what
+they show changes, so a 10-minute watch shows progress without 120 identical lines.
+Inside GitHub Actions, warnings and errors are also emitted as workflow-command annotations.
 """
 
 from __future__ import annotations
@@ -93,7 +93,9 @@ def detail(event: Event) -> str:
 
 
 def format_line(event: Event, origin: float) -> str:
-    tag = LEVEL_TAGS.get(event.level, event.level.upper())
+    # Polls are debug-level events, but their changes are the progress CI logs should show.
+    level = "info" if event.kind == "observation" else event.level
+    tag = LEVEL_TAGS.get(level, level.upper())
     return (
         f"{clock_time(event.at)} +{event.at - origin:6.1f}s {tag:<5} {event.message}{detail(event)}"
     )
@@ -120,7 +122,7 @@ class PlainRenderer:
             if summary == self._last_observation:
                 return
             self._last_observation = summary
-        if event.level == "debug":
+        elif event.level == "debug":
             return
         self._stream.write(format_line(event, self._origin) + "\n")
         if event.kind in RENDERABLES:

@@ -50,14 +50,26 @@ class Observer:
 
     # -- tasks -----------------------------------------------------------------------------
 
-    def _describe(self, arns: Iterable[str]) -> None:
-        wanted = [a for a in arns if a not in self.tasks or self.tasks[a].private_ip is None]
+    def _describe(self, arns: Iterable[str], *, refresh_all: bool = False) -> None:
+        """Describe tasks not seen before, or not yet RUNNING with an IP (state still moving)."""
+        wanted = [
+            a
+            for a in arns
+            if refresh_all
+            or a not in self.tasks
+            or self.tasks[a].private_ip is None
+            or self.tasks[a].last_status != "RUNNING"
+        ]
         if wanted:
             for task in self.s.gw.ecs.describe_tasks(self.s.settings.cluster, wanted):
                 self.tasks[task.arn] = task
 
     def running(
-        self, *, started_by: str | None = None, task_definition: str | None = None
+        self,
+        *,
+        started_by: str | None = None,
+        task_definition: str | None = None,
+        refresh_all: bool = False,
     ) -> list[Task]:
         st = self.s.settings
         arns = self.s.gw.ecs.list_tasks(
@@ -66,7 +78,7 @@ class Observer:
             started_by=started_by,
             desired_status="RUNNING",
         )
-        self._describe(arns)
+        self._describe(arns, refresh_all=refresh_all)
         tasks = [self.tasks[a] for a in arns if a in self.tasks]
         if task_definition is not None:
             tasks = [t for t in tasks if t.task_definition == task_definition]

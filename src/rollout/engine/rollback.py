@@ -233,7 +233,7 @@ def wait_restored(s: Session, target_arn: str, *, since: float) -> bool | None:
         if s.interrupt.is_set():
             return None
         svc = observer.service()
-        tasks = observer.running(task_definition=target_arn)
+        tasks = observer.running(task_definition=target_arn, refresh_all=not svc.load_balancers)
         health = observer.health(svc, tasks)
         s.emit(
             "observation",

@@ -65,7 +65,8 @@ def watch(
             consecutive_failures=st.consecutive_failures, grace_period=grace, timeouts=st.timeouts
         )
         observer.new_stopped(deployment_id, grace_period=grace)
-        ours = observer.running(started_by=deployment_id)
+        # without a load balancer, container health is the only health signal: re-read it
+        ours = observer.running(started_by=deployment_id, refresh_all=not svc.load_balancers)
         health = observer.health(svc, ours)
         now = s.now()
         if health.healthy:

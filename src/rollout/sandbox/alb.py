@@ -9,12 +9,15 @@
   target that is ``initial``, ``unhealthy`` or ``draining`` gets none). With none:
   ``503 Service Temporarily Unavailable`` (the ALB's own HTML page);
 - targets take turns (round robin across the groups, by weight);
-- the chosen target's task is asked from the simulation: if a ``serve_5xx`` fault is active on it,
-  the answer is that status; otherwise ``200`` with a small JSON body naming the task and its image.
+- the chosen target comes from ``EcsSimulation.serving_targets``: if a ``serve_5xx`` fault is
+  active on its task, the answer is that status; otherwise ``200`` with a small JSON body naming
+  the task and its image.
   ``/version`` answers like voj's ``GET /version`` (``version`` is the image tag) plus ``image``.
 
-Not modelled: listener rules other than the default action, ALB fail-open (real ALBs route to all
-targets when every target is unhealthy), stickiness, slow start, 502/504 from dying targets.
+Not modelled: listener rules other than the default action, stickiness, slow start, 502/504
+from dying targets, and fail-open (reference §6.1: a real ALB routes to every target when all are
+unhealthy; here that case answers 503, as the sandbox issue asks, so a probe never reaches a task
+that failed its health checks).
 """
 
 from __future__ import annotations
@@ -91,28 +94,38 @@ class AlbDataPlane:
                     return [(data["TargetGroupArn"], 1)]
         return []
 
-    def healthy_targets(self, tg_arn: str) -> list[tuple[str, int]]:
-        """(ip, port) of the targets in ``healthy`` state (simulation's health, via moto)."""
-        backend = self._backend()
-        statuses = backend.describe_target_health(tg_arn, [])
-        return [(str(s.instance_id), int(s.port)) for s in statuses if s.status == "healthy"]
+    def healthy_targets(self, tg_arn: str) -> list[Any]:
+        """The simulation's targets of ``tg_arn`` that are ``healthy`` now (they get traffic)."""
+        targets = self.world.sim.serving_targets(tg_arn)
+        return [t for t in targets if t.state == "healthy"]
 
-    def serving(self, tg_arn: str, ip: str, port: int) -> Serving:
-        """Ask the simulation what the task behind ``ip`` answers now."""
-        query = getattr(self.world.sim, "serving_status", None)
-        if query is None:
-            return Serving(None, None, 200)
-        answer = query(tg_arn, ip)
-        if answer is None:
-            return Serving(None, None, 200)
-        if isinstance(answer, Serving):
-            return answer
-        return Serving(
-            task_arn=getattr(answer, "task_arn", None),
-            image=getattr(answer, "image", None),
-            status_code=int(getattr(answer, "status_code", 200)),
-            started_at=getattr(answer, "started_at", None),
-        )
+    def serving(self, target: Any) -> Serving:
+        """The task behind ``target``: its image and start time (from DescribeTasks)."""
+        arn = str(target.task_arn)
+        # arn:aws:ecs:<region>:<account>:task/<cluster>/<id>
+        parts = arn.split(":", 5)
+        resource = parts[5] if len(parts) == 6 else ""
+        cluster = resource.split("/")[1] if resource.count("/") >= 2 else "default"
+        region = parts[3] if len(parts) == 6 else self.world.region
+        image: str | None = None
+        started_at: float | None = None
+        try:
+            doc = self.world.sim.dispatch(
+                "DescribeTasks",
+                {"cluster": cluster, "tasks": [arn]},
+                region=region,
+                account=self.world.account,
+            )
+        except Exception:  # the answer still goes out, without the image
+            doc = {}
+        for task in doc.get("tasks") or []:
+            containers = task.get("containers") or []
+            if containers:
+                image = containers[0].get("image")
+            started = task.get("startedAt")
+            if isinstance(started, int | float):
+                started_at = float(started)
+        return Serving(arn, image, int(target.status_code), started_at)
 
     def handle(self, method: str, lb_name: str, path: str) -> Reply:
         with self.world.lock:
@@ -120,12 +133,11 @@ class AlbDataPlane:
             groups = self.target_groups(lb_name)
             if groups is None:
                 return _json(404, {"error": f"no load balancer named {lb_name!r}"}, [])
-            candidates: list[tuple[str, str, int]] = []
+            candidates: list[Any] = []
             for tg_arn, weight in groups:
-                if weight <= 0:
-                    continue
-                targets = self.healthy_targets(tg_arn)
-                candidates.extend((tg_arn, ip, port) for ip, port in targets for _ in range(weight))
+                if weight > 0:
+                    targets = self.healthy_targets(tg_arn)
+                    candidates.extend(t for t in targets for _ in range(weight))
             if not candidates:
                 return Reply(
                     503,
@@ -134,9 +146,9 @@ class AlbDataPlane:
                 )
             with self._lock:
                 turn = next(self._turn)
-            tg_arn, ip, port = candidates[turn % len(candidates)]
-            serving = self.serving(tg_arn, ip, port)
-        extra = [("X-Sandbox-Target", f"{ip}:{port}")]
+            target = candidates[turn % len(candidates)]
+            serving = self.serving(target)
+        extra = [("X-Sandbox-Target", f"{target.ip}:{target.port}")]
         if serving.task_arn:
             extra.append(("X-Sandbox-Task", serving.task_arn))
         if serving.status_code >= 400:

@@ -1,0 +1,39 @@
+"""Suite-wide fixtures: a fresh sandbox, and one with the voj stack provisioned.
+
+Both use the virtual clock, so nothing here sleeps: time moves only when a test (or the code it
+drives, through an injected clock) advances it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from rollout.sandbox import Sandbox
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A fresh :class:`Sandbox` (moto reset, virtual clock, region ap-northeast-2); closed after."""
+    sb = Sandbox()
+    try:
+        yield sb
+    finally:
+        sb.close()
+
+
+@pytest.fixture
+def voj() -> Iterator[Sandbox]:
+    """A sandbox with the voj stack provisioned and steady on revision 1.
+
+    ``voj.provisioned`` is delivery's ``ProvisionResult``. Calls made while provisioning are
+    cleared, so ``voj.calls()`` starts empty for the test.
+    """
+    sb = Sandbox()
+    try:
+        sb.provision_voj()
+        sb.clear_calls()
+        yield sb
+    finally:
+        sb.close()

@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import botocore.session
-from botocore.loaders import Loader, create_loader
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
+from botocore.loaders import Loader, create_loader
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 IN_PROCESS_HOST = "sandbox.invalid"

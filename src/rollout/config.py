@@ -205,7 +205,7 @@ def load_config(
     raw = _read_toml(path)
     where = f"{path} [env.{env}]"
     data, origin = _merge_file(raw, path, env)
-    _apply_environ(data, origin, environ)
+    _apply_environ(data, origin, environ, where)
     _apply_overrides(data, origin, overrides or {})
     data["name"] = env
     try:
@@ -325,7 +325,7 @@ def _env_value(dotted: str, value: str) -> Any:
 
 
 def _apply_environ(
-    data: dict[str, Any], origin: dict[str, str], environ: Mapping[str, str]
+    data: dict[str, Any], origin: dict[str, str], environ: Mapping[str, str], where: str
 ) -> None:
     for var in sorted(environ):
         if not var.startswith(ENV_PREFIX):
@@ -336,7 +336,7 @@ def _apply_environ(
             model = SECTIONS.get(section)
             if model is None or leaf not in model.model_fields:
                 raise ConfigError(
-                    f"failed to load config: environment variable {var} names no config key.",
+                    f"failed to load {where}: environment variable {var} names no config key.",
                     hint=f"Sections are {', '.join(SECTIONS)}; see docs/configuration.md.",
                 )
             dotted = f"{section}.{leaf}"

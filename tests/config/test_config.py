@@ -1,0 +1,200 @@
+"""rollout.toml loading: merging, overrides and the error messages for bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rollout.config import LEAF_ALIASES, EnvConfig, environments, load_config
+from rollout.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+MINIMAL = """\
+[env.prod]
+region = "ap-northeast-2"
+cluster = "c"
+service = "s"
+containers = ["api"]
+template = "td.json"
+ecr_repository = "r"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rollout.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_repository_config_has_seed_values_for_prod() -> None:
+    """The committed rollout.toml gives prod the seed's region, cluster, service and template."""
+    cfg = load_config(REPO / "rollout.toml", "prod", environ={})
+    assert (cfg.region, cfg.cluster, cfg.service) == (
+        "ap-northeast-2",
+        "voj-prod",
+        "voj-backend-api",
+    )
+    assert cfg.containers == ("api",)
+    assert cfg.ecr_repository == "voj-backend"
+    assert cfg.template == REPO / ".github" / "ecs" / "taskdef.json"
+    assert cfg.template.exists()
+    assert cfg.traffic is not None
+    assert (cfg.traffic.new_set_identifier, cfg.traffic.legacy_set_identifier) == ("ecs", "legacy")
+
+
+def test_repository_config_has_staging_example() -> None:
+    """The committed rollout.toml defines a staging environment that inherits the defaults."""
+    assert set(environments(REPO / "rollout.toml")) >= {"prod", "staging"}
+    cfg = load_config(REPO / "rollout.toml", "staging", environ={})
+    assert cfg.cluster == "voj-staging"
+    assert cfg.region == "ap-northeast-2"
+    assert cfg.detection.circuit_breaker == "warn"
+
+
+def test_defaults_fill_unset_sections(tmp_path: Path) -> None:
+    """A minimal environment gets the documented defaults for every section."""
+    cfg = load_config(write(tmp_path, MINIMAL), "prod", environ={})
+    assert cfg.timeouts.deploy == 1800
+    assert cfg.watch.poll_interval == 5.0
+    assert cfg.detection.consecutive_failures == 2
+    assert cfg.detection.circuit_breaker == "require"
+    assert cfg.retention.keep == 10
+    assert cfg.lock.parameter_prefix == "/rollout/lock"
+    assert cfg.traffic is None
+    assert cfg.smoke_url is None
+
+
+def test_defaults_table_merges_deeply_under_env(tmp_path: Path) -> None:
+    """[defaults] sections merge key by key under the environment's own sections."""
+    text = MINIMAL + "[env.prod.watch]\njitter = 0.5\n[defaults.watch]\npoll_interval = 2.0\n"
+    cfg = load_config(write(tmp_path, text), "prod", environ={})
+    assert (cfg.watch.poll_interval, cfg.watch.jitter) == (2.0, 0.5)
+
+
+def test_template_is_relative_to_config_file(tmp_path: Path) -> None:
+    """`template` is resolved against the config file's directory, not the working directory."""
+    sub = tmp_path / "deploy"
+    sub.mkdir()
+    cfg = load_config(write(sub, MINIMAL), "prod", environ={})
+    assert cfg.template == sub / "td.json"
+
+
+@pytest.mark.parametrize(
+    ("environ", "check"),
+    [
+        ({"ROLLOUT_CLUSTER": "other"}, lambda c: c.cluster == "other"),
+        ({"ROLLOUT_REGION": "us-east-1"}, lambda c: c.region == "us-east-1"),
+        ({"ROLLOUT_POLL_INTERVAL": "1.5"}, lambda c: c.watch.poll_interval == 1.5),
+        ({"ROLLOUT_WATCH__POLL_INTERVAL": "3"}, lambda c: c.watch.poll_interval == 3.0),
+        ({"ROLLOUT_CIRCUIT_BREAKER": "off"}, lambda c: c.detection.circuit_breaker == "off"),
+        ({"ROLLOUT_CONTAINERS": "api, worker"}, lambda c: c.containers == ("api", "worker")),
+        ({"ROLLOUT_BAKE__ALARMS": "a,b"}, lambda c: c.bake.alarms == ("a", "b")),
+        ({"ROLLOUT_PRUNE_AFTER_DEPLOY": "true"}, lambda c: c.retention.prune_after_deploy),
+        ({"ROLLOUT_SMOKE_URL": ""}, lambda c: c.smoke_url is None),
+        ({"ROLLOUT_RETRY_MODE": "adaptive"}, lambda c: c.cluster == "c"),  # not a config key
+    ],
+)
+def test_environment_variables_override_file(
+    tmp_path: Path, environ: dict[str, str], check: Any
+) -> None:
+    """ROLLOUT_<KEY>, ROLLOUT_<SECTION>__<KEY> and unique-key shorthands override the file."""
+    text = MINIMAL + 'smoke_url = "https://x/health"\n'
+    cfg = load_config(write(tmp_path, text), "prod", environ=environ)
+    assert check(cfg)
+
+
+def test_flags_override_environment_variables(tmp_path: Path) -> None:
+    """Overrides (flags) win over environment variables; None values are ignored."""
+    cfg = load_config(
+        write(tmp_path, MINIMAL),
+        "prod",
+        environ={"ROLLOUT_CLUSTER": "from-env", "ROLLOUT_SERVICE": "svc-env"},
+        overrides={"cluster": "from-flag", "service": None, "watch.poll_interval": 9},
+    )
+    assert (cfg.cluster, cfg.service, cfg.watch.poll_interval) == ("from-flag", "svc-env", 9.0)
+
+
+def test_config_is_frozen(tmp_path: Path) -> None:
+    """EnvConfig cannot be changed after loading."""
+    cfg = load_config(write(tmp_path, MINIMAL), "prod", environ={})
+    with pytest.raises(ValueError, match="frozen"):
+        cfg.cluster = "x"  # type: ignore[misc]
+    assert isinstance(cfg, EnvConfig)
+
+
+def test_leaf_aliases_are_unambiguous() -> None:
+    """Shorthand variables exist only for section keys no other section uses."""
+    assert LEAF_ALIASES["poll_interval"] == "watch.poll_interval"
+    assert "seconds" in LEAF_ALIASES  # bake only
+    assert "deploy" in LEAF_ALIASES  # timeouts only
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "environ", "expected"),
+    [
+        (MINIMAL + "clustr = 'x'\n", "prod", {}, r"\[env.prod\]:\n  unknown key 'clustr'"),
+        (
+            MINIMAL + "[env.prod.watch]\npoll_intervall = 1\n",
+            "prod",
+            {},
+            r"unknown key 'watch.poll_intervall' \[from .*rollout.toml \[env.prod\]\]",
+        ),
+        (
+            MINIMAL + "[env.prod.watch]\npoll_interval = 'fast'\n",
+            "prod",
+            {},
+            r"key 'watch.poll_interval': Input should be a valid number.*\(got 'fast'\)",
+        ),
+        (
+            MINIMAL.replace('cluster = "c"\n', ""),
+            "prod",
+            {},
+            r"missing required key 'cluster'",
+        ),
+        (MINIMAL, "prod", {"ROLLOUT_JITTER": "2"}, r"key 'watch.jitter'.*ROLLOUT_JITTER"),
+        (MINIMAL, "prod", {"ROLLOUT_WATCH__SPEED": "2"}, r"ROLLOUT_WATCH__SPEED names no config"),
+        (
+            MINIMAL + "[env.prod.detection]\ncircuit_breaker = 'maybe'\n",
+            "prod",
+            {},
+            r"key 'detection.circuit_breaker': Input should be 'require', 'warn' or 'off'",
+        ),
+        (
+            MINIMAL + "[env.prod.traffic]\nrecord_name = 'api.example.com'\n",
+            "prod",
+            {},
+            r"missing required key 'traffic.new_set_identifier'",
+        ),
+        (MINIMAL + "smoke_url = 'ftp://x'\n", "prod", {}, r"key 'smoke_url'.*http"),
+        (MINIMAL + "containers = []\n", "prod", {}, r"duplicate|Cannot overwrite"),
+        (MINIMAL, "qa", {}, r"environment 'qa' is not defined \(defined: prod\)"),
+        ("region = 'x'\n" + MINIMAL, "prod", {}, r"unknown top-level key\(s\) region"),
+        ("[defaults]\nregion = 'x'\n", "prod", {}, r"no \[env.<name>\] table"),
+        (MINIMAL + "name = 'x'\n", "prod", {}, r"key 'name' is not allowed"),
+        ("[env.prod\n", "prod", {}, r"not valid TOML"),
+    ],
+)
+def test_invalid_files_give_clear_errors(
+    tmp_path: Path, text: str, env: str, environ: dict[str, str], expected: str
+) -> None:
+    """Each bad file or variable gives a ConfigError naming the file, the env and the key."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=expected) as info:
+        load_config(path, env, environ=environ)
+    assert str(path) in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_empty_containers_list_is_rejected(tmp_path: Path) -> None:
+    """At least one container must be named."""
+    with pytest.raises(ConfigError, match=r"key 'containers': .*at least 1"):
+        load_config(write(tmp_path, MINIMAL.replace('["api"]', "[]")), "prod", environ={})
+
+
+def test_missing_file_names_it(tmp_path: Path) -> None:
+    """A missing config file is a ConfigError that names the path and suggests --config."""
+    with pytest.raises(ConfigError, match=r"nope.toml does not exist.*--config"):
+        load_config(tmp_path / "nope.toml", "prod", environ={})

@@ -16,7 +16,12 @@ from typing import Any
 
 from rollout.decisions import ledger
 from rollout.decisions.exitcodes import Verdict, exit_code, ledger_outcome
-from rollout.decisions.target import NoTarget, RollbackTarget, deploy_rollback_target
+from rollout.decisions.target import (
+    NoTarget,
+    RollbackTarget,
+    deploy_rollback_target,
+    last_known_good,
+)
 from rollout.decisions.verdict import Failed, Succeeded, SupersededBy, TimedOut
 from rollout.engine.ledger import load_ledger, tag
 from rollout.engine.lock import ServiceLock, actor, run_url
@@ -46,6 +51,7 @@ class Prepared:
 class DeployRequest:
     image: str
     prepare: Callable[[], Prepared]
+    verb: str = "deploy"  # "deploy" | "watch" (resume: attach to the deployment in flight)
     no_rollback: bool = False
     #: Called after a successful deploy when retention.prune_after_deploy is on.
     retention: Callable[[], None] | None = None
@@ -80,6 +86,13 @@ class UpdateService:
 
 
 @dataclass(frozen=True)
+class Attach:
+    """``rollout watch``: adopt the deployment in flight instead of starting one."""
+
+    name: str = "attach to the deployment in flight"
+
+
+@dataclass(frozen=True)
 class Watch:
     name: str = "watch"
 
@@ -97,7 +110,17 @@ class Finish:
     name: str = "finish"
 
 
-Step = Preflight | TakeLock | RecordTarget | Register | UpdateService | Watch | RollBack | Finish
+Step = (
+    Preflight
+    | TakeLock
+    | RecordTarget
+    | Register
+    | UpdateService
+    | Attach
+    | Watch
+    | RollBack
+    | Finish
+)
 TOTAL_STEPS = 8
 INDEX = {
     Preflight: 1,
@@ -105,6 +128,7 @@ INDEX = {
     RecordTarget: 3,
     Register: 4,
     UpdateService: 5,
+    Attach: 5,
     Watch: 6,
     RollBack: 7,
     Finish: 8,
@@ -132,29 +156,30 @@ class DeployRun:
     def __init__(self, session: Session, request: DeployRequest) -> None:
         self.s = session
         self.req = request
-        self.lock = ServiceLock(session, "deploy")
+        self.lock = ServiceLock(session, request.verb)
         self.state = DeployState(started=session.now())
 
     # -- driver ---------------------------------------------------------------------------------
 
     def run(self) -> Outcome:
         st = self.s.settings
+        what = self.req.image if self.req.verb == "deploy" else "the deployment in flight"
         self.s.emit(
             "run.started",
-            f"deploy {self.req.image} to {st.cluster}/{st.service} [{st.env}]"
+            f"{self.req.verb} {what} on {st.cluster}/{st.service} [{st.env}]"
             + (" (dry run)" if self.s.dry_run else ""),
-            verb="deploy",
+            verb=self.req.verb,
             env=st.env,
             cluster=st.cluster,
             service=st.service,
             dry_run=self.s.dry_run,
             image=self.req.image,
         )
-        step: Step = Preflight()
+        step: Step = Preflight() if self.req.verb == "deploy" else TakeLock()
         try:
             while True:
                 if self.s.interrupt.is_set() and isinstance(
-                    step, Preflight | TakeLock | RecordTarget | Register | UpdateService
+                    step, Preflight | TakeLock | RecordTarget | Register | UpdateService | Attach
                 ):
                     step = Finish(Verdict.INTERRUPTED, self._interrupted_before(step))
                 index = INDEX[type(step)]
@@ -193,7 +218,9 @@ class DeployRun:
                 return self._preflight()
             case TakeLock():
                 self.lock.acquire()
-                return RecordTarget()
+                return RecordTarget() if self.req.verb == "deploy" else Attach()
+            case Attach():
+                return self._attach()
             case RecordTarget():
                 return self._record_target()
             case Register():
@@ -248,20 +275,67 @@ class DeployRun:
                 tag(s, choice.arn, dict(ledger.GOOD_TAGS), "ran healthy (completed PRIMARY)")
         return Register()
 
+    def _attach(self) -> Step:
+        s, st = self.s, self.s.settings
+        svc = s.gw.ecs.describe_service(st.cluster, st.service)
+        primary = svc.primary
+        if primary is None:
+            return Finish(Verdict.TIMED_OUT, "the service has no PRIMARY deployment to watch")
+        family = ledger.family_of(primary.task_definition)
+        entries = load_ledger(s, family)
+        self.state.family = family
+        self.state.deployment_id = primary.id
+        self.state.deployment_created_at = primary.created_at
+        self.state.update_at = primary.created_at
+        self.state.new_arn = primary.task_definition
+        self.state.registered = next(
+            (
+                s.gw.ecs.describe_task_definition(e.arn)
+                for e in entries
+                if e.arn == primary.task_definition
+            ),
+            None,
+        )
+        good = last_known_good(
+            entries,
+            below_revision=ledger.revision_of(primary.task_definition),
+            exclude=primary.task_definition,
+        )
+        if good is not None:
+            self.state.target = RollbackTarget(
+                good.arn, good.revision, "last-known-good", "newest revision that ran healthy"
+            )
+        s.emit(
+            "deployment",
+            f"watching deployment {primary.id} ({primary.task_definition.rsplit('/', 1)[-1]}, "
+            f"{primary.rollout_state})",
+            deployment_id=primary.id,
+            task_definition_arn=primary.task_definition,
+        )
+        s.emit(
+            "target.recorded",
+            f"rollback target {good.arn.rsplit('/', 1)[-1]}" if good else "no rollback target",
+            level="info" if good else "warning",
+            task_definition=good.arn if good else None,
+            rollback_target_arn=good.arn if good else None,
+            source="last-known-good" if good else None,
+        )
+        return Watch()
+
     def _register(self) -> Step:
         s = self.s
         prepared = self.state.prepared
         assert prepared is not None
         env = dict(s.ctx.environ)
-        tags = dict(prepared.tags)
-        tags |= ledger.start_tags(
+        # render's provenance tags win; the ledger adds what render does not know
+        tags = ledger.start_tags(
             image=prepared.image,
             digest=prepared.digest,
             git_sha=prepared.git_sha or env.get("GITHUB_SHA"),
             actor=actor(env),
             run_url=run_url(env),
             started_at=self.state.started,
-        )
+        ) | dict(prepared.tags)
         family = str(prepared.document.get("family", self.state.family or "?"))
         registered = s.write(
             "ecs",

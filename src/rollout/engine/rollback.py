@@ -91,7 +91,7 @@ def roll_back(
         restore_to = target.arn
         via = _send_rollback(s, svc, deployment_id, target, service_deployment_arn)
     if st.traffic is not None:
-        _shift_traffic_back(s)
+        shift_traffic_back(s)
     if s.dry_run:
         return RollbackResult(Verdict.FAILED_ROLLED_BACK, failure_reason, via, 0.0)
     ok = wait_restored(s, restore_to, since=started)
@@ -182,7 +182,7 @@ def _send_rollback(
     return "UpdateService"
 
 
-def _shift_traffic_back(s: Session) -> None:
+def shift_traffic_back(s: Session) -> None:
     t = s.settings.traffic
     assert t is not None
     r53 = s.gw.r53

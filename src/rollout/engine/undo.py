@@ -1,0 +1,220 @@
+"""``undo``: a manual rollback at any time, with the same lock, checks and verification.
+
+    TakeLock → ChooseTarget → Restore → Finish
+
+The target is the newest last-known-good revision older than the current one, or a requested
+revision that ran healthy (never "revision − 1" blindly). Before the write, PRIMARY is re-read.
+The restore is verified like an automatic rollback: PRIMARY on the target with every desired
+task healthy. The undone revision is recorded ``rolled-back`` (and no longer ``good``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rollout.decisions import ledger
+from rollout.decisions.exitcodes import Verdict, exit_code
+from rollout.decisions.target import NoTarget, RollbackTarget, undo_target
+from rollout.engine.ledger import load_ledger, tag
+from rollout.engine.lock import ServiceLock
+from rollout.engine.outcome import Outcome
+from rollout.engine.rollback import shift_traffic_back, wait_restored
+from rollout.engine.session import Session
+from rollout.errors import RolloutError, UsageError
+from rollout.events import Level
+
+
+@dataclass(frozen=True)
+class UndoRequest:
+    to_revision: int | None = None
+
+
+def run_undo(s: Session, request: UndoRequest) -> Outcome:
+    st = s.settings
+    started = s.now()
+    s.emit(
+        "run.started",
+        f"undo on {st.cluster}/{st.service} [{st.env}]" + (" (dry run)" if s.dry_run else ""),
+        verb="undo",
+        env=st.env,
+        cluster=st.cluster,
+        service=st.service,
+        dry_run=s.dry_run,
+    )
+    lock = ServiceLock(s, "undo")
+    target: RollbackTarget | None = None
+    current: str | None = None
+    try:
+        _step(s, 1, "take the service lock")
+        lock.acquire()
+        _step(s, 2, "choose the target")
+        svc = s.gw.ecs.describe_service(st.cluster, st.service)
+        current = svc.primary.task_definition if svc.primary else svc.task_definition
+        entries = load_ledger(s, ledger.family_of(current))
+        choice = undo_target(svc, entries, to_revision=request.to_revision)
+        if isinstance(choice, NoTarget):
+            raise UsageError(
+                f"failed to undo {st.cluster}/{st.service}: {choice.why}.",
+                hint="`rollout history` lists revisions and which ran healthy; pass "
+                "--to-revision N with one of those.",
+            )
+        target = choice
+        s.emit(
+            "target.recorded",
+            f"undo target {target.arn.rsplit('/', 1)[-1]} ({target.why}); current "
+            f"{current.rsplit('/', 1)[-1]}",
+            task_definition=target.arn,
+            rollback_target_arn=target.arn,
+            source=target.source,
+        )
+        if s.interrupt.is_set():
+            return _finish(
+                s,
+                started,
+                Verdict.INTERRUPTED,
+                "interrupted before any write: the service is untouched",
+                target,
+                current,
+            )
+        _step(s, 3, "restore")
+        # re-read PRIMARY right before the write
+        svc = s.gw.ecs.describe_service(st.cluster, st.service)
+        now_current = svc.primary.task_definition if svc.primary else svc.task_definition
+        if now_current != current:
+            return _finish(
+                s,
+                started,
+                Verdict.SUPERSEDED,
+                f"the service moved to {now_current.rsplit('/', 1)[-1]} while undo was "
+                "choosing its target; nothing was written",
+                target,
+                current,
+            )
+        s.emit(
+            "rollback.started",
+            f"undo: pointing {st.service} at {target.arn.rsplit('/', 1)[-1]}",
+            level="warning",
+            to=target.arn,
+            via="UpdateService",
+        )
+        begin = s.now()
+        s.write(
+            "ecs",
+            "UpdateService",
+            {"cluster": st.cluster, "service": st.service, "taskDefinition": target.arn},
+            f"point {st.service} at {target.arn.rsplit('/', 1)[-1]}",
+            lambda: s.gw.ecs.update_service(st.cluster, st.service, task_definition=target.arn),
+        )
+        if st.traffic is not None:
+            shift_traffic_back(s)
+        if s.dry_run:
+            return _finish(s, started, Verdict.SUCCEEDED, "DRY RUN OK", target, current)
+        ok = wait_restored(s, target.arn, since=begin)
+        if ok is None:
+            return _finish(
+                s,
+                started,
+                Verdict.INTERRUPTED,
+                "interrupted while verifying the restore; ECS keeps rolling to the target",
+                target,
+                current,
+            )
+        if not ok:
+            return _finish(
+                s,
+                started,
+                Verdict.FAILED_ROLLBACK_FAILED,
+                f"{target.arn.rsplit('/', 1)[-1]} was not healthy within "
+                f"{st.timeouts.healthy:.0f}s",
+                target,
+                current,
+            )
+        seconds = s.now() - begin
+        s.emit(
+            "phase",
+            f"restore in {seconds:.0f}s",
+            level="success",
+            phase="restore",
+            seconds=round(seconds, 3),
+        )
+        s.emit(
+            "restore.verified",
+            f"service restored on {target.arn.rsplit('/', 1)[-1]} and verified healthy",
+            level="success",
+            task_definition=target.arn,
+            seconds=seconds,
+        )
+        return _finish(
+            s,
+            started,
+            Verdict.SUCCEEDED,
+            f"restored on {target.arn.rsplit('/', 1)[-1]} and verified healthy",
+            target,
+            current,
+        )
+    finally:
+        lock.release()
+
+
+def _step(s: Session, index: int, name: str) -> None:
+    s.emit(
+        "step.started", f"step {index}/4: {name}", level="debug", step=name, index=index, total=4
+    )
+
+
+def _finish(
+    s: Session,
+    started: float,
+    verdict: Verdict,
+    reason: str,
+    target: RollbackTarget | None,
+    current: str | None,
+) -> Outcome:
+    _step(s, 4, "finish")
+    if verdict is Verdict.SUCCEEDED and not s.dry_run and target and current:
+        try:
+            tag(s, target.arn, dict(ledger.GOOD_TAGS), "restored by undo and healthy")
+            tag(
+                s,
+                current,
+                {
+                    ledger.OUTCOME: "rolled-back",
+                    ledger.GOOD: "false",
+                    ledger.FINISHED_AT: ledger.iso(s.now()),
+                },
+                "undone",
+            )
+        except RolloutError as exc:
+            s.emit("ledger.failed", f"could not record the undo: {exc}", level="warning")
+    code = exit_code(verdict)
+    level: Level = "success" if verdict is Verdict.SUCCEEDED else "error"
+    if verdict in (Verdict.SUPERSEDED, Verdict.INTERRUPTED):
+        level = "warning"
+    s.emit(
+        "verdict",
+        reason if reason == "DRY RUN OK" else f"{verdict}: {reason}",
+        level=level,
+        verdict=str(verdict),
+        exit_code=code,
+        reason=reason,
+        deployment_id=None,
+        task_definition_arn=target.arn if target else None,
+        rollback_target_arn=target.arn if target else None,
+        dry_run=s.dry_run,
+    )
+    s.emit(
+        "run.finished",
+        f"{verdict} (exit {code}) after {s.now() - started:.0f}s",
+        level="debug",
+        verdict=str(verdict),
+        exit_code=code,
+        seconds=round(s.now() - started, 3),
+        api_calls=s.ctx.factory.api_call_total,
+    )
+    return Outcome(
+        verdict=str(verdict),
+        exit_code=code,
+        reason=reason,
+        task_definition_arn=target.arn if target else None,
+        rollback_target_arn=target.arn if target else None,
+    )

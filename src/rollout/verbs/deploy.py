@@ -1,0 +1,115 @@
+"""``rollout deploy --image IMAGE``: render, verify, lock, register, update, watch, roll back.
+
+The verb reads the config, builds the engine's settings and gateways, and hands the engine a
+``prepare`` callable that renders and verifies the task definition (read-only). Everything after
+that is :class:`rollout.engine.deploy.DeployRun`. ``rollout watch`` is a preset of the same run
+that adopts the deployment in flight (to resume after an interrupt) instead of starting one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rollout.config import EnvConfig, load_config
+from rollout.context import Context
+from rollout.engine.deploy import DeployRequest, DeployRun, Prepared
+from rollout.engine.gateways import Gateways
+from rollout.engine.interrupt import Interrupt
+from rollout.engine.outcome import Outcome
+from rollout.engine.probe import Prober, http_probe
+from rollout.engine.session import Session
+from rollout.engine.settings import EngineSettings, settings_from_config
+from rollout.verbs.render import render_task_definition
+from rollout.verbs.verify import run_checks
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    image: str
+    env: str = "prod"
+    timeout: float | None = None  # overrides timeouts.deploy
+    no_rollback: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    env: str = "prod"
+    timeout: float | None = None
+    no_rollback: bool = False
+
+
+def engine_settings(cfg: EnvConfig, timeout: float | None) -> EngineSettings:
+    settings = settings_from_config(cfg)
+    if timeout is not None:
+        settings = replace(settings, timeouts=replace(settings.timeouts, deploy=float(timeout)))
+    return settings
+
+
+def prepare(cfg: EnvConfig, image: str, ctx: Context) -> Prepared:
+    """Render and verify (read-only); the engine's Preflight step."""
+    rendered = render_task_definition(cfg, image, ctx, require_image=True)
+    report = run_checks(cfg, rendered, ctx)
+    return Prepared(
+        document=rendered.document,
+        tags=rendered.tags,
+        image=rendered.image,
+        digest=rendered.digest,
+        ok=report.ok,
+        problems=tuple(f"{c.name}: {c.message}" for c in report.failed),
+    )
+
+
+def _retention(cfg: EnvConfig, ctx: Context) -> None:
+    from rollout.verbs import prune
+
+    prune.apply(cfg, ctx, keep=cfg.retention.keep, dry_run=False)
+
+
+def run(
+    options: DeployOptions,
+    ctx: Context,
+    *,
+    interrupt: Interrupt | None = None,
+    prober: Prober = http_probe,
+) -> Outcome:
+    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    session = Session(
+        ctx,
+        Gateways.from_factory(ctx.factory),
+        engine_settings(cfg, options.timeout),
+        interrupt or Interrupt(),
+        prober,
+        options.dry_run,
+    )
+    request = DeployRequest(
+        image=options.image,
+        prepare=lambda: prepare(cfg, options.image, ctx),
+        no_rollback=options.no_rollback,
+        retention=lambda: _retention(cfg, ctx),
+    )
+    return DeployRun(session, request).run()
+
+
+def run_watch(
+    options: WatchOptions,
+    ctx: Context,
+    *,
+    interrupt: Interrupt | None = None,
+    prober: Prober = http_probe,
+) -> Outcome:
+    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    session = Session(
+        ctx,
+        Gateways.from_factory(ctx.factory),
+        engine_settings(cfg, options.timeout),
+        interrupt or Interrupt(),
+        prober,
+    )
+    request = DeployRequest(
+        image="",
+        prepare=lambda: Prepared(document={}, tags={}, image=""),
+        no_rollback=options.no_rollback,
+        verb="watch",
+    )
+    return DeployRun(session, request).run()

@@ -156,6 +156,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
         @app.get("/_test/sleep", include_in_schema=False)
         async def sleep(seconds: Annotated[float, Query(ge=0, le=10)] = 1.0) -> dict[str, float]:
             """Test only: a slow request, for the graceful-shutdown test."""
+            log.info("test sleep started", extra={"seconds": seconds})
             await asyncio.sleep(seconds)
             return {"slept": seconds}
 

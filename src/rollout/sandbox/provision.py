@@ -158,6 +158,8 @@ class ProvisionResult:
     parameters: tuple[str, ...]
     alarms: tuple[str, ...]
     outputs: Mapping[str, str] = field(default_factory=dict)
+    # Every template resource the sandbox created (conditions applied): logical id -> Ref value.
+    resources: Mapping[str, str] = field(default_factory=dict)
 
     def image(self, tag: str) -> str:
         """The repository URI of ``tag`` (e.g. ``sha-0000002``), as a task definition names it."""
@@ -989,4 +991,5 @@ def _result(
         parameters=all_of("AWS::SSM::Parameter"),
         alarms=all_of("AWS::CloudWatch::Alarm"),
         outputs=p.stack_outputs(),
+        resources=dict(p.physical),
     )

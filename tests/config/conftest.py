@@ -1,8 +1,9 @@
 """Fixtures for the config/render/verify/diff tests.
 
-``stack`` is one provisioned voj sandbox shared by the module that asks for it (provisioning
-takes several seconds); tests that change it put it back. ``moto_factory`` is a bare moto world
-for the fast render tests.
+``stack`` is one provisioned voj sandbox shared by the tests of one module (provisioning takes
+several seconds; moto holds one world per process, so it cannot outlive its module while other
+modules use ``moto_factory``); tests that change it put it back. ``moto_factory`` is a bare moto
+world for the fast render tests.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def push(factory: ClientFactory, tag: str, repository: str = "voj-backend") -> s
     return str(resp["image"]["imageId"]["imageDigest"])
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def stack() -> Iterator[Any]:
     """A sandbox with the voj stack provisioned and steady on revision 1 (shared; restore what
     you change)."""

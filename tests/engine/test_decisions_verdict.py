@@ -96,6 +96,17 @@ def sd(status: str) -> ServiceDeploymentInfo:
         # someone else deployed over us
         (replace(BASE, service=SUPERSEDED), SupersededBy("ecs-svc/3", td(3))),
         (replace(BASE, service=SUPERSEDED, stopped=(PULL,)), SupersededBy("ecs-svc/3", td(3))),
+        # created in the same instant as ours is still someone else's (never a breaker rollback)
+        (
+            replace(
+                BASE,
+                service=svc(
+                    dep("ecs-svc/3", 1, state="IN_PROGRESS", created=100, running=0),
+                    dep(OURS, 2, status="ACTIVE", state="FAILED", created=100),
+                ),
+            ),
+            SupersededBy("ecs-svc/3", td(1)),
+        ),
         # timeouts, per phase
         (replace(BASE, at=700.0), TimedOut(PHASE_HEALTHY)),
         (replace(BASE, at=699.0), Continue(False, False)),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rollout.decisions.failures import DEFAULT_K, FailureSignal, assess_failures
-from rollout.model import Deployment, Service, ServiceDeploymentInfo, Task
+from rollout.model import Service, ServiceDeploymentInfo, Task
 
 SmokeState = Literal["not-configured", "pending", "pass", "fail", "error"]
 PHASE_HEALTHY = "new tasks healthy"
@@ -101,10 +101,6 @@ class TimedOut:
 Decision = Continue | Succeeded | Failed | SupersededBy | TimedOut
 
 
-def _newer(other: Deployment, ours: Deployment | None, ours_created_at: float) -> bool:
-    return other.created_at > (ours.created_at if ours is not None else ours_created_at)
-
-
 def new_tasks_healthy(obs: Observation) -> bool:
     ours = obs.service.deployment(obs.deployment_id)
     if ours is None:
@@ -130,14 +126,16 @@ def judge(obs: Observation, policy: Policy) -> Decision:
     ours = service.deployment(obs.deployment_id)
     primary = service.primary
     if primary is None or primary.id != obs.deployment_id:
-        rolled_back = (ours is not None and ours.rollout_state == "FAILED") or (
-            primary is not None
-            and (
-                not _newer(primary, ours, obs.deployment_created_at or obs.started_at)
-                or "rolling back" in (primary.rollout_state_reason or "")
-            )
+        # ECS's breaker rolls back by making an OLDER deployment PRIMARY again (same id, reason
+        # "rolling back"); anything created at or after ours is someone else's deployment.
+        ours_created = (
+            ours.created_at if ours is not None else (obs.deployment_created_at or obs.started_at)
         )
-        if primary is not None and not rolled_back:
+        if (
+            primary is not None
+            and primary.created_at >= ours_created
+            and "rolling back" not in (primary.rollout_state_reason or "")
+        ):
             return SupersededBy(primary.id, primary.task_definition)
         return Failed(
             "ECS's circuit breaker failed the deployment and is rolling back"

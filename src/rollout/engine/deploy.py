@@ -444,15 +444,23 @@ class DeployRun:
                 Verdict.FAILED_ROLLBACK_FAILED,
                 f"{failure.reason}; --no-rollback: the service was left as it is",
             )
-        result = roll_back(
-            self.s,
-            deployment_id=self.state.deployment_id,
-            ours_created_at=self.state.deployment_created_at or self.state.update_at or 0.0,
-            target=self.state.target,
-            ecs_rolling_back=failure.ecs_rolling_back,
-            service_deployment_arn=self.state.service_deployment_arn,
-            failure_reason=failure.reason,
-        )
+        try:
+            result = roll_back(
+                self.s,
+                deployment_id=self.state.deployment_id,
+                ours_created_at=self.state.deployment_created_at or self.state.update_at or 0.0,
+                target=self.state.target,
+                ecs_rolling_back=failure.ecs_rolling_back,
+                service_deployment_arn=self.state.service_deployment_arn,
+                failure_reason=failure.reason,
+            )
+        except RolloutError as exc:
+            self.s.emit("rollback.failed", f"rollback failed: {exc}", level="error")
+            return Finish(
+                Verdict.FAILED_ROLLBACK_FAILED,
+                f"{failure.reason}; the rollback itself failed: {exc.message} ECS's circuit "
+                "breaker is still armed; page someone and run `rollout status`",
+            )
         self.state.rollback = result
         self.state.details["rollback_via"] = result.via
         self.state.details["restore_seconds"] = result.restore_seconds

@@ -38,7 +38,7 @@ def _is_newer(svc: Service, deployment_id: str, ours_created_at: float) -> bool:
     return (
         primary is not None
         and primary.id != deployment_id
-        and primary.created_at > ours_created_at
+        and primary.created_at >= ours_created_at
         and "rolling back" not in (primary.rollout_state_reason or "")
     )
 

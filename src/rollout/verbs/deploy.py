@@ -48,7 +48,8 @@ def engine_settings(cfg: EnvConfig, timeout: float | None) -> EngineSettings:
 
 def prepare(cfg: EnvConfig, image: str, ctx: Context) -> Prepared:
     """Render and verify (read-only); the engine's Preflight step."""
-    rendered = render_task_definition(cfg, image, ctx, require_image=True)
+    # a missing image is a failed preflight check (exit 10), not a config error
+    rendered = render_task_definition(cfg, image, ctx, require_image=False)
     report = run_checks(cfg, rendered, ctx)
     return Prepared(
         document=rendered.document,

@@ -1,0 +1,258 @@
+"""Engine scenarios on the virtual-clock voj sandbox: verdicts, detection and rollback."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rollout.decisions import ledger
+from rollout.engine.probe import ProbeResult
+
+from .scenario import World
+
+ROLLBACK_CALLS = ("StopServiceDeployment",)
+
+
+def test_healthy_deploy_succeeds_and_records_the_ledger(world: World) -> None:
+    """A good image deploys to SUCCEEDED (exit 0), tagged good in the ledger, lock released."""
+    before = world.current_revision()
+    run = world.deploy("sha-0000002")
+    assert run.outcome.verdict == "SUCCEEDED"
+    assert run.outcome.exit_code == 0
+    assert world.current_revision() == before + 1
+    entry = ledger.parse(world.ecs.describe_task_definition(run.outcome.task_definition_arn or ""))
+    assert entry.outcome == "succeeded"
+    assert entry.good
+    assert entry.git_sha == "abc1234"
+    assert entry.deployment_id == run.outcome.deployment_id
+    assert world.ops("UpdateService") == 1
+    assert world.ops("StopServiceDeployment") == 0
+    phases = {e.data["phase"] for e in run.kinds("phase")}
+    assert phases == {"new tasks healthy", "old tasks drained"}
+    assert (
+        world.sb.client_factory()
+        .client("ssm")
+        .get_parameters_by_path(Path="/rollout/lock/")["Parameters"]
+        == []
+    )
+    # minutes of simulated rollout in well under a few wall seconds
+    assert run.sim_seconds >= 30
+    assert run.wall < 10
+
+
+def test_missing_image_stops_in_preflight_with_zero_writes(world: World) -> None:
+    """An image not in ECR fails verify: PREFLIGHT_FAILED (exit 10) and not one write call."""
+    repo = world.prov.repository_uri
+    run = world.deploy(f"{repo}:sha-doesnotexist")
+    assert run.outcome.verdict == "PREFLIGHT_FAILED"
+    assert run.outcome.exit_code == 10
+    assert world.writes() == []
+    assert any(e.data.get("status") == "fail" for e in run.kinds("check"))
+
+
+def test_missing_secret_in_preflight_writes_nothing(world: World) -> None:
+    """A secret the task definition references but SSM lacks fails verify with zero writes."""
+    ssm = world.sb.client_factory().client("ssm")
+    name = "/voj/prod/CORS_ORIGINS"
+    value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    ssm.delete_parameter(Name=name)
+    world.sb.clear_calls()
+    try:
+        run = world.deploy("sha-0000002")
+        writes = world.writes()
+    finally:
+        ssm.put_parameter(Name=name, Value=value, Type="String")
+    assert run.outcome.exit_code == 10
+    assert writes == []
+    assert any(
+        e.data.get("status") == "fail" and "CORS_ORIGINS" in e.message for e in run.kinds("check")
+    )
+
+
+def test_secret_deleted_after_verify_fails_at_first_task_and_rolls_back(world: World) -> None:
+    """A secret that vanishes after verify fails at the first ResourceInitializationError."""
+    from rollout.config import load_config
+    from rollout.verbs import deploy as deploy_verb
+
+    from .scenario import CONFIG
+
+    ssm = world.sb.client_factory().client("ssm")
+    name = "/voj/prod/CORS_ORIGINS"
+    value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+
+    def prepare_then_delete(ctx):  # type: ignore[no-untyped-def]
+        cfg = load_config(CONFIG, "prod", environ={})
+        prepared = deploy_verb.prepare(cfg, world.prov.images["sha-0000002"], ctx)
+        ssm.delete_parameter(Name=name)
+        return prepared
+
+    try:
+        run = world.deploy("sha-0000002", prepare=prepare_then_delete)
+    finally:
+        ssm.put_parameter(Name=name, Value=value, Type="String")
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert run.outcome.exit_code == 20
+    signals = [e for e in run.kinds("signal") if e.data.get("definitive")]
+    assert signals[0].data["signal"] == "resource-initialization"
+    assert "ResourceInitializationError" in (run.outcome.reason or "")
+    bad = ledger.parse(world.ecs.describe_task_definition(run.outcome.task_definition_arn or ""))
+    assert bad.outcome == "rolled-back"
+    assert not bad.good
+
+
+def test_crash_on_start_is_rolled_back_before_the_breaker(world: World) -> None:
+    """An app that crashes on start fails after K=2 crashes and is rolled back and verified."""
+    before = world.current_revision()
+    world.break_next("crash", after=5, exit_code=3)
+    run = world.deploy("sha-0000002")
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert run.outcome.exit_code == 20
+    assert "exit code 3" in (run.outcome.reason or "")
+    assert world.current_revision() == before
+    assert run.kinds("restore.verified")
+    # we acted, not the breaker: our rollback call went out
+    started = run.kinds("rollback.started")
+    assert started[-1].data["via"] in ("StopServiceDeployment", "UpdateService")
+    assert world.sb.timeline("breaker") == [] or all(
+        "trip" not in str(t.detail).lower() for t in world.sb.timeline("breaker")
+    )
+
+
+def test_failing_health_check_is_rolled_back(world: World) -> None:
+    """New tasks that never pass the ALB health check are detected and rolled back."""
+    before = world.current_revision()
+    world.break_next("never_healthy")
+    run = world.deploy("sha-0000002")
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert world.current_revision() == before
+    kinds = {e.data.get("signal") for e in run.kinds("signal")}
+    assert "elb-health-check" in kinds
+
+
+def test_slow_start_inside_grace_period_is_not_rolled_back(world: World) -> None:
+    """Tasks healthy only 20 s after start, inside the 30 s grace period, are not failures."""
+    world.break_next("slow_start", after=20)
+    run = world.deploy("sha-0000002")
+    assert run.outcome.verdict == "SUCCEEDED"
+    assert world.ops("StopServiceDeployment") == 0
+    assert world.ops("UpdateService") == 1
+
+
+def test_flaky_first_task_with_k2_is_not_rolled_back(world: World) -> None:
+    """One crashing first task with the other healthy is below K=2: the deploy succeeds."""
+    world.break_next("flaky", count=1, after=5)
+    run = world.deploy("sha-0000002")
+    assert run.outcome.verdict == "SUCCEEDED"
+    assert len(run.kinds("task.stopped")) >= 1
+    assert world.ops("StopServiceDeployment") == 0
+
+
+def test_breaker_tripping_first_is_a_verified_failure_without_our_rollback(world: World) -> None:
+    """When ECS's breaker rolls back first, we write nothing more and verify its restore."""
+    before = world.current_revision()
+    world.break_next("crash", after=5)
+    run = world.deploy("sha-0000002", settings=world.settings(consecutive_failures=50))
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert run.outcome.details.get("rollback_via") == "ecs-circuit-breaker"
+    assert world.ops("StopServiceDeployment") == 0
+    assert world.ops("UpdateService") == 1
+    assert world.current_revision() == before
+    assert run.sim_seconds > 60  # minutes of breaker time...
+    assert run.wall < 20  # ...in seconds of wall time
+
+
+def test_smoke_probe_fail_rolls_back_but_error_does_not(world: World) -> None:
+    """A failing smoke probe rolls back; a probe that cannot run does not."""
+    st = world.settings(smoke_url="http://voj.invalid/health")
+    run = world.deploy(
+        "sha-0000002",
+        settings=st,
+        prober=lambda url: ProbeResult("error", None, "connection refused"),
+    )
+    assert run.outcome.verdict == "SUCCEEDED"
+    world.reset()
+    before = world.current_revision()
+    run = world.deploy(
+        "sha-0000003",
+        settings=st,
+        prober=lambda url: ProbeResult("fail", 500, f"GET {url} -> 500"),
+    )
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert "smoke" in (run.outcome.reason or "")
+    assert world.current_revision() == before
+
+
+def test_superseded_mid_watch_issues_no_rollback(world: World) -> None:
+    """A concurrent UpdateService mid-watch makes us SUPERSEDED (30) with no rollback call."""
+    world.break_next("crash", after=5)
+    other = world.ecs.describe_service(world.prov.cluster, world.prov.service).task_definition
+    fired: list[bool] = []
+
+    def someone_else_deploys(event):  # type: ignore[no-untyped-def]
+        if event.kind == "observation" and not fired:
+            fired.append(True)
+            world.sb.client_factory().client("ecs").update_service(
+                cluster=world.prov.cluster,
+                service=world.prov.service,
+                taskDefinition=other,
+                forceNewDeployment=True,
+            )
+
+    run = world.deploy("sha-0000002", sink=someone_else_deploys)
+    assert run.outcome.verdict == "SUPERSEDED"
+    assert run.outcome.exit_code == 30
+    assert world.ops("UpdateService") == 2  # ours and theirs, no rollback
+    assert world.ops("StopServiceDeployment") == 0
+    entry = ledger.parse(world.ecs.describe_task_definition(run.outcome.task_definition_arn or ""))
+    assert entry.outcome == "superseded"
+
+
+def test_no_rollback_flag_leaves_the_service_and_reports_21(world: World) -> None:
+    """With --no-rollback a detected failure writes nothing more and exits 21 (degraded)."""
+    world.break_next("crash", after=5)
+    run = world.deploy("sha-0000002", no_rollback=True)
+    assert run.outcome.exit_code == 21
+    assert world.ops("StopServiceDeployment") == 0
+    assert world.ops("UpdateService") == 1
+
+
+def test_dry_run_walks_the_path_and_sends_no_write(world: World) -> None:
+    """Dry run prints every write it would send and ends DRY RUN OK with nothing written."""
+    run = world.deploy("sha-0000002", dry_run=True)
+    assert run.outcome.exit_code == 0
+    assert world.writes() == []
+    ops = [e.data["operation"] for e in run.kinds("write.dry_run")]
+    assert ops[:1] == ["PutParameter"]
+    assert "RegisterTaskDefinition" in ops
+    assert "UpdateService" in ops
+    req = next(e for e in run.kinds("write.dry_run") if e.data["operation"] == "UpdateService")
+    assert req.data["request"]["service"] == world.prov.service
+    assert run.kinds("verdict")[-1].message == "DRY RUN OK"
+
+
+def test_bake_alarm_in_alarm_rolls_back(world: World) -> None:
+    """An alarm that goes to ALARM during the bake window fails the deploy and rolls back."""
+    cw = world.sb.client_factory().client("cloudwatch")
+    cw.put_metric_alarm(
+        AlarmName="engine-test-5xx",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cw.set_alarm_state(AlarmName="engine-test-5xx", StateValue="OK", StateReason="init")
+    fired: list[bool] = []
+
+    def alarm_fires(event):  # type: ignore[no-untyped-def]
+        if event.kind == "bake" and not fired:
+            fired.append(True)
+            cw.set_alarm_state(AlarmName="engine-test-5xx", StateValue="ALARM", StateReason="5xx")
+
+    before = world.current_revision()
+    st = replace(world.settings(), bake_seconds=120, bake_alarms=("engine-test-5xx",))
+    run = world.deploy("sha-0000002", settings=st, sink=alarm_fires)
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert "engine-test-5xx" in (run.outcome.reason or "")
+    assert world.current_revision() == before

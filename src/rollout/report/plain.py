@@ -9,6 +9,7 @@ Inside GitHub Actions, warnings and errors are also emitted as workflow-command 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, TextIO
@@ -17,6 +18,8 @@ from rich.console import Console
 
 from rollout.events import Event
 from rollout.report.tables import RENDERABLES
+
+_SECONDS = re.compile(r"\d(\.\d+)?\s?s\b")
 
 LEVEL_TAGS = {
     "debug": "DEBUG",
@@ -86,8 +89,9 @@ def detail(event: Event) -> str:
             return f" | {summary}" if summary else ""
         case "phase" | "step.finished":
             secs = d.get("seconds")
-            text = f"{secs:.1f}s" if isinstance(secs, int | float) else ""
-            return f" ({text})" if text and text not in event.message else ""
+            if not isinstance(secs, int | float) or _SECONDS.search(event.message):
+                return ""
+            return f" ({secs:.1f}s)"
         case _:
             return ""
 

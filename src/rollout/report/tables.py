@@ -38,6 +38,16 @@ def revision_of(arn: Any) -> str:
     return str(arn).rsplit("/", 1)[-1] if arn else "—"
 
 
+def short_image(image: Any) -> str:
+    """``…/voj-backend:sha-0000002`` → ``sha-0000002``; ``…@sha256:abcd…`` → ``sha256:abcd1234``."""
+    if not image:
+        return "—"
+    name = str(image).rsplit("/", 1)[-1]
+    if "@" in name:
+        return name.split("@", 1)[1][:15]
+    return name.split(":", 1)[1] if ":" in name else name
+
+
 def deployments_table(deployments: Sequence[Mapping[str, Any]]) -> Table:
     table = Table(title="Deployments", title_justify="left", expand=False)
     for col in ("status", "task definition", "desired", "running", "pending", "failed", "rollout"):
@@ -152,10 +162,9 @@ def history_renderable(data: Mapping[str, Any]) -> RenderableType:
             marks.append("good")
         if e.get("status") and e.get("status") != "ACTIVE":
             marks.append(str(e["status"]).lower())
-        image = _s(e.get("image"))
         table.add_row(
             _s(e.get("revision")),
-            image.rsplit("/", 1)[-1],
+            short_image(e.get("image")),
             _s(e.get("git_sha"))[:12],
             Text(outcome, style=OUTCOME_STYLES.get(outcome, "")),
             when(e.get("started_at")),
@@ -185,7 +194,57 @@ def prune_renderable(data: Mapping[str, Any]) -> RenderableType:
     return table
 
 
+def _secs(value: Any) -> str:
+    return f"{value:.0f}s" if isinstance(value, int | float) else "—"
+
+
+def demo_summary_renderable(data: Mapping[str, Any]) -> RenderableType:
+    table = Table(
+        title="What happened (simulated seconds from UpdateService)",
+        title_justify="left",
+    )
+    for col in (
+        "release",
+        "rollout verdict",
+        "verdict after",
+        "service restored after",
+        "API calls",
+        "breaker-only: failed after",
+        "breaker-only: restored after",
+        "restore faster",
+    ):
+        table.add_column(col)
+    for row in data.get("rows") or []:
+        verdict = _s(row.get("verdict"))
+        style = {"SUCCEEDED": "green", "FAILED_ROLLED_BACK": "yellow"}.get(verdict, "red")
+        if verdict == "PREFLIGHT_FAILED":
+            style = "cyan"
+        speedup = row.get("speedup")
+        restored = row.get("restored_after")
+        if verdict == "PREFLIGHT_FAILED":
+            restored_text = "nothing written"
+        elif verdict == "SUCCEEDED":
+            restored_text = "not needed"
+        else:
+            restored_text = _secs(restored)
+        table.add_row(
+            _s(row.get("release")),
+            Text(verdict, style=style),
+            _secs(row.get("verdict_after")),
+            restored_text,
+            _s(row.get("api_calls")),
+            _secs(row.get("breaker_only_verdict_after")),
+            _secs(row.get("breaker_only_restored_after")),
+            f"{speedup}x" if speedup else "—",
+        )
+    parts: list[RenderableType] = [table]
+    if data.get("wall_seconds") is not None:
+        parts.append(Text(f"demo wall time: {data['wall_seconds']}s", style="dim"))
+    return Group(*parts)
+
+
 RENDERABLES = {
+    "demo.summary": demo_summary_renderable,
     "status": status_renderable,
     "history": history_renderable,
     "prune.plan": prune_renderable,

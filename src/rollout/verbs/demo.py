@@ -1,0 +1,635 @@
+"""``rollout demo``: the story of a good release and two bad ones, on the embedded sandbox.
+
+One command, in-process, on the sandbox's virtual clock (a 10-minute rollout takes
+milliseconds of wall time):
+
+1. provision voj (the CloudFormation stack, ECR images, SSM parameters) and wait until steady;
+2. deploy a good release;
+3. deploy a release that needs a secret nobody created, then one whose app crashes on start;
+4. show each one detected and rolled back (the real ``deploy`` verb does the work);
+5. show ``status`` and ``history``;
+6. replay both bad releases the way the official action leaves you (``UpdateService`` plus
+   the ECS circuit breaker) and finish with how long each restore took, side by side.
+
+The demo plays the operator: it pushes images, writes the release's template and sets the
+sandbox's fault plan (the crashing app) before deploying. The tool under test never talks to
+the sandbox except through AWS APIs. Only this verb and ``sandbox`` start a sandbox.
+
+The measuring helpers (:func:`breaker_only`, :func:`measure`) are shared with
+``bench/restore.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rollout.context import Context
+from rollout.engine.outcome import Outcome
+from rollout.errors import TimedOut
+from rollout.events import Event, EventSink, Level
+from rollout.gateways.ecs import EcsGateway
+from rollout.report.result import build_result
+from rollout.sandbox import FaultRule, Sandbox
+from rollout.sandbox.provision import ProvisionResult, fake_manifest
+from rollout.verbs import deploy, history, status
+
+#: The parameter the "missing secret" release reads and nobody created.
+MISSING_SECRET = "PAYMENT_API_KEY"  # noqa: S105 - a parameter name, not a value
+#: What the official action's waiter does between DescribeServices calls (aws-actions default).
+WAITER_DELAY = 15.0
+#: The stop codes that fail a deploy at their first occurrence (deterministic).
+DETERMINISTIC_STOP_CODES = ("TaskFailedToStart",)
+
+
+@dataclass(frozen=True)
+class Release:
+    """One release the demo (or the bench) ships: an image tag, and how it is broken."""
+
+    name: str
+    tag: str
+    #: The app's misbehaviour: a fault rule *without* an image matcher; the operator pins it
+    #: to the release's image digest (deploys run images by digest).
+    fault: FaultRule | None = None
+    missing_secret: bool = False
+    #: What a good detector should say (for the summary), e.g. "crash on start".
+    breakage: str = "none"
+
+    @property
+    def bad(self) -> bool:
+        return self.fault is not None or self.missing_secret
+
+
+GOOD = Release("good release", "sha-0000002")
+MISSING = Release(
+    "needs a secret nobody created",
+    "sha-0000003",
+    missing_secret=True,
+    breakage="missing secret",
+)
+CRASH = Release(
+    "crashes on start",
+    "sha-0000004",
+    fault=FaultRule(effect="crash", after=3.0, exit_code=3),
+    breakage="crash on start",
+)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    #: Wall seconds to pause between acts, for readability (0 for none).
+    pace: float = 0.5
+    #: Replay the bad releases through the breaker-only path for the comparison.
+    compare: bool = True
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one bad or good deploy did, in simulated seconds from its UpdateService call."""
+
+    release: str
+    path: str  # "rollout" | "breaker-only"
+    verdict: str
+    verdict_after: float | None  # UpdateService -> verdict (or breaker trip)
+    restored_after: float | None  # UpdateService -> service back, steady, on the old revision
+    signal_after: float | None = None  # UpdateService -> first definitive failure signal
+    rollback_call_after: float | None = None  # UpdateService -> our rollback call
+    api_calls: int = 0
+    rolled_back: bool = False
+    wall_seconds: float = 0.0
+
+    @property
+    def signal_to_rollback(self) -> float | None:
+        if self.signal_after is None or self.rollback_call_after is None:
+            return None
+        return self.rollback_call_after - self.signal_after
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "release": self.release,
+            "path": self.path,
+            "verdict": self.verdict,
+            "verdict_after": self.verdict_after,
+            "restored_after": self.restored_after,
+            "signal_after": self.signal_after,
+            "rollback_call_after": self.rollback_call_after,
+            "signal_to_rollback": self.signal_to_rollback,
+            "api_calls": self.api_calls,
+            "rolled_back": self.rolled_back,
+        }
+
+
+# -- setting the stage (the operator's part) ---------------------------------------------------
+
+
+@dataclass
+class Stage:
+    """A provisioned sandbox and what the operator prepared on it."""
+
+    sb: Sandbox
+    prov: ProvisionResult
+    config_path: Path
+    workdir: Path
+    #: The task-definition template the config names.
+    template: Path
+    environ: dict[str, str] = field(default_factory=dict)
+    faults: set[FaultRule] = field(default_factory=set)
+    pushed: set[str] = field(default_factory=set)
+
+    def add_fault(self, rule: FaultRule | None, digest: str) -> None:
+        """Make the image ``digest`` misbehave as ``rule`` says, once (the operator's doing)."""
+        if rule is None:
+            return
+        pinned = replace(rule, image=digest)
+        if pinned not in self.faults:
+            self.faults.add(pinned)
+            self.sb.faults.add(pinned)
+
+    def factory_context(self, emit: EventSink, environ: Mapping[str, str]) -> Context:
+        return Context(
+            factory=self.sb.client_factory(),
+            clock=self.sb.clock,
+            emit=emit,
+            config_path=self.config_path,
+            environ=dict(environ),
+        )
+
+
+def push_image(stage: Stage, tag: str) -> tuple[str, str]:
+    """Push ``tag`` to the voj ECR repository (what CI's build step does), once.
+
+    Returns the image URI and its digest.
+    """
+    sb, prov = stage.sb, stage.prov
+    ecr = sb.client_factory().client("ecr")
+    if tag not in prov.images and tag not in stage.pushed:
+        ecr.put_image(
+            repositoryName=prov.repository, imageTag=tag, imageManifest=fake_manifest(tag)
+        )
+    stage.pushed.add(tag)
+    found = ecr.describe_images(repositoryName=prov.repository, imageIds=[{"imageTag": tag}])
+    return f"{prov.repository_uri}:{tag}", str(found["imageDetails"][0]["imageDigest"])
+
+
+def template_with_secret(template: Path, out: Path, *, secret: str, container: str) -> Path:
+    """A copy of ``template`` whose ``container`` also reads SSM parameter ``secret``."""
+    doc = json.loads(template.read_text(encoding="utf-8"))
+    for cdef in doc.get("containerDefinitions", []):
+        if cdef.get("name") == container:
+            secrets = list(cdef.get("secrets") or [])
+            region_account = "arn:aws:ssm:ap-northeast-2:<account>"
+            if secrets:
+                region_account = str(secrets[0]["valueFrom"]).split(":parameter/", 1)[0]
+            secrets.append(
+                {"name": secret, "valueFrom": f"{region_account}:parameter/voj/prod/{secret}"}
+            )
+            cdef["secrets"] = secrets
+    out.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return out
+
+
+#: Keys of ``rollout.toml``'s environment the demo leaves out: the smoke probe (the sandbox's ALB
+#: has no public DNS name) and the Route 53 traffic split (the demo is about deploys and
+#: rollbacks, not the cut-over from the legacy path).
+DEMO_DROPS = ("smoke_url", "traffic")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))  # a TOML basic string is JSON-compatible
+
+
+def demo_config(source: Path, out: Path, *, env: str = "prod") -> Path:
+    """Write ``out``: ``source``'s ``env`` (defaults merged) without :data:`DEMO_DROPS`.
+
+    The template path is made absolute, so the copy works from a scratch directory.
+    """
+    raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    merged: dict[str, Any] = {}
+    for layer in (raw.get("defaults", {}), raw.get("env", {}).get(env, {})):
+        for key, value in layer.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    for key in DEMO_DROPS:
+        merged.pop(key, None)
+    merged["template"] = str((source.parent / str(merged["template"])).resolve())
+    lines = [f"# written by `rollout demo` from {source}", f"[env.{env}]"]
+    tables = {k: v for k, v in merged.items() if isinstance(v, dict)}
+    lines += [f"{k} = {_toml_value(v)}" for k, v in merged.items() if k not in tables]
+    for name, table in tables.items():
+        lines.append(f"\n[env.{env}.{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+def template_of(config: Path, env: str = "prod") -> Path:
+    raw = tomllib.loads(config.read_text(encoding="utf-8"))
+    return Path(raw["env"][env]["template"])
+
+
+def base_environ() -> dict[str, str]:
+    """What CI would export: the commit and the actor recorded in the ledger."""
+    return {
+        "GITHUB_SHA": "0" * 40,
+        "GITHUB_ACTOR": "demo",
+    }
+
+
+# -- deploying through the real verb -----------------------------------------------------------
+
+
+def deploy_release(
+    stage: Stage,
+    release: Release,
+    emit: EventSink,
+    *,
+    env: str = "prod",
+) -> tuple[Outcome, list[Event]]:
+    """Deploy ``release`` with the real ``deploy`` verb; returns its outcome and its events."""
+    image, digest = push_image(stage, release.tag)
+    stage.add_fault(release.fault, digest)
+    environ = dict(stage.environ)
+    if release.missing_secret:
+        template = template_with_secret(
+            stage.template,
+            stage.workdir / f"taskdef-{release.tag}.json",
+            secret=MISSING_SECRET,
+            container=stage.prov.container,
+        )
+        environ["ROLLOUT_TEMPLATE"] = str(template)
+    events: list[Event] = []
+
+    def tee(event: Event) -> None:
+        events.append(event)
+        emit(event)
+
+    ctx = stage.factory_context(tee, environ)
+    outcome = deploy.run(deploy.DeployOptions(image=image, env=env), ctx)
+    return outcome, events
+
+
+# -- the breaker-only path (what the official action leaves you) -------------------------------
+
+
+def breaker_only(
+    stage: Stage, release: Release, *, timeout: float = 3600.0
+) -> tuple[str, float, float, int]:
+    """Register and ``UpdateService`` like aws-actions, then poll every 15 s like its waiter.
+
+    Returns (the new task-definition ARN, the UpdateService time, the time the waiter would
+    have returned, the API calls made). The waiter returns when the deployment fails (the
+    breaker tripped; aws-actions >= 2.6 then fails the job) or completes.
+    """
+    sb, prov = stage.sb, stage.prov
+    _, digest = push_image(stage, release.tag)
+    stage.add_fault(release.fault, digest)
+    image = f"{prov.repository_uri}@{digest}"  # pinned, as rollout deploys it
+    factory = sb.client_factory()
+    ecs = EcsGateway(factory)
+    svc = ecs.describe_service(prov.cluster, prov.service)
+    doc: dict[str, Any] = copy.deepcopy(
+        dict(ecs.describe_task_definition(svc.task_definition).document)
+    )
+    for cdef in doc.get("containerDefinitions", []):
+        if cdef.get("name") == prov.container:
+            cdef["image"] = image
+            if release.missing_secret:
+                secrets = list(cdef.get("secrets") or [])
+                prefix = str(secrets[0]["valueFrom"]).split(":parameter/", 1)[0]
+                secrets.append(
+                    {
+                        "name": MISSING_SECRET,
+                        "valueFrom": f"{prefix}:parameter/voj/prod/{MISSING_SECRET}",
+                    }
+                )
+                cdef["secrets"] = secrets
+    td = ecs.register_task_definition(doc)
+    after = ecs.update_service(prov.cluster, prov.service, task_definition=td.arn)
+    started = sb.clock.now()
+    ours = after.primary.id if after.primary is not None else None
+    deadline = started + timeout
+    while sb.clock.now() < deadline:
+        sb.clock.sleep(WAITER_DELAY)
+        svc = ecs.describe_service(prov.cluster, prov.service)
+        mine = svc.deployment(ours) if ours else None
+        if mine is not None and mine.rollout_state in ("FAILED", "COMPLETED"):
+            break
+        if mine is None or mine.status == "INACTIVE":
+            break
+    return td.arn, started, sb.clock.now(), factory.api_call_total
+
+
+# -- measuring from the sandbox's own record ---------------------------------------------------
+
+
+def _sim(sb: Sandbox, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Ask the simulation directly (not an API call: not recorded, not counted)."""
+    with sb.lock:
+        result: dict[str, Any] = sb.sim.dispatch(
+            operation, params, region=sb.region, account=sb.account
+        )
+    return result
+
+
+def definitive_signal(
+    sb: Sandbox, prov: ProvisionResult, task_definition: str, *, k: int = 2
+) -> float | None:
+    """When the release's failure became definitive, from the tasks ECS stopped.
+
+    A deterministic stop (``TaskFailedToStart``: image pull, secrets) is definitive at once;
+    other failures (an essential container exiting, failed health checks) at the ``k``-th
+    stopped task of the release. The time is the task's ``stoppingAt`` (when ECS decided).
+    """
+    arns = _sim(
+        sb,
+        "ListTasks",
+        {
+            "cluster": prov.cluster,
+            "family": task_definition.rsplit("/", 1)[-1].split(":")[0],
+            "desiredStatus": "STOPPED",
+        },
+    ).get("taskArns", [])
+    if not arns:
+        return None
+    tasks = _sim(sb, "DescribeTasks", {"cluster": prov.cluster, "tasks": arns}).get("tasks", [])
+    stopped = sorted(
+        (
+            t
+            for t in tasks
+            if t.get("taskDefinitionArn") == task_definition and t.get("stoppingAt") is not None
+        ),
+        key=lambda t: float(t["stoppingAt"]),
+    )
+    for index, task in enumerate(stopped, start=1):
+        if task.get("stopCode") in DETERMINISTIC_STOP_CODES or index >= k:
+            return float(task["stoppingAt"])
+    return None
+
+
+def deployment_of(sb: Sandbox, task_definition: str, since: float) -> str | None:
+    """The id of the ECS deployment created for ``task_definition`` at or after ``since``."""
+    return next(
+        (
+            str(e.detail.get("deployment"))
+            for e in sb.timeline("deployment.created")
+            if e.time >= since and e.detail.get("task_definition") == task_definition
+        ),
+        None,
+    )
+
+
+def restored_at(sb: Sandbox, bad_deployment: str, since: float) -> float | None:
+    """When another deployment than ``bad_deployment`` completed as PRIMARY after ``since``.
+
+    That is the service back, steady, on a good revision: ECS's rollback (the old deployment
+    made PRIMARY again) or a new deployment of the old revision both end this way.
+    """
+    for entry in sb.timeline("deployment.state"):
+        d = entry.detail
+        if (
+            entry.time > since
+            and d.get("rollout_state") == "COMPLETED"
+            and d.get("status") == "PRIMARY"
+            and d.get("deployment") != bad_deployment
+        ):
+            return float(entry.time)
+    return None
+
+
+def advance_until_restored(
+    sb: Sandbox, bad_deployment: str, since: float, *, timeout: float = 3600.0
+) -> float | None:
+    """Let the sandbox run (no API calls) until the service is back; when it came back."""
+    try:
+        return sb.advance_until(
+            lambda: restored_at(sb, bad_deployment, since), timeout=timeout, step=5.0
+        )
+    except TimedOut:  # the service never came back: report "never"
+        return None
+
+
+def first_update_call(sb: Sandbox, since: float) -> float | None:
+    calls = [c for c in sb.calls("ecs", "UpdateService") if c.sim_time >= since]
+    return calls[0].sim_time if calls else None
+
+
+def rollback_call(sb: Sandbox, after: float) -> float | None:
+    """The first write that rolls back: StopServiceDeployment or a second UpdateService."""
+    calls = [
+        c
+        for c in sb.calls("ecs")
+        if c.sim_time >= after and c.operation in ("StopServiceDeployment", "UpdateService")
+    ]
+    # the deploy's own UpdateService is at ``after``; the rollback is the next such call
+    later = [c for c in calls if c.operation == "StopServiceDeployment" or c.sim_time > after]
+    return later[0].sim_time if later else None
+
+
+def measure_ours(
+    stage: Stage, release: Release, emit: EventSink, *, k: int = 2
+) -> tuple[Measured, Outcome]:
+    """Deploy ``release`` with rollout and measure it from the sandbox's record."""
+    sb = stage.sb
+    t0 = sb.clock.now()
+    calls_before = len(sb.calls())
+    wall = time.perf_counter()
+    outcome, events = deploy_release(stage, release, emit)
+    wall = time.perf_counter() - wall
+    result = build_result(events)
+    update = first_update_call(sb, t0)
+    api_calls = len(sb.calls()) - calls_before
+    if update is None:  # stopped before any write (preflight)
+        return (
+            Measured(
+                release.name,
+                "rollout",
+                outcome.verdict,
+                None,
+                None,
+                api_calls=api_calls,
+                wall_seconds=wall,
+            ),
+            outcome,
+        )
+    verdict_at = next((e.at for e in events if e.kind == "verdict"), sb.clock.now())
+    new_td = outcome.task_definition_arn or result.get("task_definition_arn")
+    signal = definitive_signal(sb, stage.prov, str(new_td), k=k) if release.bad and new_td else None
+    rb = rollback_call(sb, update)
+    bad = deployment_of(sb, str(new_td), update) if new_td else None
+    restored = None
+    if rb is not None and bad is not None:
+        # rollout waits until the restore is verified; ECS may mark it COMPLETED a bit later
+        restored = restored_at(sb, bad, update) or advance_until_restored(sb, bad, update)
+    return (
+        Measured(
+            release=release.name,
+            path="rollout",
+            verdict=outcome.verdict,
+            verdict_after=verdict_at - update,
+            restored_after=restored - update if restored is not None else None,
+            signal_after=signal - update if signal is not None else None,
+            rollback_call_after=rb - update if rb is not None else None,
+            api_calls=api_calls,
+            rolled_back=rb is not None,
+            wall_seconds=wall,
+        ),
+        outcome,
+    )
+
+
+def measure_breaker_only(stage: Stage, release: Release, *, k: int = 2) -> Measured:
+    """Ship ``release`` the breaker-only way and measure it the same way."""
+    sb, prov = stage.sb, stage.prov
+    sb.wait_steady(prov.cluster, prov.service)  # start from a settled service, like ours
+    wall = time.perf_counter()
+    new_td, update, waiter_done, api_calls = breaker_only(stage, release)
+    trips = [e.time for e in sb.timeline("breaker.trip") if e.time >= update]
+    verdict = "FAILED (breaker)" if trips else "SUCCEEDED"
+    bad = deployment_of(sb, new_td, update)
+    restored = None
+    if release.bad and bad is not None:
+        restored = advance_until_restored(sb, bad, update)
+    signal = definitive_signal(sb, prov, new_td, k=k) if release.bad else None
+    return Measured(
+        release=release.name,
+        path="breaker-only",
+        verdict=verdict,
+        verdict_after=(trips[0] if trips else waiter_done) - update,
+        restored_after=restored - update if restored is not None else None,
+        signal_after=signal - update if signal is not None else None,
+        api_calls=api_calls,
+        rolled_back=bool(trips),
+        wall_seconds=time.perf_counter() - wall,
+    )
+
+
+# -- the story --------------------------------------------------------------------------------
+
+
+@contextmanager
+def staged(config_path: Path, *, announce: EventSink | None = None) -> Iterator[Stage]:
+    """A fresh sandbox with voj provisioned, and a scratch directory for the operator."""
+    with tempfile.TemporaryDirectory(prefix="rollout-demo-") as tmp, Sandbox() as sb:
+        if announce is not None:
+            _say(
+                announce,
+                sb.clock.now(),
+                "Act 1: provision voj on the embedded sandbox",
+                level="success",
+            )
+        prov = sb.provision_voj()
+        sb.clear_calls()
+        config = demo_config(config_path, Path(tmp) / "rollout.toml")
+        yield Stage(sb, prov, config, Path(tmp), template_of(config), base_environ())
+
+
+def _say(emit: EventSink, sb_now: float, message: str, level: Level = "info", **data: Any) -> None:
+    emit(Event("demo.act", sb_now, message, level=level, data=data))
+
+
+def story(
+    stage: Stage,
+    emit: EventSink,
+    *,
+    pace: Callable[[], None] = lambda: None,
+    compare: bool = True,
+) -> list[Measured]:
+    """Acts 2-6 on a provisioned stage; returns what was measured (rollout, then breaker-only)."""
+    sb = stage.sb
+    measured: list[Measured] = []
+    releases: Sequence[tuple[str, Release]] = (
+        ("Act 2: deploy a good release", GOOD),
+        ("Act 3: deploy a release that needs a secret nobody created", MISSING),
+        ("Act 4: deploy a release whose app crashes on start", CRASH),
+    )
+    for title, release in releases:
+        pace()
+        _say(emit, sb.clock.now(), f"{title} ({release.tag})", level="success")
+        m, _ = measure_ours(stage, release, emit)
+        measured.append(m)
+    pace()
+    _say(emit, sb.clock.now(), "Act 5: rollout status and rollout history", level="success")
+    ctx = stage.factory_context(emit, stage.environ)
+    status.run(status.StatusOptions(env="prod", events=6), ctx)
+    history.run(history.HistoryOptions(env="prod", limit=10), ctx)
+    if compare:
+        pace()
+        _say(
+            emit,
+            sb.clock.now(),
+            "Act 6: the same bad releases, the way the official action leaves you "
+            "(UpdateService + ECS circuit breaker, waiter polling every 15 s)",
+            level="success",
+        )
+        for _, release in releases[1:]:
+            m = measure_breaker_only(stage, release)
+            measured.append(m)
+            _say(
+                emit,
+                sb.clock.now(),
+                f"breaker-only, {release.name}: {m.verdict}, restored after "
+                + (f"{m.restored_after:.0f}s" if m.restored_after is not None else "never"),
+                level="warning",
+            )
+    return measured
+
+
+def summary_data(measured: Sequence[Measured]) -> dict[str, Any]:
+    ours = [m for m in measured if m.path == "rollout"]
+    theirs = {m.release: m for m in measured if m.path == "breaker-only"}
+    rows = []
+    for m in ours:
+        other = theirs.get(m.release)
+        ratio = None
+        if m.restored_after and other is not None and other.restored_after:
+            ratio = round(other.restored_after / m.restored_after, 1)
+        rows.append(
+            {
+                **m.to_json(),
+                "breaker_only_verdict_after": other.verdict_after if other else None,
+                "breaker_only_restored_after": other.restored_after if other else None,
+                "speedup": ratio,
+            }
+        )
+    return {"rows": rows}
+
+
+def run(options: DemoOptions, ctx: Context) -> Outcome:
+    """Tell the story; ``ctx.emit`` is the reporter (the rest of ``ctx`` is replaced)."""
+    wall = time.perf_counter()
+
+    def pace() -> None:
+        if options.pace > 0:
+            time.sleep(options.pace)
+
+    config_path = ctx.config_path or Path("rollout.toml")
+    with staged(config_path, announce=ctx.emit) as stage:
+        _say(
+            ctx.emit,
+            stage.sb.clock.now(),
+            f"voj is up: {stage.prov.cluster}/{stage.prov.service} on "
+            f"{stage.prov.family}:1 behind {stage.prov.load_balancer_name}",
+        )
+        measured = story(stage, ctx.emit, pace=pace, compare=options.compare)
+        data = summary_data(measured)
+        data["wall_seconds"] = round(time.perf_counter() - wall, 1)
+        ctx.emit(Event("demo.summary", stage.sb.clock.now(), "what happened", data=data))
+    expected = {GOOD.name: "SUCCEEDED", MISSING.name: None, CRASH.name: "FAILED_ROLLED_BACK"}
+    ok = all(expected.get(m.release) in (None, m.verdict) for m in measured if m.path == "rollout")
+    return Outcome(verdict="OK" if ok else "UNEXPECTED", exit_code=0 if ok else 1)

@@ -23,6 +23,7 @@ Environment variables (all optional, read from the ``environ`` mapping passed in
 * ``ROLLOUT_<KEY>`` where ``KEY`` names a key of exactly one section is a shorthand for it, e.g.
   ``ROLLOUT_POLL_INTERVAL`` = ``ROLLOUT_WATCH__POLL_INTERVAL``,
   ``ROLLOUT_CIRCUIT_BREAKER`` = ``ROLLOUT_DETECTION__CIRCUIT_BREAKER``.
+* ``ROLLOUT_TRAFFIC=`` (empty, ``off`` or ``none``) switches the optional ``traffic`` section off.
 * Other ``ROLLOUT_*`` variables (``ROLLOUT_RETRY_MODE``, ``ROLLOUT_ENV``, ...) are not config keys
   and are ignored here. An empty value for an optional key (``ROLLOUT_SMOKE_URL=``) unsets it.
 
@@ -170,6 +171,9 @@ SECTIONS: dict[str, type[_Model]] = {
     "lock": Lock,
 }
 TOP_LEVEL_KEYS = tuple(k for k in EnvConfig.model_fields if k not in SECTIONS and k != "name")
+#: Sections that may be absent; ROLLOUT_<SECTION>= (empty, off or none) switches them off.
+OPTIONAL_SECTIONS = frozenset({"traffic"})
+OFF_VALUES = frozenset({"", "off", "none"})
 LIST_KEYS = frozenset({"containers", "bake.alarms"})
 
 
@@ -340,6 +344,16 @@ def _apply_environ(
                     hint=f"Sections are {', '.join(SECTIONS)}; see docs/configuration.md.",
                 )
             dotted = f"{section}.{leaf}"
+        elif key in OPTIONAL_SECTIONS:
+            if environ[var].strip().lower() not in OFF_VALUES:
+                raise ConfigError(
+                    f"failed to load {where}: {var}={environ[var]!r}: a section can only be "
+                    "switched off here (empty, 'off' or 'none').",
+                    hint=f"Set its keys with {ENV_PREFIX}{key.upper()}__<KEY>.",
+                )
+            data[key] = None
+            origin[key] = f"environment variable {var}"
+            continue
         elif key in TOP_LEVEL_KEYS and key != "vars":
             dotted = key
         elif key in LEAF_ALIASES:
@@ -355,6 +369,10 @@ def _apply_overrides(
 ) -> None:
     for key, value in overrides.items():
         if value is None:
+            continue
+        if key in OPTIONAL_SECTIONS and value is False:
+            data[key] = None  # switch the section off
+            origin[key] = f"flag/override {key!r}"
             continue
         dotted = LEAF_ALIASES.get(key, key)
         _set(data, dotted, value)

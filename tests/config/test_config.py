@@ -117,6 +117,17 @@ def test_flags_override_environment_variables(tmp_path: Path) -> None:
     assert (cfg.cluster, cfg.service, cfg.watch.poll_interval) == ("from-flag", "svc-env", 9.0)
 
 
+@pytest.mark.parametrize("value", ["", "off", "None"])
+def test_optional_section_switched_off_by_variable(tmp_path: Path, value: str) -> None:
+    """ROLLOUT_TRAFFIC= (empty, off or none) removes the traffic section the file sets."""
+    text = MINIMAL + "[env.prod.traffic]\nrecord_name = 'a'\nnew_set_identifier = 'n'\n"
+    text += "legacy_set_identifier = 'l'\n"
+    path = write(tmp_path, text)
+    assert load_config(path, "prod", environ={}).traffic is not None
+    assert load_config(path, "prod", environ={"ROLLOUT_TRAFFIC": value}).traffic is None
+    assert load_config(path, "prod", environ={}, overrides={"traffic": False}).traffic is None
+
+
 def test_config_is_frozen(tmp_path: Path) -> None:
     """EnvConfig cannot be changed after loading."""
     cfg = load_config(write(tmp_path, MINIMAL), "prod", environ={})
@@ -156,6 +167,7 @@ def test_leaf_aliases_are_unambiguous() -> None:
         ),
         (MINIMAL, "prod", {"ROLLOUT_JITTER": "2"}, r"key 'watch.jitter'.*ROLLOUT_JITTER"),
         (MINIMAL, "prod", {"ROLLOUT_WATCH__SPEED": "2"}, r"ROLLOUT_WATCH__SPEED names no config"),
+        (MINIMAL, "prod", {"ROLLOUT_TRAFFIC": "yes"}, r"ROLLOUT_TRAFFIC='yes': a section can only"),
         (
             MINIMAL + "[env.prod.detection]\ncircuit_breaker = 'maybe'\n",
             "prod",

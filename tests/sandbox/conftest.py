@@ -250,3 +250,41 @@ def served(sandbox: Sandbox) -> Iterator[tuple[Sandbox, MiniStack]]:
     sandbox.wait_steady(CLUSTER, SERVICE, revision=1)
     yield sandbox, stack
     sandbox.stop()
+
+
+#: Speed of the real-time sandbox for out-of-process clients (AWS CLI, fabfuel): a 2.5-minute
+#: rolling deploy takes ~1.5 s of wall time.
+CLIENT_SPEED = 100.0
+
+
+@dataclass
+class Realtime:
+    """A real-time sandbox serving HTTP with the mini stack, and the env for client processes."""
+
+    sb: Sandbox
+    stack: MiniStack
+    env: dict[str, str]
+
+
+@pytest.fixture
+def realtime(tmp_path: Any) -> Iterator[Realtime]:
+    """A real-time (``CLIENT_SPEED``x) sandbox over HTTP, mini stack steady on revision 1.
+
+    ``env`` is a full environment for subprocess clients: the sandbox's endpoint, region and
+    dummy credentials, and empty AWS config files so nothing from the machine leaks in.
+    """
+    import os
+
+    sb = Sandbox(speed=CLIENT_SPEED)
+    try:
+        url = sb.serve()
+        stack = build_mini_stack(http_clients(url, sb.region), sb.region)
+        sb.wait_steady(CLUSTER, SERVICE, revision=1)
+        empty = tmp_path / "empty"
+        empty.write_text("")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(sb.env())
+        env.update({"AWS_CONFIG_FILE": str(empty), "AWS_SHARED_CREDENTIALS_FILE": str(empty)})
+        yield Realtime(sb, stack, env)
+    finally:
+        sb.close()

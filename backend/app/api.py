@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -65,7 +68,16 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
     Nothing here touches the network: clients connect on first use.
     """
     production = settings.ENVIRONMENT == "production"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Create the AWS clients in the background: /health answers meanwhile, and a request
+        # that needs them waits for them.
+        threading.Thread(target=app.state.catalog.warm, name="warm", daemon=True).start()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="voj",
         version=settings.version,
         description="Books and their audio chapters.",

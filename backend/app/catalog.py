@@ -5,8 +5,11 @@ Tables (as in the seed):
 - audio chapters: hash key ``book_id`` (S), range key ``chapter_number`` (N), plus
   ``audio_key``, the S3 key of the chapter's audio object.
 
-:class:`Catalog` receives its boto3 clients; :func:`make_clients` is where the service creates
-them (never at import time).
+:class:`Catalog` receives a ``connect`` function returning its two boto3 clients and calls it
+once, on first use or from :meth:`Catalog.warm` (which the app runs in a background thread at
+startup). :func:`make_clients` is where the service creates them. boto3 and botocore are imported
+there too, not at module import: they cost about 0.6 s, which would otherwise sit between a new
+task starting and its first healthy ``/health``.
 """
 
 from __future__ import annotations
@@ -15,15 +18,10 @@ import base64
 import binascii
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-
-import boto3
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 
 from app.models import Book, BookPage, Chapter, ChapterAudio
 from app.settings import Settings
@@ -33,9 +31,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
     from mypy_boto3_s3.client import S3Client
 
-log = logging.getLogger("app.catalog")
+    Clients = tuple[DynamoDBClient, S3Client]
 
-_deserializer = TypeDeserializer()
+log = logging.getLogger("app.catalog")
 
 
 class InvalidCursorError(ValueError):
@@ -64,9 +62,12 @@ def decode_cursor(cursor: str) -> str:
 
 
 def _plain(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
     values: dict[str, Any] = {}
     for key, value in item.items():
-        decoded = _deserializer.deserialize(value)
+        decoded = deserializer.deserialize(value)
         # Numbers come back as Decimal; our models hold ints.
         if isinstance(decoded, Decimal):
             decoded = int(decoded)
@@ -74,23 +75,51 @@ def _plain(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, Any]:
     return values
 
 
-@dataclass(frozen=True)
 class Catalog:
     """Books and chapters from DynamoDB, chapter audio URLs from S3."""
 
-    dynamodb: DynamoDBClient
-    s3: S3Client
-    books_table: str
-    chapters_table: str
-    bucket: str
-    presign_expiry: int
+    def __init__(
+        self,
+        *,
+        connect: Callable[[], Clients],
+        books_table: str,
+        chapters_table: str,
+        bucket: str,
+        presign_expiry: int,
+    ) -> None:
+        self._connect = connect
+        self._clients: Clients | None = None
+        self._lock = threading.Lock()
+        self.books_table = books_table
+        self.chapters_table = chapters_table
+        self.bucket = bucket
+        self.presign_expiry = presign_expiry
+
+    def _get_clients(self) -> Clients:
+        with self._lock:
+            if self._clients is None:
+                self._clients = self._connect()
+            return self._clients
+
+    @property
+    def dynamodb(self) -> DynamoDBClient:
+        return self._get_clients()[0]
+
+    @property
+    def s3(self) -> S3Client:
+        return self._get_clients()[1]
+
+    def warm(self) -> None:
+        """Create the clients now (imports boto3, loads service models); never raises."""
+        try:
+            self._get_clients()
+        except Exception:
+            log.exception("could not create AWS clients; will retry on first use")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Catalog:
-        dynamodb, s3 = make_clients(settings)
         return cls(
-            dynamodb=dynamodb,
-            s3=s3,
+            connect=lambda: make_clients(settings),
             books_table=settings.BOOKS_TABLE_NAME,
             chapters_table=settings.AUDIO_CHAPTERS_TABLE_NAME,
             bucket=settings.S3_BUCKET_NAME,
@@ -190,6 +219,8 @@ class Catalog:
 
 
 def _answers(check: str, call: Callable[..., object], **params: str) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         call(**params)
     except (ClientError, BotoCoreError) as exc:
@@ -204,6 +235,9 @@ def make_clients(settings: Settings) -> tuple[DynamoDBClient, S3Client]:
 
     Creating a client does no network I/O; credentials are resolved on the first call.
     """
+    import boto3
+    from botocore.config import Config
+
     session = boto3.Session(region_name=settings.AWS_REGION)
     config = Config(
         connect_timeout=2,

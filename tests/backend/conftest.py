@@ -84,10 +84,8 @@ def clients(aws: None, settings: Settings) -> tuple[DynamoDBClient, S3Client]:
 
 def catalog_for(clients: tuple[DynamoDBClient, S3Client], settings: Settings) -> Catalog:
     """A catalogue on the shared moto clients, with the names from ``settings``."""
-    dynamodb, s3 = clients
     return Catalog(
-        dynamodb=dynamodb,
-        s3=s3,
+        connect=lambda: clients,
         books_table=settings.BOOKS_TABLE_NAME,
         chapters_table=settings.AUDIO_CHAPTERS_TABLE_NAME,
         bucket=settings.S3_BUCKET_NAME,

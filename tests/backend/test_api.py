@@ -33,6 +33,9 @@ def test_health_answers_any_host(client: TestClient) -> None:
 class _UnreachableCatalog:
     """A catalogue that fails on any use, as if AWS were unreachable."""
 
+    def warm(self) -> None:
+        """Warming never raises (the real one logs instead)."""
+
     def __getattr__(self, name: str) -> object:
         raise ConnectionError("AWS is unreachable")
 
@@ -267,6 +270,9 @@ def test_unknown_route_is_json_404(client: TestClient) -> None:
 
 class _ExplodingCatalog:
     """A catalogue whose lookups fail with an internal detail that must not leak."""
+
+    def warm(self) -> None:
+        """Nothing to create."""
 
     def get_book(self, book_id: str) -> None:
         raise RuntimeError("connection string postgres://admin:hunter2@db")

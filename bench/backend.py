@@ -1,0 +1,288 @@
+"""Backend benchmark: boot-to-healthy time and /health throughput under the seed's gunicorn command.
+
+    uv run --frozen python bench/backend.py            # print the section
+    uv run --frozen python bench/backend.py --write    # also update docs/benchmarks.md
+
+1. Boot to healthy: start the seed's exact command line (from ``backend/``, only ``-b`` moved to a
+   free loopback port) and time from process start to the first 200 from ``/health``; median of
+   ``--boots`` runs.
+2. Throughput: ``/health`` requests per second against the voj app and against a bare ASGI app
+   (:func:`bare_app`, answering the same bytes) under the same gunicorn settings (same command,
+   same ``gunicorn.conf.py``, same workers), alternating rounds in the same run; the ratio
+   voj/bare is the price of the framework on the liveness path. The load generator is a small
+   asyncio HTTP/1.1 keep-alive client on 127.0.0.1 that stops by itself after ``--seconds``.
+
+Everything stays on the loopback interface; nothing talks to AWS (``/health`` has no
+dependency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BACKEND = REPO / "backend"
+DOCS = REPO / "docs" / "benchmarks.md"
+
+SEED_COMMAND = [
+    "gunicorn",
+    "app.main:app",
+    "-k",
+    "uvicorn.workers.UvicornWorker",
+    "-b",
+    "0.0.0.0:8000",
+    "--workers",
+    "2",
+    "--timeout",
+    "60",
+]
+
+ENV = {
+    "ENVIRONMENT": "production",
+    "AWS_REGION": "ap-northeast-2",
+    "S3_BUCKET_NAME": "voj-audio-bench",
+    "BOOKS_TABLE_NAME": "voj-books-bench",
+    "AUDIO_CHAPTERS_TABLE_NAME": "voj-audio-chapters-bench",
+    "CORS_ORIGINS": "https://voj.example.com",
+    "ALLOWED_HOSTS": "api.voj.example.com",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+}
+
+_BODY = b'{"status":"ok"}'
+
+
+async def bare_app(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
+    """The baseline: a bare ASGI app answering every request like voj's /health."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(_BODY)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": _BODY})
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _command(port: int, app: str = "app.main:app") -> list[str]:
+    command = list(SEED_COMMAND)
+    command[command.index("-b") + 1] = f"127.0.0.1:{port}"
+    command[1] = app
+    command[0] = str(Path(sys.executable).parent / "gunicorn")
+    if app != "app.main:app":
+        # The bare app lives in this file; everything else about the command stays the same.
+        command += ["--pythonpath", str(Path(__file__).resolve().parent)]
+    return command
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@contextmanager
+def gunicorn(app: str = "app.main:app", timeout: float = 60.0) -> Iterator[tuple[int, float]]:
+    """Run the command; yield (port, seconds from start to the first healthy answer)."""
+    port = _free_port()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1", **ENV}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        _command(port, app),
+        cwd=BACKEND,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not _healthy(port):
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {process.returncode} before healthy")
+            if time.perf_counter() - started > timeout:
+                raise RuntimeError("gunicorn not healthy in time")
+            time.sleep(0.005)
+        yield port, time.perf_counter() - started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+async def _load(port: int, seconds: float, connections: int) -> int:
+    """Keep-alive GET /health on ``connections`` sockets for ``seconds``; count 200s."""
+    request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    deadline = time.perf_counter() + seconds
+    length = re.compile(rb"content-length: *(\d+)", re.I)
+
+    async def one() -> int:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        done = 0
+        try:
+            while time.perf_counter() < deadline:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                match = length.search(head)
+                await reader.readexactly(int(match.group(1)) if match else 0)
+                if head.startswith(b"HTTP/1.1 200"):
+                    done += 1
+        finally:
+            writer.close()
+        return done
+
+    return sum(await asyncio.gather(*(one() for _ in range(connections))))
+
+
+def throughput(app: str, seconds: float, connections: int) -> float:
+    with gunicorn(app) as (port, _):
+        asyncio.run(_load(port, 0.5, connections))  # warm up both workers
+        started = time.perf_counter()
+        count = asyncio.run(_load(port, seconds, connections))
+        return count / (time.perf_counter() - started)
+
+
+def bad_settings_exit() -> float:
+    """Seconds until the seed's command exits on a bad setting (ENVIRONMENT=prod)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **ENV, "ENVIRONMENT": "prod"}
+    started = time.perf_counter()
+    subprocess.run(
+        _command(_free_port()), cwd=BACKEND, env=env, capture_output=True, timeout=60, check=False
+    )
+    return time.perf_counter() - started
+
+
+def run(boots: int, rounds: int, seconds: float, connections: int) -> dict[str, Any]:
+    boot_times = []
+    for _ in range(boots):
+        with gunicorn() as (_, boot):
+            boot_times.append(boot)
+    voj, bare = [], []
+    for _ in range(rounds):
+        voj.append(throughput("app.main:app", seconds, connections))
+        bare.append(throughput("backend:bare_app", seconds, connections))
+    ratios = [v / b for v, b in zip(voj, bare, strict=True)]
+    return {
+        "boot_times": boot_times,
+        "boot_median": statistics.median(boot_times),
+        "bad_exit": bad_settings_exit(),
+        "voj_rps": statistics.median(voj),
+        "bare_rps": statistics.median(bare),
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+        "load": os.getloadavg(),
+    }
+
+
+def render(result: dict[str, Any], args: argparse.Namespace) -> str:
+    boots = ", ".join(f"{t:.2f}" for t in result["boot_times"])
+    ratios = ", ".join(f"{r:.2f}" for r in result["ratios"])
+    boot_ok = "met" if result["boot_median"] < 2.0 else "NOT met"
+    ratio_ok = "met" if result["ratio"] >= 0.8 else "NOT met"
+    load = ", ".join(f"{x:.1f}" for x in result["load"])
+    rows = [
+        (
+            f"boot to first healthy `/health`, seed command, median of {args.boots}",
+            f"{result['boot_median']:.2f} s ({boots})",
+            f"< 2 s ({boot_ok})",
+        ),
+        ("bad setting to non-zero exit", f"{result['bad_exit']:.2f} s", "within seconds"),
+        ("`/health` throughput, voj app", f"{result['voj_rps']:.0f} req/s", ""),
+        (
+            "`/health` throughput, bare ASGI app, same gunicorn settings",
+            f"{result['bare_rps']:.0f} req/s",
+            "",
+        ),
+        (
+            f"ratio voj / bare, median of {args.rounds} alternating rounds",
+            f"{result['ratio']:.2f} ({ratios})",
+            f">= 0.8 ({ratio_ok})",
+        ),
+    ]
+    table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
+    return f"""## Backend
+
+Measured by `bench/backend.py` on {time.strftime("%Y-%m-%d", time.gmtime())}: {os.cpu_count()} CPUs,
+Python {platform.python_version()}, load average at the end {load} (the machine was shared with
+other work, so treat absolute numbers as pessimistic).
+
+| measure | value | target |
+|---|---|---|
+{table}
+
+Load: {args.connections} keep-alive connections from one asyncio client process on 127.0.0.1,
+{args.seconds:g} s per round after a 0.5 s warm-up; client and server share the same CPUs, so the
+absolute rates are bounded by the client too, while the ratio compares like with like.
+
+Reproduce: `uv run --frozen python bench/backend.py` (add `--write` to update this section).
+"""
+
+
+def write_section(section: str) -> None:
+    """Replace (or add) the "## Backend" section of docs/benchmarks.md, keeping the others."""
+    intro = (
+        "# Benchmarks\n\nMeasured figures for the project's performance targets; "
+        "each section says how to reproduce it.\n"
+    )
+    text = DOCS.read_text() if DOCS.exists() else intro
+    pattern = re.compile(r"^## Backend\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text.rstrip("\n") + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--boots", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args()
+    result = run(args.boots, args.rounds, args.seconds, args.connections)
+    section = render(result, args)
+    print(section)
+    if args.write:
+        write_section(section)
+        print(f"wrote {DOCS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,6 +7,7 @@ the simulation's ``dispatch`` on a :class:`~rollout.sandbox.clock.VirtualClock`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -137,7 +138,8 @@ class SimHarness:
     def image(self, tag: str, *, push: bool = True) -> str:
         """The ECR URI for ``tag`` (pushed to moto's ECR unless ``push=False``)."""
         if push:
-            self.ecr.put_image(repositoryName=REPO, imageTag=tag, imageManifest=manifest(tag))
+            with contextlib.suppress(self.ecr.exceptions.ImageAlreadyExistsException):
+                self.ecr.put_image(repositoryName=REPO, imageTag=tag, imageManifest=manifest(tag))
         return f"{self.registry}/{REPO}:{tag}"
 
     def register(

@@ -238,3 +238,16 @@ def test_plain_leaves_out_debug_events_other_than_polls() -> None:
     text = out.getvalue()
     assert "internal detail" not in text
     assert "INFO  poll 1 | targets: healthy 1" in text
+
+
+def test_console_shows_no_live_panel_for_a_read_only_verb() -> None:
+    """A status run (no steps, no polls) prints its table on a TTY without a live panel."""
+    out = _Tty()
+    reporter = open_reporter("console", stream=out, environ={"TERM": "xterm"})
+    reporter(Event("run.started", T0, "status", level="debug", data={"verb": "status"}))
+    reporter(Event("status", T0, "2/2 running", data={"cluster": "c", "service": "s"}))
+    reporter(Event("run.finished", T0, "done", level="debug", data={"verdict": "OK"}))
+    reporter.close()
+    text = out.getvalue()
+    assert "Deployments" in text
+    assert "rollout status" not in text  # the live panel's title

@@ -11,15 +11,15 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from rollout.events import Event
 from rollout.report.plain import clock_time, detail
-from rollout.report.tables import RENDERABLES, deployments_table, targets_table
+from rollout.report.tables import RENDERABLES, deployments_table
 
 LEVEL_STYLES = {
     "debug": "dim",
@@ -29,6 +29,7 @@ LEVEL_STYLES = {
     "error": "bold red",
 }
 LEVEL_MARKS = {"debug": "·", "info": "•", "success": "✔", "warning": "!", "error": "✘"}
+MAX_TARGETS = 4
 VERDICT_STYLES = {"SUCCEEDED": "bold green", "FAILED_ROLLED_BACK": "bold yellow"}
 
 
@@ -54,6 +55,11 @@ class ConsoleRenderer:
         d = event.data
         match event.kind:
             case "run.started":
+                self._step = ""
+                self._observation = {}
+                self._targets.clear()
+                self._ecs_events.clear()
+                self._stops.clear()
                 self._title = " ".join(
                     str(x)
                     for x in (
@@ -86,29 +92,35 @@ class ConsoleRenderer:
                 pass
 
     def panel(self) -> RenderableType:
-        """The live panel for the current state."""
+        """The live panel for the current state (kept short: it must fit a terminal)."""
         parts: list[RenderableType] = []
         elapsed = self._now - self._origin if self._origin is not None else 0.0
         parts.append(Text(f"{self._step or 'starting'}   ({elapsed:.0f}s)", style="bold"))
         deployments = self._observation.get("deployments")
         if isinstance(deployments, list) and deployments:
-            parts.append(deployments_table([x for x in deployments if isinstance(x, Mapping)]))
+            table = deployments_table([x for x in deployments if isinstance(x, Mapping)])
+            table.title = None
+            table.box = box.SIMPLE
+            parts.append(table)
         counts = [
             f"{k} {self._observation[k]}"
             for k in ("healthy", "unhealthy", "initial", "draining")
             if k in self._observation
         ]
-        if counts:
-            parts.append(Text("targets: " + ", ".join(counts)))
-        if self._targets:
-            parts.append(targets_table(list(self._targets.values())))
-        for title, lines in (("ECS events", self._ecs_events), ("Stopped tasks", self._stops)):
-            if lines:
-                grid = Table.grid()
-                grid.add_column()
-                for line in lines:
-                    grid.add_row(Text(line, overflow="fold"))
-                parts.append(Panel(grid, title=title, title_align="left", border_style="dim"))
+        targets = [
+            f"{t['target']} {t.get('state')}" + (f" ({t['reason']})" if t.get("reason") else "")
+            for t in list(self._targets.values())[-MAX_TARGETS:]
+        ]
+        if counts or targets:
+            line = "targets: " + (", ".join(counts) if counts else "")
+            if targets:
+                line += ("  |  " if counts else "") + "; ".join(targets)
+            parts.append(Text(line, no_wrap=True, overflow="ellipsis"))
+        for title, lines in (("event", self._ecs_events), ("stopped", self._stops)):
+            for line in list(lines)[-3:]:
+                parts.append(
+                    Text(f"{title}: {line}", style="dim", no_wrap=True, overflow="ellipsis")
+                )
         return Panel(Group(*parts), title=self._title, title_align="left")
 
     # -- sink --------------------------------------------------------------------------------
@@ -118,7 +130,9 @@ class ConsoleRenderer:
             self._origin = event.at
         self._now = event.at
         self._update(event)
-        if event.kind == "run.started" and self._live_enabled and self._live is None:
+        # The panel appears once a run has steps or polls to show (not for status/history).
+        live_kinds = ("step.started", "observation")
+        if event.kind in live_kinds and self._live_enabled and self._live is None:
             self._live = Live(
                 self.panel(),
                 console=self.console,
@@ -134,7 +148,9 @@ class ConsoleRenderer:
                 self.console.print(RENDERABLES[event.kind](event.data))
         if event.kind == "verdict":
             self._print_verdict(event)
-        if self._live is not None:
+        if event.kind == "run.finished":
+            self.close()
+        elif self._live is not None:
             self._live.update(self.panel())
 
     def _line(self, event: Event) -> Text:

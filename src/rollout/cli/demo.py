@@ -1,0 +1,62 @@
+"""``rollout demo``: a good release and two bad ones on the embedded sandbox (``make demo``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rollout.aws import ClientFactory
+from rollout.context import Context
+from rollout.errors import RolloutError
+from rollout.report import open_reporter
+from rollout.verbs import demo
+
+from . import app
+
+
+@app.command("demo")
+def demo_cmd(
+    pace: Annotated[
+        float, typer.Option("--pace", help="Wall seconds to pause between acts (0: none).")
+    ] = 0.5,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare/--no-compare",
+            help="Replay the bad releases the breaker-only way for the restore comparison.",
+        ),
+    ] = True,
+    config: Annotated[
+        Path, typer.Option("--config", help="The rollout.toml whose prod environment to use.")
+    ] = Path("rollout.toml"),
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="auto, console, plain or json.")
+    ] = "auto",
+) -> None:
+    """Provision voj in-process, deploy a good and two bad releases, show the rollbacks."""
+    environ = dict(os.environ)
+    code = 1
+    try:
+        reporter = open_reporter(output, stream=sys.stdout, environ=environ)
+    except RolloutError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from exc
+    try:
+        # The demo builds its own sandbox-backed factory and virtual clock; these are unused.
+        ctx = Context(
+            factory=ClientFactory(region="ap-northeast-2"),
+            emit=reporter,
+            config_path=config,
+            environ=environ,
+        )
+        code = demo.run(demo.DemoOptions(pace=pace, compare=compare), ctx).exit_code
+    except RolloutError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        code = exc.exit_code
+    finally:
+        reporter.close()
+    raise typer.Exit(code)

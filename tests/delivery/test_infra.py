@@ -386,7 +386,7 @@ def test_weighted_records_match_the_traffic_config() -> None:
         traffic["legacy_set_identifier"],
     }
     assert {(r["Name"], r["Type"], r["TTL"]) for r in records} == {
-        (traffic["record_name"], traffic["record_type"], "60")
+        (traffic["record_name"] + ".", traffic["record_type"], "60")
     }
     new = next(r for r in records if r["SetIdentifier"] == traffic["new_set_identifier"])
     assert new["ResourceRecords"] == ["<LoadBalancer.DNSName>"]

@@ -358,3 +358,31 @@ def test_cli_render_writes_file_and_refuses_missing_image(
     bad = runner.invoke(app, ["render", "--config", config, "--image", "sha-9999999"], env=endpoint)
     assert bad.exit_code == 2
     assert "sha-9999999 is not in ECR" in bad.output
+
+
+@pytest.fixture
+def other_parameter(stack: Any) -> Iterator[str]:
+    """An SSM parameter outside /voj/prod/*, which the execution role may not read."""
+    ssm = stack.client_factory().client("ssm")
+    name = "/voj/other/DB_URL"
+    ssm.put_parameter(Name=name, Value="x", Type="SecureString")
+    try:
+        yield name
+    finally:
+        ssm.delete_parameter(Name=name)
+
+
+def test_unreadable_secret_warns(stack: Any, workdir: Path, other_parameter: str) -> None:
+    """A secret the execution role's policies do not grant gets ! (not ✗), with the grant as fix."""
+    arn = f"arn:aws:ssm:ap-northeast-2:<account>:parameter{other_parameter}"
+    edit_template(workdir, add_secret(arn))
+    code, report, _, calls = run_verify(stack, workdir)
+    assert code == 0
+    check = next(c for c in report.checks if c.name == "secret: api.DB")
+    assert check.status == "warn"
+    assert "do not visibly grant ssm:GetParameters" in check.message
+    assert check.fix.startswith("grant ssm:GetParameters on arn:aws:ssm:ap-northeast-2:")
+    readable = next(c for c in report.checks if c.name == "secret: api.CORS_ORIGINS")
+    assert readable.status == "pass"
+    assert "readable by the execution role" in readable.message
+    assert_read_only(calls)

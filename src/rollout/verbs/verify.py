@@ -93,6 +93,8 @@ class _Run:
     rendered: Rendered
     ctx: Context
     checks: list[Check] = field(default_factory=list)
+    #: The execution role's policy documents, once the role was found and trusted.
+    execution_policies: list[Any] | None = None
     _account: str | None = None
 
     def add(self, check: Check) -> None:
@@ -135,9 +137,8 @@ def run_checks(cfg: EnvConfig, rendered: Rendered, ctx: Context) -> VerifyReport
     run.guarded("image", lambda: _image(run))
     _fargate(run, doc)
     run.add(check_secret_env(doc))
-    policies: list[Any] = []
-    run.guarded("roles", lambda: _roles(run, doc, policies))
-    run.guarded("secrets", lambda: _secrets(run, doc, policies))
+    run.guarded("roles", lambda: _roles(run, doc))
+    run.guarded("secrets", lambda: _secrets(run, doc))
     run.guarded("logs", lambda: _logs(run, doc))
     run.guarded("service", lambda: _service(run, doc))
     return VerifyReport(checks=tuple(run.checks), env=cfg.name, image=rendered.image)
@@ -214,7 +215,7 @@ def _fargate(run: _Run, doc: dict[str, Any]) -> None:
         run.add(Check(name, "pass", f"cpu {doc.get('cpu')}, memory {doc.get('memory')}"))
 
 
-def _roles(run: _Run, doc: dict[str, Any], policies: list[Any]) -> None:
+def _roles(run: _Run, doc: dict[str, Any]) -> None:
     iam = IamGateway(run.ctx.factory)
     needs_execution = (
         bool(secret_refs(doc))
@@ -265,17 +266,16 @@ def _roles(run: _Run, doc: dict[str, Any], policies: list[Any]) -> None:
             continue
         run.add(Check(name, "pass", f"{role.name} exists and trusts ecs-tasks.amazonaws.com"))
         if label == "execution":
-            policies.extend(iam.role_policies(role.name))
-            policies.append({"_loaded": True})
+            run.execution_policies = iam.role_policies(role.name)
 
 
-def _secrets(run: _Run, doc: dict[str, Any], policies: list[Any]) -> None:
+def _secrets(run: _Run, doc: dict[str, Any]) -> None:
     refs = secret_refs(doc)
     if not refs:
         run.add(Check("secrets", "pass", "the task definition has no secrets"))
         return
     store = SecretsGateway(run.ctx.factory)
-    role_known = any(isinstance(p, dict) and p.get("_loaded") for p in policies)
+    policies = run.execution_policies
     for ref in refs:
         name = f"secret: {ref.container}.{ref.name}"
         ref = parse_secret_ref(ref.container, ref.name, ref.value_from)
@@ -317,7 +317,7 @@ def _secrets(run: _Run, doc: dict[str, Any], policies: list[Any]) -> None:
                 )
             )
             continue
-        if role_known and not policy_allows(policies, actions, resource):
+        if policies is not None and not policy_allows(policies, actions, resource):
             run.add(
                 Check(
                     name,
@@ -332,7 +332,8 @@ def _secrets(run: _Run, doc: dict[str, Any], policies: list[Any]) -> None:
             Check(
                 name,
                 "pass",
-                f"{what} exists" + (", readable by the execution role" if role_known else ""),
+                f"{what} exists"
+                + (", readable by the execution role" if policies is not None else ""),
             )
         )
 

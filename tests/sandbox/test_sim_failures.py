@@ -406,3 +406,21 @@ def test_serve_5xx_fault_is_visible_to_the_data_plane_only(h: SimHarness) -> Non
     [target] = h.sim.serving_targets(h.tg_arn)
     assert (target.state, target.status_code) == ("healthy", 502)
     assert h.sim.serving_status(task["taskArn"]) == 502
+
+
+def test_alarm_bake_time_delays_completion(h: SimHarness) -> None:
+    """With alarms on and bakeTimeInMinutes=2, the deployment stays IN_PROGRESS for 2 min after
+    the old tasks are gone, then completes (§2.2 bake time)."""
+    alarms = {"alarmNames": [], "enable": True, "rollback": True}
+    _steady(h, alarms=alarms)
+    h.update(deploymentConfiguration={"bakeTimeInMinutes": 2})
+    began = h.clock.now()
+    h.update(taskDefinition=h.register(h.image("v2")))
+    h.settle(step=1)
+    drained = max(e.time for e in h.sim.timeline("task.state") if e.detail["state"] == "STOPPED")
+    [done] = [
+        e
+        for e in h.sim.timeline("deployment.state")
+        if e.time > began and e.detail["rollout_state"] == "COMPLETED"
+    ]
+    assert done.time - drained >= 120

@@ -604,7 +604,9 @@ class EcsSimulation:
         # 3. stop old tasks: unhealthy/not-yet-running ones freely, healthy ones down to `lower`
         if not frozen:
             _, lower = rolling_limits(service.desired, minimum, maximum)
-            doomed = [t for t in old_live if t not in healthy and t.last_status in PENDING_STATES]
+            # old tasks that do not count as healthy (starting, failing, not yet checked) give
+            # nothing to the minimum: ECS scales their revision down without waiting
+            doomed = [t for t in old_live if t not in healthy]
             doomed += sorted(old_healthy, key=lambda t: t.created_at)[: plan.stop_healthy_old]
             # scale-in within the primary (desiredCount lowered)
             extra = len(primary_live) - service.desired

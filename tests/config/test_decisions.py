@@ -8,6 +8,7 @@ import pytest
 
 from rollout.decisions.checks import (
     check_circuit_breaker,
+    check_network,
     check_rolling,
     check_secret_env,
     check_speed,
@@ -479,3 +480,32 @@ def test_environment_masked_but_change_marked() -> None:
     assert "arn:aws:ssm:r:1:parameter/s" in unified(
         normalise_task_definition(LIVE), {}, before_name="a", after_name="b"
     )
+
+
+VPC = {"awsvpcConfiguration": {"subnets": ["subnet-1", "subnet-2"], "securityGroups": ["sg-1"]}}
+FARGATE_TD = {"networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"]}
+
+
+@pytest.mark.parametrize(
+    ("document", "network", "launch_type", "status", "phrase"),
+    [
+        (FARGATE_TD, VPC, "FARGATE", "pass", "awsvpc in 2 subnet(s)"),
+        (FARGATE_TD, None, "FARGATE", "fail", "no awsvpcConfiguration subnets"),
+        ({"networkMode": "awsvpc"}, VPC, "FARGATE", "fail", "does not require FARGATE"),
+        (
+            {"networkMode": "bridge", "requiresCompatibilities": ["FARGATE"]},
+            None,
+            "FARGATE",
+            "fail",
+            "needs networkMode awsvpc",
+        ),
+        ({"networkMode": "bridge"}, None, "EC2", "pass", "networkMode 'bridge'"),
+    ],
+)
+def test_network(
+    document: dict[str, Any], network: Any, launch_type: str, status: str, phrase: str
+) -> None:
+    """Fargate services need awsvpc, a FARGATE definition and subnets in the service."""
+    check = check_network(document, network, launch_type)
+    assert check.status == status
+    assert phrase in check.message

@@ -70,6 +70,7 @@ def test_clean_stack_passes(stack: Any, workdir: Path) -> None:
         "service: exists",
         "deploy: circuit breaker",
         "deploy: min/max percent",
+        "service: network",
         "alb: container and port",
         "speed: health checks and draining",
     } <= names

@@ -250,6 +250,43 @@ def check_wiring(
     return Check(name, "pass", f"{shown} matches the service's target group(s)")
 
 
+def check_network(
+    document: Mapping[str, Any],
+    network_configuration: Mapping[str, Any] | None,
+    launch_type: str | None,
+) -> Check:
+    """awsvpc tasks need the service's subnets; a FARGATE service needs a FARGATE definition."""
+    name = "service: network"
+    if launch_type == "FARGATE" and "FARGATE" not in (
+        document.get("requiresCompatibilities") or []
+    ):
+        return Check(
+            name,
+            "fail",
+            "the service runs on FARGATE but the task definition does not require FARGATE",
+            'add "requiresCompatibilities": ["FARGATE"] to the template',
+        )
+    mode = document.get("networkMode")
+    if mode != "awsvpc":
+        if launch_type == "FARGATE":
+            return Check(
+                name,
+                "fail",
+                f"Fargate needs networkMode awsvpc, the definition has {mode!r}",
+                'set "networkMode": "awsvpc" in the template',
+            )
+        return Check(name, "pass", f"networkMode {mode!r}")
+    vpc = (network_configuration or {}).get("awsvpcConfiguration") or {}
+    if not vpc.get("subnets"):
+        return Check(
+            name,
+            "fail",
+            "networkMode awsvpc, but the service has no awsvpcConfiguration subnets",
+            "give the service a networkConfiguration with subnets and security groups",
+        )
+    return Check(name, "pass", f"awsvpc in {len(vpc['subnets'])} subnet(s)")
+
+
 # -- roles ---------------------------------------------------------------------------------------
 
 

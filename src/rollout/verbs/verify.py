@@ -7,8 +7,8 @@ one-line fix; each is also emitted as a ``check`` event. Only read calls are mad
 Checks (in order): image in ECR, Fargate size, secret-looking plain environment variables,
 execution/task roles (exist, trust ecs-tasks.amazonaws.com), each ``secrets`` reference (exists;
 readable by the execution role's policies), awslogs log groups, the service (exists), its circuit
-breaker, min/max percent at the desired count, container/port wiring to its target groups, and
-the speed its health-check and draining settings cost.
+breaker, min/max percent at the desired count, network mode and subnets, container/port wiring
+to its target groups, and the speed its health-check and draining settings cost.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from rollout.decisions.checks import (
     Check,
     awslogs_targets,
     check_circuit_breaker,
+    check_network,
     check_rolling,
     check_secret_env,
     check_speed,
@@ -394,6 +395,7 @@ def _service(run: _Run, doc: dict[str, Any]) -> None:
         )
     )
     run.add(check_rolling(service.desired, dc.minimum_healthy_percent, dc.maximum_percent))
+    run.add(check_network(doc, service.network_configuration, service.launch_type))
     _wiring_and_speed(run, doc, service)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rollout.decisions.checks import (
     check_circuit_breaker,
@@ -23,7 +26,7 @@ from rollout.decisions.fargate import fargate_size_problem, parse_cpu, parse_mem
 from rollout.decisions.jsondiff import mask_environment, normalise_task_definition, unified
 from rollout.decisions.taskdef import expand_image, parse_image, tag_value
 from rollout.errors import ConfigError
-from rollout.templating import lookup_from, substitute
+from rollout.templating import contains, fill_placeholders, lookup_from, substitute
 
 ECR = "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com"
 DIGEST = "sha256:" + "ab" * 32
@@ -509,3 +512,32 @@ def test_network(
     check = check_network(document, network, launch_type)
     assert check.status == status
     assert phrase in check.message
+
+
+@given(text=st.text().filter(lambda t: "$" not in t))
+def test_text_without_dollar_is_unchanged(text: str) -> None:
+    """Strings without `$` pass through substitution untouched."""
+    assert substitute(text, lookup_from({})) == text
+
+
+@given(value=st.text())
+def test_values_are_inserted_verbatim(value: str) -> None:
+    """A variable's value is inserted as is, never expanded again (even if it holds ${...})."""
+    assert substitute("<${V}>", lookup_from({"V": value})) == f"<{value}>"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@given(document=json_values)
+def test_fill_placeholders_keeps_structure(document: Any) -> None:
+    """Filling <account> changes strings only; keys, numbers and nesting stay as they were."""
+    filled = fill_placeholders(document, {"<account>": "123456789012"})
+    assert not contains(filled, "<account>")
+    assert json.dumps(fill_placeholders(document, {}), sort_keys=True) == json.dumps(
+        document, sort_keys=True
+    )

@@ -484,3 +484,22 @@ def test_services_without_load_balancer_count_healthy_after_forty_seconds(h: Sim
     started = next(t for t, m in events if "has started" in m)
     stopped = next(t for t, m in events if "has stopped" in m)
     assert stopped - started == pytest.approx(30 + 40 + 10, abs=2)
+
+
+def test_images_by_digest_and_outside_ecr(h: SimHarness) -> None:
+    """An ECR image referenced by an existing digest pulls; an unknown digest fails with the
+    digest in the reason; images outside ECR are assumed pullable (Behaviour default)."""
+    h.image("v1")
+    digest = h.ecr.describe_images(repositoryName="api")["imageDetails"][0]["imageDigest"]
+    h.create_service(h.register(f"{h.registry}/api@{digest}"), load_balancer=False)
+    h.settle()
+    [task] = h.tasks()
+    assert task["containers"][0]["imageDigest"] == digest
+    ghost = "sha256:" + "0" * 64
+    h.update(taskDefinition=h.register(f"{h.registry}/api@{ghost}"))
+    h.advance(120)
+    reasons = {t["stoppedReason"] for t in h.tasks("STOPPED")}
+    assert any(f"api@{ghost}: not found" in str(r) for r in reasons)
+    h.update(taskDefinition=h.register("public.ecr.aws/nginx/nginx:1.27"))
+    h.settle()
+    assert h.service()["deployments"][0]["rolloutState"] == "COMPLETED"

@@ -101,6 +101,7 @@ def test_missing_image_trips_breaker_at_three_and_rolls_back_to_the_old_id(h: Si
         "threshold": 3,
     }
     assert full["rollback"]["serviceRevisionArn"].endswith(old_id[8:])
+    assert h.service()["currentServiceDeployment"] == sd["serviceDeploymentArn"]
 
 
 def test_missing_ssm_secret_fails_with_resource_initialization_error(h: SimHarness) -> None:

@@ -919,7 +919,8 @@ def service_view(
     if service.grace_period is not None:
         out["healthCheckGracePeriodSeconds"] = service.grace_period
     if visible:
-        out["currentServiceDeployment"] = sim.service_deployment_arn(rs, service, service.primary)
+        current = service.deployment(service.current_deployment) or service.primary
+        out["currentServiceDeployment"] = sim.service_deployment_arn(rs, service, current)
         out["currentServiceRevisions"] = [
             {
                 "arn": sim.revision_arn(rs, service, d),

@@ -231,6 +231,7 @@ class EcsSimulation:
                 old.sd_status_reason = "A newer service deployment started."
                 old.sd_updated_at = self.now
         service.deployments.append(deployment)
+        service.current_deployment = number
         service.steady = False
         service.stuck_reported = False
         service.throttle_reported = False

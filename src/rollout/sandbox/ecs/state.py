@@ -186,6 +186,8 @@ class ServiceRecord:
     deleted_at: float | None = None
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=100))
     deployments: list[DeploymentRecord] = field(default_factory=list)
+    #: the deployment whose ServiceDeployment is current (a rollback does not change it)
+    current_deployment: str = ""
     steady: bool = False
     steady_token: int = 0
     stuck_reported: bool = False

@@ -357,6 +357,35 @@ def test_property_gaps_are_applied(built: tuple[Sandbox, ProvisionResult]) -> No
     assert [p["Arn"] for p in providers] == [result.resources["GitHubOidcProvider"]]
 
 
+def test_more_property_gaps_are_applied(built: tuple[Sandbox, ProvisionResult]) -> None:
+    """Bucket versioning/ownership/bucket key, table point-in-time recovery, ECR scan on push
+    and the tasks' HTTPS-only egress match the template, not moto's defaults."""
+    sb, result = built
+    f = sb.client_factory()
+    s3 = f.client("s3")
+    assert s3.get_bucket_versioning(Bucket=result.bucket)["Status"] == "Enabled"
+    ownership = s3.get_bucket_ownership_controls(Bucket=result.bucket)["OwnershipControls"]
+    assert ownership["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    (rule,) = s3.get_bucket_encryption(Bucket=result.bucket)["ServerSideEncryptionConfiguration"][
+        "Rules"
+    ]
+    assert rule["BucketKeyEnabled"] is True
+    for table in result.tables:
+        backups = f.client("dynamodb").describe_continuous_backups(TableName=table)
+        pitr = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+        assert pitr["PointInTimeRecoveryStatus"] == "ENABLED"
+    (repo,) = f.client("ecr").describe_repositories(repositoryNames=["voj-backend"])["repositories"]
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    (group,) = f.client("ec2").describe_security_groups(
+        GroupIds=[result.resources["ServiceSecurityGroup"]]
+    )["SecurityGroups"]
+    egress = [
+        (r["IpProtocol"], r.get("FromPort"), r.get("ToPort")) for r in group["IpPermissionsEgress"]
+    ]
+    assert egress == [("tcp", 443, 443)]
+
+
 def test_settings_parameters_point_at_the_stack(built: tuple[Sandbox, ProvisionResult]) -> None:
     """/voj/prod/* hold the bucket and table names the stack created."""
     sb, result = built

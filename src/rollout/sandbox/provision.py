@@ -16,9 +16,11 @@ The gaps (also listed in ``docs/operations.md``, "Sandbox gaps"):
 * ``AWS::CloudWatch::Alarm``, ``AWS::IAM::OIDCProvider``, ``AWS::S3::BucketPolicy``: moto's
   CloudFormation has no model for them; created with ``PutMetricAlarm``,
   ``CreateOpenIDConnectProvider`` and ``PutBucketPolicy``.
-* Properties moto's CloudFormation accepts but drops: target-group and load-balancer
-  attributes (the deregistration delay matters to the simulation), the ECR lifecycle policy,
-  the S3 public-access block. They are applied with the matching API call afterwards.
+* Properties moto's CloudFormation accepts but drops, applied afterwards with the matching API
+  call: target-group and load-balancer attributes (the deregistration delay matters to the
+  simulation), the listener's weighted ``ForwardConfig`` (moto reads only ``TargetGroupArn``),
+  the ECR lifecycle policy and scan-on-push, the S3 public-access block, versioning, ownership
+  controls and bucket key, DynamoDB point-in-time recovery, and security-group egress rules.
 
 Revision 1 of the task definition is ``.github/ecs/taskdef.json`` with ``<account>`` filled in
 and the image set to ``voj-backend:sha-0000001``; the template's ``ServiceTaskDefinitionArn``
@@ -826,18 +828,89 @@ def _patch_listener(p: _Provisioner, arn: str, props: Mapping[str, Any]) -> None
 
 
 def _patch_repository(p: _Provisioner, name: str, props: Mapping[str, Any]) -> None:
+    scanning = props.get("ImageScanningConfiguration")
+    if scanning:
+        shape = _operation_shape(p, "ecr", "PutImageScanningConfiguration")
+        params = to_api_params(
+            "AWS::ECR::Repository", {"ImageScanningConfiguration": scanning}, shape
+        )
+        p.client("ecr").put_image_scanning_configuration(repositoryName=name, **params)
     lifecycle = props.get("LifecyclePolicy", {}).get("LifecyclePolicyText")
     if lifecycle:
         p.client("ecr").put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=lifecycle)
 
 
 def _patch_bucket(p: _Provisioner, name: str, props: Mapping[str, Any]) -> None:
+    s3 = p.client("s3")
     block = props.get("PublicAccessBlockConfiguration")
     if block:
-        p.client("s3").put_public_access_block(
+        s3.put_public_access_block(
             Bucket=name,
             PublicAccessBlockConfiguration={k: bool(v) for k, v in block.items()},
         )
+    encryption = props.get("BucketEncryption")
+    if encryption:
+        rules = [
+            {
+                "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                "BucketKeyEnabled": bool(rule.get("BucketKeyEnabled", False)),
+            }
+            for rule in encryption["ServerSideEncryptionConfiguration"]
+        ]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    for key, operation, method in (
+        ("VersioningConfiguration", "PutBucketVersioning", "put_bucket_versioning"),
+        ("OwnershipControls", "PutBucketOwnershipControls", "put_bucket_ownership_controls"),
+    ):
+        if key in props:
+            params = to_api_params(
+                "AWS::S3::Bucket", {key: props[key]}, _operation_shape(p, "s3", operation)
+            )
+            getattr(s3, method)(Bucket=name, **params)
+
+
+def _patch_table(p: _Provisioner, name: str, props: Mapping[str, Any]) -> None:
+    pitr = props.get("PointInTimeRecoverySpecification")
+    if pitr:
+        shape = _operation_shape(p, "dynamodb", "UpdateContinuousBackups")
+        params = to_api_params(
+            "AWS::DynamoDB::Table", {"PointInTimeRecoverySpecification": pitr}, shape
+        )
+        p.client("dynamodb").update_continuous_backups(TableName=name, **params)
+
+
+def _patch_security_group(p: _Provisioner, group_id: str, props: Mapping[str, Any]) -> None:
+    """moto keeps the default allow-all egress and ignores ``SecurityGroupEgress``; replace it
+    with the template's rules, as CloudFormation does."""
+    rules = props.get("SecurityGroupEgress")
+    if not rules:
+        return
+    ec2 = p.client("ec2")
+    group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    if group.get("IpPermissionsEgress"):
+        ec2.revoke_security_group_egress(
+            GroupId=group_id, IpPermissions=group["IpPermissionsEgress"]
+        )
+    permissions = []
+    for rule in rules:
+        permission: dict[str, Any] = {"IpProtocol": str(rule["IpProtocol"])}
+        if "FromPort" in rule:
+            permission["FromPort"] = int(rule["FromPort"])
+            permission["ToPort"] = int(rule["ToPort"])
+        described = {"Description": rule["Description"]} if "Description" in rule else {}
+        if "CidrIp" in rule:
+            permission["IpRanges"] = [{"CidrIp": rule["CidrIp"], **described}]
+        elif "DestinationSecurityGroupId" in rule:
+            permission["UserIdGroupPairs"] = [
+                {"GroupId": rule["DestinationSecurityGroupId"], **described}
+            ]
+        else:
+            raise ProvisionError(
+                f"failed to apply egress rule {rule} of security group {group_id} in the sandbox.",
+                hint="Teach rollout.sandbox.provision._patch_security_group this rule form.",
+            )
+        permissions.append(permission)
+    ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=permissions)
 
 
 _PROPERTY_PATCHES: dict[str, Callable[[_Provisioner, str, Mapping[str, Any]], None]] = {
@@ -846,6 +919,8 @@ _PROPERTY_PATCHES: dict[str, Callable[[_Provisioner, str, Mapping[str, Any]], No
     "AWS::ElasticLoadBalancingV2::Listener": _patch_listener,
     "AWS::ECR::Repository": _patch_repository,
     "AWS::S3::Bucket": _patch_bucket,
+    "AWS::DynamoDB::Table": _patch_table,
+    "AWS::EC2::SecurityGroup": _patch_security_group,
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
+from rollout.aws import ClientFactory
 from rollout.config import load_config
 from rollout.context import Context
 from rollout.decisions import ledger
@@ -61,6 +62,14 @@ class World:
     sb: Sandbox
     prov: ProvisionResult
     hooks: list[Callable[[Event], None]] = field(default_factory=list)
+    _factory: ClientFactory | None = None
+
+    @property
+    def factory(self) -> ClientFactory:
+        """The client factory the next runs use (fresh per test; hooks can be added to it)."""
+        if self._factory is None:
+            self._factory = self.sb.client_factory()
+        return self._factory
 
     @property
     def ecs(self) -> EcsGateway:
@@ -104,6 +113,7 @@ class World:
     def reset(self) -> None:
         self.sb.faults.clear()
         self.hooks.clear()
+        self._factory = None
         ssm = self.sb.client_factory().client("ssm")
         with contextlib.suppress(ssm.exceptions.ParameterNotFound):
             ssm.delete_parameter(Name=f"/rollout/lock/{self.prov.cluster}/{self.prov.service}")
@@ -117,7 +127,7 @@ class World:
         if sink is not None:
             log.add_sink(sink)
         ctx = Context(
-            factory=self.sb.client_factory(),
+            factory=self.factory,
             clock=self.sb.clock,
             emit=log,
             config_path=CONFIG,

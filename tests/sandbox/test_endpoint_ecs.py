@@ -163,3 +163,18 @@ def test_in_process_and_http_give_the_same_story() -> None:
         over_http = _bad_deploy_story(sb, http_clients(sb.serve(), sb.region))
     assert in_process == over_http
     assert any("rolling back to deployment" in message for _, message in in_process)
+
+
+def test_timings_passed_to_the_sandbox_reach_the_simulation() -> None:
+    """``Sandbox(timings=...)`` changes simulated durations (here: deployment start delay)."""
+    from dataclasses import replace
+
+    from rollout.sandbox import Timings
+
+    with Sandbox(timings=replace(Timings(), deployment_start_delay=2.0)) as sb:
+        t0 = sb.clock.now()
+        stack = build_mini_stack(sb.client_factory().client, sb.region)
+        sb.advance_until(lambda: True if stack.service()["events"] else None, step=1, timeout=60)
+        (first,) = stack.service()["events"]
+        assert _ts(first["createdAt"]) - t0 == 2.0
+        assert "has started 2 tasks" in first["message"]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rollout.aws import ClientFactory
 from rollout.errors import ConfigError, TimedOut
 from rollout.sandbox.clock import DEFAULT_START, RealtimeClock, VirtualClock
+from rollout.sandbox.ecs.timings import Behaviour, Timings
 from rollout.sandbox.faults import FaultPlan, FaultRule
 from rollout.sandbox.inprocess import IN_PROCESS_ENDPOINT, botocore_session
 from rollout.sandbox.recorder import RecordedCall, is_mutating
@@ -41,11 +42,13 @@ __all__ = [
     "ACCOUNT_ID",
     "DEFAULT_START",
     "ApiFault",
+    "Behaviour",
     "FaultPlan",
     "FaultRule",
     "RealtimeClock",
     "RecordedCall",
     "Sandbox",
+    "Timings",
     "VirtualClock",
     "is_mutating",
     "load_fault_file",
@@ -94,6 +97,10 @@ class Sandbox:
     ``speed=None`` (the default) gives a :class:`VirtualClock` that moves only when advanced;
     ``speed=N`` gives a :class:`RealtimeClock` N times faster than the wall clock, with a ticker
     thread that keeps the simulation moving (for clients in other processes).
+
+    ``faults`` is a :class:`FaultPlan` (or its mapping form); ``timings`` and ``behaviour`` tune
+    the ECS simulation (``rollout.sandbox.ecs.timings``); ``route53_propagation`` is how long
+    Route 53 changes stay PENDING (simulated seconds).
     """
 
     def __init__(
@@ -103,7 +110,8 @@ class Sandbox:
         speed: float | None = None,
         clock: VirtualClock | RealtimeClock | None = None,
         faults: FaultPlan | Mapping[str, Any] | None = None,
-        timings: Any = None,
+        timings: Timings | None = None,
+        behaviour: Behaviour | None = None,
         route53_propagation: float = DEFAULT_PROPAGATION_DELAY,
         tick_interval: float = 0.05,
     ) -> None:
@@ -115,6 +123,7 @@ class Sandbox:
             clock=clock,
             faults=plan,
             timings=timings,
+            behaviour=behaviour,
             route53_propagation=route53_propagation,
         )
         self.app = FrontApp(self.world)

@@ -117,6 +117,7 @@ class World:
         simulation_factory: Callable[[], Simulation] | None = None,
         faults: Any = None,
         timings: Any = None,
+        behaviour: Any = None,
         route53_propagation: float = DEFAULT_PROPAGATION_DELAY,
         account: str = ACCOUNT_ID,
     ) -> None:
@@ -127,9 +128,7 @@ class World:
         self.sim: Any = (
             simulation_factory()
             if simulation_factory is not None
-            else _make_simulation(
-                clock=clock, region=region, account=account, faults=faults, timings=timings
-            )
+            else _make_simulation(clock=clock, faults=faults, timings=timings, behaviour=behaviour)
         )
         self.lock: Any = self.sim.lock
         self.recorder = CallRecorder()
@@ -165,13 +164,11 @@ class World:
             uninstall()
 
 
-def _make_simulation(
-    *, clock: SandboxClock, region: str, account: str, faults: Any, timings: Any
-) -> Any:
+def _make_simulation(*, clock: SandboxClock, faults: Any, timings: Any, behaviour: Any) -> Any:
     from rollout.sandbox.ecs.simulation import EcsSimulation
 
     # The simulation serves every region and account it is asked about (dispatch names them).
-    return EcsSimulation(clock, faults=faults, timings=timings)
+    return EcsSimulation(clock, faults=faults, timings=timings, behaviour=behaviour)
 
 
 class Ticker:

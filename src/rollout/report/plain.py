@@ -130,7 +130,7 @@ class PlainRenderer:
             return
         self._stream.write(format_line(event, self._origin) + "\n")
         if event.kind in RENDERABLES:
-            console = Console(file=self._stream, no_color=True, highlight=False, width=120)
+            console = Console(file=self._stream, no_color=True, highlight=False, width=150)
             console.print(RENDERABLES[event.kind](event.data))
         if self._annotations and event.level in ("warning", "error"):
             self._stream.write(f"::{event.level} title=rollout::{_escape_command(event.message)}\n")

@@ -200,20 +200,21 @@ def _secs(value: Any) -> str:
 
 def demo_summary_renderable(data: Mapping[str, Any]) -> RenderableType:
     table = Table(
-        title="What happened (simulated seconds from UpdateService)",
+        title="What happened (simulated seconds after UpdateService; breaker = UpdateService + "
+        "ECS circuit breaker only)",
         title_justify="left",
     )
     for col in (
         "release",
         "rollout verdict",
-        "verdict after",
-        "service restored after",
-        "API calls",
-        "breaker-only: failed after",
-        "breaker-only: restored after",
-        "restore faster",
+        "verdict",
+        "restored",
+        "calls",
+        "breaker: failed",
+        "breaker: restored",
+        "faster",
     ):
-        table.add_column(col)
+        table.add_column(col, no_wrap=True)
     for row in data.get("rows") or []:
         verdict = _s(row.get("verdict"))
         style = {"SUCCEEDED": "green", "FAILED_ROLLED_BACK": "yellow"}.get(verdict, "red")
@@ -222,9 +223,9 @@ def demo_summary_renderable(data: Mapping[str, Any]) -> RenderableType:
         speedup = row.get("speedup")
         restored = row.get("restored_after")
         if verdict == "PREFLIGHT_FAILED":
-            restored_text = "nothing written"
+            restored_text = "no write"
         elif verdict == "SUCCEEDED":
-            restored_text = "not needed"
+            restored_text = "—"
         else:
             restored_text = _secs(restored)
         table.add_row(

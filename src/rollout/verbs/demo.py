@@ -5,10 +5,13 @@ milliseconds of wall time):
 
 1. provision voj (the CloudFormation stack, ECR images, SSM parameters) and wait until steady;
 2. deploy a good release;
-3. deploy a release that needs a secret nobody created, then one whose app crashes on start;
-4. show each one detected and rolled back (the real ``deploy`` verb does the work);
-5. show ``status`` and ``history``;
-6. replay both bad releases the way the official action leaves you (``UpdateService`` plus
+3. deploy a release that needs a secret nobody created (preflight stops it: nothing written);
+4. the same kind of release with the secret deleted right after preflight (someone cleaned up
+   mid-deploy), so the failure only shows when tasks start;
+5. deploy a release whose app crashes on start;
+   (the real ``deploy`` verb detects and rolls back 4 and 5);
+6. show ``status`` and ``history``;
+7. replay the bad releases the way the official action leaves you (``UpdateService`` plus
    the ECS circuit breaker) and finish with how long each restore took, side by side.
 
 The demo plays the operator: it pushes images, writes the release's template and sets the
@@ -60,7 +63,10 @@ class Release:
     #: to the release's image digest (deploys run images by digest).
     fault: FaultRule | None = None
     missing_secret: bool = False
-    #: What a good detector should say (for the summary), e.g. "crash on start".
+    #: The secret exists at preflight and is deleted right after RegisterTaskDefinition
+    #: (someone cleaned up mid-deploy): the failure only shows once tasks start.
+    secret_vanishes: bool = False
+    #: What is broken; releases with the same breakage share one breaker-only replay.
     breakage: str = "none"
 
     @property
@@ -68,15 +74,22 @@ class Release:
         return self.fault is not None or self.missing_secret
 
 
-GOOD = Release("good release", "sha-0000002")
+GOOD = Release("good", "sha-0000002")
 MISSING = Release(
-    "needs a secret nobody created",
+    "secret never created",
     "sha-0000003",
     missing_secret=True,
     breakage="missing secret",
 )
+MISSING_LATE = Release(
+    "secret deleted mid-deploy",
+    "sha-0000005",
+    missing_secret=True,
+    secret_vanishes=True,
+    breakage="missing secret",
+)
 CRASH = Release(
-    "crashes on start",
+    "crash on start",
     "sha-0000004",
     fault=FaultRule(effect="crash", after=3.0, exit_code=3),
     breakage="crash on start",
@@ -105,6 +118,8 @@ class Measured:
     api_calls: int = 0
     rolled_back: bool = False
     wall_seconds: float = 0.0
+    #: The breakage (pairs a rollout row with its breaker-only replay).
+    group: str = ""
 
     @property
     def signal_to_rollback(self) -> float | None:
@@ -124,6 +139,7 @@ class Measured:
             "signal_to_rollback": self.signal_to_rollback,
             "api_calls": self.api_calls,
             "rolled_back": self.rolled_back,
+            "group": self.group,
         }
 
 
@@ -280,6 +296,17 @@ def deploy_release(
         emit(event)
 
     ctx = stage.factory_context(tee, environ)
+    if release.secret_vanishes:
+        ssm = stage.sb.client_factory().client("ssm")  # the operator's client, not rollout's
+        name = f"/voj/prod/{MISSING_SECRET}"
+        ssm.put_parameter(Name=name, Value="created for preflight", Type="String", Overwrite=True)
+
+        def vanish(**_: Any) -> None:
+            ssm.delete_parameter(Name=name)
+
+        ctx.factory.session.events.register_first(
+            "after-call.ecs.RegisterTaskDefinition", vanish, unique_id="demo-vanish"
+        )
     outcome = deploy.run(deploy.DeployOptions(image=image, env=env), ctx)
     return outcome, events
 
@@ -464,6 +491,7 @@ def measure_ours(
                 None,
                 api_calls=api_calls,
                 wall_seconds=wall,
+                group=release.breakage,
             ),
             outcome,
         )
@@ -488,6 +516,7 @@ def measure_ours(
             api_calls=api_calls,
             rolled_back=rb is not None,
             wall_seconds=wall,
+            group=release.breakage,
         ),
         outcome,
     )
@@ -516,6 +545,7 @@ def measure_breaker_only(stage: Stage, release: Release, *, k: int = 2) -> Measu
         api_calls=api_calls,
         rolled_back=bool(trips),
         wall_seconds=time.perf_counter() - wall,
+        group=release.breakage,
     )
 
 
@@ -550,13 +580,18 @@ def story(
     pace: Callable[[], None] = lambda: None,
     compare: bool = True,
 ) -> list[Measured]:
-    """Acts 2-6 on a provisioned stage; returns what was measured (rollout, then breaker-only)."""
+    """Acts 2-7 on a provisioned stage; returns what was measured (rollout, then breaker-only)."""
     sb = stage.sb
     measured: list[Measured] = []
     releases: Sequence[tuple[str, Release]] = (
         ("Act 2: deploy a good release", GOOD),
         ("Act 3: deploy a release that needs a secret nobody created", MISSING),
-        ("Act 4: deploy a release whose app crashes on start", CRASH),
+        (
+            "Act 4: the same kind of release, but the secret exists at preflight and is deleted "
+            "right after (someone cleaned up mid-deploy)",
+            MISSING_LATE,
+        ),
+        ("Act 5: deploy a release whose app crashes on start", CRASH),
     )
     for title, release in releases:
         pace()
@@ -564,7 +599,7 @@ def story(
         m, _ = measure_ours(stage, release, emit)
         measured.append(m)
     pace()
-    _say(emit, sb.clock.now(), "Act 5: rollout status and rollout history", level="success")
+    _say(emit, sb.clock.now(), "Act 6: rollout status and rollout history", level="success")
     ctx = stage.factory_context(emit, stage.environ)
     status.run(status.StatusOptions(env="prod", events=6), ctx)
     history.run(history.HistoryOptions(env="prod", limit=10), ctx)
@@ -573,17 +608,18 @@ def story(
         _say(
             emit,
             sb.clock.now(),
-            "Act 6: the same bad releases, the way the official action leaves you "
+            "Act 7: the same bad releases, the way the official action leaves you "
             "(UpdateService + ECS circuit breaker, waiter polling every 15 s)",
             level="success",
         )
-        for _, release in releases[1:]:
+        for release in (MISSING_LATE, CRASH):
             m = measure_breaker_only(stage, release)
             measured.append(m)
             _say(
                 emit,
                 sb.clock.now(),
-                f"breaker-only, {release.name}: {m.verdict}, restored after "
+                f"breaker-only, {release.breakage}: {m.verdict} after {m.verdict_after:.0f}s, "
+                "service back on the old revision after "
                 + (f"{m.restored_after:.0f}s" if m.restored_after is not None else "never"),
                 level="warning",
             )
@@ -592,10 +628,10 @@ def story(
 
 def summary_data(measured: Sequence[Measured]) -> dict[str, Any]:
     ours = [m for m in measured if m.path == "rollout"]
-    theirs = {m.release: m for m in measured if m.path == "breaker-only"}
+    theirs = {m.group or m.release: m for m in measured if m.path == "breaker-only"}
     rows = []
     for m in ours:
-        other = theirs.get(m.release)
+        other = theirs.get(m.group or m.release)
         ratio = None
         if m.restored_after and other is not None and other.restored_after:
             ratio = round(other.restored_after / m.restored_after, 1)
@@ -630,6 +666,11 @@ def run(options: DemoOptions, ctx: Context) -> Outcome:
         data = summary_data(measured)
         data["wall_seconds"] = round(time.perf_counter() - wall, 1)
         ctx.emit(Event("demo.summary", stage.sb.clock.now(), "what happened", data=data))
-    expected = {GOOD.name: "SUCCEEDED", MISSING.name: None, CRASH.name: "FAILED_ROLLED_BACK"}
+    expected = {
+        GOOD.name: "SUCCEEDED",
+        MISSING.name: "PREFLIGHT_FAILED",
+        MISSING_LATE.name: "FAILED_ROLLED_BACK",
+        CRASH.name: "FAILED_ROLLED_BACK",
+    }
     ok = all(expected.get(m.release) in (None, m.verdict) for m in measured if m.path == "rollout")
     return Outcome(verdict="OK" if ok else "UNEXPECTED", exit_code=0 if ok else 1)

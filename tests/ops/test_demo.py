@@ -9,7 +9,7 @@ from .conftest import CONFIG
 
 
 def test_demo_story_detects_both_bad_releases_and_compares_with_the_breaker() -> None:
-    """Good ships; a missing secret writes nothing or rolls back; a crash rolls back; the breaker is slower."""
+    """Good ships; missing secrets write nothing or roll back; crashes roll back; breaker slower."""
     events: list[Event] = []
     with demo.staged(CONFIG, announce=events.append) as stage:
         measured = demo.story(stage, events.append)

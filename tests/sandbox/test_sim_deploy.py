@@ -300,3 +300,20 @@ def test_ten_minute_deploy_takes_well_under_a_second(h: SimHarness) -> None:
     wall = time.perf_counter() - began
     assert h.clock.now() - simulated >= 600
     assert wall < 1.0
+
+
+def test_deployment_that_can_neither_start_nor_stop_reports_it(h: SimHarness) -> None:
+    """min 100 / max 100 with N=3 can neither start nor stop a task: ECS says so once (§1.1)."""
+    td = h.register(h.image("v1"))
+    h.create_service(td, desired=3, minimum=100, maximum=100)
+    h.settle()
+    began = h.clock.now()
+    h.update(taskDefinition=h.register(h.image("v2")))
+    h.advance(600)
+    messages = [m for _, m in h.events(since=began)]
+    assert messages == [
+        "(service api) was unable to stop or start tasks during a deployment because of the "
+        "service deployment configuration. Update the minimumHealthyPercent or maximumPercent "
+        "value and try again."
+    ]
+    assert h.service()["deployments"][0]["rolloutState"] == "IN_PROGRESS"

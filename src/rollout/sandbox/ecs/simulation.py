@@ -657,9 +657,11 @@ class EcsSimulation:
                 and not service.stuck_reported
             ):
                 service.stuck_reported = True
+                # The docs' heading reads "service (service-name) was unable ..."; every
+                # observed event writes "(service S) ...", so this does too (DERIVED).
                 self.service_event(
                     service,
-                    f"service {service.name} was unable to stop or "
+                    f"(service {service.name}) was unable to stop or "
                     "start tasks during a deployment because of "
                     "the service deployment configuration. Update "
                     "the minimumHealthyPercent or maximumPercent "

@@ -12,22 +12,21 @@ What this file adds:
 - ``graceful_timeout = 30``: on SIGTERM workers stop accepting and finish in-flight requests for
   up to 30 s; the task definition's ``stopTimeout`` must be at least 35 s so ECS does not SIGKILL
   first.
-- settings are validated once in the master before any worker forks: a broken configuration
-  prints one line per bad variable and exits with status 3 within a second, with no traceback
-  (workers validate again, in case the app is started some other way).
-- the heavy imports (FastAPI, boto3) happen once in the master, so forked workers boot fast; the
-  app itself (settings, clients) is still built in each worker, never shared across a fork.
+- ``preload_app = True``: the master builds the app once (settings validated, FastAPI imported,
+  routes built) before forking, so workers are serving within milliseconds of the fork, and a
+  broken configuration stops the master itself: one line per bad variable on stderr, exit
+  status 3, no traceback, no worker ever started. Nothing that must not cross a fork exists yet
+  at that point: the AWS clients are created lazily in each worker (``app.catalog``), and no
+  thread is started before the app's lifespan runs in the worker.
 - gunicorn's own logs are JSON lines on stdout/stderr like the app's; the control socket is off
   (the root filesystem is read-only and nothing uses it); the worker heartbeat files live in
   ``/dev/shm`` when it exists (memory, not the container's disk).
 """
 
-import importlib
 import os
 import sys
 
-from app.main import settings_or_exit
-
+preload_app = True
 keepalive = 75
 graceful_timeout = 30
 control_socket_disable = True
@@ -50,10 +49,3 @@ logconfig_dict = {
         "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
     },
 }
-
-
-def on_starting(server: object) -> None:
-    """In the master, before any worker: validate settings (fail fast), then pre-import."""
-    settings_or_exit()
-    # Workers fork with FastAPI and boto3 already imported, so each boots in milliseconds.
-    importlib.import_module("app.api")

@@ -117,9 +117,30 @@ def _healthy(port: int) -> bool:
         return False
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its live children (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(child) for child in children]
+    except OSError:
+        return float("nan")
+    total = 0
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
+
+
 @contextmanager
-def gunicorn(app: str = "app.main:app", timeout: float = 60.0) -> Iterator[tuple[int, float]]:
-    """Run the command; yield (port, seconds from start to the first healthy answer)."""
+def gunicorn(
+    app: str = "app.main:app", timeout: float = 60.0
+) -> Iterator[tuple[int, float, float]]:
+    """Run the command; yield (port, seconds to the first healthy answer, CPU seconds used)."""
     port = _free_port()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1", **ENV}
     started = time.perf_counter()
@@ -137,7 +158,7 @@ def gunicorn(app: str = "app.main:app", timeout: float = 60.0) -> Iterator[tuple
             if time.perf_counter() - started > timeout:
                 raise RuntimeError("gunicorn not healthy in time")
             time.sleep(0.005)
-        yield port, time.perf_counter() - started
+        yield port, time.perf_counter() - started, _cpu_seconds(process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -168,7 +189,7 @@ async def _load(port: int, seconds: float, connections: int) -> int:
 
 
 def throughput(app: str, seconds: float, connections: int) -> float:
-    with gunicorn(app) as (port, _):
+    with gunicorn(app) as (port, _, _):
         asyncio.run(_load(port, 0.5, connections))  # warm up both workers
         started = time.perf_counter()
         count = asyncio.run(_load(port, seconds, connections))
@@ -186,10 +207,11 @@ def bad_settings_exit() -> float:
 
 
 def run(boots: int, rounds: int, seconds: float, connections: int) -> dict[str, Any]:
-    boot_times = []
+    boot_times, boot_cpu = [], []
     for _ in range(boots):
-        with gunicorn() as (_, boot):
+        with gunicorn() as (_, boot, cpu):
             boot_times.append(boot)
+            boot_cpu.append(cpu)
     voj, bare = [], []
     for _ in range(rounds):
         voj.append(throughput("app.main:app", seconds, connections))
@@ -198,6 +220,7 @@ def run(boots: int, rounds: int, seconds: float, connections: int) -> dict[str, 
     return {
         "boot_times": boot_times,
         "boot_median": statistics.median(boot_times),
+        "boot_cpu": statistics.median(boot_cpu),
         "bad_exit": bad_settings_exit(),
         "voj_rps": statistics.median(voj),
         "bare_rps": statistics.median(bare),
@@ -218,6 +241,11 @@ def render(result: dict[str, Any], args: argparse.Namespace) -> str:
             f"boot to first healthy `/health`, seed command, median of {args.boots}",
             f"{result['boot_median']:.2f} s ({boots})",
             f"< 2 s ({boot_ok})",
+        ),
+        (
+            "CPU time used by master + workers until healthy, median (load-independent)",
+            f"{result['boot_cpu']:.2f} s",
+            "",
         ),
         ("bad setting to non-zero exit", f"{result['bad_exit']:.2f} s", "within seconds"),
         ("`/health` throughput, voj app", f"{result['voj_rps']:.0f} req/s", ""),

@@ -5,8 +5,10 @@ builds it on that first lookup (a module ``__getattr__``), not at import, so imp
 ``app.main`` needs no environment and creates no clients. :func:`build` is the same thing as a
 factory (``uvicorn --factory app.main:build``).
 
-Bad settings end the process with status 3 (gunicorn's "worker failed to boot", which makes the
-gunicorn master halt too) after printing one line per bad variable to stderr.
+Bad settings end the process with status 3 after printing one line per bad variable to stderr.
+Under gunicorn the master builds the app (``preload_app`` in ``gunicorn.conf.py``), so the master
+itself exits; without preloading, status 3 from a worker is gunicorn's "worker failed to boot",
+which halts the master too.
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ def settings_or_exit(environ: Mapping[str, str] | None = None) -> Settings:
 
 def build(environ: Mapping[str, str] | None = None) -> FastAPI:
     """The application for this process's environment (JSON logging configured)."""
+    settings = settings_or_exit(environ)  # first: a bad configuration fails before heavy imports
+
     from app.api import create_app
     from app.logs import configure_logging
 
-    settings = settings_or_exit(environ)
     configure_logging(settings.LOG_LEVEL)
     return create_app(settings)
 

@@ -252,3 +252,27 @@ def test_bad_setting_exits_fast_naming_the_variable(
     problem_lines = [line for line in result.stderr.splitlines() if line.startswith("  ")]
     assert [line.split(":")[0].strip() for line in problem_lines] == [variable]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_worker_boot_failure_also_stops_gunicorn(tmp_path: Path) -> None:
+    """Without preloading (another config), workers that cannot boot make gunicorn exit fast.
+
+    The exit status is 3, or 1 with a gunicorn traceback when the second worker's failure is
+    reaped while the master is already halting (a race in gunicorn's arbiter): one reason the
+    real config preloads the app, so bad settings stop the master before any worker exists.
+    """
+    empty_config = tmp_path / "plain.conf.py"
+    empty_config.write_text("")
+    started = time.monotonic()
+    result = subprocess.run(
+        [*seed_command(_free_port()), "-c", str(empty_config)],
+        cwd=BACKEND,
+        env=_process_env({**GOOD_ENV, "AWS_REGION": "moon-1"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode in (1, 3)  # 3 = gunicorn's "worker failed to boot"
+    assert time.monotonic() - started < 15
+    assert "Worker failed to boot" in result.stderr
+    assert "  AWS_REGION: must be an AWS region name" in result.stderr

@@ -41,19 +41,29 @@ class SecretsGateway:
             return self._factory.client(service)
         return dataclasses.replace(self._factory, region=region).client(service)
 
-    def describe_parameter(self, name: str, *, region: str | None = None) -> ParameterInfo | None:
-        """Metadata of the SSM parameter ``name`` (DescribeParameters: no value is read);
-        None when it does not exist."""
-        with aws_errors(f"describe SSM parameter {name}"):
-            resp = self._client("ssm", region).describe_parameters(
-                ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}]
-            )
-        for raw in resp.get("Parameters", []):
-            if raw.get("Name") in (name, name.lstrip("/"), "/" + name.lstrip("/")):
-                return ParameterInfo(
-                    name=str(raw["Name"]), type=raw.get("Type"), arn=raw.get("ARN")
+    def describe_parameters(
+        self, names: list[str], *, region: str | None = None
+    ) -> dict[str, ParameterInfo]:
+        """Metadata of the SSM parameters that exist among ``names`` (batches of 50 names per
+        DescribeParameters call), keyed by the name as asked."""
+        found: dict[str, ParameterInfo] = {}
+        wanted = list(dict.fromkeys(names))
+        client = self._client("ssm", region)
+        for start in range(0, len(wanted), 50):
+            batch = wanted[start : start + 50]
+            with aws_errors(f"describe SSM parameters {', '.join(batch)}"):
+                pages = client.get_paginator("describe_parameters").paginate(
+                    ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": batch}]
                 )
-        return None
+                raws = [raw for page in pages for raw in page.get("Parameters", [])]
+            by_name = {str(raw.get("Name")): raw for raw in raws}
+            for name in batch:
+                raw = by_name.get(name) or by_name.get(name.lstrip("/"))
+                if raw is not None:
+                    found[name] = ParameterInfo(
+                        name=str(raw["Name"]), type=raw.get("Type"), arn=raw.get("ARN")
+                    )
+        return found
 
     def describe_secret(self, secret_id: str, *, region: str | None = None) -> SecretInfo | None:
         """Metadata of a Secrets Manager secret (no value); None when it does not exist."""

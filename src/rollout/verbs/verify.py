@@ -277,6 +277,15 @@ def _secrets(run: _Run, doc: dict[str, Any]) -> None:
         return
     store = SecretsGateway(run.ctx.factory)
     policies = run.execution_policies
+    # One DescribeParameters call per region for every SSM reference.
+    existing: dict[tuple[str | None, str], bool] = {}
+    by_region: dict[str | None, list[str]] = {}
+    for ref in refs:
+        if ref.kind == "ssm":
+            by_region.setdefault(ref.region, []).append(ref.target)
+    for region, names in by_region.items():
+        found = store.describe_parameters(names, region=region)
+        existing.update({(region, name): name in found for name in names})
     for ref in refs:
         name = f"secret: {ref.container}.{ref.name}"
         ref = parse_secret_ref(ref.container, ref.name, ref.value_from)
@@ -291,8 +300,7 @@ def _secrets(run: _Run, doc: dict[str, Any]) -> None:
             )
             continue
         if ref.kind == "ssm":
-            info = store.describe_parameter(ref.target, region=ref.region)
-            exists = info is not None
+            exists = existing[(ref.region, ref.target)]
             region = ref.region or run.cfg.region
             resource = (
                 ref.value_from

@@ -1,4 +1,4 @@
-"""Fixtures of the engine scenarios: one provisioned voj sandbox per module."""
+"""Fixtures of the engine scenarios: one provisioned voj sandbox for the whole package."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rollout.sandbox import Sandbox
 from .scenario import World
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def world_module() -> Iterator[World]:
     sb = Sandbox()
     try:

@@ -23,6 +23,34 @@ Kinds (dotted, stable; renderers and the JSON result depend on them):
     rollback.started   data {to, via}
     verdict            the outcome: data {verdict, exit_code, reason}
     run.finished       data {verdict, exit_code, seconds, api_calls}
+
+Kinds the engine adds (deploy, undo, watch):
+
+    lock.acquired      data {name, holder, expires_at}
+    lock.stale         a stale lock is taken over: data {holder}
+    lock.released      data {name}
+    lock.lost          the lock is no longer ours at release (left as is)
+    lock.release_failed  the lock could not be released (message says why)
+    target.recorded    the rollback target: data {task_definition, rollback_target_arn, source}
+    registered         our new revision: data {task_definition_arn, revision}
+    deployment         our deployment is PRIMARY: data {deployment_id, task_definition_arn}
+    smoke              smoke probe result: data {outcome (pass|fail|error), status, url}
+    bake               the bake window started: data {seconds, alarms}
+    rollback.failed    the rollback write itself failed (message says why)
+    rollback.fallback  StopServiceDeployment failed; UpdateService is used instead
+    traffic.shifted    Route 53 weights moved back and INSYNC: data {change, weights}
+    traffic.pending    the Route 53 change was not INSYNC in time: data {}
+    restore.verified   PRIMARY runs the target, all tasks healthy: data {task_definition, seconds}
+    interrupted        SIGINT/SIGTERM: data {signal, state, deployments, resume, undo}
+    ledger.failed      the outcome could not be tagged on the revision
+    retention.failed   retention after the deploy was skipped
+
+Engine data keys added to the kinds above: ``signal`` has {signal, definitive, task, reason};
+``target.health`` has {target_group}; ``verdict`` has {deployment_id, task_definition_arn,
+rollback_target_arn, dry_run, rollback_via, restore_seconds}; ``observation`` has {deployments
+[{id, status, task_definition, desired, running, pending, failed_tasks, rollout_state}], phase,
+service_deployment, healthy, unhealthy, initial, draining}; ``phase`` names are "new tasks
+healthy", "old tasks drained" and "restore".
 """
 
 from __future__ import annotations

@@ -7,9 +7,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from rollout.sandbox.ecs.harness import CLUSTER, SERVICE, SimHarness
+from rollout.sandbox.ecs.rules import rolling_limits
 
 
 @pytest.fixture(autouse=True)
@@ -317,3 +320,38 @@ def test_deployment_that_can_neither_start_nor_stop_reports_it(h: SimHarness) ->
         "value and try again."
     ]
     assert h.service()["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    desired=st.integers(1, 6),
+    minimum=st.sampled_from([0, 25, 50, 75, 100]),
+    maximum=st.sampled_from([100, 125, 150, 200]),
+)
+def test_rolling_deploy_respects_min_and_max_whatever_the_settings(
+    desired: int, minimum: int, maximum: int
+) -> None:
+    """Simulated second by second, a rolling deploy never has more live tasks than
+    floor(N × max%) and never fewer healthy tasks than ceil(N × min%) once steady (§1.1)."""
+    upper, lower = rolling_limits(desired, minimum, maximum)
+    with mock_aws():
+        h = SimHarness()
+        h.create_service(
+            h.register(h.image("v1")),
+            desired=desired,
+            minimum=minimum,
+            maximum=maximum,
+            load_balancer=False,
+        )
+        h.settle()
+        h.update(taskDefinition=h.register(h.image("v2")))
+        rs = h.sim.regions()[0]
+        service = rs.services[(CLUSTER, SERVICE)]
+        for _ in range(900):
+            h.advance(1)
+            live = [t for t in h.sim.service_tasks(rs, service) if t.live]
+            assert len(live) <= max(upper, desired)
+            assert sum(1 for t in live if h.sim.is_healthy(service, t)) >= min(lower, desired)
+        stuck = upper <= desired and lower >= desired
+        done = h.service()["deployments"][0]["rolloutState"] == "COMPLETED"
+        assert done != stuck

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from rollout.config import load_config
 from rollout.decisions import ledger
 from rollout.engine.probe import ProbeResult
+from rollout.engine.settings import settings_from_config
+from rollout.gateways.r53 import Route53Gateway
+from rollout.verbs import deploy as deploy_verb
 
-from .scenario import World
+from .scenario import CONFIG, World
 
 ROLLBACK_CALLS = ("StopServiceDeployment",)
 
@@ -70,11 +74,6 @@ def test_missing_secret_in_preflight_writes_nothing(world: World) -> None:
 
 def test_secret_deleted_after_verify_fails_at_first_task_and_rolls_back(world: World) -> None:
     """A secret that vanishes after verify fails at the first ResourceInitializationError."""
-    from rollout.config import load_config
-    from rollout.verbs import deploy as deploy_verb
-
-    from .scenario import CONFIG
-
     ssm = world.sb.client_factory().client("ssm")
     name = "/voj/prod/CORS_ORIGINS"
     value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
@@ -256,3 +255,22 @@ def test_bake_alarm_in_alarm_rolls_back(world: World) -> None:
     assert run.outcome.verdict == "FAILED_ROLLED_BACK"
     assert "engine-test-5xx" in (run.outcome.reason or "")
     assert world.current_revision() == before
+
+
+def test_rollback_moves_route53_weight_off_the_new_path_and_waits_insync(world: World) -> None:
+    """With a traffic split configured, rollback sets the new path to 0 and waits for INSYNC."""
+    full = settings_from_config(load_config(CONFIG, "prod", environ={}))
+    assert full.traffic is not None
+    st = replace(world.settings(), traffic=full.traffic)
+    world.break_next("crash", after=5)
+    run = world.deploy("sha-0000002", settings=st)
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    shifted = run.kinds("traffic.shifted")
+    assert shifted
+    assert shifted[0].data["weights"] == {"ecs": 0, "legacy": 100}
+    r53 = Route53Gateway(world.factory)
+    zone = r53.zone_id(full.traffic.zone_name or "")
+    weights = r53.weights(zone, full.traffic.record_name, full.traffic.record_type)
+    assert weights == {"ecs": 0, "legacy": 100}
+    assert r53.change_status(shifted[0].data["change"]) == "INSYNC"
+    assert world.ops("GetChange") >= 1

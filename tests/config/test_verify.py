@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from rollout.cli import _register, app
 from rollout.context import Context
+from rollout.errors import CredentialsError
 from rollout.events import EventLog
 from rollout.verbs import verify
 from rollout.verbs.verify import VerifyOptions, VerifyReport, format_report
@@ -387,3 +388,20 @@ def test_unreadable_secret_warns(stack: Any, workdir: Path, other_parameter: str
     assert readable.status == "pass"
     assert "readable by the execution role" in readable.message
     assert_read_only(calls)
+
+
+def test_aws_error_in_one_group_fails_that_group_only(stack: Any, workdir: Path) -> None:
+    """AccessDenied on iam:GetRole becomes a failed role check; the other checks still run."""
+    stack.inject_api_error("iam", "GetRole", code="AccessDenied", message="not allowed", status=403)
+    code, report, _, _ = run_verify(stack, workdir)
+    assert code == 10
+    assert failed_names(report) == {"roles"}
+    assert "AccessDenied" in report.failed[0].message
+    assert "alb: container and port" in {c.name for c in report.checks}
+
+
+def test_expired_credentials_abort_verify(stack: Any, workdir: Path) -> None:
+    """Expired credentials are not a finding: verify raises CredentialsError (exit 1)."""
+    stack.inject_api_error("iam", "GetRole", code="ExpiredTokenException", message="expired")
+    with pytest.raises(CredentialsError, match="expired or invalid"):
+        run_verify(stack, workdir)

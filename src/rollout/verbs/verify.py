@@ -40,7 +40,7 @@ from rollout.decisions.checks import (
 from rollout.decisions.fargate import fargate_size_problem
 from rollout.decisions.taskdef import parse_image
 from rollout.engine.outcome import Outcome
-from rollout.errors import AwsError
+from rollout.errors import AwsError, CredentialsError
 from rollout.events import Event, Level
 from rollout.gateways.ecr import EcrGateway
 from rollout.gateways.ecs import EcsGateway, ServiceNotFound
@@ -119,6 +119,8 @@ class _Run:
         """Run a group of checks; an AWS failure becomes a failed check, not a crash."""
         try:
             fn()
+        except CredentialsError:
+            raise  # not a finding about the stack: every later call would fail the same way
         except AwsError as exc:
             self.add(Check(name, "fail", exc.message, exc.hint or "check permissions and retry"))
 

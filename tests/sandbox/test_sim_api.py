@@ -503,3 +503,27 @@ def test_images_by_digest_and_outside_ecr(h: SimHarness) -> None:
     h.update(taskDefinition=h.register("public.ecr.aws/nginx/nginx:1.27"))
     h.settle()
     assert h.service()["deployments"][0]["rolloutState"] == "COMPLETED"
+
+
+def test_service_tasks_get_propagated_and_managed_tags(h: SimHarness) -> None:
+    """propagateTags=SERVICE copies the service's tags to its tasks; managed tags are added."""
+    td = h.register(h.image("v1"))
+    h.call(
+        "CreateService",
+        cluster=CLUSTER,
+        serviceName=SERVICE,
+        taskDefinition=td,
+        desiredCount=1,
+        networkConfiguration={"awsvpcConfiguration": {"subnets": h.subnets}},
+        propagateTags="SERVICE",
+        enableECSManagedTags=True,
+        tags=[{"key": "team", "value": "core"}],
+    )
+    h.advance(20)
+    arns = h.call("ListTasks", cluster=CLUSTER)["taskArns"]
+    [task] = h.call("DescribeTasks", cluster=CLUSTER, tasks=arns, include=["TAGS"])["tasks"]
+    assert {t["key"]: t["value"] for t in task["tags"]} == {
+        "team": "core",
+        "aws:ecs:serviceName": SERVICE,
+        "aws:ecs:clusterName": CLUSTER,
+    }

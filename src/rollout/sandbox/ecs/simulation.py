@@ -829,6 +829,8 @@ class EcsSimulation:
             tags=list(tags or []),
             overrides=overrides,
         )
+        if service is not None:
+            task.tags = self._service_task_tags(service, task_definition)
         rs.tasks[task.arn] = task
         self.record(
             "task.state",
@@ -839,6 +841,20 @@ class EcsSimulation:
         )
         self.schedule(self.now + self.timings.provisioning, lambda: self._to_pending(rs, task))
         return task
+
+    def _service_task_tags(
+        self, service: ServiceRecord, td: TaskDefinitionRecord
+    ) -> list[dict[str, str]]:
+        """Tags a service's tasks get: propagated (SERVICE or TASK_DEFINITION) plus ECS-managed."""
+        tags: dict[str, str] = {}
+        if service.propagate_tags == "SERVICE":
+            tags.update({t["key"]: t["value"] for t in service.tags})
+        elif service.propagate_tags == "TASK_DEFINITION":
+            tags.update({t["key"]: t["value"] for t in td.tags})
+        if service.enable_ecs_managed_tags:
+            tags["aws:ecs:serviceName"] = service.name
+            tags["aws:ecs:clusterName"] = service.cluster
+        return [{"key": k, "value": v} for k, v in tags.items()]
 
     def _subnet_az(self, rs: RegionState, subnet: str) -> str:
         try:

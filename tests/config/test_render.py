@@ -271,3 +271,16 @@ def test_parity_with_the_render_action(workdir: Path, moto_factory: ClientFactor
     assert json.dumps(ours) == json.dumps(expected)
     assert moto_factory.api_call_total == 1  # CreateRepository only: no STS or ECR call
     assert any("not pinned by digest" in w for w in rendered.warnings)
+
+
+def test_image_in_another_region_is_pinned_there(
+    workdir: Path, moto_factory: ClientFactory
+) -> None:
+    """An ECR image in another region's registry is looked up in that region and pinned."""
+    other = ClientFactory(region="us-east-1")
+    other.client("ecr").create_repository(repositoryName="shared")
+    digest = push(other, "v9", repository="shared")
+    image = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/shared:v9"
+    rendered = render_task_definition(load(workdir), image, ctx_for(moto_factory))
+    assert rendered.image == f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/shared@{digest}"
+    assert rendered.warnings == ()

@@ -79,6 +79,7 @@ def test_parse_image_rejects_garbage(reference: str) -> None:
         (DIGEST, f"{ECR}/voj-backend@{DIGEST}"),
         ("voj-backend:v2", f"{ECR}/voj-backend:v2"),
         ("ghcr.io/org/app:1", "ghcr.io/org/app:1"),
+        ("nginx:1.27", "nginx:1.27"),
     ],
 )
 def test_expand_image_shorthand(image: str, expected: str) -> None:

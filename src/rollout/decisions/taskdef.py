@@ -98,8 +98,9 @@ def parse_image(reference: str) -> ImageRef:
 def expand_image(image: str, *, account: str | None, region: str, repository: str) -> str:
     """Turn the ``--image`` shorthand into a full reference.
 
-    A value without ``/`` is a tag (``sha-1a2b3c4``) or digest (``sha256:…``) in the configured
-    ECR repository of this account and region; anything else is used as given.
+    A bare tag (``sha-1a2b3c4``), a digest (``sha256:…``) or ``<repository>:<tag>`` means the
+    configured ECR repository of this account and region; anything else (``ghcr.io/o/a:1``,
+    ``nginx:1.27``) is used as given.
     """
     if "/" in image:
         return image
@@ -110,6 +111,8 @@ def expand_image(image: str, *, account: str | None, region: str, repository: st
         return f"{base}@{image}"
     if image.startswith(f"{repository}:") or image.startswith(f"{repository}@"):
         return f"{account}.dkr.ecr.{region}.amazonaws.com/{image}"
+    if ":" in image or "@" in image:
+        return image  # another repository's name:tag (e.g. Docker Hub's nginx:1.27)
     return f"{base}:{image}"
 
 

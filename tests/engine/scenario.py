@@ -178,6 +178,15 @@ class World:
         )
         return self._timed(lambda: DeployRun(session, request).run(), log)
 
+    def resume(self, *, settings: EngineSettings | None = None) -> Run:
+        """``rollout watch``: adopt the deployment in flight and see it to a verdict."""
+        ctx, log = self.context()
+        session = self.session(ctx, settings)
+        request = DeployRequest(
+            image="", prepare=lambda: Prepared(document={}, tags={}, image=""), verb="watch"
+        )
+        return self._timed(lambda: DeployRun(session, request).run(), log)
+
     def undo(self, to_revision: int | None = None, *, dry_run: bool = False) -> Run:
         ctx, log = self.context()
         session = self.session(ctx, dry_run=dry_run)
@@ -220,5 +229,20 @@ def denied_response() -> AWSResponse:
         "http://sandbox.invalid/",
         400,
         {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "denied"},
+        _Raw(body),
+    )
+
+
+def expired_response() -> AWSResponse:
+    body = json.dumps(
+        {
+            "__type": "ExpiredTokenException",
+            "message": "The security token included in the request is expired",
+        }
+    ).encode()
+    return AWSResponse(
+        "http://sandbox.invalid/",
+        400,
+        {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "expired"},
         _Raw(body),
     )

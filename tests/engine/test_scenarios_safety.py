@@ -9,10 +9,10 @@ import pytest
 
 from rollout.decisions import ledger
 from rollout.engine.interrupt import Interrupt
-from rollout.errors import LockHeld, UsageError
+from rollout.errors import CredentialsError, LockHeld, UsageError
 from rollout.events import Event
 
-from .scenario import World, denied_response, throttle_response
+from .scenario import World, denied_response, expired_response, throttle_response
 
 LOCK = "/rollout/lock/voj-prod/voj-backend-api"
 
@@ -223,3 +223,41 @@ def test_undo_refuses_a_revision_that_never_ran_healthy(world: World) -> None:
     writes = world.writes()
     assert "ecs.UpdateService" not in writes
     assert writes in ([], ["ssm.PutParameter", "ssm.DeleteParameter"])
+
+
+def test_resume_after_interrupt_finishes_the_job(world: World) -> None:
+    """After an interrupt mid-watch, `rollout watch` adopts the deployment and rolls it back."""
+    before = world.current_revision()
+    world.break_next("crash", after=5)
+    interrupt = Interrupt()
+
+    def stop_early(event: Event) -> None:
+        if event.kind == "observation":
+            interrupt.set("SIGINT")
+
+    first = world.deploy("sha-0000002", interrupt=interrupt, sink=stop_early)
+    assert first.outcome.exit_code == 40
+    resumed = world.resume()
+    assert resumed.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert resumed.outcome.deployment_id == first.outcome.deployment_id
+    assert world.current_revision() == before
+
+
+def test_expired_credentials_mid_watch_say_the_breaker_is_still_armed(world: World) -> None:
+    """Credentials expiring mid-watch end the run with one clear message; the lock is released."""
+    calls: list[int] = []
+
+    def expire(request: Any = None, **_: Any) -> Any:
+        calls.append(1)
+        return expired_response() if len(calls) > 3 else None
+
+    world.factory.session.events.register_first("before-send.ecs.DescribeServices", expire)
+    try:
+        with pytest.raises(CredentialsError) as info:
+            world.deploy("sha-0000002")
+    finally:
+        world.factory.session.events.unregister("before-send.ecs.DescribeServices", expire)
+    assert "circuit breaker is still armed" in str(info.value)
+    ssm = world.sb.client_factory().client("ssm")
+    assert ssm.get_parameters_by_path(Path="/rollout/lock/")["Parameters"] == []
+    assert len(calls) == 4  # the expired-token answer is not retried

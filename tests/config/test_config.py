@@ -143,6 +143,58 @@ def test_leaf_aliases_are_unambiguous() -> None:
     assert "deploy" in LEAF_ALIASES  # timeouts only
 
 
+DEFAULTS_ONLY = (
+    MINIMAL.replace("[env.prod]", "[defaults]") + "[env.prod]\n[env.qa]\ncluster = 'q'\n"
+)
+TRAFFIC = """
+[env.prod.traffic]
+hosted_zone_id = "Z123"
+record_name = "api.example.com"
+new_set_identifier = "ecs"
+legacy_set_identifier = "legacy"
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        (MINIMAL, "prod", {"cluster": "c", "containers": ("api",)}),
+        (DEFAULTS_ONLY, "prod", {"cluster": "c", "service": "s"}),
+        (DEFAULTS_ONLY, "qa", {"cluster": "q", "service": "s"}),
+        (
+            MINIMAL + "smoke_url = 'http://x'\n",
+            "prod",
+            {"smoke_url": "http://x"},
+        ),
+        (MINIMAL + TRAFFIC, "prod", {"traffic.hosted_zone_id": "Z123", "traffic.record_type": "A"}),
+        (MINIMAL + "[env.prod.vars]\nTIER = 'gold'\n", "prod", {"vars": {"TIER": "gold"}}),
+        (
+            MINIMAL + "[env.prod.bake]\nseconds = 30\nalarms = ['a']\n",
+            "prod",
+            {"bake.alarms": ("a",)},
+        ),
+        (
+            MINIMAL + "[env.prod.lock]\nparameter_prefix = '/locks/'\n",
+            "prod",
+            {"lock.parameter_prefix": "/locks"},
+        ),
+        (
+            MINIMAL + "[env.prod.timeouts]\ndeploy = 60\n",
+            "prod",
+            {"timeouts.deploy": 60.0, "timeouts.healthy": 900.0},
+        ),
+    ],
+)
+def test_valid_files(tmp_path: Path, text: str, env: str, expected: dict[str, Any]) -> None:
+    """Valid files load, with the given values and the defaults for everything else."""
+    cfg = load_config(write(tmp_path, text), env, environ={})
+    for dotted, value in expected.items():
+        node: Any = cfg
+        for part in dotted.split("."):
+            node = getattr(node, part)
+        assert node == value
+
+
 @pytest.mark.parametrize(
     ("text", "env", "environ", "expected"),
     [

@@ -251,3 +251,15 @@ def test_console_shows_no_live_panel_for_a_read_only_verb() -> None:
     text = out.getvalue()
     assert "Deployments" in text
     assert "rollout status" not in text  # the live panel's title
+
+
+def test_read_only_runs_write_no_github_summary_or_outputs(tmp_path: Path) -> None:
+    """A run without a verdict (status, history) leaves the summary and outputs files alone."""
+    summary, outputs = tmp_path / "summary.md", tmp_path / "out"
+    environ = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}
+    reporter = open_reporter("json", stream=io.StringIO(), environ=environ)
+    reporter(Event("run.started", T0, "status", data={"verb": "status"}))
+    reporter(Event("status", T0, "2/2 running", data={"service": "s"}))
+    reporter.close()
+    assert not summary.exists()
+    assert not outputs.exists()

@@ -8,7 +8,8 @@
 ``output`` picks the renderer: ``console`` (rich live panel), ``plain`` (timestamped lines),
 ``json`` (nothing while running, one result document at close) or ``auto`` (console on a TTY,
 plain otherwise). Independently, when ``GITHUB_STEP_SUMMARY`` / ``GITHUB_OUTPUT`` are set the
-reporter appends the step summary and the step outputs at close. Renderers only render: every
+reporter appends the step summary and the step outputs at close, for runs that reached a
+verdict (deploy, undo, watch; not status or history). Renderers only render: every
 fact they show comes from an event.
 """
 
@@ -74,9 +75,12 @@ class Reporter:
         if self._json_stream is not None:
             self._json_stream.write(json.dumps(result, indent=2, default=str) + "\n")
             self._json_stream.flush()
+        # Summary and outputs describe a rollout (deploy, undo, watch): runs with a verdict.
+        if not any(e.kind == "verdict" for e in self.events):
+            return
         if self._step_summary is not None:
             write_step_summary(self._step_summary, result)
-        if self._github_output is not None and result.get("verb") in (None, "deploy", "undo"):
+        if self._github_output is not None:
             write_outputs(self._github_output, result)
 
     def __enter__(self) -> Reporter:

@@ -177,6 +177,7 @@ def test_step_summary_has_a_table_and_a_mermaid_gantt(tmp_path: Path) -> None:
     assert gantt.startswith("gantt\n")
     assert "dateFormat X" in gantt
     assert "section steps\n    register 1s :s1, 0, 1\n" in gantt
+    assert "crit" not in gantt.split("section phases")[0]
     assert "new tasks healthy 34s :s2, 1, 35" in gantt
     assert "restore 45s :s3, 35, 80" in gantt
 
@@ -263,3 +264,19 @@ def test_read_only_runs_write_no_github_summary_or_outputs(tmp_path: Path) -> No
     reporter.close()
     assert not summary.exists()
     assert not outputs.exists()
+
+
+def test_gantt_marks_steps_that_led_to_a_rollback_as_critical() -> None:
+    """A step whose outcome is the rollback is drawn red (crit) in the gantt."""
+    doc = build_result(
+        [
+            Event("run.started", T0, "x", data={"verb": "deploy"}),
+            Event(
+                "step.finished",
+                T0 + 40,
+                "watch",
+                data={"step": "watch", "outcome": "RollBack", "seconds": 40.0},
+            ),
+        ]
+    )
+    assert "    watch 40s :crit, s1, 0, 40" in mermaid_gantt(doc)

@@ -20,6 +20,10 @@ OUTPUTS = {
 }
 
 
+#: A step whose outcome mentions one of these is drawn red ("crit") in the gantt.
+CRITICAL_OUTCOMES = ("fail", "error", "rollback", "timedout", "interrupt")
+
+
 def format_output(name: str, value: str) -> str:
     """One ``$GITHUB_OUTPUT`` entry in the delimiter (heredoc) form."""
     delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
@@ -73,7 +77,8 @@ def mermaid_gantt(result: Mapping[str, Any]) -> str:
             n += 1
             start = max(0, round(span["started_at"] - origin))
             end = max(start + 1, round(span["ended_at"] - origin))
-            status = "crit, " if span.get("outcome") in ("failed", "error") else ""
+            outcome = str(span.get("outcome") or "").lower().replace(" ", "")
+            status = "crit, " if any(w in outcome for w in CRITICAL_OUTCOMES) else ""
             label = _mermaid_label(f"{span.get(label_key)} {span.get('seconds') or 0:.0f}s")
             lines.append(f"    {label} :{status}s{n}, {start}, {end}")
     if n == 0:
@@ -116,7 +121,8 @@ def step_summary(result: Mapping[str, Any]) -> str:
     if stops:
         out += ["", "| Stopped task | Stop code | Reason | Exit codes |", "|---|---|---|---|"]
         out += [
-            f"| {_cell(s.get('task'))} | {_cell(s.get('stop_code'))} | "
+            f"| {_cell(str(s.get('task') or '').rsplit('/', 1)[-1])} | "
+            f"{_cell(s.get('stop_code'))} | "
             f"{_cell(s.get('stopped_reason'))} | {_cell(s.get('exit_codes'))} |"
             for s in stops[:10]
         ]

@@ -215,9 +215,10 @@ def load_config(
     try:
         cfg = EnvConfig.model_validate(data)
     except ValidationError as exc:
+        lines = "".join(f"\n  {line}" for line in _describe(exc, origin))
         raise ConfigError(
-            f"failed to load {where}:\n  " + "\n  ".join(_describe(exc, origin)) + "\n",
-            hint="Fix the value(s) and retry; docs/configuration.md lists every key.",
+            f"failed to load {where}:{lines}\n"
+            "Fix the value(s) and retry; docs/configuration.md lists every key."
         ) from None
     # The template path is relative to the config file's directory.
     return cfg.model_copy(update={"template": path.parent / cfg.template})

@@ -238,28 +238,45 @@ def test_existing_labels_are_kept(workdir: Path, moto_factory: ClientFactory) ->
     assert labels["rollout.image-tag"] == "t"
 
 
+# The render action's IGNORED_TASK_DEFINITION_ATTRIBUTES (index.js), deleted before it writes.
+ACTION_IGNORED = (
+    "compatibilities",
+    "taskDefinitionArn",
+    "requiresAttributes",
+    "revision",
+    "status",
+    "registeredAt",
+    "deregisteredAt",
+    "registeredBy",
+)
+
+
 def render_action(template: dict[str, Any], container_names: str, image: str) -> dict[str, Any]:
     """The aws-actions render-task-definition semantics for file + container-name + image:
-    parse the file, set ``image`` on each named container (comma-separated), keep the rest."""
+    parse the file, set ``image`` on each named container (comma-separated in v1.9), delete the
+    ignored attributes, keep everything else in its order."""
     doc = copy.deepcopy(template)
     for name in (n.strip() for n in container_names.split(",")):
         matches = [c for c in doc["containerDefinitions"] if c["name"] == name]
         if not matches:
             raise ValueError("Invalid task definition: Could not find container definition")
         matches[0]["image"] = image
-    return doc
+    return {k: v for k, v in doc.items() if k not in ACTION_IGNORED}
 
 
 def test_parity_with_the_render_action(workdir: Path, moto_factory: ClientFactory) -> None:
-    """Without placeholders, read-only fields or ECR, render equals the aws-actions render
-    action's output (same keys, same order) apart from the labels rollout adds."""
+    """Without placeholders or ECR, render equals the aws-actions render action's output (same
+    keys, same order, read-only fields deleted) apart from the labels rollout adds."""
 
-    def no_placeholders(doc: dict[str, Any]) -> None:
+    def described(doc: dict[str, Any]) -> None:
+        """The template as DescribeTaskDefinition would return it (account filled)."""
         text = json.dumps(doc).replace("<account>", ACCOUNT)
         doc.clear()
         doc.update(json.loads(text))
+        doc.update(revision=4, status="ACTIVE", compatibilities=["EC2", "FARGATE"])
+        doc["taskDefinitionArn"] = "arn:aws:ecs:ap-northeast-2:1:task-definition/voj:4"
 
-    edit_template(workdir, no_placeholders)
+    edit_template(workdir, described)
     template = json.loads((workdir / "taskdef.json").read_text())
     image = "ghcr.io/org/voj-backend:1.2.3"
     expected = render_action(template, "api", image)

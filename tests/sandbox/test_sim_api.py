@@ -467,8 +467,15 @@ def test_container_health_check_failure_replaces_task(h: SimHarness) -> None:
     h.sim.faults.add(FaultRule(effect="never_healthy", image="*:v2"))
     h.update(taskDefinition=h.register(h.image("v2"), health_check=check))
     h.advance(120)
-    messages = [m for _, m in h.events()]
-    assert any(m.endswith("failed container health checks.") for m in messages)
+    events = h.events()
+    messages = [m for _, m in events]
+    index = next(i for i, m in enumerate(messages) if m.endswith("failed container health checks."))
+    task_id = messages[index].split("(task ")[1].split(")")[0]
+    assert (
+        messages[index + 1] == f"(service {SERVICE}) has stopped 1 running tasks: (task {task_id})."
+    )
+    assert events[index][0] == events[index + 1][0]
+    assert "Amazon ECS replaced 1 tasks due to an unhealthy status." in messages[index + 2]
     reasons = {t["stoppedReason"] for t in h.tasks("STOPPED")}
     assert "Task failed container health checks" in reasons
 

@@ -561,8 +561,12 @@ class EcsSimulation:
                 self.request_pass(rs, service, grace_end)
                 continue
             reason, message = verdict
+            # §5.3: the health message and `has stopped` share the same instant
             self.service_event(service, message)
             self.stop_tasks(rs, service, [task], code="ServiceSchedulerInitiated", reason=reason)
+            self.service_event(
+                service, f"(service {service.name}) has stopped 1 running tasks: (task {task.id})."
+            )
             owner = service.deployment(task.deployment_id or "")
             if owner is not None:
                 owner.replaced_unhealthy += 1

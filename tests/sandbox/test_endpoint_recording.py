@@ -181,3 +181,30 @@ def test_admin_api_faults_inject_errors_for_other_processes(sandbox: Sandbox) ->
         ecs.list_clusters()
     assert caught.value.response["Error"]["Code"] == "ThrottlingException"
     assert ecs.list_clusters()["clusterArns"] == []
+
+
+def test_request_answered_by_an_earlier_hook_never_reaches_the_sandbox(
+    sandbox: Sandbox, mini: MiniStack
+) -> None:
+    """A test's own before-send hook that answers (a throttle) wins: the sandbox neither applies
+    nor records that attempt; botocore's retry then reaches the sandbox exactly once."""
+    from botocore.awsrequest import AWSResponse
+
+    from rollout.sandbox.inprocess import RawBody
+
+    ecs = mini.client("ecs")
+    throttles = [2]
+
+    def throttle(request: Any, **_: Any) -> AWSResponse | None:
+        if throttles[0] == 0:
+            return None
+        throttles[0] -= 1
+        body = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+        return AWSResponse(request.url, 400, {}, RawBody(body))
+
+    ecs.meta.events.register("before-send.ecs.UpdateService", throttle)
+    sandbox.clear_calls()
+    answer = ecs.update_service(cluster=CLUSTER, service=SERVICE, forceNewDeployment=True)
+    assert answer["ResponseMetadata"]["RetryAttempts"] == 2
+    assert [c.status for c in sandbox.calls("ecs", "UpdateService")] == [200]
+    assert len(sandbox.timeline("deployment.created")) == 2  # the service's first + this one

@@ -34,7 +34,7 @@ DUMMY_SECRET_KEY = "sandbox-secret-key-not-a-real-one"  # noqa: S105 - a dummy, 
 WsgiApp = Callable[..., Any]
 
 
-class _RawBody(io.BytesIO):
+class RawBody(io.BytesIO):
     """What botocore reads a response body from (``read`` and ``stream``, like urllib3's)."""
 
     def stream(self, amt: int = 65536, **_: Any) -> Iterator[bytes]:
@@ -91,15 +91,58 @@ def call_wsgi(app: WsgiApp, request: AWSPreparedRequest) -> AWSResponse:
     out = HTTPHeaders()
     for name, value in response_headers.items():
         out[name] = value
-    return AWSResponse(request.url, int(status.split(" ", 1)[0]), out, _RawBody(data))
+    return AWSResponse(request.url, int(status.split(" ", 1)[0]), out, RawBody(data))
+
+
+class DeferredResponse(AWSResponse):
+    """A response that sends its request to the app only when botocore reads it.
+
+    botocore calls every ``before-send`` handler and uses the first response that is not None.
+    Ours is registered last, so when an earlier handler (a test's fault hook) answers, ours is
+    never read and the request never reaches the sandbox: a throttled ``UpdateService`` is not
+    applied behind the caller's back.
+    """
+
+    def __init__(self, app: WsgiApp, request: AWSPreparedRequest) -> None:
+        self.url = request.url
+        self._app = app
+        self._request = request
+        self._answer: AWSResponse | None = None
+        self._content = None
+
+    def _resolve(self) -> AWSResponse:
+        if self._answer is None:
+            self._answer = call_wsgi(self._app, self._request)
+        return self._answer
+
+    @property
+    def status_code(self) -> int:  # type: ignore[override]
+        return int(self._resolve().status_code)
+
+    @property
+    def headers(self) -> Any:  # type: ignore[override]
+        return self._resolve().headers
+
+    @property
+    def raw(self) -> Any:
+        return self._resolve().raw
+
+    @property
+    def sent(self) -> bool:
+        """Whether the request has reached the sandbox."""
+        return self._answer is not None
 
 
 def attach(session: botocore.session.Session, app: WsgiApp) -> None:
-    """Make every client of ``session`` answer from ``app`` (registered last, so other
-    ``before-send`` observers, such as rollout's call counter, still see each attempt)."""
+    """Make every client of ``session`` answer from ``app``.
+
+    Registered last, so other ``before-send`` observers (rollout's call counter) still see each
+    attempt, and a handler registered earlier that answers (a fault hook) wins: the sandbox then
+    never sees that attempt (see :class:`DeferredResponse`).
+    """
 
     def before_send(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
-        return call_wsgi(app, request)
+        return DeferredResponse(app, request)
 
     session.get_component("event_emitter").register_last("before-send", before_send)
 

@@ -4,16 +4,16 @@ gunicorn's settings, and it renders and verifies against the provisioned sandbox
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
+from rollout.cli import _register, app
 from rollout.sandbox import Sandbox
 from rollout.sandbox.provision import ProvisionResult, load_template
 
@@ -127,27 +127,21 @@ def test_taskdef_matches_the_stack() -> None:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Sandbox, ProvisionResult, dict[str, str]]]:
-    """A provisioned sandbox served over HTTP, and the environment a CLI process needs."""
+    """A provisioned sandbox served over HTTP, and the environment the CLI needs to reach it."""
     sb = Sandbox()
     try:
         result = sb.provision_voj()
         sb.serve()
-        env = {**os.environ, **sb.env()}
-        env.pop("ROLLOUT_ENV", None)
-        yield sb, result, env
+        yield sb, result, sb.env()
     finally:
         sb.close()
 
 
-def _rollout(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rollout", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+def _rollout(env: dict[str, str], *args: str) -> Result:
+    """Run the rollout CLI in-process (typer's runner), talking HTTP to the served sandbox."""
+    _register()
+    return CliRunner().invoke(
+        app, [*args, "--config", str(ROOT / "rollout.toml")], env={**env, "ROLLOUT_ENV": None}
     )
 
 
@@ -158,7 +152,7 @@ def test_renders_with_only_the_image_swapped(
     setting is the template's."""
     _, result, env = served
     proc = _rollout(env, "render", "--env", "prod", "--image", "sha-0000002")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.output
     rendered = json.loads(proc.stdout)
     (container,) = rendered["containerDefinitions"]
     assert container["image"] == f"{result.repository_uri}@{result.digests['sha-0000002']}"
@@ -176,7 +170,7 @@ def test_verifies_against_the_provisioned_sandbox(
     """`rollout verify` passes every check (image, roles, secrets, logs, wiring, breaker...)."""
     _, _, env = served
     proc = _rollout(env, "verify", "--env", "prod", "--image", "sha-0000002", "--output", "json")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.exit_code == 0, proc.output
     report = json.loads(proc.stdout)
     assert report["ok"] is True
     assert report["summary"]["fail"] == 0
@@ -191,6 +185,6 @@ def test_verify_catches_an_image_that_was_never_pushed(
     """Against the same sandbox, an unknown tag fails verify with exit 10 (the check is real)."""
     _, _, env = served
     proc = _rollout(env, "verify", "--env", "prod", "--image", "sha-9999999", "--output", "json")
-    assert proc.returncode == 10, proc.stdout + proc.stderr
+    assert proc.exit_code == 10, proc.output
     failed = [c["name"] for c in json.loads(proc.stdout)["checks"] if c["status"] == "fail"]
     assert failed == ["image: in ECR"]

@@ -113,7 +113,8 @@ def test_secret_arns_are_shown(stack: Any, workdir: Path, deployed: str) -> None
 
 
 def test_cli_diff_exit_codes(stack: Any, workdir: Path, deployed: str) -> None:
-    """`rollout diff` exits 0 with no difference and 1 with one, printing the unified diff."""
+    """`rollout diff` exits 0 with no difference and 1 with one, printing the unified diff;
+    environment values show only with --show-values."""
     _register()
     environ = stack.env()
     try:
@@ -126,5 +127,15 @@ def test_cli_diff_exit_codes(stack: Any, workdir: Path, deployed: str) -> None:
         )
         assert other.exit_code == 1, other.output
         assert other.stdout.startswith("--- live voj-backend-prod:")
+        (workdir / "taskdef.json").write_text(
+            (workdir / "taskdef.json").read_text().replace('"production"', '"prod-2"')
+        )
+        masked = runner.invoke(app, ["diff", "--config", config, "--image", IMAGE], env=environ)
+        assert masked.exit_code == 1
+        assert "prod-2" not in masked.stdout
+        shown = runner.invoke(
+            app, ["diff", "--config", config, "--image", IMAGE, "--show-values"], env=environ
+        )
+        assert '+          "value": "prod-2"' in shown.stdout
     finally:
         stack.stop()

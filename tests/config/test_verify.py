@@ -297,12 +297,19 @@ def endpoint(stack: Any) -> Iterator[dict[str, str]]:
 
 
 def test_cli_verify_exit_codes(stack: Any, workdir: Path, endpoint: dict[str, str]) -> None:
-    """`rollout verify` exits 0 on the clean stack and 10 (with JSON output) for a missing image."""
+    """`rollout verify` exits 0 on the clean stack (and writes the GitHub step summary) and 10,
+    with JSON output, for a missing image."""
     runner = CliRunner()
     config = str(workdir / "rollout.toml")
-    ok = runner.invoke(app, ["verify", "--config", config, "--image", GOOD_IMAGE], env=endpoint)
+    summary = workdir / "summary.md"
+    ok = runner.invoke(
+        app,
+        ["verify", "--config", config, "--image", GOOD_IMAGE],
+        env={**endpoint, "GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert ok.exit_code == 0, ok.output
     assert "✓ image: in ECR" in ok.output
+    assert "| ✓ | image: in ECR |" in summary.read_text()
     bad = runner.invoke(
         app,
         ["verify", "--config", config, "--image", "sha-9999999", "--output", "json"],

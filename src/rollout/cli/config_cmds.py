@@ -131,6 +131,13 @@ def verify_cmd(
     report: verify.VerifyReport = outcome.details["report"]
     text = verify.report_json(report) if output == "json" else verify.format_report(report)
     typer.echo(text, nl=False)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(verify.format_markdown(report))
+        except OSError as exc:
+            typer.echo(f"warning: could not write the step summary {summary}: {exc}", err=True)
     raise typer.Exit(outcome.exit_code)
 
 

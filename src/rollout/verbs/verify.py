@@ -467,6 +467,23 @@ def format_report(report: VerifyReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def format_markdown(report: VerifyReport) -> str:
+    """The check list as a Markdown table (for the GitHub step summary)."""
+    verdict = "passed" if report.ok else "failed"
+    lines = [
+        f"### rollout verify {report.env}: {verdict}",
+        "",
+        f"Image: `{report.image}`",
+        "",
+        "| | Check | Result | Fix |",
+        "|---|---|---|---|",
+    ]
+    for c in report.checks:
+        cells = [c.symbol, c.name, c.message, c.fix if c.status != "pass" else ""]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def report_json(report: VerifyReport) -> str:
     return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
 

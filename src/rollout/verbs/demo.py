@@ -501,8 +501,9 @@ def measure_ours(
     rb = rollback_call(sb, update)
     bad = deployment_of(sb, str(new_td), update) if new_td else None
     restored = None
-    if rb is not None and bad is not None:
-        # rollout waits until the restore is verified; ECS may mark it COMPLETED a bit later
+    if release.bad and bad is not None and outcome.verdict != "SUCCEEDED":
+        # rollout waits until the restore is verified; ECS may mark it COMPLETED a bit later.
+        # (If ECS's breaker rolled back first, rollout sends no rollback call of its own.)
         restored = restored_at(sb, bad, update) or advance_until_restored(sb, bad, update)
     return (
         Measured(
@@ -514,7 +515,7 @@ def measure_ours(
             signal_after=signal - update if signal is not None else None,
             rollback_call_after=rb - update if rb is not None else None,
             api_calls=api_calls,
-            rolled_back=rb is not None,
+            rolled_back=rb is not None or restored is not None,
             wall_seconds=wall,
             group=release.breakage,
         ),

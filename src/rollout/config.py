@@ -126,7 +126,7 @@ class EnvConfig(_Model):
     """One environment's settings, fully merged and validated."""
 
     name: str
-    region: str
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")
     cluster: str
     service: str
     containers: tuple[str, ...] = Field(min_length=1)

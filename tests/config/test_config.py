@@ -233,6 +233,12 @@ def test_valid_files(tmp_path: Path, text: str, env: str, expected: dict[str, An
             r"missing required key 'traffic.new_set_identifier'",
         ),
         (MINIMAL + "smoke_url = 'ftp://x'\n", "prod", {}, r"key 'smoke_url'.*http"),
+        (
+            MINIMAL,
+            "prod",
+            {"ROLLOUT_REGION": "ap-northeast2"},
+            r"key 'region': String should match",
+        ),
         (MINIMAL + "containers = []\n", "prod", {}, r"duplicate|Cannot overwrite"),
         (MINIMAL, "qa", {}, r"environment 'qa' is not defined \(defined: prod\)"),
         ("region = 'x'\n" + MINIMAL, "prod", {}, r"unknown top-level key\(s\) region"),

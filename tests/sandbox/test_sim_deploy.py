@@ -322,7 +322,7 @@ def test_deployment_that_can_neither_start_nor_stop_reports_it(h: SimHarness) ->
     assert h.service()["deployments"][0]["rolloutState"] == "IN_PROGRESS"
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(
     desired=st.integers(1, 6),
     minimum=st.sampled_from([0, 25, 50, 75, 100]),
@@ -347,7 +347,7 @@ def test_rolling_deploy_respects_min_and_max_whatever_the_settings(
         h.update(taskDefinition=h.register(h.image("v2")))
         rs = h.sim.regions()[0]
         service = rs.services[(CLUSTER, SERVICE)]
-        for _ in range(900):
+        for _ in range(700):
             h.advance(1)
             live = [t for t in h.sim.service_tasks(rs, service) if t.live]
             assert len(live) <= max(upper, desired)

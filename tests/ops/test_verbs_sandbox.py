@@ -126,6 +126,33 @@ def test_prune_refuses_while_a_deploy_holds_the_lock(ledger_world: LedgerWorld) 
         SsmGateway(ledger_world.sb.client_factory()).delete(name)
 
 
+def test_status_shows_an_unreadable_lock_as_unknown_not_free(ledger_world: LedgerWorld) -> None:
+    """A lock parameter holding something else is reported as unknown, with a warning."""
+    name = lock_name("/rollout/lock", ledger_world.prov.cluster, ledger_world.prov.service)
+    ssm = SsmGateway(ledger_world.sb.client_factory())
+    ssm.create(name, "not json")
+    try:
+        ctx, rep = ledger_world.context()
+        status.run(status.StatusOptions(env="prod"), ctx)
+        result = rep.result()
+        assert result["status"]["lock"] is None
+        assert result["status"]["lock_known"] is False
+        assert any(e["kind"] == "lock.unreadable" for e in result["events"])
+    finally:
+        ssm.delete(name)
+
+
+def test_prune_goes_ahead_past_a_stale_lock(ledger_world: LedgerWorld) -> None:
+    """A lock whose holder is past its TTL does not block a (dry-run) prune."""
+    name = _lock(ledger_world, "gone@deploy-1", ttl=-60)
+    try:
+        ctx, rep = ledger_world.context()
+        prune.run(prune.PruneOptions(env="prod", keep=1, dry_run=True), ctx)
+        assert rep.result()["prune"]["keep"] == 1
+    finally:
+        SsmGateway(ledger_world.sb.client_factory()).delete(name)
+
+
 def test_history_cli_prints_json_over_http(ledger_world: LedgerWorld) -> None:
     """`rollout history --output json` reaches the sandbox's HTTP endpoint and prints the ledger."""
     _register()

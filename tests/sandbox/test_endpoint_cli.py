@@ -73,7 +73,10 @@ def test_provision_refuses_an_endpoint_that_is_not_a_sandbox() -> None:
 
 
 def test_run_up_serves_until_stopped(tmp_path: Path) -> None:
-    """run_up prints the environment to export, serves, and shuts down when told to."""
+    """run_up prints the environment to export, serves with the fault file's plan, and shuts
+    down when told to."""
+    faults = tmp_path / "faults.toml"
+    faults.write_text('[[fault]]\neffect = "crash"\nimage = "*:bad-*"\nafter = 5\n')
     lines: list[str] = []
     ready = threading.Event()
     stop = threading.Event()
@@ -84,7 +87,8 @@ def test_run_up_serves_until_stopped(tmp_path: Path) -> None:
             ready.set()
 
     thread = threading.Thread(
-        target=run_up, kwargs={"port": 0, "speed": 50, "echo": echo, "stop": stop}
+        target=run_up,
+        kwargs={"port": 0, "speed": 50, "echo": echo, "stop": stop, "faults_file": faults},
     )
     thread.start()
     try:
@@ -101,6 +105,8 @@ def test_run_up_serves_until_stopped(tmp_path: Path) -> None:
         }
         health = httpx.get(exports["AWS_ENDPOINT_URL"] + "/_sandbox/health", timeout=10).json()
         assert health["clock"] == {"now": health["clock"]["now"], "mode": "realtime", "speed": 50}
+        plan = httpx.get(exports["AWS_ENDPOINT_URL"] + "/_sandbox/faults", timeout=10).json()
+        assert [(f["effect"], f["image"]) for f in plan["fault"]] == [("crash", "*:bad-*")]
     finally:
         stop.set()
         thread.join(timeout=30)

@@ -191,3 +191,20 @@ def test_realtime_sandbox_runs_a_ticker() -> None:
         assert sb.clock.speed == 50
         with pytest.raises(TypeError):
             sb.advance(10)
+
+
+def test_presigned_s3_url_is_served_and_recorded(sandbox: Sandbox) -> None:
+    """A presigned GET (no Authorization header, as voj hands to browsers) reaches S3 over HTTP
+    and is recorded as s3 GetObject."""
+    import httpx
+
+    clients = http_clients(sandbox.serve(), sandbox.region)
+    _s3(clients)
+    url = clients("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": "voj-audio", "Key": "books/1/ch1.mp3"}, ExpiresIn=60
+    )
+    sandbox.clear_calls()
+    response = httpx.get(url, timeout=10)
+    assert response.status_code == 200
+    assert response.content == b"ID3"
+    assert [(c.service, c.operation) for c in sandbox.calls()] == [("s3", "GetObject")]

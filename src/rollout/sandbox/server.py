@@ -55,12 +55,17 @@ StartResponse = Callable[..., Any]
 
 # -- identifying a request ------------------------------------------------------------------
 def _credential_scope(environ: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(region, signing name) from a SigV4 ``Authorization`` header, or (None, None)."""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
+    """(region, signing name) from a SigV4 ``Authorization`` header or a presigned URL's
+    ``X-Amz-Credential``, or (None, None)."""
+    auth = str(environ.get("HTTP_AUTHORIZATION", ""))
     m = re.search(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request", auth)
-    if not m:
-        return None, None
-    return m.group(1), m.group(2)
+    if m:
+        return m.group(1), m.group(2)
+    credential = parse_qs(str(environ.get("QUERY_STRING", ""))).get("X-Amz-Credential", [""])[0]
+    parts = credential.split("/")
+    if len(parts) == 5 and parts[4] == "aws4_request":
+        return parts[2], parts[3]
+    return None, None
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 import threading
@@ -27,6 +28,7 @@ from app.models import Book, BookPage, Chapter, ChapterAudio
 from app.settings import Settings
 
 if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
     from mypy_boto3_s3.client import S3Client
@@ -61,10 +63,15 @@ def decode_cursor(cursor: str) -> str:
     return after
 
 
-def _plain(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, Any]:
+@functools.cache
+def _deserializer() -> TypeDeserializer:
     from boto3.dynamodb.types import TypeDeserializer
 
-    deserializer = TypeDeserializer()
+    return TypeDeserializer()
+
+
+def _plain(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, Any]:
+    deserializer = _deserializer()
     values: dict[str, Any] = {}
     for key, value in item.items():
         decoded = deserializer.deserialize(value)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:
@@ -324,8 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error("missing " + ", ".join(missing))
     session = boto3.Session(region_name=args.region)
+    # A local endpoint (moto, the sandbox) is addressed by IP: S3 needs path-style URLs there.
+    s3_config = Config(s3={"addressing_style": "path" if args.endpoint_url else "auto"})
     dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url)
-    s3 = session.client("s3", endpoint_url=args.endpoint_url)
+    s3 = session.client("s3", endpoint_url=args.endpoint_url, config=s3_config)
     try:
         result = seed(
             dynamodb,

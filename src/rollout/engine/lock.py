@@ -75,6 +75,10 @@ class ServiceLock:
                 level="warning",
                 holder=existing.holder,
             )
+            if s.gw.ssm.get(self.name) != raw:
+                current = parse_lock(s.gw.ssm.get(self.name))
+                if current is not None:
+                    self._refuse(current)
             s.write(
                 "ssm",
                 "DeleteParameter",

@@ -640,6 +640,8 @@ class EcsSimulation:
                     f"(service {service.name}) has stopped {len(doomed)} running tasks: {names}.",
                 )
                 acted = True
+                # room was made under maximumPercent: look again soon
+                self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
 
         self._drop_drained(rs, service)
         self._check_complete(rs, service)

@@ -1,0 +1,34 @@
+"""The ops commands refuse bad input with exit 2 before touching AWS."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from rollout.cli import _register, app
+
+from .conftest import REPO
+
+#: No endpoint, no credentials: any AWS call would fail, so exit 2 proves none was made.
+ENV = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "", "ROLLOUT_ENV": ""}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["prune", "--keep", "0"], "--keep must be at least 1"),
+        (["history", "--limit", "0"], "--limit must be at least 1"),
+        (["status", "--output", "yaml"], "unknown --output 'yaml'"),
+        (["status", "--env", "nope"], "nope"),
+    ],
+    ids=["keep-0", "limit-0", "bad-output", "unknown-env"],
+)
+def test_bad_input_exits_2_with_a_clear_message(
+    args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Usage and config errors exit 2 and say what is wrong, on stderr."""
+    monkeypatch.chdir(REPO)
+    _register()
+    result = CliRunner().invoke(app, args, env=ENV)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr

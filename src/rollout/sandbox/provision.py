@@ -32,6 +32,7 @@ This module never imports the engine, verbs or decisions (it is part of the sand
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -171,7 +172,11 @@ class ProvisionResult:
 # ----------------------------------------------------------------------------- template
 
 
-class _CfnLoader(yaml.SafeLoader):
+# libyaml's loader when PyYAML was built with it (several times faster), else the pure one.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """YAML loader that turns CloudFormation short forms (``!Ref x``) into long forms."""
 
 
@@ -193,15 +198,24 @@ _CfnLoader.add_multi_constructor("!", _construct_intrinsic)
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    """Parse a CloudFormation YAML (or JSON) template into long-form intrinsics."""
+    """Parse a CloudFormation YAML (or JSON) template into long-form intrinsics.
+
+    Parsed once per file version (path and modification time); callers get their own copy.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        stat = path.stat()
     except OSError as exc:
         raise ProvisionError(
             f"failed to read template {path}: {exc.strerror}.",
-            hint="Pass template= a path to infra/voj.yaml.",
+            hint="Pass template= the path of infra/voj.yaml (run from a checkout of the repo).",
         ) from exc
-    data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return copy.deepcopy(_parse_template(str(path), stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_template(path: str, mtime_ns: int) -> dict[str, Any]:
+    text = Path(path).read_text(encoding="utf-8")
+    data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
     if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
         raise ProvisionError(f"failed to load template {path}: it has no Resources mapping.")
     return data

@@ -200,6 +200,14 @@ def fault_reply(fault: ApiFault, service: str) -> Reply:
     )
 
 
+def status_line(status: int) -> str:
+    """``200 OK``; a status without a standard phrase is sent bare (``599``)."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
 # -- the front app ---------------------------------------------------------------------------
 class FrontApp:
     """The WSGI application every sandbox client talks to. See the module docstring."""
@@ -228,10 +236,7 @@ class FrontApp:
         except Exception as exc:
             log.exception("sandbox: unhandled error answering %s", path)
             reply = aws_json_error("InternalFailure", f"sandbox internal error: {exc}", 500)
-        phrase = (
-            HTTPStatus(reply.status).phrase if reply.status in HTTPStatus._value2member_map_ else ""
-        )
-        start_response(f"{reply.status} {phrase}".strip(), reply.headers)
+        start_response(status_line(reply.status), reply.headers)
         return [reply.body]
 
     def handle_aws(self, environ: dict[str, Any], body: bytes) -> Reply:

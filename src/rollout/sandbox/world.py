@@ -8,6 +8,7 @@ lock): every request the front app answers, and the real-time :class:`Ticker`.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +18,8 @@ from typing import Any, Protocol
 from rollout.sandbox.clock import RealtimeClock, VirtualClock
 from rollout.sandbox.recorder import CallRecorder
 from rollout.sandbox.route53 import DEFAULT_PROPAGATION_DELAY, Route53Overlay
+
+log = logging.getLogger(__name__)
 
 SandboxClock = VirtualClock | RealtimeClock
 
@@ -190,7 +193,8 @@ class Ticker:
             try:
                 with self.world.lock:
                     self.world.catch_up()
-            except Exception as exc:  # keep serving; the error is reported by stop()
+            except Exception as exc:  # keep serving; log it and keep the last error
+                log.exception("sandbox ticker: the simulation failed to advance")
                 self.error = exc
                 time.sleep(self.interval)
 

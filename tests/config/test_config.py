@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -268,3 +269,26 @@ def test_missing_file_names_it(tmp_path: Path) -> None:
     """A missing config file is a ConfigError that names the path and suggests --config."""
     with pytest.raises(ConfigError, match=r"nope.toml does not exist.*--config"):
         load_config(tmp_path / "nope.toml", "prod", environ={})
+
+
+def test_cli_config_prints_effective_settings(tmp_path: Path) -> None:
+    """`rollout config` shows file + variables + flags merged, with `vars` values masked."""
+    from typer.testing import CliRunner
+
+    from rollout.cli import _register, app
+
+    _register()
+    path = write(tmp_path, MINIMAL + "[env.prod.vars]\nDB_HOST = 'db.internal'\n")
+    runner = CliRunner()
+    args = ["config", "--config", str(path), "--cluster", "from-flag"]
+    result = runner.invoke(app, args, env={"ROLLOUT_POLL_INTERVAL": "2"})
+    assert result.exit_code == 0, result.output
+    settings = json.loads(result.stdout)
+    assert settings["cluster"] == "from-flag"
+    assert settings["watch"]["poll_interval"] == 2.0
+    assert settings["vars"] == {"DB_HOST": "***"}
+    shown = runner.invoke(app, [*args, "--show-values"])
+    assert json.loads(shown.stdout)["vars"] == {"DB_HOST": "db.internal"}
+    bad = runner.invoke(app, ["config", "--config", str(path), "--env", "qa"])
+    assert bad.exit_code == 2
+    assert "environment 'qa' is not defined" in bad.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -167,3 +168,31 @@ def diff_cmd(
     result: diff.DiffResult = outcome.details["diff"]
     typer.echo(result.text(), nl=False)
     raise typer.Exit(outcome.exit_code)
+
+
+@app.command("config")
+def config_cmd(
+    env: EnvOpt = None,
+    config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
+    show_values: Annotated[
+        bool, typer.Option("--show-values", help="Show `vars` values (masked by default).")
+    ] = False,
+) -> None:
+    """Print the effective settings of one environment (file + ROLLOUT_* variables + flags)."""
+    try:
+        cfg = load_config(
+            config,
+            _env(env),
+            environ=dict(os.environ),
+            overrides=_overrides(region, cluster, service),
+        )
+    except RolloutError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from exc
+    settings = cfg.model_dump(mode="json")
+    if not show_values:
+        settings["vars"] = dict.fromkeys(settings["vars"], "***")
+    typer.echo(json.dumps(settings, indent=2))

@@ -534,3 +534,39 @@ def test_service_tasks_get_propagated_and_managed_tags(h: SimHarness) -> None:
         "aws:ecs:serviceName": SERVICE,
         "aws:ecs:clusterName": CLUSTER,
     }
+
+
+@pytest.mark.parametrize(
+    ("container", "message"),
+    [
+        (
+            {"name": "a", "image": "nginx", "secrets": [{"name": "S", "valueFrom": "/x"}]},
+            "When you are specifying container secrets, you must also specify a value for "
+            "'executionRoleArn'.",
+        ),
+        (
+            {"name": "a", "image": "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/api:v1"},
+            "Fargate requires task definition to have execution role ARN to support ECR images.",
+        ),
+        (
+            {"name": "a", "image": "nginx", "logConfiguration": {"logDriver": "awslogs"}},
+            "Fargate requires task definition to have execution role ARN to support log driver "
+            "awslogs.",
+        ),
+    ],
+)
+def test_execution_role_is_required_where_aws_requires_it(
+    h: SimHarness, container: dict[str, Any], message: str
+) -> None:
+    """Secrets, ECR images and awslogs on Fargate need an executionRoleArn (ClientException)."""
+    with pytest.raises(ApiError) as caught:
+        h.call(
+            "RegisterTaskDefinition",
+            family="norole",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[container],
+        )
+    assert (caught.value.code, caught.value.message) == ("ClientException", message)

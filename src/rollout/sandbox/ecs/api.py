@@ -343,6 +343,7 @@ def register_task_definition(
     if not any(c.get("essential", True) for c in containers):
         raise client_error("Task definition must have at least one essential container.")
     bodies = [_normalise_container(c, network_mode) for c in containers]
+    _check_execution_role(p, bodies, fargate="FARGATE" in requires)
     revisions = rs.task_definitions.setdefault(family, [])
     revision = (revisions[-1].revision if revisions else 0) + 1
     arn = rs.arn(f"task-definition/{family}:{revision}")
@@ -384,6 +385,30 @@ def register_task_definition(
     revisions.append(record)
     sim.record("taskdef.registered", arn=arn)
     return {"taskDefinition": copy.deepcopy(body), "tags": list(tags)}
+
+
+def _check_execution_role(
+    p: dict[str, Any], bodies: list[dict[str, Any]], *, fargate: bool
+) -> None:
+    """What AWS refuses to register without an execution role."""
+    if p.get("executionRoleArn"):
+        return
+    if any(b.get("secrets") for b in bodies):
+        raise client_error(
+            "When you are specifying container secrets, you must also specify a value for "
+            "'executionRoleArn'."
+        )
+    if not fargate:
+        return
+    if any(_ecr_image(str(b.get("image", ""))) for b in bodies):
+        raise client_error(
+            "Fargate requires task definition to have execution role ARN to support ECR images."
+        )
+    if any((b.get("logConfiguration") or {}).get("logDriver") == "awslogs" for b in bodies):
+        raise client_error(
+            "Fargate requires task definition to have execution role ARN to support log driver "
+            "awslogs."
+        )
 
 
 def _requires_attributes(p: dict[str, Any], bodies: list[dict[str, Any]]) -> list[dict[str, str]]:

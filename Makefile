@@ -17,7 +17,7 @@ uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
 
 sync: uv
-	@$(UV) sync --frozen --all-packages --quiet
+	@$(UV) sync --frozen --all-packages --compile-bytecode --quiet
 
 lint: sync
 	$(RUN) ruff check .

@@ -327,11 +327,12 @@ def breaker_only(
     _, digest = push_image(stage, release.tag)
     stage.add_fault(release.fault, digest)
     image = f"{prov.repository_uri}@{digest}"  # pinned, as rollout deploys it
-    factory = sb.client_factory()
-    ecs = EcsGateway(factory)
-    svc = ecs.describe_service(prov.cluster, prov.service)
+    # The document is what the render action would produce from the repo's file: read it with
+    # the operator's client, so only the action's own calls are counted.
+    operator = EcsGateway(sb.client_factory())
+    current = operator.describe_service(prov.cluster, prov.service)
     doc: dict[str, Any] = copy.deepcopy(
-        dict(ecs.describe_task_definition(svc.task_definition).document)
+        dict(operator.describe_task_definition(current.task_definition).document)
     )
     for cdef in doc.get("containerDefinitions", []):
         if cdef.get("name") == prov.container:
@@ -346,6 +347,8 @@ def breaker_only(
                     }
                 )
                 cdef["secrets"] = secrets
+    factory = sb.client_factory()
+    ecs = EcsGateway(factory)
     td = ecs.register_task_definition(doc)
     after = ecs.update_service(prov.cluster, prov.service, task_definition=td.arn)
     started = sb.clock.now()
@@ -480,7 +483,9 @@ def measure_ours(
     wall = time.perf_counter() - wall
     result = build_result(events)
     update = first_update_call(sb, t0)
-    api_calls = len(sb.calls()) - calls_before
+    # rollout's own count (its client factory, retries included); the sandbox's as a fallback
+    counted = result.get("api_calls")
+    api_calls = int(counted) if isinstance(counted, int) else len(sb.calls()) - calls_before
     if update is None:  # stopped before any write (preflight)
         return (
             Measured(

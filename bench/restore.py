@@ -19,7 +19,8 @@ seconds after the UpdateService call:
 - the first definitive failure signal: the stop of the first new task with a deterministic stop
   code (TaskFailedToStart), else of the K-th (K=2) stopped new task, from ECS's ``stoppingAt``;
   and the gap from it to rollout's rollback call (StopServiceDeployment or UpdateService);
-- AWS API calls the sandbox answered for the run.
+- AWS API calls each path made: rollout's own count (its client factory, retries and preflight
+  included); for breaker-only, RegisterTaskDefinition, UpdateService and the waiter's polls.
 
     uv run --frozen python bench/restore.py            # print the table
     uv run --frozen python bench/restore.py --write    # and put it in docs/benchmarks.md
@@ -196,7 +197,9 @@ def section(rows: list[Row]) -> str:
             "the same release shipped by `rollout deploy` and by",
             "the breaker-only path (RegisterTaskDefinition + UpdateService + a 15 s waiter, ECS",
             "circuit breaker with rollback). Times are simulated seconds after UpdateService,",
-            "taken from the sandbox's timeline and recorded calls, not from rollout's own report.",
+            "taken from the sandbox's timeline and recorded calls, not from rollout's own report",
+            "(API calls: rollout's client count, preflight included; breaker-only: register,",
+            "update and the waiter's polls).",
             '"Restored" is the same criterion for both: a deployment other than the bad one',
             "completed as PRIMARY. With minimumHealthyPercent 100 the old tasks keep serving in",
             "every scenario; restore is the time until the bad deployment is gone and the",

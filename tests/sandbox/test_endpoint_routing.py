@@ -208,3 +208,9 @@ def test_presigned_s3_url_is_served_and_recorded(sandbox: Sandbox) -> None:
     assert response.status_code == 200
     assert response.content == b"ID3"
     assert [(c.service, c.operation) for c in sandbox.calls()] == [("s3", "GetObject")]
+
+
+def test_overlapping_sandboxes_warn() -> None:
+    """Opening a second Sandbox while one is open warns (moto's state is shared and reset)."""
+    with Sandbox(), pytest.warns(RuntimeWarning, match="still open"), Sandbox():
+        pass

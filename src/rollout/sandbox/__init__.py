@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import tomllib
+import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -59,6 +61,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_REGION = "ap-northeast-2"
+
+#: Sandboxes created in this process and not yet garbage-collected (to warn about overlap).
+_OPEN: weakref.WeakSet[Sandbox] = weakref.WeakSet()
 
 
 def load_fault_file(path: Path) -> FaultPlan:
@@ -115,6 +120,14 @@ class Sandbox:
         route53_propagation: float = DEFAULT_PROPAGATION_DELAY,
         tick_interval: float = 0.05,
     ) -> None:
+        if any(other.is_open for other in _OPEN):
+            warnings.warn(
+                "another Sandbox is still open in this process: moto's state is process-global "
+                "and has just been reset under it. Close sandboxes (sb.close() or `with`) "
+                "before creating the next one.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if clock is None:
             clock = VirtualClock() if speed is None else RealtimeClock(speed=speed)
         plan = FaultPlan.from_mapping(faults) if isinstance(faults, Mapping) else faults
@@ -134,6 +147,12 @@ class Sandbox:
         if isinstance(clock, RealtimeClock):
             self._ticker = Ticker(self.world, interval=tick_interval)
             self._ticker.start()
+        _OPEN.add(self)
+
+    @property
+    def is_open(self) -> bool:
+        """False once :meth:`close` has run."""
+        return not self._closed
 
     # -- basics ------------------------------------------------------------------------------
     @property

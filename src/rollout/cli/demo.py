@@ -13,7 +13,6 @@ from rollout.aws import ClientFactory
 from rollout.context import Context
 from rollout.errors import RolloutError
 from rollout.report import open_reporter
-from rollout.verbs import demo
 
 from . import app
 
@@ -37,7 +36,11 @@ def demo_cmd(
         str, typer.Option("--output", "-o", help="auto, console, plain or json.")
     ] = "auto",
 ) -> None:
-    """Provision voj in-process, deploy a good and two bad releases, show the rollbacks."""
+    """Provision voj in-process, deploy a good and three bad releases, show the rollbacks."""
+    # Imported here: the demo needs the sandbox (moto), which production installs lack and
+    # which every other command should not pay for.
+    from rollout.verbs import demo
+
     environ = dict(os.environ)
     code = 1
     try:

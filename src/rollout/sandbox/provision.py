@@ -675,9 +675,15 @@ class _Provisioner:
             ],
             Capabilities=["CAPABILITY_NAMED_IAM"],
         )
-        cfn.get_waiter("stack_create_complete").wait(
-            StackName=self.stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
-        )
+        # moto's CloudFormation creates the stack within the CreateStack call, so no waiter
+        # (a waiter would sleep on the wall clock, which the sandbox's virtual clock can't skip).
+        stack = cfn.describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        if stack["StackStatus"] != "CREATE_COMPLETE":
+            raise ProvisionError(
+                f"failed to create the sandbox stack {self.stack_name}: it is "
+                f"{stack['StackStatus']} ({stack.get('StackStatusReason', 'no reason given')}).",
+                hint="Check infra/voj.yaml with cfn-lint; `rollout sandbox up` logs moto errors.",
+            )
         paginator = cfn.get_paginator("list_stack_resources")
         for page in paginator.paginate(StackName=self.stack_name):
             for summary in page["StackResourceSummaries"]:

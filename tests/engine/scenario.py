@@ -164,6 +164,7 @@ class World:
         no_rollback: bool = False,
         sink: Callable[[Event], None] | None = None,
         prepare: Callable[[Context], Prepared] | None = None,
+        retention: Callable[[], None] | None = None,
     ) -> Run:
         ctx, log = self.context(sink)
         image = self.prov.images.get(tag, tag)
@@ -175,6 +176,7 @@ class World:
             if prepare
             else (lambda: deploy_verb.prepare(cfg, image, ctx)),
             no_rollback=no_rollback,
+            retention=retention,
         )
         return self._timed(lambda: DeployRun(session, request).run(), log)
 

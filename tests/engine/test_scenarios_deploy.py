@@ -274,3 +274,17 @@ def test_rollback_moves_route53_weight_off_the_new_path_and_waits_insync(world: 
     assert weights == {"ecs": 0, "legacy": 100}
     assert r53.change_status(shifted[0].data["change"]) == "INSYNC"
     assert world.ops("GetChange") >= 1
+
+
+def test_retention_runs_after_success_only(world: World) -> None:
+    """With prune_after_deploy, retention runs once after a success, never after a failure."""
+    pruned: list[str] = []
+    st = replace(world.settings(), prune_after_deploy=True)
+    ok = world.deploy("sha-0000002", settings=st, retention=lambda: pruned.append("ok"))
+    assert ok.outcome.exit_code == 0
+    assert pruned == ["ok"]
+    world.reset()
+    world.break_next("crash", after=5)
+    bad = world.deploy("sha-0000003", settings=st, retention=lambda: pruned.append("bad"))
+    assert bad.outcome.exit_code == 20
+    assert pruned == ["ok"]

@@ -1,0 +1,67 @@
+"""Small engine units: smoke-probe outcomes, the interruptible sleep, settings from config."""
+
+from __future__ import annotations
+
+import pytest
+
+from rollout.engine.interrupt import Interrupt
+from rollout.engine.probe import classify_status, http_probe
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (200, "pass"),
+        (204, "pass"),
+        (301, "pass"),
+        (404, "fail"),
+        (429, "error"),
+        (500, "fail"),
+        (503, "fail"),
+    ],
+)
+def test_smoke_status_classification(status: int, outcome: str) -> None:
+    """2xx/3xx pass, 5xx and other 4xx fail (bad release), 429 is a probe error."""
+    assert classify_status(status) == outcome
+
+
+def test_unreachable_smoke_url_is_an_error_not_a_failure() -> None:
+    """A probe that cannot connect is 'error' (no rollback), never 'fail'."""
+    assert http_probe("http://127.0.0.1:9/health", timeout=2).outcome == "error"
+    assert http_probe("ftp://example.invalid/").outcome == "error"
+
+
+class StepClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
+def test_interruptible_sleep_runs_in_short_slices_and_stops_on_the_flag() -> None:
+    """The engine's sleep advances in slices of at most 0.5 s and returns once interrupted."""
+    clock = StepClock()
+    flag = Interrupt()
+    flag.sleep(clock, 3.0)
+    assert clock.t == pytest.approx(3.0)
+    assert max(clock.sleeps) <= 0.5
+
+    class Tripping(StepClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if self.t >= 1.0:
+                flag.set("SIGTERM")
+
+    tripping = Tripping()
+    flag.sleep(tripping, 600.0)
+    assert tripping.t <= 1.5  # stopped within one slice of the signal
+    assert flag.signal_name == "SIGTERM"
+    before = tripping.t
+    flag.sleep(tripping, 10.0)  # once set, no more sleeping
+    assert tripping.t == before

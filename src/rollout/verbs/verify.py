@@ -30,7 +30,6 @@ from rollout.decisions.checks import (
     check_speed,
     check_wiring,
     estimate_speed,
-    parse_secret_ref,
     policy_allows,
     role_name,
     secret_refs,
@@ -223,10 +222,7 @@ def _roles(run: _Run, doc: dict[str, Any]) -> None:
     needs_execution = (
         bool(secret_refs(doc))
         or bool(awslogs_targets(doc))
-        or any(
-            parse_image(str(c.get("image", "x"))).is_ecr
-            for c in doc.get("containerDefinitions") or []
-        )
+        or any(_is_ecr(c.get("image")) for c in doc.get("containerDefinitions") or [])
     )
     for key, label in (("executionRoleArn", "execution"), ("taskRoleArn", "task")):
         name = f"role: {label}"
@@ -272,6 +268,13 @@ def _roles(run: _Run, doc: dict[str, Any]) -> None:
             run.execution_policies = iam.role_policies(role.name)
 
 
+def _is_ecr(image: Any) -> bool:
+    try:
+        return parse_image(str(image)).is_ecr
+    except ValueError:
+        return False
+
+
 def _secrets(run: _Run, doc: dict[str, Any]) -> None:
     refs = secret_refs(doc)
     if not refs:
@@ -290,7 +293,6 @@ def _secrets(run: _Run, doc: dict[str, Any]) -> None:
         existing.update({(region, name): name in found for name in names})
     for ref in refs:
         name = f"secret: {ref.container}.{ref.name}"
-        ref = parse_secret_ref(ref.container, ref.name, ref.value_from)
         if ref.kind == "unknown":
             run.add(
                 Check(

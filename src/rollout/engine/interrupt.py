@@ -46,12 +46,16 @@ class Interrupt:
 
     @contextmanager
     def handle_signals(self) -> Iterator[Interrupt]:
-        """Route SIGINT and SIGTERM to this flag while the block runs (main thread only)."""
+        """Route SIGINT and SIGTERM to this flag while the block runs (main thread only).
+
+        A second signal raises KeyboardInterrupt at once (the user insists)."""
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
 
         def handler(signum: int, _frame: FrameType | None) -> None:
+            if self.is_set():  # a second signal: the user insists, stop now
+                raise KeyboardInterrupt
             self.set(signal.Signals(signum).name)
 
         old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}

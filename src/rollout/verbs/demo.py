@@ -28,13 +28,13 @@ import copy
 import json
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rollout.config import load_config
 from rollout.context import Context
 from rollout.engine.outcome import Outcome
 from rollout.errors import TimedOut
@@ -212,56 +212,22 @@ def template_with_secret(template: Path, out: Path, *, secret: str, container: s
     return out
 
 
-#: Keys of ``rollout.toml``'s environment the demo leaves out: the smoke probe (the sandbox's ALB
-#: has no public DNS name) and the Route 53 traffic split (the demo is about deploys and
-#: rollbacks, not the cut-over from the legacy path).
-DEMO_DROPS = ("smoke_url", "traffic")
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(str(value))  # a TOML basic string is JSON-compatible
-
-
-def demo_config(source: Path, out: Path, *, env: str = "prod") -> Path:
-    """Write ``out``: ``source``'s ``env`` (defaults merged) without :data:`DEMO_DROPS`.
-
-    The template path is made absolute, so the copy works from a scratch directory.
-    """
-    raw = tomllib.loads(source.read_text(encoding="utf-8"))
-    merged: dict[str, Any] = {}
-    for layer in (raw.get("defaults", {}), raw.get("env", {}).get(env, {})):
-        for key, value in layer.items():
-            if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                merged[key] = {**merged[key], **value}
-            else:
-                merged[key] = value
-    for key in DEMO_DROPS:
-        merged.pop(key, None)
-    merged["template"] = str((source.parent / str(merged["template"])).resolve())
-    lines = [f"# written by `rollout demo` from {source}", f"[env.{env}]"]
-    tables = {k: v for k, v in merged.items() if isinstance(v, dict)}
-    lines += [f"{k} = {_toml_value(v)}" for k, v in merged.items() if k not in tables]
-    for name, table in tables.items():
-        lines.append(f"\n[env.{env}.{name}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return out
-
-
 def template_of(config: Path, env: str = "prod") -> Path:
-    raw = tomllib.loads(config.read_text(encoding="utf-8"))
-    return Path(raw["env"][env]["template"])
+    """The task-definition template ``config``'s ``env`` names, as a path one can open."""
+    template = load_config(config, env, environ={}).template
+    return template if template.is_absolute() else config.parent / template
 
 
 def base_environ() -> dict[str, str]:
-    """What CI would export: the commit and the actor recorded in the ledger."""
+    """What the demo's deploys see in their environment.
+
+    ``rollout.toml``'s prod environment as it is, except the smoke probe (the sandbox's ALB has
+    no public DNS name) and the Route 53 traffic split (the demo is about deploys and
+    rollbacks, not the cut-over from the legacy path); the commit and actor CI would export.
+    """
     return {
+        "ROLLOUT_SMOKE_URL": "",
+        "ROLLOUT_TRAFFIC": "",
         "GITHUB_SHA": "0" * 40,
         "GITHUB_ACTOR": "demo",
     }
@@ -571,7 +537,7 @@ def staged(config_path: Path, *, announce: EventSink | None = None) -> Iterator[
             )
         prov = sb.provision_voj()
         sb.clear_calls()
-        config = demo_config(config_path, Path(tmp) / "rollout.toml")
+        config = config_path.resolve()
         yield Stage(sb, prov, config, Path(tmp), template_of(config), base_environ())
 
 

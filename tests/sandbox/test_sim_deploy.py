@@ -355,3 +355,34 @@ def test_rolling_deploy_respects_min_and_max_whatever_the_settings(
         stuck = upper <= desired and lower >= desired
         done = h.service()["deployments"][0]["rolloutState"] == "COMPLETED"
         assert done != stuck
+
+
+def test_first_healthy_threshold_mode_slows_the_rollout() -> None:
+    """Behaviour(first_healthy="threshold") needs HealthyThreshold (5) × 30 s before a new
+    target is healthy, the ECS best-practice reading of §6.1's CONFLICT."""
+    from rollout.sandbox.ecs.timings import Behaviour
+
+    took = {}
+    for mode in ("one_check", "threshold"):
+        with mock_aws():
+            h = SimHarness(behaviour=Behaviour(first_healthy=mode))
+            h.create_service(h.register(h.image("v1")))
+            took[mode] = h.settle(step=1)
+    assert took["threshold"] - took["one_check"] == pytest.approx(4 * 30, abs=2)
+
+
+def test_target_group_port_rule_can_follow_aws_registered_port() -> None:
+    """With require_target_group_port=False a target group port that differs from the container
+    port is fine (AWS checks the registered port with `traffic-port`)."""
+    from rollout.sandbox.ecs.timings import Behaviour
+
+    with mock_aws():
+        h = SimHarness(target_group_port=80, behaviour=Behaviour(require_target_group_port=False))
+        h.create_service(h.register(h.image("v1")))
+        h.settle()
+        assert h.target_health()[0]["TargetHealth"]["State"] == "healthy"
+    with mock_aws():
+        h = SimHarness(target_group_port=80)
+        h.create_service(h.register(h.image("v1")))
+        h.advance(105)  # registered at 44 s, unhealthy after 2 × 30 s
+        assert h.target_health()[0]["TargetHealth"]["Reason"] == "Target.Timeout"

@@ -425,3 +425,19 @@ def test_alarm_bake_time_delays_completion(h: SimHarness) -> None:
         if e.time > began and e.detail["rollout_state"] == "COMPLETED"
     ]
     assert done.time - drained >= 120
+
+
+def test_observed_image_pull_preset_reproduces_the_trace() -> None:
+    """Timings.observed_image_pull() gives failedTasks 1/2/3 within 15 s of the observed
+    2m34s / 4m46s / 11m00s (§2.1, desired 1), then the rollback."""
+    from rollout.sandbox.ecs.timings import Timings
+
+    with mock_aws():
+        h = SimHarness(timings=Timings.observed_image_pull())
+        _steady(h)
+        began = h.clock.now()
+        h.update(taskDefinition=h.register(h.image("gone", push=False)))
+        h.advance(900)
+        counts = [e.time - began for e in h.sim.timeline("breaker.failure")]
+        assert counts == pytest.approx([154, 286, 660], abs=15)
+        assert h.sim.timeline("breaker.trip")[0].time - began == pytest.approx(660, abs=15)

@@ -280,3 +280,19 @@ def test_gantt_marks_steps_that_led_to_a_rollback_as_critical() -> None:
         ]
     )
     assert "    watch 40s :crit, s1, 0, 40" in mermaid_gantt(doc)
+
+
+def test_the_first_run_names_the_document_when_a_verb_runs_others() -> None:
+    """A demo stream (demo, then deploy, then status) keeps verb 'demo' and its own verdict."""
+    doc = build_result(
+        [
+            Event("run.started", T0, "demo", data={"verb": "demo", "env": "prod"}),
+            *failed_deploy(),
+            Event("run.started", T0 + 90, "status", data={"verb": "status"}),
+            Event("verdict", T0 + 91, "demo OK", data={"verdict": "OK", "exit_code": 0}),
+        ]
+    )
+    assert doc["verb"] == "demo"
+    assert doc["started_at"] == T0
+    assert doc["verdict"] == "OK"
+    assert doc["deployment_ids"] == ["ecs-svc/222"]

@@ -30,7 +30,12 @@ LEVEL_STYLES = {
 }
 LEVEL_MARKS = {"debug": "·", "info": "•", "success": "✔", "warning": "!", "error": "✘"}
 MAX_TARGETS = 4
-VERDICT_STYLES = {"SUCCEEDED": "bold green", "FAILED_ROLLED_BACK": "bold yellow"}
+VERDICT_STYLES = {
+    "SUCCEEDED": "bold green",
+    "OK": "bold green",
+    "FAILED_ROLLED_BACK": "bold yellow",
+    "PREFLIGHT_FAILED": "bold cyan",
+}
 
 
 class ConsoleRenderer:

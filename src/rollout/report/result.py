@@ -56,6 +56,7 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
         "rollback": None,
         "events": [e.to_json() for e in evs],
     }
+    started = False
     deployment_ids: list[str] = doc["deployment_ids"]
     td_arns: list[str] = doc["task_definition_arns"]
     for e in evs:
@@ -65,7 +66,10 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
         for key in _TASK_DEFINITION_KEYS:
             _append_unique(td_arns, d.get(key))
         match e.kind:
-            case "run.started":
+            case "run.started" if not started:
+                # The first run names the document; a verb that runs others (the demo runs
+                # deploy, status and history) stays the subject.
+                started = True
                 for key in ("verb", "env", "cluster", "service"):
                     doc[key] = d.get(key, doc[key])
                 doc["dry_run"] = bool(d.get("dry_run", False))

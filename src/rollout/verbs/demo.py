@@ -159,6 +159,8 @@ class Stage:
     environ: dict[str, str] = field(default_factory=dict)
     faults: set[FaultRule] = field(default_factory=set)
     pushed: set[str] = field(default_factory=set)
+    #: Simulated time the sandbox started at (before provisioning).
+    started_at: float = 0.0
 
     def add_fault(self, rule: FaultRule | None, digest: str) -> None:
         """Make the image ``digest`` misbehave as ``rule`` says, once (the operator's doing)."""
@@ -528,7 +530,17 @@ def measure_breaker_only(stage: Stage, release: Release, *, k: int = 2) -> Measu
 def staged(config_path: Path, *, announce: EventSink | None = None) -> Iterator[Stage]:
     """A fresh sandbox with voj provisioned, and a scratch directory for the operator."""
     with tempfile.TemporaryDirectory(prefix="rollout-demo-") as tmp, Sandbox() as sb:
+        started_at = sb.clock.now()
         if announce is not None:
+            announce(
+                Event(
+                    "run.started",
+                    sb.clock.now(),
+                    "rollout demo on the embedded sandbox",
+                    level="debug",
+                    data={"verb": "demo", "env": "prod", "dry_run": False},
+                )
+            )
             _say(
                 announce,
                 sb.clock.now(),
@@ -538,7 +550,15 @@ def staged(config_path: Path, *, announce: EventSink | None = None) -> Iterator[
         prov = sb.provision_voj()
         sb.clear_calls()
         config = config_path.resolve()
-        yield Stage(sb, prov, config, Path(tmp), template_of(config), base_environ())
+        yield Stage(
+            sb,
+            prov,
+            config,
+            Path(tmp),
+            template_of(config),
+            base_environ(),
+            started_at=started_at,
+        )
 
 
 def _say(emit: EventSink, sb_now: float, message: str, level: Level = "info", **data: Any) -> None:
@@ -618,6 +638,15 @@ def summary_data(measured: Sequence[Measured]) -> dict[str, Any]:
     return {"rows": rows}
 
 
+#: The verdict each release must get for the story to hold.
+EXPECTED = {
+    GOOD.name: "SUCCEEDED",
+    MISSING.name: "PREFLIGHT_FAILED",
+    MISSING_LATE.name: "FAILED_ROLLED_BACK",
+    CRASH.name: "FAILED_ROLLED_BACK",
+}
+
+
 def run(options: DemoOptions, ctx: Context) -> Outcome:
     """Tell the story; ``ctx.emit`` is the reporter (the rest of ``ctx`` is replaced)."""
     wall = time.perf_counter()
@@ -638,11 +667,34 @@ def run(options: DemoOptions, ctx: Context) -> Outcome:
         data = summary_data(measured)
         data["wall_seconds"] = round(time.perf_counter() - wall, 1)
         ctx.emit(Event("demo.summary", stage.sb.clock.now(), "what happened", data=data))
-    expected = {
-        GOOD.name: "SUCCEEDED",
-        MISSING.name: "PREFLIGHT_FAILED",
-        MISSING_LATE.name: "FAILED_ROLLED_BACK",
-        CRASH.name: "FAILED_ROLLED_BACK",
-    }
-    ok = all(expected.get(m.release) in (None, m.verdict) for m in measured if m.path == "rollout")
-    return Outcome(verdict="OK" if ok else "UNEXPECTED", exit_code=0 if ok else 1)
+        wrong = [
+            f"{m.release}: {m.verdict} (expected {EXPECTED[m.release]})"
+            for m in measured
+            if m.path == "rollout" and EXPECTED.get(m.release, m.verdict) != m.verdict
+        ]
+        verdict, code = ("UNEXPECTED", 1) if wrong else ("OK", 0)
+        reason = "; ".join(wrong) or "every release got the verdict the story expects"
+        now = stage.sb.clock.now()
+        ctx.emit(
+            Event(
+                "verdict",
+                now,
+                f"demo {verdict}: {reason}",
+                level="error" if wrong else "success",
+                data={"verdict": verdict, "exit_code": code, "reason": reason},
+            )
+        )
+        ctx.emit(
+            Event(
+                "run.finished",
+                now,
+                f"demo finished in {time.perf_counter() - wall:.1f}s wall",
+                level="debug",
+                data={
+                    "verdict": verdict,
+                    "exit_code": code,
+                    "seconds": round(now - stage.started_at, 3),
+                },
+            )
+        )
+    return Outcome(verdict=verdict, exit_code=code, reason=reason)

@@ -15,7 +15,6 @@ from moto.backends import get_backend
 
 from rollout.sandbox.ecs.rules import normalise_cpu, normalise_memory, validate_fargate_size
 from rollout.sandbox.ecs.state import (
-    ACTIVE_STATES,
     PENDING_STATES,
     ClusterRecord,
     DeploymentRecord,
@@ -781,7 +780,7 @@ def create_service(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]) -> di
     )
     rs.services[(cluster.name, name)] = service
     sim.record("service.created", service=name, cluster=cluster.name)
-    sim.start_deployment(rs, service, initial=True)
+    sim.start_deployment(rs, service)
     return {"service": service_view(sim, rs, service, include_tags=True)}
 
 
@@ -1443,7 +1442,6 @@ def describe_service_revisions(
 
 
 __all__ = [
-    "ACTIVE_STATES",
     "HANDLERS",
     "find_task_definition",
     "image_digest",

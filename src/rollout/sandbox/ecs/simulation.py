@@ -188,9 +188,7 @@ class EcsSimulation:
 
     # ------------------------------------------------------------------ deployments
 
-    def start_deployment(
-        self, rs: RegionState, service: ServiceRecord, *, initial: bool = False
-    ) -> DeploymentRecord:
+    def start_deployment(self, rs: RegionState, service: ServiceRecord) -> DeploymentRecord:
         """A new PRIMARY deployment for the service's current settings (older ones ACTIVE)."""
         number = self.new_deployment_id()
         previous = service.visible_deployments()

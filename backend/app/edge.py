@@ -3,7 +3,8 @@
 Order for every HTTP request:
 
 1. ``GET``/``HEAD /health`` is answered here at once, whatever the ``Host`` header (the ALB health
-   checker sends the task's private IP), with no dependency and no logging at INFO;
+   checker sends the task's private IP), with no dependency and no logging (under gunicorn,
+   :class:`HealthFirst` answers it even earlier, outside the framework);
 2. the ``Host`` header must match ``ALLOWED_HOSTS`` (exact name, ``*.suffix`` or ``*``), else 400;
 3. the request gets an id (a well-formed ``X-Request-ID`` is honoured, otherwise generated),
    echoed in the response's ``X-Request-ID`` and in every log line written while handling it;
@@ -53,6 +54,40 @@ def host_allowed(host_header: str, allowed: Sequence[str]) -> bool:
     return False
 
 
+_HEALTH_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_HEALTH_BODY)).encode()),
+    (b"cache-control", b"no-store"),
+]
+
+
+async def answer_health(method: str, send: Send) -> None:
+    """Send the liveness answer: 200 ``{"status":"ok"}`` (no body for HEAD)."""
+    await send({"type": "http.response.start", "status": 200, "headers": _HEALTH_HEADERS})
+    body = b"" if method == "HEAD" else _HEALTH_BODY
+    await send({"type": "http.response.body", "body": body})
+
+
+class HealthFirst:
+    """The outermost wrapper the server gets (``app.main:app``): ``GET``/``HEAD /health`` is
+    answered here, before the framework's own layers, so liveness costs a couple of
+    microseconds; everything else (lifespan included) goes to the wrapped app untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == HEALTH_PATH
+            and scope["method"] in ("GET", "HEAD")
+        ):
+            await answer_health(scope["method"], send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _json(status: int, body: dict[str, Any]) -> tuple[Message, Message]:
     data = json.dumps(body, separators=(",", ":")).encode()
     start: Message = {
@@ -80,7 +115,7 @@ class EdgeMiddleware:
         path: str = scope["path"]
         method: str = scope["method"]
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            await self._health(method, send)
+            await answer_health(method, send)
             return
 
         headers = dict(scope["headers"])
@@ -152,19 +187,3 @@ class EdgeMiddleware:
                 },
             )
             request_id_var.reset(token)
-
-    async def _health(self, method: str, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(_HEALTH_BODY)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send(
-            {"type": "http.response.body", "body": b"" if method == "HEAD" else _HEALTH_BODY}
-        )

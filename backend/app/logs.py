@@ -43,12 +43,16 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Send the ``app`` logger's records to stdout as JSON lines (idempotent)."""
+    """Send the ``app`` logger's records to the current stdout as JSON lines.
+
+    Calling it again replaces its handler (one handler, on the stdout of the latest call).
+    """
     logger = logging.getLogger("app")
     logger.setLevel(level)
     logger.propagate = False
-    if not any(getattr(h, "_voj", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(JsonFormatter())
-        handler._voj = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
+    for old in [h for h in logger.handlers if getattr(h, "_voj", False)]:
+        logger.removeHandler(old)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    handler._voj = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from app.settings import EXIT_BAD_SETTINGS, Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from app.edge import HealthFirst
 
-_built: dict[str, FastAPI] = {}
+_built: dict[str, HealthFirst] = {}
 
 
 def settings_or_exit(environ: Mapping[str, str] | None = None) -> Settings:
@@ -37,18 +37,23 @@ def settings_or_exit(environ: Mapping[str, str] | None = None) -> Settings:
         raise SystemExit(EXIT_BAD_SETTINGS) from None
 
 
-def build(environ: Mapping[str, str] | None = None) -> FastAPI:
-    """The application for this process's environment (JSON logging configured)."""
+def build(environ: Mapping[str, str] | None = None) -> HealthFirst:
+    """The application for this process's environment (JSON logging configured).
+
+    It is ``create_app(settings)`` behind :class:`app.edge.HealthFirst`; the FastAPI app is its
+    ``.app``.
+    """
     settings = settings_or_exit(environ)  # first: a bad configuration fails before heavy imports
 
     from app.api import create_app
+    from app.edge import HealthFirst
     from app.logs import configure_logging
 
     configure_logging(settings.LOG_LEVEL)
-    return create_app(settings)
+    return HealthFirst(create_app(settings))
 
 
-def __getattr__(name: str) -> FastAPI:
+def __getattr__(name: str) -> HealthFirst:
     if name != "app":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if "app" not in _built:

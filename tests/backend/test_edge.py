@@ -81,4 +81,18 @@ def test_bad_settings_exit_with_one_line_per_variable(capsys: pytest.CaptureFixt
 def test_build_from_good_environment() -> None:
     """A good environment builds an app whose settings are that environment's."""
     app = build(GOOD_ENV)
-    assert GOOD_ENV["BOOKS_TABLE_NAME"] == app.state.settings.BOOKS_TABLE_NAME
+    assert GOOD_ENV["BOOKS_TABLE_NAME"] == app.app.state.settings.BOOKS_TABLE_NAME
+
+
+def test_entry_point_answers_health_first_and_forwards_the_rest() -> None:
+    """app.main's app answers GET/HEAD /health itself and passes everything else to FastAPI."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(build(GOOD_ENV)) as client:
+        health = client.get("/health", headers={"Host": "10.0.1.23:8000"})
+        assert (health.status_code, health.json()) == (200, {"status": "ok"})
+        head = client.head("/health", headers={"Host": "10.0.1.23:8000"})
+        assert (head.status_code, head.content) == (200, b"")
+        assert client.get("/version").json()["version"] == "1.2.3"
+        assert client.get("/version", headers={"Host": "evil.example.net"}).status_code == 400
+        assert client.post("/health").status_code == 405

@@ -70,6 +70,15 @@ def test_serve_5xx_fault_shows_through_the_alb(sandbox: Sandbox, mini: MiniStack
     assert response.headers["X-Sandbox-Task"].startswith("arn:aws:ecs:")
 
 
+def test_head_answers_without_a_body(sandbox: Sandbox, mini: MiniStack) -> None:
+    """HEAD through the ALB answers 200 with the serving target named and no body."""
+    url = sandbox.serve()
+    response = httpx.head(f"{url}/_sandbox/alb/{LB_NAME}/health", timeout=10)
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["X-Sandbox-Target"].endswith(":8000")
+
+
 def test_unknown_load_balancer_is_404(sandbox: Sandbox) -> None:
     """A name with no load balancer is a 404 naming it."""
     response = probe(sandbox, "/health", lb="nope")

@@ -534,6 +534,11 @@ class EcsSimulation:
                 service.status = "INACTIVE"
                 self.record("service.inactive", service=service.name)
             return
+        begins = primary.created_at + self.timings.deployment_start_delay
+        if self.now < begins:
+            # a new deployment is picked up `deployment_start_delay` after UpdateService (§1.7)
+            self.request_pass(rs, service, begins)
+            return
         if not primary.started:
             primary.started = True
             primary.sd_started_at = self.now

@@ -38,7 +38,8 @@ Kinds the engine adds (deploy, undo, watch):
     bake               the bake window started: data {seconds, alarms}
     rollback.failed    the rollback write itself failed (message says why)
     rollback.fallback  StopServiceDeployment failed; UpdateService is used instead
-    traffic.shifted    Route 53 weights moved back and INSYNC: data {change, weights}
+    traffic.set        Route 53 weights moved back and read back: data {change, weights}
+    traffic.shifted    the weight change is INSYNC: data {change, weights}
     traffic.pending    the Route 53 change was not INSYNC in time: data {}
     restore.verified   PRIMARY runs the target, all tasks healthy: data {task_definition, seconds}
     interrupted        SIGINT/SIGTERM: data {signal, state, deployments, resume, undo}

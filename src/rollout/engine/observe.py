@@ -33,6 +33,7 @@ class Observer:
         self._target_state: dict[tuple[str, str], str] = {}
         self._sd_arn: str | None = None
         self._sd_api = True
+        self._sd_misses = 0
 
     # -- service ---------------------------------------------------------------------------
 
@@ -192,6 +193,9 @@ class Observer:
                 None,
             )
             if mine is None:
+                self._sd_misses += 1
+                if self._sd_misses >= 5:  # not listed: stop paying two calls per poll for it
+                    self._sd_api = False
                 return None
             self._sd_arn = mine.arn
             return mine

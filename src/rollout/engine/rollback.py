@@ -4,7 +4,8 @@
    else deployed: SUPERSEDED, write nothing. If ECS's breaker already rolled back, write nothing
    and only verify.
 2. Where a traffic split is configured, send the new path's Route 53 weight to 0 (and the legacy
-   path's up), read the weights back and wait until the change is INSYNC.
+   path's up) and read the weights back; the wait for INSYNC comes after the ECS write, so it
+   never delays the rollback call.
 3. While ECS's deployment is still in flight and the recorded target is ECS's own last
    COMPLETED deployment, ``StopServiceDeployment(ROLLBACK)`` (restores the whole service
    revision); otherwise ``UpdateService`` back to the recorded task definition.
@@ -65,6 +66,9 @@ def roll_back(
             "replaced our deployment before the rollback, so nothing was rolled back over it",
         )
     primary = svc.primary
+    # first move users off the new path (it helps even when ECS has nothing to go back to);
+    # INSYNC is awaited after the ECS write so the rollback call is not delayed
+    change = start_traffic_shift(s) if st.traffic is not None else None
     ecs_took_over = ecs_rolling_back or (
         primary is not None
         and deployment_id is not None
@@ -84,14 +88,15 @@ def roll_back(
         )
     else:
         if target is None:
+            moved = " (traffic was moved to the legacy path)" if st.traffic is not None else ""
             return RollbackResult(
                 Verdict.FAILED_ROLLBACK_FAILED,
-                f"{failure_reason}; nothing to roll back to (no completed or known-good revision)",
+                f"{failure_reason}; nothing to roll back to (no completed or known-good "
+                f"revision){moved}",
             )
         restore_to = target.arn
         via = _send_rollback(s, svc, deployment_id, target, service_deployment_arn)
-    if st.traffic is not None:
-        shift_traffic_back(s)
+    wait_insync(s, change)
     if s.dry_run:
         return RollbackResult(Verdict.FAILED_ROLLED_BACK, failure_reason, via, 0.0)
     ok = wait_restored(s, restore_to, since=started)
@@ -183,6 +188,12 @@ def _send_rollback(
 
 
 def shift_traffic_back(s: Session) -> None:
+    """Set the Route 53 weights back (new path 0, legacy 100) and wait until INSYNC."""
+    wait_insync(s, start_traffic_shift(s))
+
+
+def start_traffic_shift(s: Session) -> str | None:
+    """Send the weight change and read the weights back; returns the change id (None: dry run)."""
     t = s.settings.traffic
     assert t is not None
     r53 = s.gw.r53
@@ -201,13 +212,28 @@ def shift_traffic_back(s: Session) -> None:
         lambda: r53.set_weights(zone, t.record_name, weights, t.record_type),
     )
     if change is None:
-        return
+        return None
     got = r53.weights(zone, t.record_name, t.record_type)
     if any(got.get(k) != v for k, v in weights.items()):
         raise AwsError(
             f"failed to shift traffic: read back weights {got}, expected {weights}.",
             hint="Someone changed the records meanwhile; check Route 53.",
         )
+    s.emit(
+        "traffic.set",
+        f"{t.record_name}: new path 0 %, legacy path 100 % (change {change} sent)",
+        change=change,
+        weights=weights,
+    )
+    return change
+
+
+def wait_insync(s: Session, change: str | None) -> None:
+    """Poll GetChange until the weight change is INSYNC (at most 300 s)."""
+    t = s.settings.traffic
+    if change is None or t is None:
+        return
+    r53 = s.gw.r53
     waited = s.now()
     while r53.change_status(change) != "INSYNC":
         if s.interrupt.is_set() or s.now() - waited > 300:
@@ -219,7 +245,7 @@ def shift_traffic_back(s: Session) -> None:
         f"{t.record_name}: new path 0 %, legacy path up; INSYNC after {s.now() - waited:.0f}s",
         level="success",
         change=change,
-        weights=weights,
+        weights={t.new_set_identifier: 0, t.legacy_set_identifier: 100},
     )
 
 

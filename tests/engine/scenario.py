@@ -180,15 +180,6 @@ class World:
         )
         return self._timed(lambda: DeployRun(session, request).run(), log)
 
-    def resume(self, *, settings: EngineSettings | None = None) -> Run:
-        """``rollout watch``: adopt the deployment in flight and see it to a verdict."""
-        ctx, log = self.context()
-        session = self.session(ctx, settings)
-        request = DeployRequest(
-            image="", prepare=lambda: Prepared(document={}, tags={}, image=""), verb="watch"
-        )
-        return self._timed(lambda: DeployRun(session, request).run(), log)
-
     def undo(self, to_revision: int | None = None, *, dry_run: bool = False) -> Run:
         ctx, log = self.context()
         session = self.session(ctx, dry_run=dry_run)

@@ -11,6 +11,7 @@ from rollout.decisions import ledger
 from rollout.engine.interrupt import Interrupt
 from rollout.errors import CredentialsError, LockHeld, UsageError
 from rollout.events import Event
+from rollout.verbs import deploy as deploy_verb
 
 from .scenario import World, denied_response, expired_response, throttle_response
 
@@ -237,10 +238,19 @@ def test_resume_after_interrupt_finishes_the_job(world: World) -> None:
 
     first = world.deploy("sha-0000002", interrupt=interrupt, sink=stop_early)
     assert first.outcome.exit_code == 40
-    resumed = world.resume()
-    assert resumed.outcome.verdict == "FAILED_ROLLED_BACK"
-    assert resumed.outcome.deployment_id == first.outcome.deployment_id
+    # the verb behind `rollout watch`, reading rollout.toml (probe, bake and traffic off)
+    ctx, log = world.context()
+    ctx.environ = {
+        **ctx.environ,
+        "ROLLOUT_SMOKE_URL": "",
+        "ROLLOUT_TRAFFIC": "off",
+        "ROLLOUT_BAKE__SECONDS": "0",
+    }
+    resumed = deploy_verb.run_watch(deploy_verb.WatchOptions(env="prod"), ctx)
+    assert resumed.verdict == "FAILED_ROLLED_BACK"
+    assert resumed.deployment_id == first.outcome.deployment_id
     assert world.current_revision() == before
+    assert log.of("restore.verified")
 
 
 def test_expired_credentials_mid_watch_say_the_breaker_is_still_armed(world: World) -> None:

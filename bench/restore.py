@@ -182,8 +182,26 @@ def headline(rows: list[Row]) -> list[str]:
     return lines
 
 
+def _range(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    low, high = min(values), max(values)
+    return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f} to {high:.0f}"
+
+
 def section(rows: list[Row]) -> str:
     wall = sum(r.wall for r in rows)
+    bad = [r for r in rows if r.scenario != "healthy"]
+    extra_wait = [
+        r.breaker.verdict_after - r.ours.signal_after
+        for r in bad
+        if r.desired == 2 and r.breaker.verdict_after is not None and r.ours.signal_after
+    ]
+    ecs_rollback = [
+        r.ours.restored_after - r.ours.verdict_after
+        for r in bad
+        if r.ours.restored_after is not None and r.ours.verdict_after is not None
+    ]
     return "\n".join(
         [
             "## Restore",
@@ -220,12 +238,14 @@ def section(rows: list[Row]) -> str:
             "  restore: nothing changed); the scenario above deletes the secret right after",
             "  RegisterTaskDefinition, the case preflight cannot see.",
             "- Why the target is missed: with 2 tasks the breaker needs a third failure, so",
-            "  ECS must launch another task after the first two fail (39 to 60 s more here);",
+            "  ECS must launch another task after the first two fail "
+            f"({_range(extra_wait)} s more here);",
             "  rollout fails the release at the second. With 10 tasks all ten new tasks fail",
             "  at the same moment, the breaker's threshold (5) is reached as early as rollout's",
             "  K = 2, and the breaker rolls back within the same second; rollout's next poll",
             "  (≤ 5 s later) sees ECS's rollback, adopts it and verifies the restore. Both paths",
-            "  then wait for ECS to finish the rollback deployment (10 to 40 s), which bounds",
+            "  then wait for ECS to finish the rollback deployment "
+            f"({_range(ecs_rollback)} s after rollout's verdict), which bounds",
             "  the ratio. On AWS the breaker is often slower than in the sandbox (launch",
             "  throttling, staggered failures: 1 to 15 minutes is reported in peer-tools.md),",
             "  which this benchmark does not claim to reproduce.",

@@ -6,7 +6,9 @@ from dataclasses import replace
 
 from rollout.config import load_config
 from rollout.decisions import ledger
+from rollout.engine.interrupt import Interrupt
 from rollout.engine.probe import ProbeResult
+from rollout.engine.rollback import roll_back
 from rollout.engine.settings import settings_from_config
 from rollout.gateways.r53 import Route53Gateway
 from rollout.verbs import deploy as deploy_verb
@@ -288,3 +290,53 @@ def test_retention_runs_after_success_only(world: World) -> None:
     bad = world.deploy("sha-0000003", settings=st, retention=lambda: pruned.append("bad"))
     assert bad.outcome.exit_code == 20
     assert pruned == ["ok"]
+
+
+def test_deploy_over_us_between_verdict_and_rollback_writes_nothing(world: World) -> None:
+    """PRIMARY is re-read before the rollback write: a deploy that just replaced ours wins."""
+    world.break_next("crash", after=5)
+    other = world.ecs.describe_service(world.prov.cluster, world.prov.service).task_definition
+
+    def deploy_over_us(event):  # type: ignore[no-untyped-def]
+        if event.kind == "signal" and event.data.get("signal") == "verdict":
+            world.sb.client_factory().client("ecs").update_service(
+                cluster=world.prov.cluster,
+                service=world.prov.service,
+                taskDefinition=other,
+                forceNewDeployment=True,
+            )
+
+    run = world.deploy("sha-0000002", sink=deploy_over_us)
+    assert run.outcome.verdict == "SUPERSEDED"
+    assert run.outcome.exit_code == 30
+    assert "nothing was rolled back" in (run.outcome.reason or "")
+    assert world.ops("UpdateService") == 2  # ours and theirs
+    assert world.ops("StopServiceDeployment") == 0
+    assert not run.kinds("rollback.started")
+
+
+def test_failure_with_nothing_to_roll_back_to_is_21_and_writes_nothing(world: World) -> None:
+    """With no rollback target (first-ever deploy), a failure is FAILED_ROLLBACK_FAILED."""
+    world.break_next("crash", after=5)
+    interrupt = Interrupt()
+
+    def stop_at_first_poll(event):  # type: ignore[no-untyped-def]
+        if event.kind == "observation":
+            interrupt.set()
+
+    first = world.deploy("sha-0000002", interrupt=interrupt, sink=stop_at_first_poll)
+    assert first.outcome.exit_code == 40
+    ctx, _ = world.context()
+    mark = len(world.sb.calls(mutating=True))
+    result = roll_back(
+        world.session(ctx),
+        deployment_id=first.outcome.deployment_id,
+        ours_created_at=world.sb.clock.now() - 1,
+        target=None,
+        ecs_rolling_back=False,
+        service_deployment_arn=None,
+        failure_reason="crash",
+    )
+    assert result.verdict == "FAILED_ROLLBACK_FAILED"
+    assert "nothing to roll back to" in result.reason
+    assert world.writes(mark) == []

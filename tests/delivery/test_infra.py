@@ -390,3 +390,26 @@ def test_weighted_records_match_the_traffic_config() -> None:
     }
     new = next(r for r in records if r["SetIdentifier"] == traffic["new_set_identifier"])
     assert new["ResourceRecords"] == ["<LoadBalancer.DNSName>"]
+
+
+@pytest.mark.parametrize(
+    ("certificate", "serving", "redirect"),
+    [
+        ("", ("HTTP", "80"), False),
+        ("arn:aws:acm:ap-northeast-2:111122223333:certificate/x", ("HTTPS", "443"), True),
+    ],
+)
+def test_listener_serves_https_when_a_certificate_is_given(
+    certificate: str, serving: tuple[str, str], redirect: bool
+) -> None:
+    """With CertificateArn the API listener is HTTPS on 443 (TLS 1.3 policy) and port 80
+    redirects to it; without one it is plain HTTP on 80."""
+    res = resolver(CertificateArn=certificate)
+    props = res.resolve(RESOURCES["Listener"]["Properties"])
+    assert (props["Protocol"], str(props["Port"])) == serving
+    assert ("Certificates" in props) is redirect
+    assert res.condition(RESOURCES["HttpRedirectListener"]["Condition"]) is redirect
+    if redirect:
+        assert props["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+        (action,) = RESOURCES["HttpRedirectListener"]["Properties"]["DefaultActions"]
+        assert action["RedirectConfig"]["Protocol"] == "HTTPS"

@@ -155,13 +155,11 @@ def test_moto_template_has_no_gap_and_no_dangling_reference() -> None:
         assert f'["{gap}",' not in text
     trust = body["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]
     assert OIDC_ARN in json.dumps(trust)
-    action = body["Resources"]["HttpListener"]["Properties"]["DefaultActions"][0]
+    action = body["Resources"]["Listener"]["Properties"]["DefaultActions"][0]
     assert "ForwardConfig" not in action
     assert action["TargetGroupArn"] == {"Ref": "TargetGroupBlue"}
     # The original template is untouched.
-    assert (
-        "ForwardConfig" in TEMPLATE["Resources"]["HttpListener"]["Properties"]["DefaultActions"][0]
-    )
+    assert "ForwardConfig" in TEMPLATE["Resources"]["Listener"]["Properties"]["DefaultActions"][0]
 
 
 def test_a_moto_resource_may_not_depend_on_a_later_gap() -> None:
@@ -252,9 +250,25 @@ def test_every_template_resource_exists_in_the_sandbox(
 ) -> None:
     """Each resource of the template (conditions applied) was created, by moto or by a gap."""
     _, result = built
-    # Provisioned with defaults, every condition of the template holds (OIDC provider created,
-    # service created from revision 1), so every resource must be there.
-    assert set(result.resources) == set(TEMPLATE["Resources"])
+    # Provisioned with default parameters plus revision 1 for the service: the OIDC provider
+    # and the service exist; without a certificate there is no HTTP->HTTPS redirect listener.
+    conditions = Resolver(
+        TEMPLATE,
+        parameters={"ServiceTaskDefinitionArn": result.task_definition_arn},
+        pseudo={},
+        physical_ids={},
+        get_att=lambda logical_id, attr: "",
+        azs=list,
+    )
+    expected = {
+        logical_id
+        for logical_id, resource in TEMPLATE["Resources"].items()
+        if "Condition" not in resource or conditions.condition(resource["Condition"])
+    }
+    assert "Service" in expected
+    assert "GitHubOidcProvider" in expected
+    assert "HttpRedirectListener" not in expected
+    assert set(result.resources) == expected
 
 
 def test_service_runs_revision_1_with_the_template_settings(

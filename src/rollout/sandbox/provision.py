@@ -687,7 +687,9 @@ class _Provisioner:
         paginator = cfn.get_paginator("list_stack_resources")
         for page in paginator.paginate(StackName=self.stack_name):
             for summary in page["StackResourceSummaries"]:
-                self.physical[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
+                # moto lists a resource skipped by a false Condition as an empty summary.
+                if summary["LogicalResourceId"]:
+                    self.physical[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
 
     def create_gap(self, logical_id: str) -> None:
         resource = self.template["Resources"][logical_id]

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -57,9 +57,13 @@ def _error(request: Request, status: int, message: str, **extra: Any) -> JSONRes
     return JSONResponse(body, status_code=status)
 
 
-def _catalog(request: Request) -> Catalog:
+def get_catalog(request: Request) -> Catalog:
+    """The app's catalogue (a dependency; tests may override it or pass one to create_app)."""
     catalog: Catalog = request.app.state.catalog
     return catalog
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
 def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI:
@@ -108,9 +112,9 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
         return Health(status="ok")  # pragma: no cover - app.edge answers first
 
     @app.get("/ready", response_model=Readiness, tags=["ops"])
-    def ready(request: Request) -> JSONResponse:
+    def ready(catalog: CatalogDep) -> JSONResponse:
         """Readiness: 200 when both tables and the bucket answer, else 503 (no details)."""
-        checks = _catalog(request).readiness()
+        checks = catalog.readiness()
         if all(checks.values()):
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "unavailable"}, status_code=503)
@@ -127,38 +131,37 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
 
     @app.get("/books", response_model=BookPage, tags=["books"])
     def list_books(
-        request: Request,
+        catalog: CatalogDep,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Query(min_length=1, max_length=1024)] = None,
     ) -> BookPage:
         """A page of books; pass ``next_cursor`` back as ``cursor`` for the next one."""
         try:
-            return _catalog(request).list_books(limit=limit, cursor=cursor)
+            return catalog.list_books(limit=limit, cursor=cursor)
         except InvalidCursorError as exc:
             raise RequestValidationError(
                 [{"loc": ("query", "cursor"), "msg": str(exc), "type": "value_error"}]
             ) from None
 
     @app.get("/books/{book_id}", response_model=Book, tags=["books"])
-    def get_book(request: Request, book_id: BookId) -> Book:
+    def get_book(catalog: CatalogDep, book_id: BookId) -> Book:
         """One book."""
-        book = _catalog(request).get_book(book_id)
+        book = catalog.get_book(book_id)
         if book is None:
             raise HTTPException(404, "book not found")
         return book
 
     @app.get("/books/{book_id}/chapters", response_model=ChapterList, tags=["books"])
-    def list_chapters(request: Request, book_id: BookId) -> ChapterList:
+    def list_chapters(catalog: CatalogDep, book_id: BookId) -> ChapterList:
         """The book's chapters in chapter order."""
-        catalog = _catalog(request)
         if catalog.get_book(book_id) is None:
             raise HTTPException(404, "book not found")
         return ChapterList(book_id=book_id, items=catalog.list_chapters(book_id))
 
     @app.get("/books/{book_id}/chapters/{number}", response_model=ChapterAudio, tags=["books"])
-    def get_chapter(request: Request, book_id: BookId, number: ChapterNumber) -> ChapterAudio:
+    def get_chapter(catalog: CatalogDep, book_id: BookId, number: ChapterNumber) -> ChapterAudio:
         """One chapter with a presigned URL for its audio."""
-        chapter = _catalog(request).get_chapter_audio(book_id, number)
+        chapter = catalog.get_chapter_audio(book_id, number)
         if chapter is None:
             raise HTTPException(404, "chapter not found")
         return chapter

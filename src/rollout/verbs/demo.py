@@ -1,4 +1,4 @@
-"""``rollout demo``: the story of a good release and two bad ones, on the embedded sandbox.
+"""``rollout demo``: the story of a good release and three bad ones, on the embedded sandbox.
 
 One command, in-process, on the sandbox's virtual clock (a 10-minute rollout takes
 milliseconds of wall time):
@@ -18,8 +18,8 @@ The demo plays the operator: it pushes images, writes the release's template and
 sandbox's fault plan (the crashing app) before deploying. The tool under test never talks to
 the sandbox except through AWS APIs. Only this verb and ``sandbox`` start a sandbox.
 
-The measuring helpers (:func:`breaker_only`, :func:`measure`) are shared with
-``bench/restore.py``.
+The stage and the measuring helpers (:func:`staged`, :func:`measure_ours`,
+:func:`measure_breaker_only`) are shared with ``bench/restore.py``.
 """
 
 from __future__ import annotations

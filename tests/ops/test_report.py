@@ -296,3 +296,17 @@ def test_the_first_run_names_the_document_when_a_verb_runs_others() -> None:
     assert doc["started_at"] == T0
     assert doc["verdict"] == "OK"
     assert doc["deployment_ids"] == ["ecs-svc/222"]
+
+
+@pytest.mark.parametrize("output", ["plain", "console"])
+def test_a_malformed_event_is_shown_bare_and_the_run_goes_on(output: str) -> None:
+    """An event a renderer cannot draw becomes one bare line; later events still render."""
+    out = io.StringIO()
+    reporter = open_reporter(output, stream=out, environ={})
+    reporter(Event("status", T0, "broken status", data={"deployments": "not a list"}))
+    reporter(Event("verdict", T0 + 1, "SUCCEEDED", level="success", data={"verdict": "SUCCEEDED"}))
+    reporter.close()
+    text = out.getvalue()
+    assert "could not render status" in text
+    assert "SUCCEEDED" in text
+    assert len(reporter.events) == 2

@@ -46,8 +46,10 @@ class Reporter:
         json_stream: TextIO | None = None,
         step_summary: Path | None = None,
         github_output: Path | None = None,
+        fallback_stream: TextIO | None = None,
     ) -> None:
         self.events: list[Event] = []
+        self._fallback_stream = fallback_stream
         self._render = render
         self._finish = finish
         self._json_stream = json_stream
@@ -57,8 +59,21 @@ class Reporter:
 
     def __call__(self, event: Event) -> None:
         self.events.append(event)
-        if self._render is not None:
+        if self._render is None:
+            return
+        try:
             self._render(event)
+        except Exception as exc:  # a display bug must never abort a rollout
+            self._fallback(event, exc)
+
+    def _fallback(self, event: Event, exc: Exception) -> None:
+        """Show an event a renderer choked on as a bare line, and carry on."""
+        stream = self._fallback_stream or sys.stderr
+        stream.write(
+            f"{event.level.upper()} {event.message} "
+            f"(could not render {event.kind}: {type(exc).__name__}: {exc})\n"
+        )
+        stream.flush()
 
     def result(self) -> dict[str, Any]:
         """The result document of the events so far."""
@@ -123,6 +138,6 @@ def open_reporter(
         return Reporter(None, json_stream=stream, **common)
     if output == "console":
         console = ConsoleRenderer(stream, live=_is_tty(stream))
-        return Reporter(console, finish=console.close, **common)
+        return Reporter(console, finish=console.close, fallback_stream=stream, **common)
     plain = PlainRenderer(stream, annotations=environ.get("GITHUB_ACTIONS") == "true")
-    return Reporter(plain, finish=plain.close, **common)
+    return Reporter(plain, finish=plain.close, fallback_stream=stream, **common)

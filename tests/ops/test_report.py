@@ -310,3 +310,17 @@ def test_a_malformed_event_is_shown_bare_and_the_run_goes_on(output: str) -> Non
     assert "could not render status" in text
     assert "SUCCEEDED" in text
     assert len(reporter.events) == 2
+
+
+def test_an_unwritable_step_summary_warns_and_close_still_finishes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """If $GITHUB_STEP_SUMMARY cannot be written, close warns on stderr and writes the outputs."""
+    outputs = tmp_path / "out"
+    environ = {
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "missing" / "s.md"),
+        "GITHUB_OUTPUT": str(outputs),
+    }
+    _run("json", environ)
+    assert "could not write" in capsys.readouterr().err
+    assert parse_github_output(outputs.read_text())["verdict"] == "FAILED_ROLLED_BACK"

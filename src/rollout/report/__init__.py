@@ -93,10 +93,16 @@ class Reporter:
         # Summary and outputs describe a rollout (deploy, undo, watch): runs with a verdict.
         if not any(e.kind == "verdict" for e in self.events):
             return
-        if self._step_summary is not None:
-            write_step_summary(self._step_summary, result)
-        if self._github_output is not None:
-            write_outputs(self._github_output, result)
+        for path, write in (
+            (self._step_summary, write_step_summary),
+            (self._github_output, write_outputs),
+        ):
+            if path is None:
+                continue
+            try:
+                write(path, result)
+            except OSError as exc:  # the run's outcome stands; say what was not written
+                sys.stderr.write(f"warning: could not write {path}: {exc.strerror or exc}\n")
 
     def __enter__(self) -> Reporter:
         return self

@@ -47,6 +47,7 @@ class ConsoleRenderer:
         self._live: Live | None = None
         self._origin: float | None = None
         self._now: float = 0.0
+        self._run_started: float | None = None
         self._title = "rollout"
         self._step = ""
         self._observation: Mapping[str, Any] = {}
@@ -60,6 +61,7 @@ class ConsoleRenderer:
         d = event.data
         match event.kind:
             case "run.started":
+                self._run_started = event.at
                 self._step = ""
                 self._observation = {}
                 self._targets.clear()
@@ -99,7 +101,8 @@ class ConsoleRenderer:
     def panel(self) -> RenderableType:
         """The live panel for the current state (kept short: it must fit a terminal)."""
         parts: list[RenderableType] = []
-        elapsed = self._now - self._origin if self._origin is not None else 0.0
+        start = self._run_started if self._run_started is not None else self._origin
+        elapsed = self._now - start if start is not None else 0.0
         parts.append(Text(f"{self._step or 'starting'}   ({elapsed:.0f}s)", style="bold"))
         deployments = self._observation.get("deployments")
         if isinstance(deployments, list) and deployments:

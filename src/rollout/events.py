@@ -36,6 +36,8 @@ Kinds the engine adds (deploy, undo, watch):
     deployment         our deployment is PRIMARY: data {deployment_id, task_definition_arn}
     smoke              smoke probe result: data {outcome (pass|fail|error), status, url}
     bake               the bake window started: data {seconds, alarms}
+    deployments_api.unavailable  the service-deployments API is denied or failing: data {code}
+    bake.unavailable   bake alarms unreadable or missing: data {code} or {missing}
     rollback.failed    the rollback write itself failed (message says why)
     rollback.fallback  StopServiceDeployment failed; UpdateService is used instead
     traffic.set        Route 53 weights moved back and read back: data {change, weights}

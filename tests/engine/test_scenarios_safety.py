@@ -271,3 +271,20 @@ def test_expired_credentials_mid_watch_say_the_breaker_is_still_armed(world: Wor
     ssm = world.sb.client_factory().client("ssm")
     assert ssm.get_parameters_by_path(Path="/rollout/lock/")["Parameters"] == []
     assert len(calls) == 4  # the expired-token answer is not retried
+
+
+def test_denied_service_deployments_api_degrades_to_describe_services(world: World) -> None:
+    """A role without the service-deployments API still deploys and detects, with one warning."""
+
+    def deny(request: Any = None, **_: Any) -> Any:
+        return denied_response()
+
+    world.factory.session.events.register_first("before-send.ecs.ListServiceDeployments", deny)
+    try:
+        world.break_next("crash", after=5)
+        run = world.deploy("sha-0000002")
+    finally:
+        world.factory.session.events.unregister("before-send.ecs.ListServiceDeployments", deny)
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert len(run.kinds("deployments_api.unavailable")) == 1
+    assert run.outcome.details.get("rollback_via") == "UpdateService"  # no SD ARN: UpdateService

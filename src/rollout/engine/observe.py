@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from rollout.decisions.failures import classify_stop
 from rollout.engine.session import Session
+from rollout.errors import AwsError, CredentialsError
 from rollout.model import Service, ServiceDeploymentInfo, TargetHealth, Task
 
 
@@ -174,9 +175,27 @@ class Observer:
     # -- service deployments API ---------------------------------------------------------------
 
     def service_deployment(self, deployment_id: str) -> ServiceDeploymentInfo | None:
-        """Our ServiceDeployment where the API exists (None otherwise, or not found yet)."""
+        """Our ServiceDeployment where the API exists (None otherwise, or not found yet).
+
+        The API is an extra signal, not a requirement: if it is denied or fails, watching goes
+        on with DescribeServices alone (one warning)."""
         if not self._sd_api:
             return None
+        try:
+            return self._service_deployment(deployment_id)
+        except CredentialsError:
+            raise
+        except AwsError as exc:
+            self._sd_api = False
+            self.s.emit(
+                "deployments_api.unavailable",
+                f"service-deployments API unavailable ({exc.code}); watching without it",
+                level="warning",
+                code=exc.code,
+            )
+            return None
+
+    def _service_deployment(self, deployment_id: str) -> ServiceDeploymentInfo | None:
         st = self.s.settings
         ecs = self.s.gw.ecs
         if self._sd_arn is None:

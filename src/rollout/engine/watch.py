@@ -24,6 +24,7 @@ from rollout.decisions.verdict import (
 )
 from rollout.engine.observe import Observer, deployments_data
 from rollout.engine.session import Session
+from rollout.errors import AwsError, CredentialsError
 from rollout.events import Level
 from rollout.model import Service
 
@@ -55,6 +56,8 @@ def watch(
     bake_until: float | None = None
     svc: Service | None = None
     polls = 0
+    alarms_readable = True
+    warned_missing = False
     while True:
         if s.interrupt.is_set():
             return WatchResult(None, svc, observer.service_deployment_arn, observer)
@@ -73,8 +76,29 @@ def watch(
             last_healthy_at = now
         sd = observer.service_deployment(deployment_id)
         alarms: tuple[str, ...] = ()
-        if bake_until is not None and st.bake_alarms:
-            states = s.gw.cw.alarm_states(st.bake_alarms)
+        if bake_until is not None and st.bake_alarms and alarms_readable:
+            try:
+                states = s.gw.cw.alarm_states(st.bake_alarms)
+            except CredentialsError:
+                raise
+            except AwsError as exc:
+                alarms_readable = False
+                states = {}
+                s.emit(
+                    "bake.unavailable",
+                    f"cannot read the bake alarms ({exc.code}); baking on health alone",
+                    level="warning",
+                    code=exc.code,
+                )
+            missing = [n for n in st.bake_alarms if n not in states]
+            if missing and alarms_readable and not warned_missing:
+                warned_missing = True
+                s.emit(
+                    "bake.unavailable",
+                    f"bake alarm(s) not found: {', '.join(missing)}",
+                    level="warning",
+                    missing=missing,
+                )
             alarms = tuple(n for n, v in states.items() if v == "ALARM")
         obs = Observation(
             at=now,

@@ -7,20 +7,14 @@ take a few seconds of wall time; nothing here sleeps for a fixed time.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -31,17 +25,9 @@ from app.seed import seed
 from app.settings import load_settings
 
 from .conftest import BACKEND, FAKE_CREDENTIALS, GOOD_ENV, SEED_COMMAND
+from .processes import Gunicorn, free_port, process_env, start_gunicorn
 
 pytestmark = pytest.mark.slow
-
-BOOT_DEADLINE = 30.0  # generous: the CI machine may be busy; the benchmark measures boot time
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def seed_command(port: int) -> list[str]:
@@ -77,86 +63,14 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
-def _process_env(extra: dict[str, str]) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONUNBUFFERED": "1",
-        **FAKE_CREDENTIALS,
-        **extra,
-    }
-
-
-@dataclass
-class Gunicorn:
-    """A running gunicorn with its merged output collected line by line."""
-
-    process: subprocess.Popen[str]
-    base_url: str
-    lines: queue.Queue[str] = field(default_factory=queue.Queue)
-    seen: list[str] = field(default_factory=list)
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-
-    def wait_for_line(self, match: Callable[[dict[str, Any]], bool], timeout: float) -> None:
-        """Block until a JSON log line satisfies ``match`` (or fail after ``timeout``)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                assert self.process.poll() is None, "gunicorn exited:\n" + "".join(self.seen)
-                continue
-            self.seen.append(line)
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if match(record):
-                return
-        pytest.fail("log line not seen in time:\n" + "".join(self.seen))
-
-    def wait_healthy(self) -> float:
-        """Poll /health until 200 (paced by the process's own output); return seconds taken."""
-        started = time.monotonic()
-        while time.monotonic() - started < BOOT_DEADLINE:
-            assert self.process.poll() is None, "gunicorn exited:\n" + "".join(self.seen)
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return time.monotonic() - started
-            except httpx.TransportError:
-                pass
-            with contextlib.suppress(queue.Empty):
-                self.seen.append(self.lines.get(timeout=0.05))
-        pytest.fail("gunicorn did not become healthy:\n" + "".join(self.seen))
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=40)
-
-
-def start_gunicorn(env: dict[str, str]) -> Gunicorn:
-    port = _free_port()
-    process = subprocess.Popen(
-        seed_command(port),
-        cwd=BACKEND,
-        env=_process_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    server = Gunicorn(process=process, base_url=f"http://127.0.0.1:{port}")
-    threading.Thread(target=server._pump, daemon=True).start()
-    server.wait_healthy()
-    return server
+def start_seed_command(env: dict[str, str]) -> Gunicorn:
+    port = free_port()
+    return start_gunicorn(seed_command(port), port, BACKEND, process_env(env))
 
 
 @pytest.fixture(scope="module")
 def gunicorn(moto_endpoint: str) -> Iterator[Gunicorn]:
-    server = start_gunicorn({**GOOD_ENV, "AWS_ENDPOINT_URL": moto_endpoint})
+    server = start_seed_command({**GOOD_ENV, "AWS_ENDPOINT_URL": moto_endpoint})
     yield server
     server.stop()
 
@@ -191,7 +105,7 @@ def test_seed_command_picks_up_the_config_file(gunicorn: Gunicorn) -> None:
 
 def test_sigterm_lets_in_flight_request_complete(moto_endpoint: str) -> None:
     """SIGTERM during a slow request: the request still gets its 200, then gunicorn exits 0."""
-    server = start_gunicorn({**GOOD_ENV, "AWS_ENDPOINT_URL": moto_endpoint})
+    server = start_seed_command({**GOOD_ENV, "AWS_ENDPOINT_URL": moto_endpoint})
     try:
         outcome: dict[str, httpx.Response | BaseException] = {}
 
@@ -239,9 +153,9 @@ def test_bad_setting_exits_fast_naming_the_variable(
     """With a bad setting the seed's command exits non-zero within seconds, naming it, no trace."""
     started = time.monotonic()
     result = subprocess.run(
-        seed_command(_free_port()),
+        seed_command(free_port()),
         cwd=BACKEND,
-        env=_process_env({**GOOD_ENV, **overrides}),
+        env=process_env({**GOOD_ENV, **overrides}),
         capture_output=True,
         text=True,
         timeout=30,
@@ -265,9 +179,9 @@ def test_worker_boot_failure_also_stops_gunicorn(tmp_path: Path) -> None:
     empty_config.write_text("")
     started = time.monotonic()
     result = subprocess.run(
-        [*seed_command(_free_port()), "-c", str(empty_config)],
+        [*seed_command(free_port()), "-c", str(empty_config)],
         cwd=BACKEND,
-        env=_process_env({**GOOD_ENV, "AWS_REGION": "moon-1"}),
+        env=process_env({**GOOD_ENV, "AWS_REGION": "moon-1"}),
         capture_output=True,
         text=True,
         timeout=60,

@@ -172,6 +172,9 @@ def test_slow_start_inside_grace_is_not_failed() -> None:
         (svc(dep("ecs-svc/1", 1, state="IN_PROGRESS")), 1, False),
         (svc(dep("ecs-svc/1", 1, state="IN_PROGRESS", running=1)), 2, False),
         (svc(dep("ecs-svc/2", 2)), 2, False),  # PRIMARY is not the target revision
+        # rollback just started: PRIMARY reports desired 0, the service still wants 2
+        (svc(dep("ecs-svc/1", 1, state="IN_PROGRESS", desired=0, running=1)), 1, False),
+        (svc(dep("ecs-svc/1", 1, state="IN_PROGRESS", desired=0, running=2)), 2, True),
     ],
 )
 def test_restore_verified_table(service: object, healthy: int, ok: bool) -> None:

@@ -204,4 +204,6 @@ def restored(obs: RestoreObservation) -> bool:
     primary = obs.service.primary
     if primary is None or primary.task_definition != obs.target:
         return False
-    return primary.running >= primary.desired and obs.healthy_on_target >= primary.desired
+    # right after a rollback starts, PRIMARY may briefly report desiredCount 0: use the service's
+    need = max(primary.desired, obs.service.desired)
+    return primary.running >= need and obs.healthy_on_target >= need

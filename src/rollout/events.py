@@ -42,6 +42,7 @@ Kinds the engine adds (deploy, undo, watch):
     rollback.fallback  StopServiceDeployment failed; UpdateService is used instead
     traffic.set        Route 53 weights moved back and read back: data {change, weights}
     traffic.shifted    the weight change is INSYNC: data {change, weights}
+    traffic.failed     the Route 53 weights could not be moved (the ECS rollback goes on)
     traffic.pending    the Route 53 change was not INSYNC in time: data {}
     restore.verified   PRIMARY runs the target, all tasks healthy: data {task_definition, seconds}
     interrupted        SIGINT/SIGTERM: data {signal, state, deployments, resume, undo}

@@ -340,3 +340,16 @@ def test_failure_with_nothing_to_roll_back_to_is_21_and_writes_nothing(world: Wo
     assert result.verdict == "FAILED_ROLLBACK_FAILED"
     assert "nothing to roll back to" in result.reason
     assert world.writes(mark) == []
+
+
+def test_route53_failure_does_not_turn_a_verified_restore_into_21(world: World) -> None:
+    """If the weights cannot be moved, ECS still rolls back: exit 20, the reason says so."""
+    full = settings_from_config(load_config(CONFIG, "prod", environ={}))
+    assert full.traffic is not None
+    broken = replace(full.traffic, new_set_identifier="no-such-path")
+    world.break_next("crash", after=5)
+    run = world.deploy("sha-0000002", settings=replace(world.settings(), traffic=broken))
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert run.kinds("traffic.failed")
+    assert "Route 53 weights NOT moved" in (run.outcome.reason or "")
+    assert run.kinds("restore.verified")

@@ -22,7 +22,7 @@ from rollout.decisions.target import RollbackTarget
 from rollout.decisions.verdict import RestoreObservation, restored
 from rollout.engine.observe import Observer, deployments_data
 from rollout.engine.session import Session
-from rollout.errors import AwsError
+from rollout.errors import AwsError, CredentialsError, RolloutError
 from rollout.model import Service
 
 
@@ -68,7 +68,20 @@ def roll_back(
     primary = svc.primary
     # first move users off the new path (it helps even when ECS has nothing to go back to);
     # INSYNC is awaited after the ECS write so the rollback call is not delayed
-    change = start_traffic_shift(s) if st.traffic is not None else None
+    change: str | None = None
+    traffic_note = ""
+    if st.traffic is not None:
+        try:
+            change = start_traffic_shift(s)
+        except CredentialsError:
+            raise
+        except RolloutError as exc:
+            # DNS is the extra safety net; ECS's restore is what the verdict stands on
+            traffic_note = f" (Route 53 weights NOT moved: {exc.message})"
+            s.emit(
+                "traffic.failed", f"could not move traffic off the new path: {exc}", level="error"
+            )
+        failure_reason += traffic_note
     ecs_took_over = ecs_rolling_back or (
         primary is not None
         and deployment_id is not None

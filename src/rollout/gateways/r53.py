@@ -20,11 +20,19 @@ class Route53Gateway:
 
     def zone_id(self, zone_name: str) -> str:
         """The hosted-zone id for ``zone_name`` (``example.com`` or ``example.com.``)."""
-        want = zone_name.rstrip(".") + "."
+        want = _norm(zone_name)
         with aws_errors(f"find hosted zone {zone_name}"):
-            resp = self._r53.list_hosted_zones_by_name(DNSName=want)
-        for zone in resp.get("HostedZones", []):
-            if zone["Name"] == want:
+            resp = self._r53.list_hosted_zones_by_name(DNSName=want + ".")
+            zones = list(resp.get("HostedZones", []))
+            if not any(_norm(z["Name"]) == want for z in zones):
+                # some implementations answer ByName loosely: fall back to the full listing
+                for page in self._r53.get_paginator("list_hosted_zones").paginate():
+                    zones.extend(page.get("HostedZones", []))
+        for zone in zones:
+            if _norm(zone["Name"]) == want and not zone.get("Config", {}).get("PrivateZone"):
+                return str(zone["Id"]).rsplit("/", 1)[-1]
+        for zone in zones:
+            if _norm(zone["Name"]) == want:
                 return str(zone["Id"]).rsplit("/", 1)[-1]
         raise AwsError(
             f"failed to find hosted zone {zone_name}: it does not exist.",
@@ -43,7 +51,7 @@ class Route53Gateway:
             )
             for page in pages:
                 for rr in page.get("ResourceRecordSets", []):
-                    if rr["Name"] != fqdn or rr["Type"] != record_type:
+                    if _norm(rr["Name"]) != _norm(fqdn) or rr["Type"] != record_type:
                         continue
                     if "SetIdentifier" in rr:
                         records[rr["SetIdentifier"]] = rr
@@ -86,3 +94,8 @@ class Route53Gateway:
         with aws_errors(f"read Route 53 change {change_id}"):
             resp = self._r53.get_change(Id=change_id)
         return str(resp["ChangeInfo"]["Status"])
+
+
+def _norm(name: str) -> str:
+    """A DNS name compared without its trailing dot and case (``API.x.com.`` == ``api.x.com``)."""
+    return name.rstrip(".").lower()

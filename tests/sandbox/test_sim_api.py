@@ -570,3 +570,40 @@ def test_execution_role_is_required_where_aws_requires_it(
             containerDefinitions=[container],
         )
     assert (caught.value.code, caught.value.message) == ("ClientException", message)
+
+
+def test_target_group_checks_on_create_service(h: SimHarness) -> None:
+    """CreateService rejects a target group that does not exist or has no load balancer."""
+    td = h.register(h.image("v1"))
+    vpc = h.ec2.describe_vpcs()["Vpcs"][-1]["VpcId"]
+    lonely = h.elbv2.create_target_group(
+        Name="lonely", Protocol="HTTP", Port=8000, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    network = {"awsvpcConfiguration": {"subnets": h.subnets}}
+    for arn, message in (
+        (lonely, f"The target group with targetGroupArn {lonely} does not have an associated"),
+        (lonely.replace("lonely", "ghost"), "Unable to assume role and validate the specified"),
+    ):
+        with pytest.raises(ApiError) as caught:
+            h.call(
+                "CreateService",
+                cluster=CLUSTER,
+                serviceName="lb",
+                taskDefinition=td,
+                networkConfiguration=network,
+                loadBalancers=[
+                    {"targetGroupArn": arn, "containerName": "app", "containerPort": 8000}
+                ],
+            )
+        assert caught.value.code == "InvalidParameterException"
+        assert caught.value.message.startswith(message)
+
+
+def test_targets_registered_by_hand_keep_moto_behaviour(h: SimHarness) -> None:
+    """The overlay only answers for targets the simulation registered; others stay moto's."""
+    h.create_service(h.register(h.image("v1")))
+    h.advance(45)
+    h.elbv2.register_targets(TargetGroupArn=h.tg_arn, Targets=[{"Id": "10.0.9.9", "Port": 8000}])
+    states = {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in h.target_health()}
+    assert states.pop("10.0.9.9") == "healthy"
+    assert set(states.values()) == {"initial"}

@@ -13,8 +13,9 @@ import hashlib
 import json
 from typing import Any
 
-import boto3
+import botocore.session
 
+from rollout.aws import ClientFactory
 from rollout.sandbox.clock import VirtualClock
 from rollout.sandbox.ecs.simulation import EcsSimulation
 from rollout.sandbox.ecs.timings import Behaviour, Timings
@@ -48,13 +49,16 @@ def manifest(tag: str) -> str:
 
 
 @functools.cache
-def _session() -> boto3.Session:
-    """One boto3 session for every harness: service models are loaded once per process."""
-    return boto3.Session(
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 (moto dummy)
-    )
+def _botocore_session() -> botocore.session.Session:
+    """One botocore session for every harness: service models are loaded once per process."""
+    session = botocore.session.get_session()
+    session.set_credentials("testing", "testing")  # moto's dummy credentials
+    return session
+
+
+def _factory() -> ClientFactory:
+    # Clients come from rollout.aws, the one module that makes them.
+    return ClientFactory(region=REGION, botocore_session=_botocore_session())
 
 
 class SimHarness:
@@ -78,12 +82,13 @@ class SimHarness:
         self.sim = EcsSimulation(
             self.clock, faults=faults, timings=timings, behaviour=behaviour, seed=seed
         )
-        self.ec2 = _session().client("ec2")
-        self.elbv2 = _session().client("elbv2")
-        self.ecr = _session().client("ecr")
-        self.ssm = _session().client("ssm")
-        self.secretsmanager = _session().client("secretsmanager")
-        self.cloudwatch = _session().client("cloudwatch")
+        factory = _factory()
+        self.ec2 = factory.client("ec2")
+        self.elbv2 = factory.client("elbv2")
+        self.ecr = factory.client("ecr")
+        self.ssm = factory.client("ssm")
+        self.secretsmanager = factory.client("secretsmanager")
+        self.cloudwatch = factory.client("cloudwatch")
         vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         self.subnets = [
             self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=az)[

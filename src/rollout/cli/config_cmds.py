@@ -10,8 +10,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from rollout.aws import ClientFactory
-from rollout.clock import SystemClock
 from rollout.config import load_config
 from rollout.context import Context
 from rollout.engine.outcome import Outcome
@@ -20,15 +18,14 @@ from rollout.events import EventLog
 from rollout.verbs import diff, render, verify
 
 from . import app
+from ._common import CONFIG_HELP, ENV_HELP, env_name, make_context
 
 OptionsT = TypeVar("OptionsT")
 
-ENV_HELP = "Environment in rollout.toml ([env.<name>]); default $ROLLOUT_ENV or prod."
 IMAGE_HELP = (
     "Image to deploy: a full reference, or a bare tag (sha-1a2b3c4) or digest (sha256:...) in "
     "the configured ECR repository. Default: the template's image."
 )
-CONFIG_HELP = "Path to rollout.toml (default ./rollout.toml)."
 
 EnvOpt = Annotated[str | None, typer.Option("--env", help=ENV_HELP)]
 ImageOpt = Annotated[str | None, typer.Option("--image", help=IMAGE_HELP)]
@@ -36,10 +33,6 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
 RegionOpt = Annotated[str | None, typer.Option("--region", help="Override `region`.")]
 ClusterOpt = Annotated[str | None, typer.Option("--cluster", help="Override `cluster`.")]
 ServiceOpt = Annotated[str | None, typer.Option("--service", help="Override `service`.")]
-
-
-def _env(env: str | None) -> str:
-    return env or os.environ.get("ROLLOUT_ENV") or "prod"
 
 
 def _run(
@@ -54,14 +47,7 @@ def _run(
     a RolloutError is printed (never a traceback) and becomes its exit code."""
     environ = dict(os.environ)
     try:
-        cfg = load_config(config, env, environ=environ, overrides=overrides)
-        ctx = Context(
-            factory=ClientFactory.from_env(region=cfg.region),
-            clock=SystemClock(),
-            emit=EventLog(),
-            config_path=config,
-            environ=environ,
-        )
+        ctx = make_context(config, env, environ=environ, emit=EventLog(), overrides=overrides)
         return verb(options, ctx)
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -85,7 +71,7 @@ def render_cmd(
     service: ServiceOpt = None,
 ) -> None:
     """Render the task definition: the template with the image swapped and pinned by digest."""
-    name = _env(env)
+    name = env_name(env)
     overrides = _overrides(region, cluster, service)
     outcome = _run(
         render.run,
@@ -120,7 +106,7 @@ def verify_cmd(
         )
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code)
-    name = _env(env)
+    name = env_name(env)
     overrides = _overrides(region, cluster, service)
     outcome = _run(
         verify.run,
@@ -156,7 +142,7 @@ def diff_cmd(
     service: ServiceOpt = None,
 ) -> None:
     """Unified diff of the rendered task definition against the live one. Exit 0 same, 1 differs."""
-    name = _env(env)
+    name = env_name(env)
     overrides = _overrides(region, cluster, service)
     outcome = _run(
         diff.run,
@@ -185,7 +171,7 @@ def config_cmd(
     try:
         cfg = load_config(
             config,
-            _env(env),
+            env_name(env),
             environ=dict(os.environ),
             overrides=_overrides(region, cluster, service),
         )

@@ -6,70 +6,17 @@ stops cleanly (exit 40) instead of dying in the middle of a write.
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
-from rollout.aws import ClientFactory
-from rollout.clock import SystemClock
-from rollout.config import load_config
-from rollout.context import Context
 from rollout.engine.interrupt import Interrupt
-from rollout.engine.outcome import Outcome
-from rollout.errors import RolloutError, UsageError
-from rollout.report import open_reporter
+from rollout.errors import UsageError
 from rollout.verbs import deploy, undo
 
 from . import app
-
-OptionsT = TypeVar("OptionsT")
-
-ENV_HELP = "Environment in rollout.toml ([env.<name>]); default $ROLLOUT_ENV or prod."
-OUTPUT_HELP = "auto (console on a TTY, plain lines otherwise), console, plain or json."
-CONFIG_HELP = "Path to rollout.toml (default ./rollout.toml)."
-
-
-def _env(env: str | None) -> str:
-    return env or os.environ.get("ROLLOUT_ENV") or "prod"
-
-
-def _dispatch(
-    verb: Callable[[OptionsT, Context, Interrupt], Outcome],
-    options: OptionsT,
-    *,
-    env: str,
-    config: Path | None,
-    output: str,
-) -> None:
-    environ = dict(os.environ)
-    try:
-        reporter = open_reporter(output, stream=sys.stdout, environ=environ)
-    except RolloutError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from exc
-    code = 1
-    interrupt = Interrupt()
-    try:
-        cfg = load_config(config, env, environ=environ)
-        ctx = Context(
-            factory=ClientFactory.from_env(region=cfg.region),
-            clock=SystemClock(),
-            emit=reporter,
-            config_path=config,
-            environ=environ,
-        )
-        with interrupt.handle_signals():
-            code = verb(options, ctx, interrupt).exit_code
-    except RolloutError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        code = exc.exit_code
-    finally:
-        reporter.close()
-    raise typer.Exit(code)
+from ._common import CONFIG_HELP, ENV_HELP, OUTPUT_HELP, env_name, run_verb
 
 
 @app.command("deploy")
@@ -93,14 +40,15 @@ def deploy_cmd(
         typer.echo("error: --timeout must be a positive number of seconds.", err=True)
         raise typer.Exit(UsageError.exit_code)
     options = deploy.DeployOptions(
-        image=image, env=_env(env), timeout=timeout, no_rollback=no_rollback, dry_run=dry_run
+        image=image, env=env_name(env), timeout=timeout, no_rollback=no_rollback, dry_run=dry_run
     )
-    _dispatch(
-        lambda o, c, i: deploy.run(o, c, interrupt=i),
-        options,
+    interrupt = Interrupt()
+    run_verb(
+        lambda ctx: deploy.run(options, ctx, interrupt=interrupt),
         env=options.env,
         config=config,
         output=output,
+        interrupt=interrupt,
     )
 
 
@@ -125,13 +73,14 @@ def undo_cmd(
     if to_revision is not None and to_last_good:
         typer.echo("error: pass either --to-revision or --to-last-good, not both.", err=True)
         raise typer.Exit(UsageError.exit_code)
-    options = undo.UndoOptions(env=_env(env), to_revision=to_revision, dry_run=dry_run)
-    _dispatch(
-        lambda o, c, i: undo.run(o, c, interrupt=i),
-        options,
+    options = undo.UndoOptions(env=env_name(env), to_revision=to_revision, dry_run=dry_run)
+    interrupt = Interrupt()
+    run_verb(
+        lambda ctx: undo.run(options, ctx, interrupt=interrupt),
         env=options.env,
         config=config,
         output=output,
+        interrupt=interrupt,
     )
 
 
@@ -148,11 +97,12 @@ def watch_cmd(
     output: Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)] = "auto",
 ) -> None:
     """Resume: watch the deployment in flight to a verdict, rolling back on failure."""
-    options = deploy.WatchOptions(env=_env(env), timeout=timeout, no_rollback=no_rollback)
-    _dispatch(
-        lambda o, c, i: deploy.run_watch(o, c, interrupt=i),
-        options,
+    options = deploy.WatchOptions(env=env_name(env), timeout=timeout, no_rollback=no_rollback)
+    interrupt = Interrupt()
+    run_verb(
+        lambda ctx: deploy.run_watch(options, ctx, interrupt=interrupt),
         env=options.env,
         config=config,
         output=output,
+        interrupt=interrupt,
     )

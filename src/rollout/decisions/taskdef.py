@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept (the same
-# list as rollout.gateways.ecs; kept here too because decisions import no gateway).
+# Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept (the
+# gateway strips the same list before registering).
 READ_ONLY_FIELDS = (
     "taskDefinitionArn",
     "revision",

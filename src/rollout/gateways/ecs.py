@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rollout.aws import ClientFactory
+from rollout.decisions.taskdef import READ_ONLY_FIELDS
 from rollout.errors import AwsError
 from rollout.gateways._base import UNSUPPORTED_CODES, aws_errors, ts
 from rollout.model import (
@@ -26,16 +27,7 @@ from rollout.model import (
 )
 
 # Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept.
-READ_ONLY_TASK_DEFINITION_FIELDS = (
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-    "deregisteredAt",
-)
+READ_ONLY_TASK_DEFINITION_FIELDS = READ_ONLY_FIELDS
 
 
 class ServiceNotFound(AwsError):

@@ -272,7 +272,9 @@ def wait_restored(s: Session, target_arn: str, *, since: float) -> bool | None:
         if s.interrupt.is_set():
             return None
         svc = observer.service()
-        tasks = observer.running(task_definition=target_arn, refresh_all=not svc.load_balancers)
+        tasks = observer.running(
+            task_definition=target_arn, refresh_all=not svc.load_balancers, svc=svc
+        )
         health = observer.health(svc, tasks)
         s.emit(
             "observation",

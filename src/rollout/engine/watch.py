@@ -67,14 +67,14 @@ def watch(
         policy = Policy(
             consecutive_failures=st.consecutive_failures, grace_period=grace, timeouts=st.timeouts
         )
-        observer.new_stopped(deployment_id, grace_period=grace)
-        # without a load balancer, container health is the only health signal: re-read it
-        ours = observer.running(started_by=deployment_id, refresh_all=not svc.load_balancers)
+        # tasks (running and new stopped ones) are re-read only when DescribeServices shows
+        # a change that could affect them (see rollout.engine.observe)
+        ours = observer.watch_tasks(svc, deployment_id, grace_period=grace)
         health = observer.health(svc, ours)
         now = s.now()
         if health.healthy:
             last_healthy_at = now
-        sd = observer.service_deployment(deployment_id)
+        sd = observer.service_deployment(deployment_id, svc)
         alarms: tuple[str, ...] = ()
         if bake_until is not None and st.bake_alarms and alarms_readable:
             try:

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from rollout.sandbox import Sandbox
+from rollout.sandbox import Sandbox, Timings
 
 CLUSTER = "mini"
 SERVICE = "mini-api"
@@ -275,7 +275,9 @@ def realtime(tmp_path: Any) -> Iterator[Realtime]:
     """
     import os
 
-    sb = Sandbox(speed=CLIENT_SPEED)
+    # The clients' waiters run on wall time: fast failure timings keep breaker scenarios short
+    # (the defaults are calibrated on AWS's minutes-long traces, docs/sandbox.md "Calibration").
+    sb = Sandbox(speed=CLIENT_SPEED, timings=Timings.fast())
     try:
         url = sb.serve()
         stack = build_mini_stack(http_clients(url, sb.region), sb.region)

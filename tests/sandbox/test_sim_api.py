@@ -504,7 +504,7 @@ def test_images_by_digest_and_outside_ecr(h: SimHarness) -> None:
     assert task["containers"][0]["imageDigest"] == digest
     ghost = "sha256:" + "0" * 64
     h.update(taskDefinition=h.register(f"{h.registry}/api@{ghost}"))
-    h.advance(120)
+    h.advance(200)  # the pull is retried for Timings.pull_failure (120 s) before it fails
     reasons = {t["stoppedReason"] for t in h.tasks("STOPPED")}
     assert any(f"api@{ghost}: not found" in str(r) for r in reasons)
     h.update(taskDefinition=h.register("public.ecr.aws/nginx/nginx:1.27"))

@@ -573,7 +573,8 @@ class EcsSimulation:
             owner = service.deployment(task.deployment_id or "")
             if owner is not None:
                 owner.replaced_unhealthy += 1
-            self.count_failure(rs, service, task)
+                self._delay_replacement(rs, service, owner)
+            self._stage2_failure(rs, service, task)
             acted = True
         primary = service.primary
 
@@ -1183,12 +1184,39 @@ class EcsSimulation:
                 container.last_status = "STOPPED"
                 container.exit_code = 137
         service = self._service_of(rs, task)
-        self._deregister(rs, service, [task], wait=False)
-        self.set_task_state(task, "DEPROVISIONING")
-        self.schedule(self.now + self.timings.deprovisioning, lambda: self._stopped(rs, task))
+        if self.behaviour.exited_tasks_drain and any(b.state == "registered" for b in task.targets):
+            # §6.3: the target drains before the task stops (DERIVED for an exited task)
+            self.set_task_state(task, "DEACTIVATING")
+            self.schedule(
+                self.now + self.timings.deregistration_start,
+                lambda: self._deregister(rs, service, [task], wait=True),
+            )
+        else:
+            self._deregister(rs, service, [task], wait=False)
+            self.set_task_state(task, "DEPROVISIONING")
+            self.schedule(self.now + self.timings.deprovisioning, lambda: self._stopped(rs, task))
         if service is not None:
-            self.count_failure(rs, service, task)
+            owner = service.deployment(task.deployment_id or "")
+            if owner is not None:
+                self._delay_replacement(rs, service, owner)
+            self._stage2_failure(rs, service, task)
             self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
+
+    def _delay_replacement(
+        self, rs: RegionState, service: ServiceRecord, owner: DeploymentRecord
+    ) -> None:
+        """The replacement of a task that exited or was stopped as unhealthy is launched
+        ``replacement_delay`` later (§4.3)."""
+        at = self.now + self.timings.replacement_delay
+        owner.next_launch_at = max(owner.next_launch_at, at)
+        self.request_pass(rs, service, at)
+
+    def _stage2_failure(self, rs: RegionState, service: ServiceRecord, task: TaskRecord) -> None:
+        """Count a failure after RUNNING now or when the task reaches STOPPED (Behaviour)."""
+        if self.behaviour.stage2_failure_counted == "stopped" and task.last_status != "STOPPED":
+            task.failure_pending = True
+            return
+        self.count_failure(rs, service, task)
 
     def stop_tasks(
         self,
@@ -1325,6 +1353,9 @@ class EcsSimulation:
         self.set_task_state(task, "STOPPED")
         service = self._service_of(rs, task)
         if service is not None:
+            if task.failure_pending:
+                task.failure_pending = False
+                self.count_failure(rs, service, task)
             self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
         self.schedule(
             self.now + self.timings.stopped_task_retention,

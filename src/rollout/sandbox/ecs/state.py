@@ -112,6 +112,9 @@ class TaskRecord:
     healthy_since: float | None = None
     counted_healthy: bool = False
     replaced_unhealthy: bool = False
+    #: A stage-2 failure to add to failedTasks when the task reaches STOPPED
+    #: (``Behaviour.stage2_failure_counted == "stopped"``).
+    failure_pending: bool = False
 
     @property
     def live(self) -> bool:

@@ -38,4 +38,4 @@ demo: sync
 	$(RUN) rollout demo
 
 bench: sync
-	$(RUN) python bench/backend.py
+	$(RUN) python bench/backend.py && $(RUN) python bench/restore.py

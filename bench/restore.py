@@ -14,8 +14,10 @@ seconds after the UpdateService call:
 
 - time to verdict: rollout's verdict event; for breaker-only, the breaker marking the
   deployment FAILED (or, when healthy, the waiter returning);
-- time to restore: a deployment other than the bad one completing as PRIMARY (the service back,
-  steady, on the old revision), the same criterion for both paths;
+- traffic restored: PRIMARY is a good revision again and no task of the bad revision has a
+  target in ``healthy`` or ``initial`` in any target group (the ≤ 1/5 target is judged on it);
+- steady: a deployment other than the bad one completing as PRIMARY (the service back, steady,
+  on the old revision); both moments use the same criterion for both paths;
 - the first definitive failure signal: the stop of the first new task with a deterministic stop
   code (TaskFailedToStart), else of the K-th (K=2) stopped new task, from ECS's ``stoppingAt``;
   and the gap from it to rollout's rollback call (StopServiceDeployment or UpdateService);
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rollout.events import Event
-from rollout.sandbox import FaultRule
+from rollout.sandbox import FaultRule, Sandbox
 from rollout.verbs import demo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,6 +63,10 @@ SCENARIOS: tuple[tuple[str, demo.Release], ...] = (
 )
 
 
+#: Target states the ALB sends new requests to (draining, unhealthy and unused get none).
+SERVING_STATES = ("healthy", "initial")
+
+
 @dataclass(frozen=True)
 class Row:
     scenario: str
@@ -68,6 +74,46 @@ class Row:
     ours: demo.Measured
     breaker: demo.Measured
     wall: float
+    #: UpdateService -> traffic restored (see :func:`traffic_restored_at`), per path.
+    ours_traffic: float | None = None
+    breaker_traffic: float | None = None
+
+
+def traffic_restored_at(sb: Sandbox, since: float, until: float | None = None) -> float | None:
+    """Seconds from the bad deployment's UpdateService until users are back on a good revision.
+
+    The bad deployment is the first one created at or after ``since``. "Traffic restored" is
+    the moment from which, for good (up to ``until``), PRIMARY is another deployment again and
+    no task of the bad deployment has a target in ``healthy`` or ``initial`` in any target
+    group (draining targets get no new requests). Read from the sandbox's timeline only, so
+    both paths are judged by the same record. None: not restored (or nothing bad deployed).
+    """
+    entries = [e for e in sb.timeline() if e.time >= since and (until is None or e.time < until)]
+    created = [e for e in entries if e.kind == "deployment.created"]
+    if not created:
+        return None
+    bad, update = str(created[0].detail.get("deployment")), created[0].time
+    bad_tasks: set[str] = set()
+    serving: dict[tuple[str, str], bool] = {}
+    primary_good = False
+    restored: float | None = None
+    for entry in entries:
+        d = entry.detail
+        if entry.kind == "task.state" and d.get("deployment") == bad:
+            bad_tasks.add(str(d.get("task")))
+        elif entry.kind == "target.health" and d.get("task") in bad_tasks:
+            key = (str(d.get("task")), str(d.get("target_group")))
+            serving[key] = d.get("state") in SERVING_STATES
+        elif (entry.kind == "deployment.created" and entry is not created[0]) or (
+            entry.kind == "deployment.state" and d.get("status") == "PRIMARY"
+        ):
+            primary_good = d.get("deployment") != bad  # the newest PRIMARY
+        ok = primary_good and not any(serving.values())
+        if ok and restored is None:
+            restored = entry.time
+        elif not ok:
+            restored = None
+    return restored - update if restored is not None else None
 
 
 def run_scenario(name: str, release: demo.Release, *, desired: int | None = None) -> Row:
@@ -79,33 +125,55 @@ def run_scenario(name: str, release: demo.Release, *, desired: int | None = None
             ecs = stage.sb.client_factory().client("ecs")
             ecs.update_service(cluster=prov.cluster, service=prov.service, desiredCount=desired)
             stage.sb.wait_steady(prov.cluster, prov.service)
+        t_ours = stage.sb.clock.now()
         ours, _ = demo.measure_ours(stage, release, sink.append)
+        t_breaker = stage.sb.clock.now()
         breaker = demo.measure_breaker_only(stage, release)
-    return Row(name, desired or 2, ours, breaker, time.perf_counter() - wall)
+        ours_traffic = breaker_traffic = None
+        if release.bad:
+            ours_traffic = traffic_restored_at(stage.sb, t_ours, t_breaker)
+            breaker_traffic = traffic_restored_at(stage.sb, t_breaker)
+    return Row(
+        name,
+        desired or 2,
+        ours,
+        breaker,
+        time.perf_counter() - wall,
+        ours_traffic,
+        breaker_traffic,
+    )
 
 
 def _s(value: float | None) -> str:
     return f"{value:.0f}" if value is not None else "—"
 
 
+def _ratio(breaker: float | None, ours: float | None) -> float | None:
+    return breaker / ours if breaker and ours else None
+
+
+def _r(value: float | None) -> str:
+    return f"1/{value:.1f}" if value is not None else "—"
+
+
 def table(rows: list[Row]) -> str:
     out = [
-        "| scenario | tasks | path | verdict | verdict after (s) | restored after (s) | "
-        "restore vs breaker-only | definitive signal (s) | rollback call (s) | "
-        "signal → rollback (s) | AWS API calls |",
-        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | tasks | path | verdict | verdict after (s) | traffic restored after (s) | "
+        "traffic vs breaker-only | steady after (s) | steady vs breaker-only | "
+        "definitive signal (s) | rollback call (s) | signal → rollback (s) | AWS API calls |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        ratio = "—"
-        if row.ours.restored_after and row.breaker.restored_after:
-            ratio = f"1/{row.breaker.restored_after / row.ours.restored_after:.1f}"
-        for m in (row.ours, row.breaker):
+        traffic = _ratio(row.breaker_traffic, row.ours_traffic)
+        steady = _ratio(row.breaker.restored_after, row.ours.restored_after)
+        for m, moved in ((row.ours, row.ours_traffic), (row.breaker, row.breaker_traffic)):
+            mine = m is row.ours
             out.append(
                 f"| {row.scenario} | {row.desired} | {m.path} | {m.verdict} | "
-                f"{_s(m.verdict_after)} | "
-                f"{_s(m.restored_after)} | {ratio if m is row.ours else ''} | "
+                f"{_s(m.verdict_after)} | {_s(moved)} | {_r(traffic) if mine else ''} | "
+                f"{_s(m.restored_after)} | {_r(steady) if mine else ''} | "
                 f"{_s(m.signal_after)} | {_s(m.rollback_call_after)} | "
-                f"{_s(m.signal_to_rollback) if m is row.ours else ''} | {m.api_calls} |"
+                f"{_s(m.signal_to_rollback) if mine else ''} | {m.api_calls} |"
             )
     return "\n".join(out)
 
@@ -124,19 +192,19 @@ def targets(rows: list[Row]) -> list[str]:
                 f"(verdict {o.verdict}, rollback call: {'yes' if o.rolled_back else 'none'})."
             )
             continue
-        if o.restored_after and b.restored_after:
-            ratio = b.restored_after / o.restored_after
-            met = ratio >= RATIO_TARGET
+        ratio = _ratio(row.breaker_traffic, row.ours_traffic)
+        if ratio is not None:
             lines.append(
-                f"- {row.scenario}, {row.desired} tasks: restore in {o.restored_after:.0f}s "
-                f"vs {b.restored_after:.0f}s "
-                f"breaker-only = 1/{ratio:.1f} (target ≤ 1/{RATIO_TARGET:.0f}): "
-                f"{'met' if met else 'NOT MET'}."
+                f"- {row.scenario}, {row.desired} tasks: traffic restored in "
+                f"{row.ours_traffic:.0f}s vs {row.breaker_traffic:.0f}s breaker-only = "
+                f"1/{ratio:.1f} (target ≤ 1/{RATIO_TARGET:.0f}): "
+                f"{'met' if ratio >= RATIO_TARGET else 'NOT MET'} "
+                f"(steady: {_r(_ratio(b.restored_after, o.restored_after))})."
             )
         else:
             lines.append(
-                f"- {row.scenario}: restore not measured (ours {o.restored_after}, "
-                f"breaker-only {b.restored_after})."
+                f"- {row.scenario}, {row.desired} tasks: restore not measured (ours "
+                f"{row.ours_traffic}, breaker-only {row.breaker_traffic})."
             )
         gap = o.signal_to_rollback
         if gap is not None:
@@ -146,37 +214,48 @@ def targets(rows: list[Row]) -> list[str]:
                 f"(target ≤ one poll interval, {POLL_INTERVAL:.0f}s ±{JITTER:.0%} = {limit:.0f}s): "
                 f"{'met' if gap <= limit else 'NOT MET'}."
             )
+        elif o.rolled_back:
+            lines.append(
+                f"- {row.scenario}, {row.desired} tasks: no rollback call of rollout's own "
+                "(ECS's breaker had already started its rollback; rollout adopted it)."
+            )
     return lines
 
 
 def headline(rows: list[Row]) -> list[str]:
-    """The results in three sentences, computed from the rows."""
+    """The results in a few sentences, computed from the rows."""
     bad = [r for r in rows if r.scenario != "healthy"]
-    ratios = [
-        r.breaker.restored_after / r.ours.restored_after
-        for r in bad
-        if r.ours.restored_after and r.breaker.restored_after
+    ratios = [x for x in (_ratio(r.breaker_traffic, r.ours_traffic) for r in bad) if x is not None]
+    steady = [
+        x
+        for x in (_ratio(r.breaker.restored_after, r.ours.restored_after) for r in bad)
+        if x is not None
     ]
     met = sum(1 for x in ratios if x >= RATIO_TARGET)
     gaps = [r.ours.signal_to_rollback for r in bad if r.ours.signal_to_rollback is not None]
+    limit = POLL_INTERVAL * (1 + JITTER)
     adopted = sum(1 for r in bad if r.ours.rollback_call_after is None and r.ours.rolled_back)
     false = sum(1 for r in rows if r.scenario == "healthy" and r.ours.rolled_back)
+    verdict = "**Met.**" if met == len(ratios) else "**Not met.**"
     lines = [
         "In short:",
         "",
-        f"- Restore target (≤ 1/{RATIO_TARGET:.0f} of breaker-only): met in {met} of "
-        f"{len(ratios)} bad runs; the ratios are "
-        + ", ".join(f"1/{x:.1f}" for x in ratios)
-        + ". **Not met.**"
-        if met < len(ratios)
-        else f"- Restore target (≤ 1/{RATIO_TARGET:.0f} of breaker-only): met in all "
-        f"{len(ratios)} bad runs.",
+        f"- Restore target (traffic restored in ≤ 1/{RATIO_TARGET:.0f} of the breaker-only "
+        f"time): met in {met} of {len(ratios)} bad runs; the ratios are "
+        + ", ".join(_r(x) for x in ratios)
+        + f". {verdict}",
+        "- Steady (the bad deployment gone from the list), for comparison: "
+        + ", ".join(_r(x) for x in steady)
+        + ".",
     ]
     if gaps:
+        within = all(g <= limit for g in gaps)
         lines.append(
             f"- Rollback call after the first definitive signal: {min(gaps):.1f} to "
-            f"{max(gaps):.1f} s where rollout sent it (target ≤ one poll interval: met); in "
-            f"{adopted} runs ECS's breaker had already begun rolling back and rollout adopted it."
+            f"{max(gaps):.1f} s where rollout sent it (target ≤ one poll interval: "
+            f"{'met' if within else 'NOT MET'}); in {adopted} "
+            f"{'run' if adopted == 1 else 'runs'} ECS's breaker had already "
+            "begun rolling back and rollout adopted it."
         )
     lines.append(f"- False rollbacks on the healthy release: {false}.")
     return lines
@@ -189,18 +268,26 @@ def _range(values: list[float]) -> str:
     return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f} to {high:.0f}"
 
 
+def _lead(rows: list[Row], desired: int) -> list[float]:
+    """Breaker trip minus the first definitive signal, for the bad runs with ``desired`` tasks:
+    how long ECS's breaker lags the moment a tool can know."""
+    return [
+        r.breaker.verdict_after - r.breaker.signal_after
+        for r in rows
+        if r.scenario != "healthy"
+        and r.desired == desired
+        and r.breaker.verdict_after is not None
+        and r.breaker.signal_after is not None
+    ]
+
+
 def section(rows: list[Row]) -> str:
     wall = sum(r.wall for r in rows)
     bad = [r for r in rows if r.scenario != "healthy"]
-    extra_wait = [
-        r.breaker.verdict_after - r.ours.signal_after
-        for r in bad
-        if r.desired == 2 and r.breaker.verdict_after is not None and r.ours.signal_after
-    ]
     ecs_rollback = [
-        r.ours.restored_after - r.ours.verdict_after
+        r.ours.restored_after - r.ours_traffic
         for r in bad
-        if r.ours.restored_after is not None and r.ours.verdict_after is not None
+        if r.ours.restored_after is not None and r.ours_traffic is not None
     ]
     return "\n".join(
         [
@@ -208,26 +295,65 @@ def section(rows: list[Row]) -> str:
             "",
             *headline(rows),
             "",
-            "`bench/restore.py`: each scenario on a fresh in-process voj sandbox with the ECS",
-            "simulation's default timings (AWS-like: ~14 s to the first scheduler pass, 30 s to",
-            "RUNNING, ALB checks every 10 s, 50 s deregistration delay for voj's target groups,",
-            "breaker threshold max(3, min(200, desired/2)): 3 for voj's 2 tasks, 5 for 10 tasks),",
-            "the same release shipped by `rollout deploy` and by",
-            "the breaker-only path (RegisterTaskDefinition + UpdateService + a 15 s waiter, ECS",
-            "circuit breaker with rollback). Times are simulated seconds after UpdateService,",
-            "taken from the sandbox's timeline and recorded calls, not from rollout's own report",
-            "(API calls: rollout's client count, preflight included; breaker-only: register,",
-            "update and the waiter's polls).",
-            '"Restored" is the same criterion for both: a deployment other than the bad one',
-            "completed as PRIMARY. With minimumHealthyPercent 100 the old tasks keep serving in",
-            "every scenario; restore is the time until the bad deployment is gone and the",
-            "service is steady on the old revision again.",
+            "`bench/restore.py` ships each scenario twice on a fresh in-process voj sandbox: with",
+            "`rollout deploy`, and the breaker-only way (RegisterTaskDefinition + UpdateService +",
+            "a 15 s DescribeServices waiter, ECS's circuit breaker with rollback doing the rest,",
+            "which is what the official action leaves you). Same sandbox, same defaults, same",
+            "measuring rules for both paths. Times are simulated seconds after UpdateService, read",
+            "from the sandbox's timeline and recorded calls, not from rollout's own report.",
+            "",
+            "Setup: voj's stack as `infra/voj.yaml` provisions it (2 tasks, minimumHealthyPercent",
+            "100 / maximumPercent 200, breaker with rollback, grace period 30 s, ALB checks every",
+            "5 s with thresholds 2/2, deregistration delay 15 s); the 10-task rows scale the",
+            "service first (UpdateService desiredCount, then steady). The ECS simulation runs",
+            "with its default timings, calibrated on AWS's observed failure traces",
+            '(docs/sandbox.md, "Calibration"): 14 s to the first scheduler pass, 30 s to',
+            "RUNNING, a missing image fails after 120 s of pull retries and a missing secret",
+            "after 40 s, two start failures in a row throttle the next launch by 240 s, a task",
+            "that exits or fails its checks is replaced 17 s later, and a failure after RUNNING",
+            "counts for the breaker once the task has drained and stopped. Breaker threshold",
+            "clamp(ceil(N/2), 3, 200): 3 for 2 tasks, 5 for 10.",
+            "",
+            "Two restore moments, the same criterion for both paths:",
+            "",
+            "- **traffic restored**: PRIMARY is a good revision again and no task of the bad",
+            "  revision has a target in `healthy` or `initial` in any of the service's target",
+            "  groups (draining targets get no new requests). This is what users feel, and the",
+            f"  ≤ 1/{RATIO_TARGET:.0f} target is judged on it.",
+            "- **steady**: the bad deployment has left the list and the old one is COMPLETED",
+            "  (ECS's own end of the rollback; both paths wait for ECS's scheduler here).",
             "",
             table(rows),
             "",
             "Targets:",
             "",
             *targets(rows),
+            "",
+            "Why the restore target is not met everywhere (numbers from the table):",
+            "",
+            "- The ratio is bounded by how long ECS's breaker lags the first definitive signal;",
+            "  rollout acts within a poll of that signal. In this sandbox the breaker trips",
+            f"  {_range(_lead(rows, 2))} s after it with voj's 2 tasks and",
+            f"  {_range(_lead(rows, 10))} s after it with 10 tasks.",
+            "- With 2 tasks the breaker needs a third failed task, i.e. one more launch.",
+            "  A missing secret fails at start, so the service throttle holds that launch for",
+            "  240 s (the observed AWS cadence) and the target is met. A crash or a failing",
+            "  health check fails after RUNNING, which AWS does not throttle (§2.1): the next",
+            "  launch comes 17 s later and fails within about a minute (voj's checks are fast:",
+            "  5 s interval, 30 s grace, 15 s drain), so the breaker restores traffic only 2-3",
+            "  times later than rollout.",
+            "- With 10 tasks the first batch already reaches the threshold (5): for a missing",
+            "  secret the breaker trips at the first signal itself and rollout, arriving a poll",
+            "  later, adopts ECS's rollback (no tool can be 5 times faster than that); for a",
+            "  crash or failing check it trips once the first batch has drained (≈30 s later).",
+            "- The sandbox does not make the breaker slower than the reference supports. AWS was",
+            "  observed tripping after 3 min (crash, desired 1) to ≈10 min (failing ALB check,",
+            "  3 tasks); the second trace is only reproduced with the 2023 minimum threshold of",
+            "  10, so the sandbox keeps the documented 3 and its breaker is, if anything, faster",
+            "  than AWS in that case (strict xfail in tests/sandbox/test_sim_calibration.py).",
+            "- Steady: after traffic is restored both paths wait for ECS to drain and stop the",
+            f"  bad tasks ({_range(ecs_rollback)} s after rollout's restore), so the steady",
+            "  ratios are smaller still.",
             "",
             "Notes:",
             "",
@@ -237,24 +363,18 @@ def section(rows: list[Row]) -> str:
             "- A secret that never existed is stopped by preflight with zero writes (0 s to",
             "  restore: nothing changed); the scenario above deletes the secret right after",
             "  RegisterTaskDefinition, the case preflight cannot see.",
-            "- Why the target is missed: with 2 tasks the breaker needs a third failure, so",
-            "  ECS must launch another task after the first two fail "
-            f"({_range(extra_wait)} s more here);",
-            "  rollout fails the release at the second. With 10 tasks all ten new tasks fail",
-            "  at the same moment, the breaker's threshold (5) is reached as early as rollout's",
-            "  K = 2, and the breaker rolls back within the same second; rollout's next poll",
-            "  (≤ 5 s later) sees ECS's rollback, adopts it and verifies the restore. Both paths",
-            "  then wait for ECS to finish the rollback deployment "
-            f"({_range(ecs_rollback)} s after rollout's verdict), which bounds",
-            "  the ratio. On AWS the breaker is often slower than in the sandbox (launch",
-            "  throttling, staggered failures: 1 to 15 minutes is reported in peer-tools.md),",
-            "  which this benchmark does not claim to reproduce.",
-            "- \"tasks\" is the service's desired count: 2 is voj's; for 10 the harness scales",
-            "  the service (UpdateService desiredCount) and waits until steady before the run.",
+            "- voj's service also has ECS deployment alarms (ALB 5xx, unhealthy targets); the",
+            "  sandbox writes no CloudWatch metrics, so they never fire here, on either path. In",
+            "  these scenarios the bad tasks never serve traffic, which such alarms would not",
+            "  see on AWS either (§2.2).",
             "- The healthy release's rollout verdict includes the 60 s alarm bake of",
             "  `rollout.toml` (`[env.prod.bake]`); the waiter returns as soon as ECS says",
             "  COMPLETED and watches no alarms.",
-            f"- Wall time for all {len(rows)} runs: {wall:.0f} s (2 shared cores).",
+            f"- Wall time for all {len(rows)} scenarios, both paths: {wall:.0f} s "
+            "(2 shared cores).",
+            "",
+            "Reproduce: `uv run --frozen python bench/restore.py` prints this section;",
+            "`--write` puts it here; `make bench` runs it after `bench/backend.py`.",
             "",
         ]
     )

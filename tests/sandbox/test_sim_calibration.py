@@ -203,10 +203,10 @@ def test_failing_alb_health_check_waits_for_the_grace_period_and_keeps_the_old_t
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not reproduced: with the current docs' threshold 3 (3 tasks failing together) the "
-    "simulated breaker trips at ≈148 s, observed ≈590 s; only the 2023 minimum threshold of 10 "
-    "explains the observed trip (see the next test). The sandbox keeps the documented 3, which "
-    "makes the breaker-only path faster in the sandbox than observed.",
+    reason="not reproduced: with the current docs' threshold 3 the simulated breaker trips at "
+    "≈250 s (three unhealthy tasks stopped one by one), observed ≈590 s; only the 2023 minimum "
+    "threshold of 10 explains the observed trip (see the next test). The sandbox keeps the "
+    "documented 3, which makes the breaker-only path faster in the sandbox than observed.",
 )
 def test_failing_alb_health_check_trip_matches_the_observed_trace(aws: None) -> None:
     """(c) With the default threshold the breaker would trip ≈9m50s in, as observed (§2.1)."""
@@ -216,16 +216,16 @@ def test_failing_alb_health_check_trip_matches_the_observed_trace(aws: None) -> 
 
 def test_failing_alb_health_check_trip_matches_with_the_2023_threshold(aws: None) -> None:
     """(c) With the 2023 guide's minimum threshold of 10 (§2.1 CONFLICT, Behaviour switch) the
-    replacement cadence (grace period, ALB checks, drain, §4.3 replacement delay) trips the
-    breaker within tolerance of the observed ≈9m50s."""
+    replacement cadence (grace period, ALB checks, one-by-one stops with drain, §4.3
+    replacement delay) trips the breaker within tolerance of the observed ≈9m50s."""
     run = _health_500(Behaviour(breaker_min_threshold=10))
     assert mismatches([("trip", run.trip, C_TRIP)]) == []
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not reproduced: the simulated rollback completes ≈64 s after the trip (the bad "
-    "deployment's in-flight replacements drain first); observed 24 s.",
+    reason="not reproduced: the simulated rollback completes ≈58 s after the trip (the bad "
+    "deployment's running replacement drains first); observed 24 s.",
 )
 def test_failing_alb_health_check_completes_like_the_observed_trace(aws: None) -> None:
     """(c) The old deployment is COMPLETED ≈24 s after the trip (§2.1)."""
@@ -236,3 +236,22 @@ def test_failing_alb_health_check_completes_like_the_observed_trace(aws: None) -
         mismatches([("completed after trip", run.completed - run.trip, C_COMPLETED_AFTER_TRIP)])
         == []
     )
+
+
+@pytest.mark.parametrize(
+    ("mode", "spread"),
+    [("one_by_one", True), ("all_at_once", False)],
+)
+def test_failing_alb_health_check_stops_unhealthy_tasks_one_by_one(
+    aws: None, mode: str, spread: bool
+) -> None:
+    """(c) By default unhealthy tasks are stopped one at a time, the next once the previous has
+    drained (30 s) and stopped, so their failures reach the breaker spread out; the
+    ``all_at_once`` switch stops them together ([BC-ECS] minimumHealthyPercent)."""
+    run = _health_500(Behaviour(unhealthy_replacement=mode))  # type: ignore[arg-type]
+    assert len(run.failures) == 3
+    gaps = [b - a for a, b in itertools.pairwise(run.failures)]
+    if spread:
+        assert all(gap >= 30 for gap in gaps)
+    else:
+        assert gaps == [0.0, 0.0]

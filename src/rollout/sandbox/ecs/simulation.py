@@ -554,7 +554,10 @@ class EcsSimulation:
         grace = service.grace_period or 0
         acted = False
 
-        # 1. replace tasks failing health checks (after the grace period, §6.4)
+        # 1. replace tasks failing health checks (after the grace period, §6.4), one by one:
+        # the next once the previous has stopped (Behaviour.unhealthy_replacement).
+        one_by_one = self.behaviour.unhealthy_replacement == "one_by_one"
+        stopping = any(t.replaced_unhealthy and t.last_status != "STOPPED" for t in tasks)
         for task in [t for t in tasks if t.live]:
             verdict = self.unhealthy_reason(service, task)
             if verdict is None:
@@ -563,6 +566,10 @@ class EcsSimulation:
             if self.now < grace_end:
                 self.request_pass(rs, service, grace_end)
                 continue
+            if one_by_one and stopping:
+                continue  # a pass follows when the one being stopped reaches STOPPED
+            task.replaced_unhealthy = True
+            stopping = True
             reason, message = verdict
             # §5.3: the health message and `has stopped` share the same instant
             self.service_event(service, message)

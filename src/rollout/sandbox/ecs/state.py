@@ -111,6 +111,7 @@ class TaskRecord:
     container_health: list[HealthChange] | None = None
     healthy_since: float | None = None
     counted_healthy: bool = False
+    #: Stopped by the scheduler for failing health checks.
     replaced_unhealthy: bool = False
     #: A stage-2 failure to add to failedTasks when the task reaches STOPPED
     #: (``Behaviour.stage2_failure_counted == "stopped"``).

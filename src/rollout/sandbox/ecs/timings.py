@@ -131,6 +131,16 @@ class Behaviour:
     #: deregistration delay before STOPPING (§6.3: ECS waits for UNUSED before it stops a task;
     #: applying that to exited tasks is DERIVED). False: straight to DEPROVISIONING.
     exited_tasks_drain: bool = True
+    #: Tasks failing health checks (past the grace period): ``"one_by_one"`` stops one at a
+    #: time, the next once the previous has STOPPED; ``"all_at_once"`` stops them all in the
+    #: same pass. AWS documents one-by-one stops when maximumPercent leaves no room for a
+    #: replacement ([BC-ECS] minimumHealthyPercent: "stops the unhealthy tasks one-by-one ...
+    #: to clear up capacity"), which is the case mid-deployment with min 100 / max 200, and
+    #: otherwise starts replacements first and stops unhealthy tasks "gradually" as the
+    #: replacements become healthy (DG deployment-type-ecs); a replacement of a bad revision
+    #: never does, so both come down to one at a time. Waiting for STOPPED is DERIVED; with
+    #: it the failing-ALB-check trace (c) completes 20 s after the trip (observed 24 s).
+    unhealthy_replacement: Literal["one_by_one", "all_at_once"] = "one_by_one"
     #: §2.1 CONFLICT: the breaker minimum threshold (current docs 3; 2023 guide 10).
     breaker_min_threshold: int = 3
     breaker_max_threshold: int = 200

@@ -281,6 +281,18 @@ def _lead(rows: list[Row], desired: int) -> list[float]:
     ]
 
 
+def _moment(rows: list[Row], scenario: str, desired: int) -> str:
+    """'traffic restored at A s vs B s (1/x)' for one row, from the measurements."""
+    row = next((r for r in rows if r.scenario == scenario and r.desired == desired), None)
+    if row is None or row.ours_traffic is None or row.breaker_traffic is None:
+        return "not measured"
+    ratio = _ratio(row.breaker_traffic, row.ours_traffic)
+    return (
+        f"traffic back at {row.ours_traffic:.0f} s with rollout vs {row.breaker_traffic:.0f} s "
+        f"breaker-only ({_r(ratio)})"
+    )
+
+
 def section(rows: list[Row]) -> str:
     wall = sum(r.wall for r in rows)
     bad = [r for r in rows if r.scenario != "healthy"]
@@ -335,17 +347,24 @@ def section(rows: list[Row]) -> str:
             "  rollout acts within a poll of that signal. In this sandbox the breaker trips",
             f"  {_range(_lead(rows, 2))} s after it with voj's 2 tasks and",
             f"  {_range(_lead(rows, 10))} s after it with 10 tasks.",
-            "- With 2 tasks the breaker needs a third failed task, i.e. one more launch.",
-            "  A missing secret fails at start, so the service throttle holds that launch for",
-            "  240 s (the observed AWS cadence) and the target is met. A crash or a failing",
-            "  health check fails after RUNNING, which AWS does not throttle (§2.1): the next",
-            "  launch comes 17 s later and fails within about a minute (voj's checks are fast:",
-            "  5 s interval, 30 s grace, 15 s drain), so the breaker restores traffic only 2-3",
-            "  times later than rollout.",
-            "- With 10 tasks the first batch already reaches the threshold (5): for a missing",
-            "  secret the breaker trips at the first signal itself and rollout, arriving a poll",
-            "  later, adopts ECS's rollback (no tool can be 5 times faster than that); for a",
-            "  crash or failing check it trips once the first batch has drained (≈30 s later).",
+            "- With 2 tasks the breaker needs a third failed task, i.e. one more launch after",
+            "  the first two failed. A missing secret fails before RUNNING, so the service",
+            "  throttle holds that launch for 240 s (the observed AWS cadence): "
+            f"{_moment(rows, 'missing secret (past preflight)', 2)}.",
+            "  A crash fails after RUNNING, which AWS does not throttle (§2.1): the replacement",
+            "  starts 17 s later and is counted about a minute after that (voj's checks and",
+            "  drain are short: 5 s interval, 30 s grace, 15 s): "
+            f"{_moment(rows, 'crash on start', 2)}.",
+            "  A failing health check: ECS stops the unhealthy tasks one by one, so rollout's own",
+            "  second failure (its K = 2) is the second task drained and stopped, one cycle later",
+            f"  than a crash's: {_moment(rows, 'failing health check', 2)}.",
+            "- With 10 tasks one batch failing together reaches the threshold (5). A missing secret",
+            "  trips the breaker at the first signal itself; rollout, arriving within a poll,",
+            "  adopts ECS's rollback (no tool can be 5 times faster than that): "
+            f"{_moment(rows, 'missing secret (past preflight)', 10)}. Ten crashed tasks are",
+            f"  counted together once drained: {_moment(rows, 'crash on start', 10)}. Unhealthy",
+            "  tasks are stopped one by one, so the breaker waits for five of them: "
+            f"{_moment(rows, 'failing health check', 10)}.",
             "- The sandbox does not make the breaker slower than the reference supports. AWS was",
             "  observed tripping after 3 min (crash, desired 1) to ≈10 min (failing ALB check,",
             "  3 tasks); the second trace is only reproduced with the 2023 minimum threshold of",

@@ -358,9 +358,9 @@ def section(rows: list[Row]) -> str:
             "  A failing health check: ECS stops the unhealthy tasks one by one, so rollout's own",
             "  second failure (its K = 2) is the second task drained and stopped, one cycle later",
             f"  than a crash's: {_moment(rows, 'failing health check', 2)}.",
-            "- With 10 tasks one batch failing together reaches the threshold (5). A missing secret",
-            "  trips the breaker at the first signal itself; rollout, arriving within a poll,",
-            "  adopts ECS's rollback (no tool can be 5 times faster than that): "
+            "- With 10 tasks one batch failing together reaches the threshold (5). A missing",
+            "  secret trips the breaker at the first signal itself; rollout, arriving within a",
+            "  poll, adopts ECS's rollback (no tool can be 5 times faster than that): "
             f"{_moment(rows, 'missing secret (past preflight)', 10)}. Ten crashed tasks are",
             f"  counted together once drained: {_moment(rows, 'crash on start', 10)}. Unhealthy",
             "  tasks are stopped one by one, so the breaker waits for five of them: "

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from dataclasses import dataclass, field
+
 import pytest
 
-from rollout.engine.interrupt import Interrupt
+from rollout.clock import SystemClock
+from rollout.engine.interrupt import WALL_SLICE, Interrupt
 from rollout.engine.probe import classify_status, http_probe
 
 
@@ -65,3 +70,35 @@ def test_interruptible_sleep_runs_in_short_slices_and_stops_on_the_flag() -> Non
     before = tripping.t
     flag.sleep(tripping, 10.0)  # once set, no more sleeping
     assert tripping.t == before
+
+
+@dataclass(frozen=True)
+class SignalledSystemClock(SystemClock):
+    """The system clock's type (so the wall-time path runs) with a fake time and a SIGINT that
+    arrives in the main thread during the second slice, as the OS would deliver it."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sleeps: list[float] = field(default_factory=list)
+
+    def now(self) -> float:
+        return sum(self.sleeps)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if len(self.sleeps) == 2:
+            with self.lock:  # like Event.wait: a lock held where the signal lands
+                handler = signal.getsignal(signal.SIGINT)
+                assert callable(handler)
+                handler(signal.SIGINT, None)
+
+
+def test_sigint_during_a_wall_clock_sleep_stops_it_without_taking_a_lock() -> None:
+    """A signal landing mid-sleep sets the flag without blocking and ends the sleep in a slice."""
+    flag = Interrupt()
+    clock = SignalledSystemClock()
+    with flag.handle_signals():
+        flag.sleep(clock, 5.0)
+    assert flag.is_set()
+    assert flag.signal_name == "SIGINT"
+    assert len(clock.sleeps) == 2
+    assert max(clock.sleeps) <= WALL_SLICE

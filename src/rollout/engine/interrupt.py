@@ -2,7 +2,13 @@
 
 Signal handlers only set the flag; the engine checks it between steps and while waiting, so an
 in-flight AWS call always completes (never a half-done write) and the run stops within one
-short sleep slice (at most :data:`SLICE` seconds of wall time with the system clock).
+short sleep slice (:data:`WALL_SLICE` seconds of wall time with the system clock, :data:`SLICE`
+on other clocks).
+
+The flag is a plain attribute, not a ``threading.Event``: a handler runs in the main thread
+between two bytecodes, possibly while that thread holds the Event's internal lock inside
+``Event.wait``; ``Event.set`` from the handler would then wait for that lock forever (a SIGINT
+that hung ``rollout deploy`` instead of stopping it).
 """
 
 from __future__ import annotations
@@ -16,33 +22,32 @@ from types import FrameType
 from rollout.clock import Clock, SystemClock
 
 SLICE = 0.5
+WALL_SLICE = 0.1
 
 
 class Interrupt:
     def __init__(self) -> None:
-        self._event = threading.Event()
+        self._set = False  # a plain flag: safe to set from a signal handler (no lock)
         self.signal_name: str | None = None
 
     def set(self, name: str = "interrupt") -> None:
         self.signal_name = self.signal_name or name
-        self._event.set()
+        self._set = True
 
     def is_set(self) -> bool:
-        return self._event.is_set()
+        return self._set
 
     def sleep(self, clock: Clock, seconds: float) -> None:
-        """Sleep ``seconds`` on ``clock``, returning early once the flag is set."""
+        """Sleep ``seconds`` on ``clock`` in short slices, returning early once the flag is set."""
         if seconds <= 0 or self.is_set():
             return
-        if isinstance(clock, SystemClock):
-            self._event.wait(seconds)
-            return
+        step = WALL_SLICE if isinstance(clock, SystemClock) else SLICE
         end = clock.now() + seconds
         while not self.is_set():
             remaining = end - clock.now()
             if remaining <= 0:
                 return
-            clock.sleep(min(remaining, SLICE))
+            clock.sleep(min(remaining, step))
 
     @contextmanager
     def handle_signals(self) -> Iterator[Interrupt]:

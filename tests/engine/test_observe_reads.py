@@ -27,6 +27,7 @@ DRAINING = "(service voj-api, taskSet ecs-svc/1) has begun draining connections 
 NONE = TaskReads(running=False, stopped=False)
 RUNNING_ONLY = TaskReads(running=True, stopped=False)
 BOTH = TaskReads(running=True, stopped=True)
+STOPPED_ONLY = TaskReads(running=False, stopped=True)
 
 
 @pytest.mark.parametrize(
@@ -53,8 +54,8 @@ BOTH = TaskReads(running=True, stopped=True)
         # our deployment left the list: look at everything
         (RUNNING, None, {}, BOTH),
         # a stopped task with no reason yet is looked at again; the safety net bounds the gap
-        (RUNNING, RUNNING, {"stops_unresolved": True}, BOTH),
-        (RUNNING, RUNNING, {"stopped_read_ago": STOPPED_SAFETY_NET}, BOTH),
+        (RUNNING, RUNNING, {"stops_unresolved": True}, STOPPED_ONLY),
+        (RUNNING, RUNNING, {"stopped_read_ago": STOPPED_SAFETY_NET}, STOPPED_ONLY),
         (RUNNING, RUNNING, {"stopped_read_ago": STOPPED_SAFETY_NET - 1}, NONE),
     ],
 )

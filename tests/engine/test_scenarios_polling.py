@@ -19,6 +19,9 @@ from .scenario import Run, World
 #: calls per watch poll, on average, for a healthy 2-task deploy (measured: about 1.8; listing
 #: every task and target group every poll cost about 5.8)
 BUDGET_PER_POLL = 2.5
+#: a failing deploy reads more (stopped tasks, replacements): measured 2.0 (crash) and 2.3
+#: (failing health check); listing everything every poll cost about 5.7
+FAILING_BUDGET_PER_POLL = 3.0
 STOPPING = frozenset({"DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"})
 
 
@@ -111,5 +114,5 @@ def test_rollback_call_within_one_poll_of_the_definitive_signal(
     ]
     assert rollback, "no rollback call was sent"
     assert signal <= rollback[0] <= signal + settings.poll_interval * (1 + settings.jitter)
-    # and the failing watch kept to the budget as well
-    assert len(w.calls) / len(w.polls) <= BUDGET_PER_POLL, Counter(w.calls)
+    # and the failing watch kept to its budget as well
+    assert len(w.calls) / len(w.polls) <= FAILING_BUDGET_PER_POLL, Counter(w.calls)

@@ -95,27 +95,20 @@ def plan_task_reads(
     in the poll where DescribeServices first shows it; :data:`STOPPED_SAFETY_NET` bounds the
     rest.
     """
-    stopped = (
-        now is None
-        or stops_unresolved
-        or stopped_read_ago >= STOPPED_SAFETY_NET
-        or any(_stop_event(m, known) for m in events)
-    )
+    stop = now is None or any(_stop_event(m, known) for m in events)
     if now is not None:
         if before is None:
-            stopped = stopped or now.failed_tasks > 0
+            stop = stop or now.failed_tasks > 0
         else:
-            stopped = stopped or (
+            stop = stop or (
                 now.failed_tasks > before.failed_tasks
                 or now.running + now.pending < before.running + before.pending
             )
     running = (
-        first
-        or layout_changed
-        or stopped
-        or now != before
-        or any("has started" in m for m in events)
+        first or layout_changed or stop or now != before or any("has started" in m for m in events)
     )
+    # a stopped task still without a reason, or the safety net: STOPPED tasks only
+    stopped = stop or stops_unresolved or stopped_read_ago >= STOPPED_SAFETY_NET
     return TaskReads(running=running, stopped=stopped)
 
 

@@ -152,11 +152,12 @@ class Observer:
         st = self.s.settings
         svc = self.s.gw.ecs.describe_service(st.cluster, st.service)
         fresh = [e for e in reversed(svc.events) if e.id not in self._seen_events]
-        self.fresh_events = [e.message for e in fresh]
+        self.fresh_events = []
         for e in fresh:
             self._seen_events.add(e.id)
             if self._first_read and e.created_at < self.since:
-                continue
+                continue  # history from before this run: neither shown nor acted upon
+            self.fresh_events.append(e.message)
             self.s.emit("ecs.event", e.message, id=e.id, created_at=e.created_at)
         self._first_read = False
         return svc
@@ -230,7 +231,10 @@ class Observer:
         self._layout = layout
         self._ours_deployment = ours
         no_lb = not svc.load_balancers
-        lost_ip = any(t.last_status == "RUNNING" and t.private_ip is None for t in self._ours)
+        # target health is matched by IP: a RUNNING task of ours without one is looked at again
+        lost_ip = not no_lb and any(
+            t.last_status == "RUNNING" and t.private_ip is None for t in self._ours
+        )
         stopped = plan.stopped
         if plan.running or lost_ip:
             if ours is not None and ours.running + ours.pending == 0 and not self._ours:

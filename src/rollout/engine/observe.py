@@ -123,9 +123,14 @@ def _stop_event(message: str, known: Collection[str]) -> bool:
 
 
 class Observer:
-    def __init__(self, session: Session, *, since: float) -> None:
+    def __init__(
+        self, session: Session, *, since: float, events_since: float | None = None
+    ) -> None:
         self.s = session
         self.since = since
+        #: service events older than this are history; ideally our deployment's ``createdAt``,
+        #: which comes from AWS's clock like the events' own timestamps (no client clock skew)
+        self.events_since = since if events_since is None else events_since
         self._seen_events: set[str] = set()
         self._first_read = True
         self.tasks: dict[str, Task] = {}
@@ -155,7 +160,7 @@ class Observer:
         self.fresh_events = []
         for e in fresh:
             self._seen_events.add(e.id)
-            if self._first_read and e.created_at < self.since:
+            if self._first_read and e.created_at < self.events_since:
                 continue  # history from before this run: neither shown nor acted upon
             self.fresh_events.append(e.message)
             self.s.emit("ecs.event", e.message, id=e.id, created_at=e.created_at)

@@ -47,7 +47,7 @@ def watch(
     deployment_created_at: float | None = None,
 ) -> WatchResult:
     st = s.settings
-    observer = Observer(s, since=started_at)
+    observer = Observer(s, since=started_at, events_since=deployment_created_at)
     smoke: SmokeState = "pending" if st.smoke_url else "not-configured"
     smoke_detail: str | None = None
     healthy_at: float | None = None

@@ -27,7 +27,7 @@ typecheck: sync
 	$(RUN) mypy
 
 unit: sync
-	$(RUN) pytest -q
+	$(RUN) pytest -q -n 2 --dist loadfile
 
 test: lint typecheck unit
 

@@ -14,6 +14,7 @@ import pytest
 from rollout.context import Context
 from rollout.engine.probe import ProbeResult
 from rollout.events import EventLog
+from rollout.gateways.r53 import Route53Gateway
 from rollout.sandbox import FaultRule, Sandbox
 from rollout.sandbox.provision import ProvisionResult
 from rollout.verbs import deploy, undo
@@ -47,6 +48,10 @@ def exercised() -> Iterator[tuple[set[tuple[str, str]], list[str]]]:
     sb = Sandbox()
     try:
         prov: ProvisionResult = sb.provision_voj()
+        # the operator has cut traffic over to the new ALB, so the rollback must move it back
+        Route53Gateway(sb.client_factory()).set_weights(
+            prov.hosted_zone_id, prov.record_name, {"ecs": 100, "legacy": 0}, "CNAME"
+        )
         sb.clear_calls()
         verdicts: list[str] = []
 

@@ -264,18 +264,36 @@ def test_rollback_moves_route53_weight_off_the_new_path_and_waits_insync(world: 
     full = settings_from_config(load_config(CONFIG, "prod", environ={}))
     assert full.traffic is not None
     st = replace(world.settings(), traffic=full.traffic)
+    r53 = Route53Gateway(world.factory)
+    zone = r53.zone_id(full.traffic.zone_name or "")
+    # the cut-over is done: the new path serves everything
+    r53.set_weights(zone, full.traffic.record_name, {"ecs": 100, "legacy": 0}, "CNAME")
     world.break_next("crash", after=5)
     run = world.deploy("sha-0000002", settings=st)
     assert run.outcome.verdict == "FAILED_ROLLED_BACK"
     shifted = run.kinds("traffic.shifted")
     assert shifted
     assert shifted[0].data["weights"] == {"ecs": 0, "legacy": 100}
-    r53 = Route53Gateway(world.factory)
-    zone = r53.zone_id(full.traffic.zone_name or "")
     weights = r53.weights(zone, full.traffic.record_name, full.traffic.record_type)
     assert weights == {"ecs": 0, "legacy": 100}
     assert r53.change_status(shifted[0].data["change"]) == "INSYNC"
     assert world.ops("GetChange") >= 1
+
+
+def test_rollback_leaves_route53_alone_when_the_new_path_has_no_traffic(world: World) -> None:
+    """New path already at weight 0: rollback sends no Route 53 change and waits for none."""
+    full = settings_from_config(load_config(CONFIG, "prod", environ={}))
+    assert full.traffic is not None
+    r53 = Route53Gateway(world.factory)
+    zone = r53.zone_id(full.traffic.zone_name or "")
+    r53.set_weights(zone, full.traffic.record_name, {"ecs": 0, "legacy": 100}, "CNAME")
+    world.sb.clear_calls()
+    world.break_next("crash", after=5)
+    run = world.deploy("sha-0000002", settings=replace(world.settings(), traffic=full.traffic))
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert run.kinds("traffic.unchanged")
+    assert world.ops("ChangeResourceRecordSets") == 0
+    assert world.ops("GetChange") == 0
 
 
 def test_retention_runs_after_success_only(world: World) -> None:

@@ -206,7 +206,11 @@ def shift_traffic_back(s: Session) -> None:
 
 
 def start_traffic_shift(s: Session) -> str | None:
-    """Send the weight change and read the weights back; returns the change id (None: dry run)."""
+    """Send the weight change and read the weights back.
+
+    Returns the change id; None when nothing was sent (dry run, or the new path already has
+    weight 0 while the legacy path serves).
+    """
     t = s.settings.traffic
     assert t is not None
     r53 = s.gw.r53
@@ -217,6 +221,16 @@ def start_traffic_shift(s: Session) -> str | None:
             hint="Set one of them in rollout.toml.",
         )
     weights = {t.new_set_identifier: 0, t.legacy_set_identifier: 100}
+    current = r53.weights(zone, t.record_name, t.record_type)
+    if current.get(t.new_set_identifier) == 0 and current.get(t.legacy_set_identifier, 0) > 0:
+        # already off the new path (it never got traffic, or someone moved it): no write,
+        # no propagation to wait for
+        s.emit(
+            "traffic.unchanged",
+            f"{t.record_name}: new path already at 0 %, legacy path serving; nothing to change",
+            weights=current,
+        )
+        return None
     change = s.write(
         "route53",
         "ChangeResourceRecordSets",

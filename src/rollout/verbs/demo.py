@@ -40,6 +40,7 @@ from rollout.engine.outcome import Outcome
 from rollout.errors import TimedOut
 from rollout.events import Event, EventSink, Level
 from rollout.gateways.ecs import EcsGateway
+from rollout.gateways.r53 import Route53Gateway
 from rollout.report.result import build_result
 from rollout.sandbox import FaultRule, Sandbox
 from rollout.sandbox.provision import ProvisionResult, fake_manifest
@@ -171,6 +172,19 @@ class Stage:
             self.faults.add(pinned)
             self.sb.faults.add(pinned)
 
+    def cut_over(self, emit: EventSink) -> None:
+        """The operator sends voj's traffic to the new ALB (Route 53: new path 100, legacy 0)."""
+        weights = {"ecs": 100, "legacy": 0}
+        Route53Gateway(self.sb.client_factory()).set_weights(
+            self.prov.hosted_zone_id, self.prov.record_name, weights, "CNAME"
+        )
+        _say(
+            emit,
+            self.sb.clock.now(),
+            f"the operator cuts traffic over to the new ALB: {self.prov.record_name} "
+            "weights ecs 100, legacy 0",
+        )
+
     def factory_context(self, emit: EventSink, environ: Mapping[str, str]) -> Context:
         return Context(
             factory=self.sb.client_factory(),
@@ -223,13 +237,12 @@ def template_of(config: Path, env: str = "prod") -> Path:
 def base_environ() -> dict[str, str]:
     """What the demo's deploys see in their environment.
 
-    ``rollout.toml``'s prod environment as it is, except the smoke probe (the sandbox's ALB has
-    no public DNS name) and the Route 53 traffic split (the demo is about deploys and
-    rollbacks, not the cut-over from the legacy path); the commit and actor CI would export.
+    ``rollout.toml``'s prod environment as it is (Route 53 traffic split included), except the
+    smoke probe (the sandbox's ALB has no public DNS name); the commit and actor CI would
+    export.
     """
     return {
         "ROLLOUT_SMOKE_URL": "",
-        "ROLLOUT_TRAFFIC": "",
         "GITHUB_SHA": "0" * 40,
         "GITHUB_ACTOR": "demo",
     }
@@ -588,6 +601,8 @@ def story(
     for title, release in releases:
         pace()
         _say(emit, sb.clock.now(), f"{title} ({release.tag})", level="success")
+        if release in (MISSING_LATE, CRASH):
+            stage.cut_over(emit)  # so the rollback has traffic to move back to the legacy path
         m, _ = measure_ours(stage, release, emit)
         measured.append(m)
     pace()

@@ -6,6 +6,8 @@ from dataclasses import replace
 
 from rollout.config import load_config
 from rollout.decisions import ledger
+from rollout.decisions.verdict import Timeouts
+from rollout.engine.deploy import DeployRequest, DeployRun
 from rollout.engine.interrupt import Interrupt
 from rollout.engine.probe import ProbeResult
 from rollout.engine.rollback import roll_back
@@ -127,6 +129,33 @@ def test_failing_health_check_is_rolled_back(world: World) -> None:
     assert world.current_revision() == before
     kinds = {e.data.get("signal") for e in run.kinds("signal")}
     assert "elb-health-check" in kinds
+
+
+def test_timeout_leaves_ecs_to_carry_on_by_default(world: World) -> None:
+    """A healthy phase longer than its timeout is TIMED_OUT (exit 50) with no rollback write."""
+    st = world.settings(timeouts=Timeouts(deploy=1800, healthy=20, drain=900))
+    run = world.deploy("sha-0000002", settings=st)
+    assert (run.outcome.verdict, run.outcome.exit_code) == ("TIMED_OUT", 50)
+    assert world.ops("StopServiceDeployment") == 0
+    assert world.ops("UpdateService") == 1
+
+
+def test_rollback_on_timeout_restores_the_previous_revision(world: World) -> None:
+    """With --rollback-on-timeout the same timeout rolls back and verifies the restore."""
+    before = world.current_revision()
+    st = world.settings(timeouts=Timeouts(deploy=1800, healthy=20, drain=900))
+    ctx, _log = world.context()
+    cfg = load_config(CONFIG, "prod", environ={})
+    image = world.prov.images["sha-0000002"]
+    request = DeployRequest(
+        image=image,
+        prepare=lambda: deploy_verb.prepare(cfg, image, ctx),
+        rollback_on_timeout=True,
+    )
+    outcome = DeployRun(world.session(ctx, st), request).run()
+    assert (outcome.verdict, outcome.exit_code) == ("FAILED_ROLLED_BACK", 20)
+    assert "timed out" in (outcome.reason or "")
+    assert world.current_revision() == before
 
 
 def test_slow_start_inside_grace_period_is_not_rolled_back(world: World) -> None:

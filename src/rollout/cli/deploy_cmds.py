@@ -29,6 +29,13 @@ def deploy_cmd(
     no_rollback: Annotated[
         bool, typer.Option("--no-rollback", help="On failure, leave the service as it is.")
     ] = False,
+    rollback_on_timeout: Annotated[
+        bool,
+        typer.Option(
+            "--rollback-on-timeout",
+            help="On TIMED_OUT, roll back too (default: leave ECS and its breaker to carry on).",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Walk the same path; print each write, send none.")
     ] = False,
@@ -40,7 +47,12 @@ def deploy_cmd(
         typer.echo("error: --timeout must be a positive number of seconds.", err=True)
         raise typer.Exit(UsageError.exit_code)
     options = deploy.DeployOptions(
-        image=image, env=env_name(env), timeout=timeout, no_rollback=no_rollback, dry_run=dry_run
+        image=image,
+        env=env_name(env),
+        timeout=timeout,
+        no_rollback=no_rollback,
+        dry_run=dry_run,
+        rollback_on_timeout=rollback_on_timeout,
     )
     interrupt = Interrupt()
     run_verb(
@@ -93,11 +105,23 @@ def watch_cmd(
     no_rollback: Annotated[
         bool, typer.Option("--no-rollback", help="On failure, leave the service as it is.")
     ] = False,
+    rollback_on_timeout: Annotated[
+        bool,
+        typer.Option(
+            "--rollback-on-timeout",
+            help="On TIMED_OUT, roll back too (default: leave ECS and its breaker to carry on).",
+        ),
+    ] = False,
     config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
     output: Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)] = "auto",
 ) -> None:
     """Resume: watch the deployment in flight to a verdict, rolling back on failure."""
-    options = deploy.WatchOptions(env=env_name(env), timeout=timeout, no_rollback=no_rollback)
+    options = deploy.WatchOptions(
+        env=env_name(env),
+        timeout=timeout,
+        no_rollback=no_rollback,
+        rollback_on_timeout=rollback_on_timeout,
+    )
     interrupt = Interrupt()
     run_verb(
         lambda ctx: deploy.run_watch(options, ctx, interrupt=interrupt),

@@ -53,6 +53,8 @@ class DeployRequest:
     prepare: Callable[[], Prepared]
     verb: str = "deploy"  # "deploy" | "watch" (resume: attach to the deployment in flight)
     no_rollback: bool = False
+    #: On TIMED_OUT, roll back instead of leaving ECS to carry on (``--rollback-on-timeout``).
+    rollback_on_timeout: bool = False
     #: Called after a successful deploy when retention.prune_after_deploy is on.
     retention: Callable[[], None] | None = None
 
@@ -420,6 +422,17 @@ class DeployRun:
                     Verdict.SUPERSEDED,
                     f"deployment {other} ({td.rsplit('/', 1)[-1]}) replaced ours; not rolling back",
                 )
+            case TimedOut(phase=phase) if self.req.rollback_on_timeout:
+                reason = f"'{phase}' timed out and --rollback-on-timeout is set"
+                s.emit(
+                    "signal",
+                    f"deploy failed: {reason}",
+                    level="error",
+                    signal="timeout",
+                    definitive=False,
+                    reason=reason,
+                )
+                return RollBack(Failed(reason=reason, definitive=False))
             case TimedOut(phase=phase):
                 return Finish(
                     Verdict.TIMED_OUT,

@@ -30,6 +30,7 @@ class DeployOptions:
     timeout: float | None = None  # overrides timeouts.deploy
     no_rollback: bool = False
     dry_run: bool = False
+    rollback_on_timeout: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class WatchOptions:
     env: str = "prod"
     timeout: float | None = None
     no_rollback: bool = False
+    rollback_on_timeout: bool = False
 
 
 def engine_settings(cfg: EnvConfig, timeout: float | None) -> EngineSettings:
@@ -87,6 +89,7 @@ def run(
         image=options.image,
         prepare=lambda: prepare(cfg, options.image, ctx),
         no_rollback=options.no_rollback,
+        rollback_on_timeout=options.rollback_on_timeout,
         retention=lambda: _retention(cfg, ctx),
     )
     return DeployRun(session, request).run()
@@ -111,6 +114,7 @@ def run_watch(
         image="",
         prepare=lambda: Prepared(document={}, tags={}, image=""),
         no_rollback=options.no_rollback,
+        rollback_on_timeout=options.rollback_on_timeout,
         verb="watch",
     )
     return DeployRun(session, request).run()

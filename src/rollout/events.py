@@ -21,6 +21,7 @@ Kinds (dotted, stable; renderers and the JSON result depend on them):
     phase              a timed phase ended: data {phase, seconds}
     signal             a failure signal was noticed: data {signal, definitive}
     rollback.started   data {to, via}
+    error              the run ended on an error before a verdict: data {error, exit_code}
     verdict            the outcome: data {verdict, exit_code, reason}
     run.finished       data {verdict, exit_code, seconds, api_calls}
 

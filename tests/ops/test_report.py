@@ -324,3 +324,21 @@ def test_an_unwritable_step_summary_warns_and_close_still_finishes(
     _run("json", environ)
     assert "could not write" in capsys.readouterr().err
     assert parse_github_output(outputs.read_text())["verdict"] == "FAILED_ROLLED_BACK"
+
+
+def test_json_result_says_why_a_run_ended_without_a_verdict() -> None:
+    """An error event (e.g. the lock is held) fills the result's error, reason and exit code."""
+    events = [
+        Event("run.started", T0, "deploy", data={"verb": "deploy"}),
+        Event(
+            "error",
+            T0 + 1,
+            "failed to deploy voj-prod/voj-backend-api: another deploy holds the service lock",
+            level="error",
+            data={"error": "LockHeld", "exit_code": 30},
+        ),
+    ]
+    doc = build_result(events)
+    assert doc["verdict"] is None
+    assert (doc["error"], doc["exit_code"]) == ("LockHeld", 30)
+    assert "holds the service lock" in doc["reason"]

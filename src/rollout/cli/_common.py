@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from rollout.context import Context
 from rollout.engine.interrupt import Interrupt
 from rollout.engine.outcome import Outcome
 from rollout.errors import RolloutError
-from rollout.events import EventSink
+from rollout.events import Event, EventSink
 from rollout.report import open_reporter
 
 ENV_HELP = "Environment in rollout.toml ([env.<name>]); default $ROLLOUT_ENV or prod."
@@ -83,6 +84,16 @@ def run_verb(
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code
+        # the JSON result and the CI summary say why the run ended without a verdict
+        reporter(
+            Event(
+                "error",
+                time.time(),
+                str(exc),
+                level="error",
+                data={"error": type(exc).__name__, "exit_code": exc.exit_code},
+            )
+        )
     finally:
         reporter.close()
     raise typer.Exit(code)

@@ -37,6 +37,7 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
         "verdict": None,
         "exit_code": None,
         "reason": None,
+        "error": None,
         "deployment_id": None,
         "task_definition_arn": None,
         "rollback_target_arn": None,
@@ -139,6 +140,12 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
                 ):
                     if key in d:
                         doc[key] = d[key]
+            case "error":
+                # the run ended on an error before any verdict (lock held, bad config, AWS)
+                doc["error"] = d.get("error")
+                doc["reason"] = e.message
+                if doc["exit_code"] is None:
+                    doc["exit_code"] = d.get("exit_code")
             case "run.finished":
                 for key in ("verdict", "exit_code"):
                     if d.get(key) is not None:

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -29,6 +29,22 @@ from rollout.report import open_reporter
 ENV_HELP = "Environment in rollout.toml ([env.<name>]); default $ROLLOUT_ENV or prod."
 OUTPUT_HELP = "auto (console on a TTY, plain lines otherwise), console, plain or json."
 CONFIG_HELP = "Path to rollout.toml (default ./rollout.toml)."
+
+
+# Options several commands share, declared once.
+EnvOpt = Annotated[str | None, typer.Option("--env", help=ENV_HELP)]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
+OutputOpt = Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)]
+NoRollbackOpt = Annotated[
+    bool, typer.Option("--no-rollback", help="On failure, leave the service as it is.")
+]
+RollbackOnTimeoutOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rollback-on-timeout",
+        help="On TIMED_OUT, roll back too (default: leave ECS and its breaker to carry on).",
+    ),
+]
 
 
 def env_name(env: str | None) -> str:

@@ -6,7 +6,6 @@ stops cleanly (exit 40) instead of dying in the middle of a write.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,31 +15,31 @@ from rollout.errors import UsageError
 from rollout.verbs import deploy, undo
 
 from . import app
-from ._common import CONFIG_HELP, ENV_HELP, OUTPUT_HELP, env_name, run_verb
+from ._common import (
+    ConfigOpt,
+    EnvOpt,
+    NoRollbackOpt,
+    OutputOpt,
+    RollbackOnTimeoutOpt,
+    env_name,
+    run_verb,
+)
 
 
 @app.command("deploy")
 def deploy_cmd(
     image: Annotated[str, typer.Option("--image", help="Image to deploy (repo:tag or digest).")],
-    env: Annotated[str | None, typer.Option("--env", help=ENV_HELP)] = None,
+    env: EnvOpt = None,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Whole-deploy timeout in seconds.")
     ] = None,
-    no_rollback: Annotated[
-        bool, typer.Option("--no-rollback", help="On failure, leave the service as it is.")
-    ] = False,
-    rollback_on_timeout: Annotated[
-        bool,
-        typer.Option(
-            "--rollback-on-timeout",
-            help="On TIMED_OUT, roll back too (default: leave ECS and its breaker to carry on).",
-        ),
-    ] = False,
+    no_rollback: NoRollbackOpt = False,
+    rollback_on_timeout: RollbackOnTimeoutOpt = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Walk the same path; print each write, send none.")
     ] = False,
-    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)] = "auto",
+    config: ConfigOpt = None,
+    output: OutputOpt = "auto",
 ) -> None:
     """Deploy IMAGE: verify, register, update, watch, and roll back automatically on failure."""
     if timeout is not None and timeout <= 0:
@@ -66,7 +65,7 @@ def deploy_cmd(
 
 @app.command("undo")
 def undo_cmd(
-    env: Annotated[str | None, typer.Option("--env", help=ENV_HELP)] = None,
+    env: EnvOpt = None,
     to_revision: Annotated[
         int | None,
         typer.Option("--to-revision", help="Revision to restore (it must have run healthy)."),
@@ -78,8 +77,8 @@ def undo_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the writes instead of sending them.")
     ] = False,
-    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)] = "auto",
+    config: ConfigOpt = None,
+    output: OutputOpt = "auto",
 ) -> None:
     """Roll back now to the last known good revision (or --to-revision N), and verify it."""
     if to_revision is not None and to_last_good:
@@ -98,22 +97,14 @@ def undo_cmd(
 
 @app.command("watch")
 def watch_cmd(
-    env: Annotated[str | None, typer.Option("--env", help=ENV_HELP)] = None,
+    env: EnvOpt = None,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Whole-watch timeout in seconds.")
     ] = None,
-    no_rollback: Annotated[
-        bool, typer.Option("--no-rollback", help="On failure, leave the service as it is.")
-    ] = False,
-    rollback_on_timeout: Annotated[
-        bool,
-        typer.Option(
-            "--rollback-on-timeout",
-            help="On TIMED_OUT, roll back too (default: leave ECS and its breaker to carry on).",
-        ),
-    ] = False,
-    config: Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)] = "auto",
+    no_rollback: NoRollbackOpt = False,
+    rollback_on_timeout: RollbackOnTimeoutOpt = False,
+    config: ConfigOpt = None,
+    output: OutputOpt = "auto",
 ) -> None:
     """Resume: watch the deployment in flight to a verdict, rolling back on failure."""
     options = deploy.WatchOptions(

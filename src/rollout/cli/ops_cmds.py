@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,17 +9,17 @@ import typer
 from rollout.verbs import history, prune, status
 
 from . import app
-from ._common import ENV_HELP, OUTPUT_HELP, env_name, run_verb
+from ._common import ConfigOpt, EnvOpt, OutputOpt, env_name, run_verb
 
 
 @app.command("status")
 def status_cmd(
-    env: Annotated[str | None, typer.Option("--env", help=ENV_HELP)] = None,
+    env: EnvOpt = None,
     events: Annotated[
         int, typer.Option("--events", help="How many recent service events to show.")
     ] = 10,
-    config: Annotated[Path | None, typer.Option("--config", help="Path to rollout.toml.")] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)] = "auto",
+    config: ConfigOpt = None,
+    output: OutputOpt = "auto",
 ) -> None:
     """Show the service: deployments, tasks, target health, last events and the lock holder."""
     name = env_name(env)
@@ -35,12 +34,12 @@ def status_cmd(
 
 @app.command("history")
 def history_cmd(
-    env: Annotated[str | None, typer.Option("--env", help=ENV_HELP)] = None,
+    env: EnvOpt = None,
     limit: Annotated[
         int, typer.Option("--limit", help="How many of the newest revisions to show.")
     ] = 20,
-    config: Annotated[Path | None, typer.Option("--config", help="Path to rollout.toml.")] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)] = "auto",
+    config: ConfigOpt = None,
+    output: OutputOpt = "auto",
 ) -> None:
     """Show the deploy ledger kept in task-definition tags."""
     name = env_name(env)
@@ -62,9 +61,9 @@ def prune_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print each deregistration instead of sending it.")
     ] = False,
-    env: Annotated[str | None, typer.Option("--env", help=ENV_HELP)] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Path to rollout.toml.")] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)] = "auto",
+    env: EnvOpt = None,
+    config: ConfigOpt = None,
+    output: OutputOpt = "auto",
 ) -> None:
     """Deregister old task-definition revisions; never one that is current, in use or a target."""
     name = env_name(env)

@@ -14,7 +14,8 @@ help:
 	@echo "make bench  run the benchmarks in bench/ and print their tables"
 
 uv:
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv \
+		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check --user uv
 
 sync: uv
 	@$(UV) sync --frozen --all-packages --compile-bytecode --quiet

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from rollout.decisions.failures import FailureKind, assess_failures, classify_stop, within_grace
+from rollout.decisions.failures import (
+    FailureKind,
+    assess_failures,
+    classify_stop,
+    failing_check,
+    within_grace,
+)
 from rollout.model import Task
 
 from .builders import stopped
@@ -150,3 +156,75 @@ def test_essential_exit_reason_names_exit_code() -> None:
     signal = classify_stop(stopped(1, at=5, exit_code=137))
     assert signal is not None
     assert "exit code 137" in signal.reason
+
+
+def _running(n: int, started: float) -> Task:
+    return Task(
+        arn=f"arn:aws:ecs:ap-northeast-2:123456789012:task/voj-prod/t{n}",
+        task_definition="td",
+        last_status="RUNNING",
+        desired_status="RUNNING",
+        started_at=started,
+    )
+
+
+UNHEALTHY = "target 10.0.1.7:8000 unhealthy in targetgroup/voj/1: Target.ResponseCodeMismatch"
+
+
+@pytest.mark.parametrize(
+    ("failing_tasks", "stopped_tasks", "grace", "now", "fails", "consecutive"),
+    [
+        # two running tasks whose targets are unhealthy past the grace period: K reached at once
+        ([_running(1, 0), _running(2, 0)], [], 30.0, 60.0, True, 2),
+        # the same inside the grace period: nothing counted
+        ([_running(1, 0), _running(2, 0)], [], 30.0, 20.0, False, 0),
+        # one unhealthy now: below K
+        ([_running(1, 0)], [], 30.0, 60.0, False, 1),
+        # a task already stopped for the same failure is counted once, not twice
+        (
+            [_running(1, 0)],
+            [stopped(1, at=55, reason=ELB, code="ServiceSchedulerInitiated", started=0)],
+            30.0,
+            60.0,
+            False,
+            1,
+        ),
+        # one stopped after failing its checks plus another failing now: K reached
+        (
+            [_running(2, 0)],
+            [stopped(1, at=55, reason=ELB, code="ServiceSchedulerInitiated", started=0)],
+            30.0,
+            60.0,
+            True,
+            2,
+        ),
+    ],
+)
+def test_failing_health_checks_count_before_ecs_stops_the_task(
+    failing_tasks: list[Task],
+    stopped_tasks: list[Task],
+    grace: float,
+    now: float,
+    fails: bool,
+    consecutive: int,
+) -> None:
+    """A target the ALB reports unhealthy past the grace period is a failed task already."""
+    failing = [
+        s
+        for t in failing_tasks
+        if (
+            s := failing_check(
+                t, UNHEALTHY, kind=FailureKind.ELB_HEALTH, now=now, grace_period=grace
+            )
+        )
+        is not None
+    ]
+    result = assess_failures(
+        stopped_tasks,
+        any_healthy_now=False,
+        last_healthy_at=None,
+        grace_period=grace,
+        failing=failing,
+    )
+    assert (result.failed is not None) is fails
+    assert result.consecutive == consecutive

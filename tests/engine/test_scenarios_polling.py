@@ -92,21 +92,35 @@ def test_no_target_health_read_before_a_task_of_ours_runs(world: World) -> None:
 def test_rollback_call_within_one_poll_of_the_definitive_signal(
     world: World, effect: str, options: dict[str, float]
 ) -> None:
-    """Reading less never delays detection: the rollback call follows the K-th stop of a new
-    task (from the sandbox's task timeline) within one jittered poll interval."""
+    """Reading less never delays detection: the rollback call follows the K-th failed new task
+    (from the sandbox's timeline: ECS stopping it, or its target unhealthy once the grace
+    period is over) within one jittered poll interval."""
     world.break_next(effect, **options)
     w = deploy_and_count(world)
     assert w.run.outcome.verdict == "FAILED_ROLLED_BACK"
     settings = world.settings()
-    stops: dict[str, float] = {}  # task -> when ECS began stopping it
+    grace = world.ecs.describe_service(
+        world.prov.cluster, world.prov.service
+    ).health_check_grace_period
+    ours: set[str] = set()
+    running_at: dict[str, float] = {}
+    failed_at: dict[str, float] = {}  # task -> first evidence that it failed
     for e in world.sb.timeline("task.state"):
-        if (
-            e.detail.get("deployment") == w.run.outcome.deployment_id
-            and e.detail.get("state") in STOPPING
-        ):
-            stops.setdefault(str(e.detail["task"]), e.time)
-    assert len(stops) >= settings.consecutive_failures
-    signal = sorted(stops.values())[settings.consecutive_failures - 1]
+        if e.detail.get("deployment") != w.run.outcome.deployment_id:
+            continue
+        task = str(e.detail["task"])
+        ours.add(task)
+        if e.detail.get("state") == "RUNNING":
+            running_at.setdefault(task, e.time)
+        if e.detail.get("state") in STOPPING:
+            failed_at[task] = min(failed_at.get(task, e.time), e.time)
+    for e in world.sb.timeline("target.health"):
+        task = str(e.detail.get("task"))
+        if task in ours and e.detail.get("state") == "unhealthy" and task in running_at:
+            seen = max(e.time, running_at[task] + grace)
+            failed_at[task] = min(failed_at.get(task, seen), seen)
+    assert len(failed_at) >= settings.consecutive_failures
+    signal = sorted(failed_at.values())[settings.consecutive_failures - 1]
     rollback = [
         c.sim_time
         for c in world.sb.calls("ecs")

@@ -8,7 +8,10 @@ Detection rules (faster than ECS's circuit breaker, without false alarms):
 - Essential-container exits and failed ELB or container health checks fail the deploy after
   K consecutive failed new tasks while none of our new tasks is healthy (default K = 2). A
   healthy task resets the count (like the breaker's ``resetOnHealthyTask``).
-- A task stopped for failed health checks while still inside the service's
+- A task counts as a failed health check as soon as the load balancer reports its target
+  ``unhealthy`` (or its container health is UNHEALTHY) past the grace period: that is the
+  failed check itself; ECS stopping the task follows from it, one task at a time.
+- A task failing health checks while still inside the service's
   ``healthCheckGracePeriodSeconds`` is never counted.
 - Tasks stopped by scaling/deployments (``Scaling activity initiated by``) or by a user
   (``UserInitiated``) are not failures.
@@ -98,17 +101,30 @@ def classify_stop(task: Task, *, grace_period: float = 0.0) -> FailureSignal | N
     )
 
 
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
 def within_grace(task: Task, grace_period: float, now: float | None = None) -> bool:
     """True while ``task`` is (or was, when it stopped) inside the health-check grace period."""
     if grace_period <= 0:
         return False
-    started = task.started_at or task.created_at
+    started = _first(task.started_at, task.created_at)
     if started is None:
         return True
-    end = task.stopped_at or task.stopping_at or now
+    end = _first(task.stopped_at, task.stopping_at, now)
     if end is None:
         return True
     return end - started < grace_period
+
+
+def failing_check(
+    task: Task, why: str, *, kind: FailureKind, now: float, grace_period: float = 0.0
+) -> FailureSignal | None:
+    """A RUNNING task of ours failing a health check at ``now`` (None inside the grace period)."""
+    if within_grace(task, grace_period, now):
+        return None
+    return FailureSignal(task_arn=task.arn, kind=kind, reason=why, at=now, definitive=False)
 
 
 def assess_failures(
@@ -118,10 +134,16 @@ def assess_failures(
     any_healthy_now: bool,
     last_healthy_at: float | None,
     grace_period: float = 0.0,
+    failing: Sequence[FailureSignal] = (),
 ) -> FailureAssessment:
-    """Count failures among our deployment's stopped tasks and decide whether they fail it."""
+    """Count failures among our deployment's stopped tasks (and the running ones ``failing``
+    a health check now) and decide whether they fail it."""
+    from_stops = [
+        s for t in stopped if (s := classify_stop(t, grace_period=grace_period)) is not None
+    ]
+    seen = {s.task_arn for s in from_stops}
     signals = sorted(
-        (s for t in stopped if (s := classify_stop(t, grace_period=grace_period)) is not None),
+        [*from_stops, *(f for f in failing if f.task_arn not in seen)],
         key=lambda s: (s.at, s.task_arn),
     )
     deterministic = next((s for s in signals if s.definitive), None)

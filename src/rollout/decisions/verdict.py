@@ -59,6 +59,7 @@ class Observation:
     deployment_created_at: float | None = None  # our deployment's createdAt (ECS's clock)
     new_tasks_healthy: int = 0  # our RUNNING tasks that pass every health check now
     stopped: Sequence[Task] = ()  # every stopped task of our deployment seen so far
+    failing: Sequence[FailureSignal] = ()  # our RUNNING tasks failing a health check now
     last_healthy_at: float | None = None  # last poll that saw one of our tasks healthy
     healthy_at: float | None = None  # when "new tasks healthy" was first reached
     service_deployment: ServiceDeploymentInfo | None = None  # ours, where the API exists
@@ -163,6 +164,7 @@ def judge(obs: Observation, policy: Policy) -> Decision:
         any_healthy_now=healthy_now,
         last_healthy_at=obs.last_healthy_at,
         grace_period=policy.grace_period,
+        failing=obs.failing,
     )
     if failures.failed is not None:
         return Failed(

@@ -24,7 +24,7 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from rollout.decisions.failures import classify_stop
+from rollout.decisions.failures import FailureKind, classify_stop
 from rollout.engine.session import Session
 from rollout.errors import AwsError, CredentialsError
 from rollout.model import Deployment, Service, ServiceDeploymentInfo, TargetHealth, Task
@@ -60,6 +60,8 @@ def _all_mark(svc: Service) -> tuple[object, ...]:
 class HealthCount:
     healthy: frozenset[str]  # task ARNs passing every check
     counts: dict[str, int]  # target states of these tasks: healthy/unhealthy/initial/draining
+    #: RUNNING tasks failing a check now: (task, why, which check)
+    failing: tuple[tuple[Task, str, FailureKind], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -331,13 +333,30 @@ class Observer:
                     )
         healthy: set[str] = set()
         counts: dict[str, int] = {}
+        failing: list[tuple[Task, str, FailureKind]] = []
         for task in tasks:
             if task.last_status != "RUNNING" or task.health_status == "UNHEALTHY":
                 if task.last_status != "RUNNING":
                     counts["initial"] = counts.get("initial", 0) + 1
                 else:
                     counts["unhealthy"] = counts.get("unhealthy", 0) + 1
+                    failing.append(
+                        (task, "container health check UNHEALTHY", FailureKind.CONTAINER_HEALTH)
+                    )
                 continue
+            for group_arn, group in by_tg.items():
+                target = group.get(task.private_ip or "")
+                if target is not None and target.state == "unhealthy":
+                    why = ", ".join(p for p in (target.reason, target.description) if p)
+                    failing.append(
+                        (
+                            task,
+                            f"target {target.target_id} unhealthy in "
+                            f"{group_arn.rsplit(':', 1)[-1]}: {why or 'health checks failed'}",
+                            FailureKind.ELB_HEALTH,
+                        )
+                    )
+                    break
             states = [
                 group[task.private_ip].state
                 if task.private_ip and task.private_ip in group
@@ -352,7 +371,7 @@ class Observer:
             counts[state] = counts.get(state, 0) + 1
             if state == "healthy":
                 healthy.add(task.arn)
-        return HealthCount(frozenset(healthy), counts)
+        return HealthCount(frozenset(healthy), counts, tuple(failing))
 
     # -- service deployments API ---------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rollout.decisions.failures import failing_check
 from rollout.decisions.verdict import (
     PHASE_DRAINED,
     PHASE_HEALTHY,
@@ -108,6 +109,12 @@ def watch(
             deployment_created_at=deployment_created_at,
             new_tasks_healthy=len(health.healthy),
             stopped=tuple(observer.stopped.values()),
+            failing=tuple(
+                signal
+                for task, why, kind in health.failing
+                if (signal := failing_check(task, why, kind=kind, now=now, grace_period=grace))
+                is not None
+            ),
             last_healthy_at=last_healthy_at,
             healthy_at=healthy_at,
             service_deployment=sd,

@@ -355,9 +355,10 @@ def section(rows: list[Row]) -> str:
             "  starts 17 s later and is counted about a minute after that (voj's checks and",
             "  drain are short: 5 s interval, 30 s grace, 15 s): "
             f"{_moment(rows, 'crash on start', 2)}.",
-            "  A failing health check: ECS stops the unhealthy tasks one by one, so rollout's own",
-            "  second failure (its K = 2) is the second task drained and stopped, one cycle later",
-            f"  than a crash's: {_moment(rows, 'failing health check', 2)}.",
+            "  A failing health check: rollout counts a task as failed as soon as the ALB reports",
+            "  its target unhealthy past the 30 s grace period (both new tasks at once), while ECS",
+            "  stops unhealthy tasks one by one and the breaker waits for the third: "
+            f"{_moment(rows, 'failing health check', 2)}.",
             "- With 10 tasks one batch failing together reaches the threshold (5). A missing",
             "  secret trips the breaker at the first signal itself; rollout, arriving within a",
             "  poll, adopts ECS's rollback (no tool can be 5 times faster than that): "

@@ -361,36 +361,58 @@ def _sim(sb: Sandbox, operation: str, params: dict[str, Any]) -> dict[str, Any]:
 def definitive_signal(
     sb: Sandbox, prov: ProvisionResult, task_definition: str, *, k: int = 2
 ) -> float | None:
-    """When the release's failure became definitive, from the tasks ECS stopped.
+    """When the release's failure became definitive, from the sandbox's own record.
 
     A deterministic stop (``TaskFailedToStart``: image pull, secrets) is definitive at once;
-    other failures (an essential container exiting, failed health checks) at the ``k``-th
-    stopped task of the release. The time is the task's ``stoppingAt`` (when ECS decided).
+    other failures at the ``k``-th failed task of the release. A task has failed when ECS
+    begins stopping it for a failure (its ``stoppingAt``: an essential container exited, checks
+    failed) or when its load-balancer target is ``unhealthy`` once the service's grace period
+    is over (the sandbox's target-health timeline), whichever comes first.
     """
-    arns = _sim(
-        sb,
-        "ListTasks",
-        {
-            "cluster": prov.cluster,
-            "family": task_definition.rsplit("/", 1)[-1].split(":")[0],
-            "desiredStatus": "STOPPED",
-        },
-    ).get("taskArns", [])
+    family = task_definition.rsplit("/", 1)[-1].split(":")[0]
+    arns: list[str] = []
+    for desired in ("STOPPED", "RUNNING"):
+        params = {"cluster": prov.cluster, "family": family, "desiredStatus": desired}
+        arns += _sim(sb, "ListTasks", params).get("taskArns", [])
     if not arns:
         return None
-    tasks = _sim(sb, "DescribeTasks", {"cluster": prov.cluster, "tasks": arns}).get("tasks", [])
-    stopped = sorted(
-        (
-            t
-            for t in tasks
-            if t.get("taskDefinitionArn") == task_definition and t.get("stoppingAt") is not None
-        ),
-        key=lambda t: float(t["stoppingAt"]),
-    )
-    for index, task in enumerate(stopped, start=1):
-        if task.get("stopCode") in DETERMINISTIC_STOP_CODES or index >= k:
-            return float(task["stoppingAt"])
-    return None
+    tasks = [
+        t
+        for t in _sim(sb, "DescribeTasks", {"cluster": prov.cluster, "tasks": arns}).get(
+            "tasks", []
+        )
+        if t.get("taskDefinitionArn") == task_definition
+    ]
+    service = _sim(sb, "DescribeServices", {"cluster": prov.cluster, "services": [prov.service]})
+    grace = float(service["services"][0].get("healthCheckGracePeriodSeconds", 0) or 0)
+    unhealthy: dict[str, float] = {}
+    for entry in sb.timeline("target.health"):
+        if entry.detail.get("state") == "unhealthy":
+            unhealthy.setdefault(str(entry.detail.get("task")), entry.time)
+    deterministic: list[float] = []
+    failed: list[float] = []
+    for task in tasks:
+        task_id = str(task["taskArn"]).rsplit("/", 1)[-1]
+        stopping = task.get("stoppingAt")
+        if stopping is not None and task.get("stopCode") in DETERMINISTIC_STOP_CODES:
+            deterministic.append(float(stopping))
+            continue
+        evidence: list[float] = []
+        reason = str(task.get("stoppedReason") or "")
+        if (
+            stopping is not None
+            and task.get("stopCode") != "UserInitiated"
+            and not reason.startswith("Scaling activity")
+        ):
+            evidence.append(float(stopping))
+        if task_id in unhealthy and task.get("startedAt") is not None:
+            evidence.append(max(unhealthy[task_id], float(task["startedAt"]) + grace))
+        if evidence:
+            failed.append(min(evidence))
+    if deterministic:
+        return min(deterministic)
+    failed.sort()
+    return failed[k - 1] if len(failed) >= k else None
 
 
 def deployment_of(sb: Sandbox, task_definition: str, since: float) -> str | None:

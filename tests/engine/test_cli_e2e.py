@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,9 @@ import boto3
 import httpx
 import pytest
 
+from sandbox_process import ROLLOUT, start_sandbox_up
+
 REPO = Path(__file__).resolve().parents[2]
-ROLLOUT = str(Path(sys.executable).with_name("rollout"))
 REPOSITORY = "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/voj-backend"
 
 pytestmark = pytest.mark.slow
@@ -37,22 +37,8 @@ def _base_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[dict[str, str]]:
-    up = subprocess.Popen(
-        [ROLLOUT, "sandbox", "up", "--port", "0", "--speed", "100"],
-        env=_base_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    up, exports = start_sandbox_up(_base_env())
     try:
-        assert up.stdout is not None
-        exports: dict[str, str] = {}
-        for line in up.stdout:
-            if line.startswith("export "):
-                name, value = line[len("export ") :].strip().split("=", 1)
-                exports[name] = value
-            if line.startswith("# Ctrl-C"):
-                break
         env = {**_base_env(), **exports}
         done = subprocess.run(
             [ROLLOUT, "sandbox", "provision"],

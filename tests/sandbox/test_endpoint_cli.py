@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -17,8 +16,7 @@ import rollout.cli.sandbox  # noqa: F401 - registers the sandbox commands
 from rollout.cli import app
 from rollout.errors import ConfigError
 from rollout.sandbox import load_fault_file, run_up
-
-ROLLOUT = str(Path(sys.executable).with_name("rollout"))
+from sandbox_process import ROLLOUT, start_sandbox_up
 
 
 def _env() -> dict[str, str]:
@@ -118,22 +116,8 @@ def test_run_up_serves_until_stopped(tmp_path: Path) -> None:
 def test_up_then_provision_then_ctrl_c() -> None:
     """`sandbox up` in one process, `sandbox provision` (via AWS_ENDPOINT_URL) in another: voj
     ends up steady on revision 1; SIGINT then stops `up` cleanly with exit 0."""
-    up = subprocess.Popen(
-        [ROLLOUT, "sandbox", "up", "--port", "0", "--speed", "100"],
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    up, exports = start_sandbox_up(_env())
     try:
-        assert up.stdout is not None
-        exports: dict[str, str] = {}
-        for line in up.stdout:
-            if line.startswith("export "):
-                name, value = line[len("export ") :].strip().split("=", 1)
-                exports[name] = value
-            if line.startswith("# Ctrl-C"):
-                break
         env = {**_env(), **exports}
         provision = subprocess.run(
             [ROLLOUT, "sandbox", "provision"],

@@ -18,7 +18,7 @@ from rollout.events import EventLog
 from rollout.verbs import diff, render, verify
 
 from . import app
-from ._common import CONFIG_HELP, ENV_HELP, env_name, make_context
+from ._common import ConfigOpt, EnvOpt, env_name, make_context
 
 OptionsT = TypeVar("OptionsT")
 
@@ -27,9 +27,7 @@ IMAGE_HELP = (
     "the configured ECR repository. Default: the template's image."
 )
 
-EnvOpt = Annotated[str | None, typer.Option("--env", help=ENV_HELP)]
 ImageOpt = Annotated[str | None, typer.Option("--image", help=IMAGE_HELP)]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
 RegionOpt = Annotated[str | None, typer.Option("--region", help="Override `region`.")]
 ClusterOpt = Annotated[str | None, typer.Option("--cluster", help="Override `cluster`.")]
 ServiceOpt = Annotated[str | None, typer.Option("--service", help="Override `service`.")]

@@ -78,6 +78,17 @@ def _page(
     return chunk, _token(start + size) if more else None
 
 
+def _paged(
+    key: str, items: list[Any], params: dict[str, Any], default: int = 100
+) -> dict[str, Any]:
+    """A List* response: one page of ``items`` under ``key``, plus ``nextToken`` if more."""
+    page, token = _page(items, params, default)
+    out: dict[str, Any] = {key: page}
+    if token:
+        out["nextToken"] = token
+    return out
+
+
 def _name_from(value: str) -> str:
     """A cluster or service name from a name or an ARN."""
     return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
@@ -453,11 +464,7 @@ def list_task_definitions(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]
         if r.status == status and (prefix is None or family == prefix)
     ]
     records.sort(key=lambda r: (r.family, r.revision), reverse=p.get("sort") == "DESC")
-    page, token = _page([r.arn for r in records], p)
-    out: dict[str, Any] = {"taskDefinitionArns": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return _paged("taskDefinitionArns", [r.arn for r in records], p)
 
 
 @handler("ListTaskDefinitionFamilies")
@@ -477,11 +484,7 @@ def list_task_definition_families(
             or (status == "INACTIVE" and not has_active)
         ):
             families.append(family)
-    page, token = _page(families, p)
-    out: dict[str, Any] = {"families": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return _paged("families", families, p)
 
 
 @handler("DeregisterTaskDefinition")
@@ -616,11 +619,7 @@ def describe_clusters(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]) ->
 @handler("ListClusters")
 def list_clusters(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]) -> dict[str, Any]:
     arns = [c.arn for c in rs.clusters.values() if c.status == "ACTIVE"]
-    page, token = _page(arns, p)
-    out: dict[str, Any] = {"clusterArns": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return _paged("clusterArns", arns, p)
 
 
 @handler("DeleteCluster")
@@ -997,11 +996,7 @@ def list_services(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]) -> dic
         and (not p.get("launchType") or s.launch_type == p["launchType"])
         and (not p.get("schedulingStrategy") or s.scheduling_strategy == p["schedulingStrategy"])
     ]
-    page, token = _page(arns, p, default=10)
-    out: dict[str, Any] = {"serviceArns": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return _paged("serviceArns", arns, p, default=10)
 
 
 @handler("DeleteService")
@@ -1183,11 +1178,7 @@ def list_tasks(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]) -> dict[s
         if task.desired_status != desired:
             continue
         arns.append(task.arn)
-    page, token = _page(arns, p)
-    out: dict[str, Any] = {"taskArns": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return _paged("taskArns", arns, p)
 
 
 @handler("RunTask")
@@ -1341,11 +1332,7 @@ def list_service_deployments(
         if d.sd_status_reason:
             brief["statusReason"] = d.sd_status_reason
         briefs.append(brief)
-    page, token = _page(briefs, p, default=20)
-    out: dict[str, Any] = {"serviceDeployments": page}
-    if token:
-        out["nextToken"] = token
-    return out
+    return _paged("serviceDeployments", briefs, p, default=20)
 
 
 @handler("DescribeServiceDeployments")

@@ -78,6 +78,8 @@ def test_clean_stack_passes(stack: Any, workdir: Path) -> None:
     # every check was emitted as a `check` event with its status
     emitted = [(e.data["name"], e.data["status"]) for e in events.of("check")]
     assert emitted == [(c.name, c.status) for c in report.checks]
+    # render resolved the tag in ECR; the image check reuses that lookup
+    assert [c.operation for c in calls if c.service == "ecr"] == ["DescribeImages"]
 
 
 def test_missing_image_fails(stack: Any, workdir: Path) -> None:

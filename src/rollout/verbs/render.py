@@ -62,6 +62,8 @@ class Rendered:
     tags: dict[str, str]
     labels: dict[str, str]
     requested_image: str = ""
+    #: render looked the image up in ECR and found it (verify need not look again)
+    in_ecr: bool = False
     account: str | None = None
     template: Path | None = None
     #: Non-fatal findings (e.g. the ECR image was not found, so nothing was pinned).
@@ -164,7 +166,7 @@ def render_task_definition(
         ) from None
 
     warnings: list[str] = []
-    digest, final_image = _pin(ref, ctx, warnings, require_image)
+    digest, final_image, in_ecr = _pin(ref, ctx, warnings, require_image)
 
     provenance = provenance_from_environ(ctx.environ)
     labels = release_labels(ref, provenance)
@@ -175,6 +177,7 @@ def render_task_definition(
         document=document,
         image=final_image,
         digest=digest,
+        in_ecr=in_ecr,
         tags={k: tag_value(v) for k, v in tags.items()},
         labels=labels,
         requested_image=str(ref),
@@ -202,15 +205,16 @@ def _template_image(document: dict[str, Any], containers: tuple[str, ...]) -> st
 
 def _pin(
     ref: ImageRef, ctx: Context, warnings: list[str], require_image: bool
-) -> tuple[str | None, str]:
-    """(digest, image to run). Pins ECR tags to their digest; other registries stay as given."""
+) -> tuple[str | None, str, bool]:
+    """(digest, image to run, found in ECR). Pins ECR tags to their digest; other registries
+    stay as given."""
     if not ref.is_ecr:
         if ref.digest is None:
             warnings.append(
                 f"{ref} is not in ECR, so it is not pinned by digest; a rollback may pull "
                 "different bytes if the tag moves."
             )
-        return ref.digest, str(ref)
+        return ref.digest, str(ref), False
     problem: str | None = None
     try:
         found = EcrGateway(ctx.factory).find_image(
@@ -232,8 +236,8 @@ def _pin(
                 hint="Push the image first (or check the tag), then render again.",
             )
         warnings.append(f"{problem}; the image is not pinned by digest.")
-        return ref.digest, str(ref)
-    return found.digest, ref.pinned(found.digest)
+        return ref.digest, str(ref), False
+    return found.digest, ref.pinned(found.digest), True
 
 
 # -- verb ---------------------------------------------------------------------------------------

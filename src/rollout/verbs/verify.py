@@ -151,6 +151,10 @@ def run_checks(cfg: EnvConfig, rendered: Rendered, ctx: Context) -> VerifyReport
 
 def _image(run: _Run) -> None:
     name = "image: in ECR"
+    if run.rendered.in_ecr:  # render found it moments ago, resolving the tag to its digest
+        shown = run.rendered.requested_image or run.rendered.image
+        run.add(Check(name, "pass", f"{shown} → {run.rendered.digest}"))
+        return
     ref = parse_image(run.rendered.image)
     if not ref.is_ecr:
         run.add(

@@ -26,9 +26,6 @@ from rollout.model import (
     TaskDefinition,
 )
 
-# Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept.
-READ_ONLY_TASK_DEFINITION_FIELDS = READ_ONLY_FIELDS
-
 
 class ServiceNotFound(AwsError):
     """The cluster or service does not exist (or is INACTIVE)."""
@@ -95,7 +92,7 @@ class EcsGateway:
     def register_task_definition(
         self, document: Mapping[str, Any], tags: Mapping[str, str] | None = None
     ) -> TaskDefinition:
-        body = {k: v for k, v in document.items() if k not in READ_ONLY_TASK_DEFINITION_FIELDS}
+        body = {k: v for k, v in document.items() if k not in READ_ONLY_FIELDS}
         if tags:
             body["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
         family = body.get("family", "?")

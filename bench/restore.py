@@ -9,13 +9,17 @@ same release twice on that sandbox:
   UpdateService, then a waiter polling DescribeServices every 15 s, with ECS's deployment
   circuit breaker (rollback on) doing the rest.
 
-Measured from the sandbox's own record (its timeline and its recorded API calls), in simulated
-seconds after the UpdateService call:
+Measured from the sandbox's own record (its timeline and its recorded API calls) by
+``rollout.sandbox.measure`` (the demo's measure too), in simulated seconds after the
+UpdateService call:
 
 - time to verdict: rollout's verdict event; for breaker-only, the breaker marking the
   deployment FAILED (or, when healthy, the waiter returning);
-- traffic restored: PRIMARY is a good revision again and no task of the bad revision has a
-  target in ``healthy`` or ``initial`` in any target group (the ≤ 1/5 target is judged on it);
+- traffic restored: PRIMARY is a good revision again, the good revision has its desired number
+  of healthy targets in every target group of the service, and no task of the bad revision has
+  a target in ``healthy`` or ``initial`` (the ≤ 1/5 target is judged on it);
+- seconds with no healthy target at all in some target group of the service, from UpdateService
+  to the end of the measure (reported beside the restore, never counted as restored);
 - steady: a deployment other than the bad one completing as PRIMARY (the service back, steady,
   on the old revision); both moments use the same criterion for both paths;
 - the first definitive failure signal: the stop of the first new task with a deterministic stop
@@ -40,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rollout.events import Event
-from rollout.sandbox import FaultRule, Sandbox
+from rollout.sandbox import FaultRule
 from rollout.verbs import demo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,10 +67,6 @@ SCENARIOS: tuple[tuple[str, demo.Release], ...] = (
 )
 
 
-#: Target states the ALB sends new requests to (draining, unhealthy and unused get none).
-SERVING_STATES = ("healthy", "initial")
-
-
 @dataclass(frozen=True)
 class Row:
     scenario: str
@@ -74,46 +74,15 @@ class Row:
     ours: demo.Measured
     breaker: demo.Measured
     wall: float
-    #: UpdateService -> traffic restored (see :func:`traffic_restored_at`), per path.
-    ours_traffic: float | None = None
-    breaker_traffic: float | None = None
 
+    @property
+    def ours_traffic(self) -> float | None:
+        """UpdateService -> traffic restored (``rollout.sandbox.measure``), rollout's path."""
+        return self.ours.traffic_restored_after
 
-def traffic_restored_at(sb: Sandbox, since: float, until: float | None = None) -> float | None:
-    """Seconds from the bad deployment's UpdateService until users are back on a good revision.
-
-    The bad deployment is the first one created at or after ``since``. "Traffic restored" is
-    the moment from which, for good (up to ``until``), PRIMARY is another deployment again and
-    no task of the bad deployment has a target in ``healthy`` or ``initial`` in any target
-    group (draining targets get no new requests). Read from the sandbox's timeline only, so
-    both paths are judged by the same record. None: not restored (or nothing bad deployed).
-    """
-    entries = [e for e in sb.timeline() if e.time >= since and (until is None or e.time < until)]
-    created = [e for e in entries if e.kind == "deployment.created"]
-    if not created:
-        return None
-    bad, update = str(created[0].detail.get("deployment")), created[0].time
-    bad_tasks: set[str] = set()
-    serving: dict[tuple[str, str], bool] = {}
-    primary_good = False
-    restored: float | None = None
-    for entry in entries:
-        d = entry.detail
-        if entry.kind == "task.state" and d.get("deployment") == bad:
-            bad_tasks.add(str(d.get("task")))
-        elif entry.kind == "target.health" and d.get("task") in bad_tasks:
-            key = (str(d.get("task")), str(d.get("target_group")))
-            serving[key] = d.get("state") in SERVING_STATES
-        elif (entry.kind == "deployment.created" and entry is not created[0]) or (
-            entry.kind == "deployment.state" and d.get("status") == "PRIMARY"
-        ):
-            primary_good = d.get("deployment") != bad  # the newest PRIMARY
-        ok = primary_good and not any(serving.values())
-        if ok and restored is None:
-            restored = entry.time
-        elif not ok:
-            restored = None
-    return restored - update if restored is not None else None
+    @property
+    def breaker_traffic(self) -> float | None:
+        return self.breaker.traffic_restored_after
 
 
 def run_scenario(name: str, release: demo.Release, *, desired: int | None = None) -> Row:
@@ -125,23 +94,9 @@ def run_scenario(name: str, release: demo.Release, *, desired: int | None = None
             ecs = stage.sb.client_factory().client("ecs")
             ecs.update_service(cluster=prov.cluster, service=prov.service, desiredCount=desired)
             stage.sb.wait_steady(prov.cluster, prov.service)
-        t_ours = stage.sb.clock.now()
         ours, _ = demo.measure_ours(stage, release, sink.append)
-        t_breaker = stage.sb.clock.now()
         breaker = demo.measure_breaker_only(stage, release)
-        ours_traffic = breaker_traffic = None
-        if release.bad:
-            ours_traffic = traffic_restored_at(stage.sb, t_ours, t_breaker)
-            breaker_traffic = traffic_restored_at(stage.sb, t_breaker)
-    return Row(
-        name,
-        desired or 2,
-        ours,
-        breaker,
-        time.perf_counter() - wall,
-        ours_traffic,
-        breaker_traffic,
-    )
+    return Row(name, desired or 2, ours, breaker, time.perf_counter() - wall)
 
 
 def _s(value: float | None) -> str:
@@ -159,9 +114,10 @@ def _r(value: float | None) -> str:
 def table(rows: list[Row]) -> str:
     out = [
         "| scenario | tasks | path | verdict | verdict after (s) | traffic restored after (s) | "
-        "traffic vs breaker-only | steady after (s) | steady vs breaker-only | "
-        "definitive signal (s) | rollback call (s) | signal → rollback (s) | AWS API calls |",
-        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "traffic vs breaker-only | no healthy target (s) | steady after (s) | "
+        "steady vs breaker-only | definitive signal (s) | rollback call (s) | "
+        "signal → rollback (s) | AWS API calls |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         traffic = _ratio(row.breaker_traffic, row.ours_traffic)
@@ -171,7 +127,8 @@ def table(rows: list[Row]) -> str:
             out.append(
                 f"| {row.scenario} | {row.desired} | {m.path} | {m.verdict} | "
                 f"{_s(m.verdict_after)} | {_s(moved)} | {_r(traffic) if mine else ''} | "
-                f"{_s(m.restored_after)} | {_r(steady) if mine else ''} | "
+                f"{_s(m.zero_healthy_seconds)} | {_s(m.restored_after)} | "
+                f"{_r(steady) if mine else ''} | "
                 f"{_s(m.signal_after)} | {_s(m.rollback_call_after)} | "
                 f"{_s(m.signal_to_rollback) if mine else ''} | {m.api_calls} |"
             )
@@ -258,6 +215,21 @@ def headline(rows: list[Row]) -> list[str]:
             "begun rolling back and rollout adopted it."
         )
     lines.append(f"- False rollbacks on the healthy release: {false}.")
+    dark = [
+        (r, m)
+        for r in rows
+        for m in (r.ours, r.breaker)
+        if m.zero_healthy_seconds is not None and m.zero_healthy_seconds > 0
+    ]
+    if dark:
+        worst_row, worst = max(dark, key=lambda rm: rm[1].zero_healthy_seconds or 0.0)
+        lines.append(
+            f"- Seconds with no healthy target: {len(dark)} of {2 * len(rows)} runs had some; "
+            f"at most {worst.zero_healthy_seconds:.0f} s ({worst_row.scenario}, "
+            f"{worst_row.desired} tasks, {worst.path})."
+        )
+    else:
+        lines.append("- Seconds with no healthy target: none in any run.")
     return lines
 
 
@@ -326,14 +298,21 @@ def section(rows: list[Row]) -> str:
             "counts for the breaker once the task has drained and stopped. Breaker threshold",
             "clamp(ceil(N/2), 3, 200): 3 for 2 tasks, 5 for 10.",
             "",
-            "Two restore moments, the same criterion for both paths:",
+            "Two restore moments, the same criterion for both paths (`rollout.sandbox.measure`,",
+            "which the demo uses too):",
             "",
-            "- **traffic restored**: PRIMARY is a good revision again and no task of the bad",
-            "  revision has a target in `healthy` or `initial` in any of the service's target",
-            "  groups (draining targets get no new requests). This is what users feel, and the",
-            f"  ≤ 1/{RATIO_TARGET:.0f} target is judged on it.",
+            "- **traffic restored**: PRIMARY is a good revision again, the good revision has its",
+            "  desired number of healthy targets in every target group of the service, and no",
+            "  task of the bad revision has a target in `healthy` or `initial` (draining targets",
+            "  get no new requests); the start of the last stretch where all of this holds. This",
+            f"  is what users feel, and the ≤ 1/{RATIO_TARGET:.0f} target is judged on it.",
             "- **steady**: the bad deployment has left the list and the old one is COMPLETED",
             "  (ECS's own end of the rollback; both paths wait for ECS's scheduler here).",
+            "",
+            "Beside them, **no healthy target (s)**: the seconds from UpdateService to the end",
+            "of the measure in which some target group of the service had no healthy target at",
+            "all (the ALB then fails open to unhealthy targets or answers 503). They are never",
+            "counted as restored.",
             "",
             table(rows),
             "",

@@ -247,12 +247,26 @@ class SimHarness:
         ]
 
     def tasks(self, desired_status: str = "RUNNING", **filters: Any) -> list[dict[str, Any]]:
-        arns = self.call("ListTasks", cluster=CLUSTER, desiredStatus=desired_status, **filters)[
-            "taskArns"
-        ]
-        if not arns:
-            return []
-        return list(self.call("DescribeTasks", cluster=CLUSTER, tasks=arns)["tasks"])
+        arns: list[str] = []
+        token: str | None = None
+        while True:  # every page (ListTasks answers at most 100 ARNs per page)
+            page = self.call(
+                "ListTasks",
+                cluster=CLUSTER,
+                desiredStatus=desired_status,
+                **filters,
+                **({"nextToken": token} if token else {}),
+            )
+            arns += page["taskArns"]
+            token = page.get("nextToken")
+            if not token:
+                break
+        tasks: list[dict[str, Any]] = []
+        for start in range(0, len(arns), 100):  # DescribeTasks takes at most 100 ARNs
+            tasks += self.call("DescribeTasks", cluster=CLUSTER, tasks=arns[start : start + 100])[
+                "tasks"
+            ]
+        return tasks
 
     def target_health(self) -> list[dict[str, Any]]:
         answer: dict[str, Any] = dict(self.elbv2.describe_target_health(TargetGroupArn=self.tg_arn))

@@ -3,6 +3,7 @@ and what it costs per task (reference §1.1, §4; issue 11 item 9)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -97,3 +98,38 @@ def test_a_fault_on_a_tag_matches_the_same_image_deployed_by_digest(h: SimHarnes
     assert not h.sim.faults.decide(
         family="api", revision=9, images=image_references(other), environment={}
     ).never_healthy
+
+
+def _calls_per_deploy(tasks: int) -> int:
+    """Python function calls the simulation makes for 10 simulated minutes of a deploy whose
+    health checks never pass (ECS replaces unhealthy tasks one by one), polled every 5 s.
+    Deterministic (seeded simulation, virtual clock): a measure of work, not of time."""
+    with mock_aws():
+        h = SimHarness(health_check_interval=10, healthy_threshold=2, unhealthy_threshold=2)
+        h.create_service(h.register(h.image("v1")), desired=tasks)
+        h.settle(limit=3600)
+        h.sim.faults.add(FaultRule(effect="never_healthy", image="*:v2"))
+        td2 = h.register(h.image("v2"))
+        calls = 0
+
+        def count(frame: object, event: str, arg: object) -> None:
+            nonlocal calls
+            if event == "call":
+                calls += 1
+
+        sys.setprofile(count)
+        try:
+            h.update(taskDefinition=td2)
+            for _ in range(120):
+                h.advance(5)
+        finally:
+            sys.setprofile(None)
+        return calls
+
+
+def test_scheduler_work_grows_linearly_with_the_task_count() -> None:
+    """Four times the tasks cost at most about four times the work per simulated minute
+    (membership tests by ARN, not by comparing task records field by field: O(N), not O(N²));
+    bench/sim_cost.py measures the wall time."""
+    small, large = _calls_per_deploy(10), _calls_per_deploy(40)
+    assert large <= 4 * 1.5 * small, (small, large)

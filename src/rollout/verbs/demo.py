@@ -575,6 +575,10 @@ def summary_data(measured: Sequence[Measured]) -> dict[str, Any]:
                 **m.to_json(),
                 "breaker_only_verdict_after": other.verdict_after if other else None,
                 "breaker_only_restored_after": other.restored_after if other else None,
+                "breaker_only_traffic_restored_after": (
+                    other.traffic_restored_after if other else None
+                ),
+                "breaker_only_zero_healthy_seconds": other.zero_healthy_seconds if other else None,
                 "speedup": ratio,
             }
         )

@@ -589,7 +589,9 @@ class EcsSimulation:
         primary_live = [t for t in live if t.deployment_id == primary.id]
         old_live = [t for t in live if t.deployment_id != primary.id]
         healthy = [t for t in live if self.is_healthy(service, t)]
-        old_healthy = [t for t in old_live if t in healthy]
+        # membership by ARN: a list test compares TaskRecords field by field (O(N²) per pass)
+        healthy_arns = {t.arn for t in healthy}
+        old_healthy = [t for t in old_live if t.arn in healthy_arns]
         frozen = primary.rollout_state == "FAILED"
         throttled = self.now < primary.next_launch_at
         plan = rolling_pass(
@@ -622,17 +624,17 @@ class EcsSimulation:
             _, lower = rolling_limits(service.desired, minimum, maximum)
             # old tasks that do not count as healthy (starting, failing, not yet checked) give
             # nothing to the minimum: ECS scales their revision down without waiting
-            doomed = [t for t in old_live if t not in healthy]
+            doomed = [t for t in old_live if t.arn not in healthy_arns]
             doomed += sorted(old_healthy, key=lambda t: t.created_at)[: plan.stop_healthy_old]
             # scale-in within the primary (desiredCount lowered)
             extra = len(primary_live) - service.desired
             if extra > 0:
                 spare_healthy = max(0, len(healthy) - len(doomed) - lower)
                 candidates = sorted(
-                    primary_live, key=lambda t: (self.is_healthy(service, t), -t.created_at)
+                    primary_live, key=lambda t: (t.arn in healthy_arns, -t.created_at)
                 )
                 for t in candidates[:extra]:
-                    if self.is_healthy(service, t):
+                    if t.arn in healthy_arns:
                         if spare_healthy <= 0:
                             continue
                         spare_healthy -= 1

@@ -38,9 +38,10 @@ they are.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rollout.events import Event
@@ -288,15 +289,15 @@ def section(rows: list[Row]) -> str:
             "",
             "Setup: voj's stack as `infra/voj.yaml` provisions it (2 tasks, minimumHealthyPercent",
             "100 / maximumPercent 200, breaker with rollback, grace period 30 s, ALB checks every",
-            "5 s with thresholds 2/2, deregistration delay 15 s); the 10-task rows scale the",
-            "service first (UpdateService desiredCount, then steady). The ECS simulation runs",
+            "5 s with thresholds 2/2, deregistration delay 15 s); the 10- and 50-task rows scale",
+            "the service first (UpdateService desiredCount, then steady). The ECS simulation runs",
             "with its default timings, calibrated on AWS's observed failure traces",
             '(docs/sandbox.md, "Calibration"): 14 s to the first scheduler pass, 30 s to',
             "RUNNING, a missing image fails after 120 s of pull retries and a missing secret",
             "after 40 s, two start failures in a row throttle the next launch by 240 s, a task",
             "that exits or fails its checks is replaced 17 s later, and a failure after RUNNING",
             "counts for the breaker once the task has drained and stopped. Breaker threshold",
-            "clamp(ceil(N/2), 3, 200): 3 for 2 tasks, 5 for 10.",
+            "clamp(ceil(N/2), 3, 200): 3 for 2 tasks, 5 for 10, 25 for 50.",
             "",
             "Two restore moments, the same criterion for both paths (`rollout.sandbox.measure`,",
             "which the demo uses too):",
@@ -324,8 +325,9 @@ def section(rows: list[Row]) -> str:
             "",
             "- The ratio is bounded by how long ECS's breaker lags the first definitive signal;",
             "  rollout acts within a poll of that signal. In this sandbox the breaker trips",
-            f"  {_range(_lead(rows, 2))} s after it with voj's 2 tasks and",
-            f"  {_range(_lead(rows, 10))} s after it with 10 tasks.",
+            f"  {_range(_lead(rows, 2))} s after it with voj's 2 tasks,",
+            f"  {_range(_lead(rows, 10))} s after it with 10 tasks and",
+            f"  {_range(_lead(rows, 50))} s after it with 50 tasks.",
             "- With 2 tasks the breaker needs a third failed task, i.e. one more launch after",
             "  the first two failed. A missing secret fails before RUNNING, so the service",
             "  throttle holds that launch for 240 s (the observed AWS cadence): "
@@ -393,6 +395,20 @@ def write_section(text: str, doc: Path = DOC) -> None:
     doc.write_text("".join(lines[:start]) + text + ("\n" + rest if rest else ""), encoding="utf-8")
 
 
+def load_rows(path: Path) -> list[Row]:
+    """Rows written by ``--save`` (to re-render the section without running again)."""
+    return [
+        Row(
+            r["scenario"],
+            r["desired"],
+            demo.Measured(**r["ours"]),
+            demo.Measured(**r["breaker"]),
+            r["wall"],
+        )
+        for r in json.loads(path.read_text(encoding="utf-8"))
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
@@ -400,14 +416,22 @@ def main(argv: list[str] | None = None) -> int:
         "--desired",
         type=int,
         action="append",
-        help="desired task counts to run every scenario with (default: 2, voj's, and 10)",
+        help="desired task counts to run every scenario with (default: 2, voj's, 10 and 50)",
+    )
+    parser.add_argument("--save", type=Path, help="also write the measured rows to this JSON file")
+    parser.add_argument(
+        "--load", type=Path, help="render rows saved by --save instead of running the scenarios"
     )
     args = parser.parse_args(argv)
     rows = []
-    for desired in args.desired or [2, 10]:
+    if args.load is not None:
+        rows = load_rows(args.load)
+    for desired in [] if args.load is not None else args.desired or [2, 10, 50]:
         for name, release in SCENARIOS:
             print(f"running {name} with {desired} tasks...", file=sys.stderr, flush=True)
             rows.append(run_scenario(name, release, desired=None if desired == 2 else desired))
+    if args.save is not None:
+        args.save.write_text(json.dumps([asdict(r) for r in rows], indent=1), encoding="utf-8")
     text = section(rows)
     print(text)
     if args.write:

@@ -1,6 +1,7 @@
 """Restore benchmark: rollout vs the breaker-only path, on the sandbox's virtual clock.
 
-Four scenarios (crash on start, missing secret, failing health check, healthy), each on a fresh
+Five scenarios (crash on start, missing secret, failing health check, healthy then a crash at
++30 s, healthy), each on a fresh
 provisioned voj sandbox with the simulation's default (AWS-like) timings. Each scenario ships the
 same release twice on that sandbox:
 
@@ -60,10 +61,18 @@ HEALTH = demo.Release(
     fault=FaultRule(effect="never_healthy"),
     breakage="failing health check",
 )
+#: Serves, passes its checks, then dies: ECS drains the old tasks in between (issue 11 item 7).
+LATE_CRASH = demo.Release(
+    "healthy, then crashes at +30 s",
+    "sha-0000008",
+    fault=FaultRule(effect="crash", after=30.0, exit_code=1),
+    breakage="crash 30 s after start",
+)
 SCENARIOS: tuple[tuple[str, demo.Release], ...] = (
     ("crash on start", demo.CRASH),
     ("missing secret (past preflight)", demo.MISSING_LATE),
     ("failing health check", HEALTH),
+    ("healthy, then crash at +30 s", LATE_CRASH),
     ("healthy", demo.GOOD),
 )
 
@@ -159,6 +168,13 @@ def targets(rows: list[Row]) -> list[str]:
                 f"{'met' if ratio >= RATIO_TARGET else 'NOT MET'} "
                 f"(steady: {_r(_ratio(b.restored_after, o.restored_after))})."
             )
+        elif row.ours_traffic is not None and row.breaker_traffic is None:
+            lines.append(
+                f"- {row.scenario}, {row.desired} tasks: traffic restored in "
+                f"{row.ours_traffic:.0f}s; breaker-only never restored it within the measure "
+                f"(verdict {b.verdict}; {_s(b.zero_healthy_seconds)} s with no healthy "
+                "target): met."
+            )
         else:
             lines.append(
                 f"- {row.scenario}, {row.desired} tasks: restore not measured (ours "
@@ -184,23 +200,32 @@ def headline(rows: list[Row]) -> list[str]:
     """The results in a few sentences, computed from the rows."""
     bad = [r for r in rows if r.scenario != "healthy"]
     ratios = [x for x in (_ratio(r.breaker_traffic, r.ours_traffic) for r in bad) if x is not None]
+    #: runs rollout restored and the breaker-only path never did (within the measure)
+    never = [r for r in bad if r.ours_traffic is not None and r.breaker_traffic is None]
     steady = [
         x
         for x in (_ratio(r.breaker.restored_after, r.ours.restored_after) for r in bad)
         if x is not None
     ]
-    met = sum(1 for x in ratios if x >= RATIO_TARGET)
+    met = sum(1 for x in ratios if x >= RATIO_TARGET) + len(never)
     gaps = [r.ours.signal_to_rollback for r in bad if r.ours.signal_to_rollback is not None]
     limit = POLL_INTERVAL * (1 + JITTER)
     adopted = sum(1 for r in bad if r.ours.rollback_call_after is None and r.ours.rolled_back)
     false = sum(1 for r in rows if r.scenario == "healthy" and r.ours.rolled_back)
-    verdict = "**Met.**" if met == len(ratios) else "**Not met.**"
+    verdict = "**Met.**" if met == len(ratios) + len(never) else "**Not met.**"
     lines = [
         "In short:",
         "",
         f"- Restore target (traffic restored in ≤ 1/{RATIO_TARGET:.0f} of the breaker-only "
-        f"time): met in {met} of {len(ratios)} bad runs; the ratios are "
+        f"time): met in {met} of {len(ratios) + len(never)} bad runs; the ratios are "
         + ", ".join(_r(x) for x in ratios)
+        + (
+            f", and in {len(never)} "
+            f"{'run' if len(never) == 1 else 'runs'} the breaker-only path never restored "
+            "traffic within the measure"
+            if never
+            else ""
+        )
         + f". {verdict}",
         "- Steady (the bad deployment gone from the list), for comparison: "
         + ", ".join(_r(x) for x in steady)
@@ -263,6 +288,26 @@ def _moment(rows: list[Row], scenario: str, desired: int) -> str:
     return (
         f"traffic back at {row.ours_traffic:.0f} s with rollout vs {row.breaker_traffic:.0f} s "
         f"breaker-only ({_r(ratio)})"
+    )
+
+
+def _late(rows: list[Row], desired: int) -> str:
+    """The late-crash row's restore and dark seconds, for the prose."""
+    row = next(
+        (r for r in rows if r.scenario.startswith("healthy, then") and r.desired == desired), None
+    )
+    if row is None:
+        return "not measured"
+    o, b = row.ours, row.breaker
+    return (
+        f"traffic back at {_s(o.traffic_restored_after)} s with "
+        f"{_s(o.zero_healthy_seconds)} s of no healthy target; breaker-only: "
+        + (
+            f"back at {_s(b.traffic_restored_after)} s"
+            if b.traffic_restored_after is not None
+            else "never back"
+        )
+        + f", {_s(b.zero_healthy_seconds)} s of no healthy target"
     )
 
 
@@ -347,6 +392,18 @@ def section(rows: list[Row]) -> str:
             f"  counted together once drained: {_moment(rows, 'crash on start', 10)}. Unhealthy",
             "  tasks are stopped one by one, so the breaker waits for five of them: "
             f"{_moment(rows, 'failing health check', 10)}.",
+            "- With 50 tasks (threshold 25) a start failure or a crash still fails a batch at",
+            "  once, as with 10; unhealthy tasks stopped one by one make the breaker wait for 25",
+            f"  of them: {_moment(rows, 'failing health check', 50)}.",
+            "- A release that passes its checks and then crashes 30 s after start: ECS sees the",
+            "  new tasks healthy and drains the old ones, then the new ones die, so the service",
+            "  has no healthy target until the old revision's tasks are healthy again (rollout,",
+            f"  2 tasks: {_late(rows, 2)}). On the breaker-only path the",
+            "  breaker's count returns to 0 whenever a task turns healthy",
+            "  (`resetOnHealthyTask`, §2.1: a deployment that limps may never trip), and the",
+            "  deployment COMPLETED in a moment when both replacements were healthy; ECS then",
+            "  stops watching it and the service crash-loops on the bad revision for the rest",
+            "  of the measure (the verdict column says what the waiter reported).",
             "- The sandbox does not make the breaker slower than the reference supports. AWS was",
             "  observed tripping after 3 min (crash, desired 1) to ≈10 min (failing ALB check,",
             "  3 tasks); the second trace is only reproduced with the 2023 minimum threshold of",
@@ -365,9 +422,10 @@ def section(rows: list[Row]) -> str:
             "  restore: nothing changed); the scenario above deletes the secret right after",
             "  RegisterTaskDefinition, the case preflight cannot see.",
             "- voj's service also has ECS deployment alarms (ALB 5xx, unhealthy targets); the",
-            "  sandbox writes no CloudWatch metrics, so they never fire here, on either path. In",
-            "  these scenarios the bad tasks never serve traffic, which such alarms would not",
-            "  see on AWS either (§2.2).",
+            "  sandbox writes no CloudWatch metrics yet (issue 9), so they never fire here, on",
+            "  either path. In the first three scenarios the bad tasks never serve traffic, which",
+            "  such alarms would not see on AWS either (§2.2); the late crash does serve, and its",
+            "  unhealthy-host alarm could fire on AWS: that row is a lower bound for ECS alarms.",
             "- The healthy release's rollout verdict includes the 60 s alarm bake of",
             "  `rollout.toml` (`[env.prod.bake]`); the waiter returns as soon as ECS says",
             "  COMPLETED and watches no alarms.",

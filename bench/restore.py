@@ -274,6 +274,7 @@ def _lead(rows: list[Row], desired: int) -> list[float]:
         for r in rows
         if r.scenario != "healthy"
         and r.desired == desired
+        and r.breaker.rolled_back  # the breaker tripped (not: the waiter saw COMPLETED)
         and r.breaker.verdict_after is not None
         and r.breaker.signal_after is not None
     ]
@@ -433,7 +434,9 @@ def section(rows: list[Row]) -> str:
             "(2 shared cores).",
             "",
             "Reproduce: `uv run --frozen python bench/restore.py` prints this section;",
-            "`--write` puts it here; `make bench` runs it after `bench/backend.py`.",
+            "`--write` puts it here; `--save FILE` keeps a run's rows and `--load FILE`",
+            "re-renders them without running again; `make bench` runs it after",
+            "`bench/backend.py`.",
             "",
         ]
     )

@@ -513,8 +513,8 @@ class DeployRun:
         if verdict is Verdict.INTERRUPTED:
             self._report_interrupt(step.reason)
         # An undo that took the lock over owns the service and records the outcome.
-        preemptible = (Verdict.PREFLIGHT_FAILED, Verdict.INTERRUPTED, Verdict.SUPERSEDED)
-        if verdict not in preemptible and self._preempted():
+        checked = verdict not in (Verdict.PREFLIGHT_FAILED, Verdict.INTERRUPTED)
+        if checked and self._preempted() and verdict is not Verdict.SUPERSEDED:
             step = Finish(Verdict.SUPERSEDED, self._preempted_reason(step))
             verdict = step.verdict
         if (

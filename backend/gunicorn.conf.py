@@ -18,6 +18,10 @@ What this file adds:
   status 3, no traceback, no worker ever started. Nothing that must not cross a fork exists yet
   at that point: the AWS clients are created lazily in each worker (``app.catalog``), and no
   thread is started before the app's lifespan runs in the worker.
+- ``forwarded_allow_ips``: ``X-Forwarded-For``/``-Proto`` are believed only from a peer inside the
+  VPC (the ALB's nodes live there; ``FORWARDED_ALLOW_IPS``, default ``10.40.0.0/16``, the
+  template's ``VpcCidr``). The app then sees, and its access log records as ``client``, the
+  caller's address instead of the ALB's; a client outside the VPC cannot forge it.
 - gunicorn's own logs are JSON lines on stdout/stderr like the app's; the control socket is off
   (the root filesystem is read-only and nothing uses it); the worker heartbeat files live in
   ``/dev/shm`` when it exists (memory, not the container's disk).
@@ -26,7 +30,11 @@ What this file adds:
 import os
 import sys
 
+#: The VPC of infra/voj.yaml (parameter VpcCidr); set FORWARDED_ALLOW_IPS if you change it.
+VPC_CIDR = "10.40.0.0/16"
+
 preload_app = True
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", VPC_CIDR)
 keepalive = 75
 graceful_timeout = 30
 control_socket_disable = True

@@ -2,8 +2,9 @@
 
 Routes: ``/health`` (liveness, answered by :mod:`app.edge`), ``/ready``, ``/version``, ``/books``,
 ``/books/{book_id}``, ``/books/{book_id}/chapters``, ``/books/{book_id}/chapters/{number}``.
-Errors are JSON ``{"error": code, "message": text, "request_id": id}``; no stack traces, no
-settings, no AWS error text ever reach a response.
+Errors are JSON ``{"error": code, "message": text, "request_id": id}`` (a refused CORS preflight
+included; a 405 also names the allowed methods in ``Allow``); no stack traces, no settings, no
+AWS error text ever reach a response. ``/ready`` reuses its answer for ``READY_CACHE_SECONDS``.
 
 When ``ENVIRONMENT=test`` (and only then) a hidden route ``GET /_test/sleep?seconds=N`` (N <= 10)
 answers after N seconds; the graceful-shutdown test uses it as a slow in-flight request.
@@ -14,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -23,10 +25,13 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from app.catalog import Catalog, InvalidCursorError
 from app.edge import EdgeMiddleware
+from app.logs import request_id_var
 from app.models import Book, BookPage, ChapterAudio, ChapterList, Health, Readiness, Version
 from app.settings import Settings
 
@@ -57,6 +62,56 @@ def _error(request: Request, status: int, message: str, **extra: Any) -> JSONRes
     return JSONResponse(body, status_code=status)
 
 
+#: How long one /ready answer is reused: a burst of probes (or of abuse) costs at most three AWS
+#: calls per process per this many seconds.
+READY_CACHE_SECONDS = 5.0
+
+
+class ReadinessCache:
+    """The last readiness answer, reused for ``ttl`` seconds of ``clock`` (thread safe: sync
+    routes run in a thread pool, and concurrent probes share one check)."""
+
+    def __init__(
+        self, check: Callable[[], bool], *, ttl: float, clock: Callable[[], float]
+    ) -> None:
+        self._check = check
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._answer: tuple[float, bool] | None = None
+
+    def ready(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            if self._answer is None or now - self._answer[0] >= self._ttl:
+                self._answer = (now, self._check())
+            return self._answer[1]
+
+
+class JsonCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS handling, but a refused preflight is a JSON error with the request id
+    like every other error (Starlette answers it in plain text)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        failed = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        return JSONResponse(
+            {
+                "error": "cors_refused",
+                "message": f"CORS preflight refused ({failed} not allowed)",
+                "request_id": request_id_var.get(),
+            },
+            status_code=response.status_code,
+            headers={
+                k: v
+                for k, v in response.headers.items()
+                if k.lower() not in ("content-length", "content-type")
+            },
+        )
+
+
 def get_catalog(request: Request) -> Catalog:
     """The app's catalogue (a dependency; tests may override it or pass one to create_app)."""
     catalog: Catalog = request.app.state.catalog
@@ -66,8 +121,14 @@ def get_catalog(request: Request) -> Catalog:
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
-def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI:
-    """Build the application. ``catalog`` defaults to one on real boto3 clients from settings.
+def create_app(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """Build the application. ``catalog`` defaults to one on real boto3 clients from settings;
+    ``clock`` times the /ready cache (tests pass their own).
 
     Nothing here touches the network: clients connect on first use.
     """
@@ -94,9 +155,19 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
     app.state.catalog = catalog if catalog is not None else Catalog.from_settings(settings)
     app.state.started_at = datetime.now(UTC).isoformat(timespec="seconds")
 
+    readiness = ReadinessCache(
+        lambda: all(app.state.catalog.readiness().values()),
+        ttl=READY_CACHE_SECONDS,
+        clock=clock,
+    )
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(request, exc.status_code, str(exc.detail))
+        response = _error(request, exc.status_code, str(exc.detail))
+        # e.g. the router's 405 names the allowed methods in Allow (RFC 9110, 15.5.6)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_input(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -112,10 +183,10 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
         return Health(status="ok")  # pragma: no cover - app.edge answers first
 
     @app.get("/ready", response_model=Readiness, tags=["ops"])
-    def ready(catalog: CatalogDep) -> JSONResponse:
-        """Readiness: 200 when both tables and the bucket answer, else 503 (no details)."""
-        checks = catalog.readiness()
-        if all(checks.values()):
+    def ready() -> JSONResponse:
+        """Readiness: 200 when both tables and the bucket answer, else 503 (no details). The
+        answer is reused for READY_CACHE_SECONDS, so probes cannot amplify load on AWS."""
+        if readiness.ready():
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "unavailable"}, status_code=503)
 
@@ -176,7 +247,7 @@ def create_app(settings: Settings, *, catalog: Catalog | None = None) -> FastAPI
             return {"slept": seconds}
 
     app.add_middleware(
-        CORSMiddleware,
+        JsonCORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,
         allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
         allow_methods=["GET", "HEAD", "OPTIONS"],

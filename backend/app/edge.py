@@ -35,16 +35,22 @@ _HEALTH_BODY = b'{"status":"ok"}'
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+# A Host header: a name (or IPv4 address), or a bracketed IPv6 literal, then optionally ":" and a
+# port of 1-5 digits. Anything else after the name ("api.example.com:@evil.com") is refused.
+_HOST_HEADER = re.compile(r"^(\[[0-9a-f:.]+\]|[^:\[\]@/\s]+)(?::([0-9]{1,5}))?$")
+
+
 def host_allowed(host_header: str, allowed: Sequence[str]) -> bool:
     """Whether a ``Host`` header (port ignored) matches one of ``allowed``.
 
-    Patterns: ``*`` (anything), ``*.example.com`` (any subdomain, not the apex), or an exact
-    case-insensitive name.
+    Patterns: ``*`` (anything well-formed), ``*.example.com`` (any subdomain, not the apex), or
+    an exact case-insensitive name. Only a valid port (0-65535) may follow the name's colon.
     """
-    host = host_header.strip().lower()
-    # Drop the port; an IPv6 literal keeps its brackets ("[::1]:8000" -> "[::1]").
-    host = host.split("]", 1)[0] + "]" if host.startswith("[") else host.split(":", 1)[0]
-    if not host:
+    match = _HOST_HEADER.match(host_header.strip().lower())
+    if match is None:
+        return False
+    host, port = match.group(1), match.group(2)
+    if port is not None and int(port) > 65535:
         return False
     for pattern in allowed:
         if pattern == "*" or host == pattern:

@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     @field_validator("CORS_ORIGINS")
     @classmethod
     def _cors_origins(cls, value: list[str]) -> list[str]:
-        for origin in value:
+        for position, origin in enumerate(value, start=1):
             if origin == "*":
                 continue
             parts = urlsplit(origin)
@@ -134,9 +134,10 @@ class Settings(BaseSettings):
                 or parts.fragment
                 or parts.username
             ):
+                # The value is never echoed (it may be a secret pasted in the wrong place).
                 raise ValueError(
-                    f"{origin!r} is not an origin; use scheme://host[:port], e.g. "
-                    "https://app.example.com"
+                    f"item {position} of {len(value)} is not an origin; use "
+                    "scheme://host[:port], e.g. https://app.example.com"
                 )
         return [origin.rstrip("/") for origin in value]
 
@@ -150,13 +151,14 @@ class Settings(BaseSettings):
     def _hosts(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("must list at least one host name (comma separated)")
-        for host in value:
+        for position, host in enumerate(value, start=1):
             if host == "*":
                 continue
             name = host[2:] if host.startswith("*.") else host
             if not all(_HOST_LABEL.match(label) for label in name.split(".")):
                 raise ValueError(
-                    f"{host!r} is not a host name (no scheme or port; '*.' prefix allowed)"
+                    f"item {position} of {len(value)} is not a host name (no scheme or port; "
+                    "'*.' prefix allowed)"
                 )
         return [host.lower() for host in value]
 

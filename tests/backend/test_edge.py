@@ -32,6 +32,15 @@ ALLOWED = ("api.example.com", "*.voj.example.org", "localhost")
         ("", False),
         (":8000", False),
         ("[::1]:8000", False),
+        # only a valid port may follow the colon
+        ("api.example.com:@evil.com", False),
+        ("api.example.com:8000@evil.com", False),
+        ("api.example.com@evil.com", False),
+        ("api.example.com:80:80", False),
+        ("api.example.com:99999", False),
+        ("api.example.com:", False),
+        ("api.example.com:http", False),
+        ("api.example.com:65535", True),
     ],
 )
 def test_host_allowed(host: str, allowed: bool) -> None:
@@ -43,6 +52,12 @@ def test_host_allowed(host: str, allowed: bool) -> None:
 def test_star_allows_every_host(host: str) -> None:
     """'*' in ALLOWED_HOSTS allows any Host (only accepted outside production/staging)."""
     assert host_allowed(host, ("*",))
+
+
+@pytest.mark.parametrize("host", ["a:@b", "x:1:2", "host:123456", "a b"])
+def test_star_still_refuses_malformed_hosts(host: str) -> None:
+    """'*' allows any well-formed Host, never one with junk after the colon."""
+    assert not host_allowed(host, ("*",))
 
 
 def test_ipv6_literal_can_be_listed() -> None:

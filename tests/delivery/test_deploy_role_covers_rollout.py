@@ -1,13 +1,13 @@
-"""The deploy role is least privilege AND enough: every AWS call rollout makes in a real deploy,
-a failed deploy with its automatic rollback (Route 53 weights included) and an undo is an
-action the role's policy grants, so the workflows cannot fail on AccessDenied after a change
-to rollout, and the role cannot silently lag behind the code."""
+"""The deploy role grants exactly what rollout calls: every AWS call rollout makes in a real
+deploy, a failed deploy with its automatic rollback (Route 53 weights included), an undo, and
+the operator's status / history / prune is an action the role's policy grants (so the workflows
+cannot fail on AccessDenied after a change to rollout), and every action the role grants is one
+of those calls (so the role cannot keep permissions nothing uses)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +17,7 @@ from rollout.events import EventLog
 from rollout.gateways.r53 import Route53Gateway
 from rollout.sandbox import FaultRule, Sandbox
 from rollout.sandbox.provision import ProvisionResult
-from rollout.verbs import deploy, undo
+from rollout.verbs import deploy, history, prune, status, undo
 
 from .test_infra import all_policy_statements, as_list, resolver
 
@@ -26,6 +26,11 @@ ROOT = Path(__file__).resolve().parents[2]
 IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
 # Calls that need no IAM permission.
 UNAUTHORISED = {("sts", "GetCallerIdentity")}
+# Actions IAM evaluates as part of another call: registering a task definition that names an
+# execution and a task role passes those roles (iam:PassRole is not an API call of its own).
+IMPLIED = {"ecs:RegisterTaskDefinition": {"iam:PassRole"}}
+# Granted only with EnablePrune=true.
+PRUNE_ONLY = {"ecs:DeregisterTaskDefinition"}
 
 
 def _granted(prune: str) -> set[str]:
@@ -79,6 +84,16 @@ def exercised() -> Iterator[tuple[set[tuple[str, str]], list[str]]]:
         sb.faults.clear()
         back = undo.run(undo.UndoOptions(), context())
         verdicts.append(back.verdict)
+        # Two more good revisions (5, 6), so that prune has old revisions to deregister; then
+        # the read-only verbs an operator runs with the same role.
+        for tag in ("sha-0000003", "sha-0000002"):
+            again = deploy.run(
+                deploy.DeployOptions(image=prov.images[tag]), context(), prober=_probe
+            )
+            verdicts.append(again.verdict)
+        status.run(status.StatusOptions(), context())
+        history.run(history.HistoryOptions(), context())
+        prune.run(prune.PruneOptions(keep=1), context())
         calls = {(c.service, c.operation) for c in sb.calls()}
         yield calls, verdicts
     finally:
@@ -89,11 +104,18 @@ def test_the_scenarios_ran_their_course(exercised: tuple[set[tuple[str, str]], l
     """The good deploys succeeded, the bad one was rolled back, the undo succeeded, and the
     writes of all three paths (register, update, lock, tags, traffic) were exercised."""
     calls, verdicts = exercised
-    assert verdicts == ["SUCCEEDED", "SUCCEEDED", "FAILED_ROLLED_BACK", "SUCCEEDED"]
-    operations = {operation for _, operation in calls}
-    assert {"RegisterTaskDefinition", "UpdateService", "PutParameter", "DeleteParameter"} <= (
-        operations
+    assert (
+        verdicts
+        == ["SUCCEEDED", "SUCCEEDED", "FAILED_ROLLED_BACK", "SUCCEEDED"] + ["SUCCEEDED"] * 2
     )
+    operations = {operation for _, operation in calls}
+    assert {
+        "RegisterTaskDefinition",
+        "UpdateService",
+        "PutParameter",
+        "DeleteParameter",
+        "DeregisterTaskDefinition",
+    } <= operations
     assert "ChangeResourceRecordSets" in operations
 
 
@@ -101,22 +123,34 @@ def test_the_scenarios_ran_their_course(exercised: tuple[set[tuple[str, str]], l
 def test_every_call_rollout_made_is_granted_to_the_deploy_role(
     exercised: tuple[set[tuple[str, str]], list[str]], prune: str
 ) -> None:
-    """Each (service, operation) rollout called maps to an IAM action the deploy role grants."""
+    """Each (service, operation) rollout called maps to an IAM action the deploy role grants
+    (prune's deregistration only with EnablePrune=true)."""
     calls, _ = exercised
-    granted = _granted(prune)
-    missing = sorted(
+    needed = _called(calls) - (PRUNE_ONLY if prune == "false" else set())
+    assert sorted(needed - _granted(prune)) == []
+
+
+def _called(calls: set[tuple[str, str]]) -> set[str]:
+    actions = {
         f"{IAM_PREFIX.get(service, service)}:{operation}"
         for service, operation in calls - UNAUTHORISED
-        if f"{IAM_PREFIX.get(service, service)}:{operation}" not in granted
-    )
-    assert missing == []
+    }
+    for action in list(actions):
+        actions |= IMPLIED.get(action, set())
+    return actions
 
 
-def test_the_role_grants_nothing_for_services_rollout_never_calls(
-    exercised: tuple[set[tuple[str, str]], list[str]],
+@pytest.mark.parametrize("prune", ["false", "true"])
+def test_the_deploy_role_grants_nothing_rollout_does_not_call(
+    exercised: tuple[set[tuple[str, str]], list[str]], prune: str
 ) -> None:
-    """Every service prefix in the deploy policy is one rollout (or the image push) uses."""
+    """Every action the deploy role grants is one rollout called in the scenarios (or one IAM
+    checks as part of such a call): no permission is kept "just in case"."""
     calls, _ = exercised
-    used = {IAM_PREFIX.get(service, service) for service, _ in calls} | {"ecr"}
-    prefixes: set[Any] = {action.split(":")[0] for action in _granted("true")}
-    assert prefixes <= used
+    unused = _granted(prune) - _called(calls)
+    assert sorted(unused) == []
+
+
+def test_prune_permission_is_the_only_difference_enable_prune_makes() -> None:
+    """EnablePrune=true adds ecs:DeregisterTaskDefinition and nothing else."""
+    assert _granted("true") - _granted("false") == PRUNE_ONLY

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from rollout.sandbox.provision import Resolver, load_template
 
@@ -98,41 +96,6 @@ def test_cfn_lint_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_deploy_role_trusts_only_the_production_environment_of_one_repository() -> None:
-    """The OIDC trust checks aud and the exact sub with StringEquals, and contains no wildcard."""
-    trust = resolver().resolve(RESOURCES["DeployRole"]["Properties"]["AssumeRolePolicyDocument"])
-    (statement,) = statements(trust)
-    assert statement["Effect"] == "Allow"
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert statement["Principal"] == {"Federated": "<GitHubOidcProvider>"}
-    assert statement["Condition"] == {
-        "StringEquals": {
-            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": "repo:acme/voj:environment:production",
-        }
-    }
-    assert "*" not in json.dumps(trust)
-    assert "?" not in json.dumps(trust)
-
-
-ORG = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9-]{0,38}\Z")
-REPO = st.from_regex(r"\A[A-Za-z0-9._-]{1,100}\Z")
-
-
-@given(org=ORG, repo=REPO)
-def test_trust_sub_is_exactly_the_repository_for_any_allowed_name(org: str, repo: str) -> None:
-    """For every org/repo the parameters accept, sub is exactly repo:<org>/<repo>:environment:
-    production, and no accepted value can smuggle a wildcard into the trust policy."""
-    trust = resolver(GitHubOrg=org, GitHubRepo=repo).resolve(
-        RESOURCES["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]
-    )
-    condition = statements(trust)[0]["Condition"]
-    assert set(condition) == {"StringEquals"}
-    sub = condition["StringEquals"]["token.actions.githubusercontent.com:sub"]
-    assert sub == f"repo:{org}/{repo}:environment:production"
-    assert not set("*?") & set(json.dumps(trust))
-
-
 @pytest.mark.parametrize("value", ["*", "acme*", "a?c", "acme/other", ""])
 def test_parameters_refuse_wildcards_and_slashes(value: str) -> None:
     """The GitHubOrg/GitHubRepo patterns reject wildcard, slash and empty values."""
@@ -142,11 +105,14 @@ def test_parameters_refuse_wildcards_and_slashes(value: str) -> None:
 
 
 def test_existing_oidc_provider_can_be_reused() -> None:
-    """With ExistingOidcProviderArn set, the stack trusts that provider and creates none."""
+    """With ExistingOidcProviderArn set, both roles trust that provider and none is created."""
     arn = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"
     res = resolver(ExistingOidcProviderArn=arn)
-    trust = res.resolve(RESOURCES["DeployRole"]["Properties"]["AssumeRolePolicyDocument"])
-    assert statements(trust)[0]["Principal"] == {"Federated": arn}
+    for role in ("DeployRole", "BuildRole"):
+        trust = res.resolve(RESOURCES[role]["Properties"]["AssumeRolePolicyDocument"])
+        assert {json.dumps(s["Principal"]) for s in statements(trust)} == {
+            json.dumps({"Federated": arn})
+        }
     assert res.condition(RESOURCES["GitHubOidcProvider"]["Condition"]) is False
 
 
@@ -216,12 +182,29 @@ def test_deploy_role_lock_permission_matches_rollout_lock_prefix() -> None:
     assert "ssm:PutParameter" in statement["Action"]
 
 
-def test_ecr_push_is_limited_to_the_voj_backend_repository() -> None:
-    """Push actions name this repository only (the repository resource's ARN)."""
-    statement = _deploy_statement("EcrPushThisRepository")
-    assert statement["Resource"] == "<Repository.Arn>"
-    assert "ecr:PutImage" in statement["Action"]
+def _role_statements(role: str) -> list[dict[str, Any]]:
+    return [st for logical_id, st in all_policy_statements(resolver()) if logical_id == role]
+
+
+def test_ecr_push_is_limited_to_the_build_role_and_the_voj_backend_repository() -> None:
+    """Only the build role may push, and only to this repository (the resource's ARN); the
+    deploy role cannot push at all."""
+    push = {"ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart"}
+    for logical_id, statement in all_policy_statements(resolver(EnablePrune="true")):
+        if push & set(as_list(statement["Action"])):
+            assert logical_id == "BuildRole", logical_id
+            assert statement["Resource"] == "<Repository.Arn>"
+    build = _role_statements("BuildRole")
+    assert any("ecr:PutImage" in as_list(st["Action"]) for st in build)
     assert RESOURCES["Repository"]["Properties"]["RepositoryName"] == "voj-backend"
+
+
+def test_build_role_touches_nothing_but_ecr() -> None:
+    """The build role cannot update ECS, pass roles, change DNS or read settings."""
+    actions = {a for st in _role_statements("BuildRole") for a in as_list(st["Action"])}
+    assert {a.split(":")[0] for a in actions} == {"ecr"}
+    resources = {r for st in _role_statements("BuildRole") for r in as_list(st["Resource"])}
+    assert resources == {"*", "<Repository.Arn>"}
 
 
 def test_ecs_writes_are_limited_to_the_voj_service() -> None:
@@ -329,16 +312,12 @@ def test_two_target_groups_tuned_for_fast_deploys() -> None:
         assert 0 < int(delay) <= 30
 
 
-def test_images_are_immutable_scanned_and_expired_by_policy() -> None:
-    """ECR tags are immutable, scanned on push, and a lifecycle policy never expires releases."""
+def test_images_are_immutable_and_scanned() -> None:
+    """ECR tags are immutable and images are scanned on push (the lifecycle rules are evaluated
+    in test_ecr_lifecycle.py)."""
     props = RESOURCES["Repository"]["Properties"]
     assert props["ImageTagMutability"] == "IMMUTABLE"
     assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}
-    rules = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
-    assert rules
-    for rule in rules:
-        assert "v" not in rule["selection"].get("tagPrefixList", [])
-        assert rule["selection"]["tagStatus"] != "any"
 
 
 def test_cluster_has_container_insights() -> None:
@@ -413,3 +392,129 @@ def test_listener_serves_https_when_a_certificate_is_given(
         assert props["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
         (action,) = RESOURCES["HttpRedirectListener"]["Properties"]["DefaultActions"]
         assert action["RedirectConfig"]["Protocol"] == "HTTPS"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refused"),
+    [
+        ({}, True),
+        ({"AllowPlainHttp": "false", "CertificateArn": ""}, True),
+        ({"CertificateArn": "arn:aws:acm:ap-northeast-2:111122223333:certificate/x"}, False),
+        ({"AllowPlainHttp": "true"}, False),
+    ],
+)
+def test_production_refuses_to_come_up_without_tls(
+    parameters: dict[str, str], refused: bool
+) -> None:
+    """Rule TlsRequired: without a certificate the stack refuses to create or update, unless
+    the named sandbox opt-out AllowPlainHttp=true is passed (CloudFormation evaluates Rules
+    before touching any resource)."""
+    rules = TEMPLATE["Rules"]
+    res = resolver(**parameters)
+    failed = [
+        name
+        for name, rule in rules.items()
+        if res.resolve(rule.get("RuleCondition", True))
+        and not all(res.resolve(a["Assert"]) for a in rule["Assertions"])
+    ]
+    assert (failed == ["TlsRequired"]) is refused
+    assert TEMPLATE["Parameters"]["AllowPlainHttp"]["Default"] == "false"
+
+
+def test_the_https_listener_uses_a_modern_tls_policy_and_port_80_only_redirects() -> None:
+    """TLS 1.3/1.2-only policy; with a certificate, the only listener on 80 is a permanent
+    redirect to HTTPS on 443."""
+    res = resolver(CertificateArn="arn:aws:acm:ap-northeast-2:111122223333:certificate/x")
+    listener = res.resolve(RESOURCES["Listener"]["Properties"])
+    assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    redirect = res.resolve(RESOURCES["HttpRedirectListener"]["Properties"])
+    assert (redirect["Protocol"], redirect["Port"]) == ("HTTP", 80)
+    assert redirect["DefaultActions"] == [
+        {
+            "Type": "redirect",
+            "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+        }
+    ]
+
+
+def test_alb_has_deletion_protection_and_access_logs_to_a_private_log_bucket() -> None:
+    """Deletion protection on; access logs on, into AccessLogsBucket under alb/; the bucket is
+    private, encrypted with SSE-S3 (what ALB log delivery supports), expires logs, and lets
+    only ELB log delivery write, only under alb/AWSLogs/<account>/."""
+    lb = RESOURCES["LoadBalancer"]
+    attributes = {
+        a["Key"]: a["Value"] for a in resolver().resolve(lb["Properties"]["LoadBalancerAttributes"])
+    }
+    assert attributes["deletion_protection.enabled"] == "true"
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == "<AccessLogsBucket>"
+    assert attributes["access_logs.s3.prefix"] == "alb"
+    assert lb["DependsOn"] == "AccessLogsBucketPolicy"
+    bucket = RESOURCES["AccessLogsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] <= 365
+    policy = resolver().resolve(RESOURCES["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"])
+    allows = [s for s in statements(policy) if s["Effect"] == "Allow"]
+    assert len(allows) == 1
+    assert allows[0]["Action"] == "s3:PutObject"
+    assert allows[0]["Resource"] == "<AccessLogsBucket.Arn>/alb/AWSLogs/111122223333/*"
+    assert allows[0]["Principal"] == {
+        "AWS": "arn:aws:iam::600734575887:root",
+        "Service": "logdelivery.elasticloadbalancing.amazonaws.com",
+    }
+    (deny,) = [s for s in statements(policy) if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+ENDPOINTS = {
+    "com.amazonaws.ap-northeast-2.ecr.api": "Interface",
+    "com.amazonaws.ap-northeast-2.ecr.dkr": "Interface",
+    "com.amazonaws.ap-northeast-2.logs": "Interface",
+    "com.amazonaws.ap-northeast-2.ssm": "Interface",
+    "com.amazonaws.ap-northeast-2.s3": "Gateway",
+    "com.amazonaws.ap-northeast-2.dynamodb": "Gateway",
+}
+
+
+@pytest.mark.parametrize("private", ["false", "true"])
+def test_private_subnet_variant(private: str) -> None:
+    """PrivateSubnets=true: tasks get private subnets, no public IP, a route table with no
+    route out, and VPC endpoints for everything they call (ECR api/dkr, S3 for ECR's layers,
+    DynamoDB, SSM, Logs); false (default): public subnets with a public IP and no endpoints."""
+    res = resolver(PrivateSubnets=private, ServiceTaskDefinitionArn="arn:td:1")
+    network = res.resolve(RESOURCES["Service"]["Properties"])["NetworkConfiguration"]
+    awsvpc = network["AwsvpcConfiguration"]
+    endpoints = {
+        logical_id: res.resolve(r["Properties"])
+        for logical_id, r in RESOURCES.items()
+        if r["Type"] == "AWS::EC2::VPCEndpoint" and res.condition(r["Condition"])
+    }
+    if private == "false":
+        assert awsvpc["AssignPublicIp"] == "ENABLED"
+        assert awsvpc["Subnets"] == ["<SubnetA>", "<SubnetB>"]
+        assert endpoints == {}
+        return
+    assert awsvpc["AssignPublicIp"] == "DISABLED"
+    assert awsvpc["Subnets"] == ["<PrivateSubnetA>", "<PrivateSubnetB>"]
+    assert {e["ServiceName"]: e["VpcEndpointType"] for e in endpoints.values()} == ENDPOINTS
+    for e in endpoints.values():
+        if e["VpcEndpointType"] == "Interface":
+            assert e["PrivateDnsEnabled"] is True
+            assert e["SubnetIds"] == ["<PrivateSubnetA>", "<PrivateSubnetB>"]
+            assert e["SecurityGroupIds"] == ["<EndpointSecurityGroup>"]
+        else:
+            assert e["RouteTableIds"] == ["<PrivateRouteTable>"]
+    routes = [r for r in RESOURCES.values() if r["Type"] == "AWS::EC2::Route"]
+    assert all(r["Properties"]["RouteTableId"] != {"Ref": "PrivateRouteTable"} for r in routes)
+    ingress = res.resolve(RESOURCES["EndpointSecurityGroup"]["Properties"])["SecurityGroupIngress"]
+    assert ingress == [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "SourceSecurityGroupId": "<ServiceSecurityGroup>",
+            "Description": "from the tasks",
+        }
+    ]

@@ -271,6 +271,22 @@ def test_every_template_resource_exists_in_the_sandbox(
     assert set(result.resources) == expected
 
 
+def test_the_sandbox_takes_the_named_plain_http_opt_out(
+    built: tuple[Sandbox, ProvisionResult],
+) -> None:
+    """The sandbox has no ACM certificate, so it passes AllowPlainHttp=true explicitly (the
+    template's rule refuses a stack without TLS otherwise) and its listener serves HTTP."""
+    sb, result = built
+    cfn = sb.client_factory().client("cloudformation")
+    (stack,) = cfn.describe_stacks(StackName=result.stack_name)["Stacks"]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["AllowPlainHttp"] == "true"
+    assert parameters.get("CertificateArn", "") == ""
+    elbv2 = sb.client_factory().client("elbv2")
+    (listener,) = elbv2.describe_listeners(ListenerArns=[result.listener_arn])["Listeners"]
+    assert (listener["Protocol"], listener["Port"]) == ("HTTP", 80)
+
+
 def test_service_runs_revision_1_with_the_template_settings(
     built: tuple[Sandbox, ProvisionResult],
 ) -> None:

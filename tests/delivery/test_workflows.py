@@ -128,23 +128,76 @@ def test_deploy_workflow_triggers() -> None:
 
 
 def test_deploy_jobs_chain_and_protect_production() -> None:
-    """test → build → deploy; AWS jobs run in the production environment; deploy is serialised
-    and never cancelled half-way."""
+    """test → build → deploy; the build job runs in environment build (its push-only role), the
+    deploy in production; deploys are serialised and never cancelled half-way."""
     jobs = _workflow("backend-deploy.yml")["jobs"]
     assert jobs["build"]["needs"] == "test"
     assert jobs["deploy"]["needs"] == "build"
-    assert jobs["build"]["environment"] == "production"
+    assert jobs["build"]["environment"] == "build"
     assert jobs["deploy"]["environment"] == "production"
-    assert jobs["deploy"]["concurrency"]["cancel-in-progress"] is False
-    rollback = _workflow("backend-rollback.yml")["jobs"]["undo"]
-    assert rollback["concurrency"]["cancel-in-progress"] is False
-    # The rollback shares the deploy's concurrency group for production.
-    assert rollback["concurrency"]["group"].startswith("voj-")
-    assert jobs["deploy"]["concurrency"]["group"] == "voj-production"
+    assert jobs["deploy"]["concurrency"] == {
+        "group": "voj-production",
+        "cancel-in-progress": False,
+    }
+
+
+def test_a_rollback_neither_waits_behind_a_deploy_nor_can_be_displaced_by_one() -> None:
+    """The rollback job's concurrency group is its own (not the deploy's): GitHub keeps one
+    pending run per group, so sharing it would let a queued deploy replace a queued rollback,
+    and a rollback would wait behind a running deploy. Rollbacks are never cancelled."""
+    deploy = _workflow("backend-deploy.yml")
+    rollback = _workflow("backend-rollback.yml")["jobs"]["undo"]["concurrency"]
+    assert rollback["cancel-in-progress"] is False
+    group = rollback["group"]
+    assert (
+        group
+        == "voj-${{ inputs.environment == 'prod' && 'production' || inputs.environment }}-rollback"
+    )
+    deploy_groups = {deploy["concurrency"]["group"]} | {
+        job.get("concurrency", {}).get("group") for job in deploy["jobs"].values()
+    }
+    for environment in ("production", "staging"):
+        resolved = group.replace(
+            "${{ inputs.environment == 'prod' && 'production' || inputs.environment }}",
+            environment,
+        )
+        assert resolved not in deploy_groups
+    assert deploy["concurrency"]["cancel-in-progress"] is False
+
+
+CACHE_ACTIONS = ("actions/cache@", "actions/cache/restore@", "actions/cache/save@")
+
+
+def _uses_a_cache(step: dict[str, Any]) -> bool:
+    uses = str(step.get("uses", ""))
+    with_ = step.get("with", {}) or {}
+    if uses.startswith(CACHE_ACTIONS):
+        return True
+    if uses.startswith("docker/build-push-action@"):
+        return (
+            bool(with_.get("cache-from") or with_.get("cache-to"))
+            or with_.get("no-cache") is not True
+        )
+    if uses.startswith("astral-sh/setup-uv@"):
+        return with_.get("enable-cache") is not False
+    if uses.startswith("actions/setup-python@"):
+        return bool(with_.get("cache"))
+    return False
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_jobs_holding_aws_credentials_use_no_cache(path: Path) -> None:
+    """No job that can get AWS credentials (id-token: write) reads or writes any cache: the
+    GitHub Actions cache is shared across the repository's runs, pull requests included."""
+    for job_id, job in load_workflow(path)["jobs"].items():
+        if job.get("permissions", {}).get("id-token") != "write":
+            continue
+        for step in job["steps"]:
+            assert not _uses_a_cache(step), f"{path.name}/{job_id}: {step.get('uses')}"
 
 
 def test_build_pushes_an_amd64_image_tagged_with_the_short_sha_and_outputs_its_digest() -> None:
-    """buildx builds backend/Dockerfile for linux/amd64 with a cache, tags sha-<short sha> (and
+    """buildx builds backend/Dockerfile for linux/amd64 without a cache, tags sha-<short sha> (and
     the version on release tags), and the job outputs repo@digest."""
     build = _workflow("backend-deploy.yml")["jobs"]["build"]
     steps = {step.get("id"): step for step in build["steps"]}
@@ -152,7 +205,9 @@ def test_build_pushes_an_amd64_image_tagged_with_the_short_sha_and_outputs_its_d
     assert push["platforms"] == "linux/amd64"
     assert push["file"] == "backend/Dockerfile"
     assert push["context"] == "."
-    assert push["cache-from"].startswith("type=gha")
+    assert push["no-cache"] is True
+    assert "cache-from" not in push
+    assert "cache-to" not in push
     assert "steps.tags.outputs.sha_tag" in push["tags"]
     assert "steps.tags.outputs.version" in push["tags"]
     assert "sha_tag=sha-${GITHUB_SHA::7}" in steps["tags"]["run"]

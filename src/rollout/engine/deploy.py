@@ -160,6 +160,8 @@ class DeployRun:
         self.req = request
         self.lock = ServiceLock(session, request.verb)
         self.state = DeployState(started=session.now())
+        #: An undo took the lock over: no more writes (see :meth:`_preempted`).
+        self.preempted = False
 
     # -- driver ---------------------------------------------------------------------------------
 
@@ -194,6 +196,8 @@ class DeployRun:
                     total=TOTAL_STEPS,
                 )
                 t0 = self.s.now()
+                if isinstance(step, Register | UpdateService | RollBack) and self._preempted():
+                    step = Finish(Verdict.SUPERSEDED, self._preempted_reason(step))
                 if isinstance(step, Finish):
                     return self._finish(step, t0)
                 nxt = self._handle(step)
@@ -213,6 +217,19 @@ class DeployRun:
                 self.lock.release()
             except RolloutError as exc:
                 self.s.emit("lock.release_failed", str(exc), level="error")
+
+    def _preempted(self) -> bool:
+        """An ``undo`` took the service lock over (decisions.lock): from then on this run writes
+        nothing. Checked before each step that writes, and before recording the outcome."""
+        if not self.preempted and not self.lock.held():
+            self.preempted = True
+        return self.preempted
+
+    def _preempted_reason(self, step: Step) -> str:
+        return (
+            f"an undo took the service lock over before '{step.name}'; this {self.req.verb} "
+            "leaves the service to it and writes nothing more"
+        )
 
     def _handle(self, step: Step) -> Step:
         match step:
@@ -495,7 +512,16 @@ class DeployRun:
         registered = self.state.registered
         if verdict is Verdict.INTERRUPTED:
             self._report_interrupt(step.reason)
-        if registered is not None and verdict is not Verdict.PREFLIGHT_FAILED:
+        # An undo that took the lock over owns the service and records the outcome.
+        checked = verdict not in (Verdict.PREFLIGHT_FAILED, Verdict.INTERRUPTED)
+        if checked and self._preempted() and verdict is not Verdict.SUPERSEDED:
+            step = Finish(Verdict.SUPERSEDED, self._preempted_reason(step))
+            verdict = step.verdict
+        if (
+            registered is not None
+            and verdict is not Verdict.PREFLIGHT_FAILED
+            and not self.preempted
+        ):
             try:
                 tag(
                     s,

@@ -50,6 +50,7 @@ class ServiceLock:
             host=socket.gethostname(),
             now=s.now(),
             ttl=s.settings.lock_ttl,
+            verb=self.verb,
         )
         raw = s.gw.ssm.get(self.name)
         try:
@@ -61,23 +62,34 @@ class ServiceLock:
                 hint=f"Check it with `aws ssm get-parameter --name {self.name}`; delete it if "
                 "nobody is deploying.",
             ) from exc
-        decision = decide_lock(existing, s.now())
+        decision = decide_lock(existing, s.now(), self.verb)
         if decision is LockDecision.REFUSE:
             assert existing is not None
             self._refuse(existing)
         request = {"Name": self.name, "Value": mine.to_json(), "Type": "String", "Overwrite": False}
-        if decision is LockDecision.TAKE_OVER:
+        if decision in (LockDecision.TAKE_OVER, LockDecision.PREEMPT):
             assert existing is not None
-            s.emit(
-                "lock.stale",
-                f"taking over a stale lock held by {existing.describe()} "
-                f"(expired {s.now() - existing.expires_at:.0f}s ago)",
-                level="warning",
-                holder=existing.holder,
-            )
+            if decision is LockDecision.TAKE_OVER:
+                s.emit(
+                    "lock.stale",
+                    f"taking over a stale lock held by {existing.describe()} "
+                    f"(expired {s.now() - existing.expires_at:.0f}s ago)",
+                    level="warning",
+                    holder=existing.holder,
+                )
+            else:
+                s.emit(
+                    "lock.preempted",
+                    f"{self.verb} takes the service lock over from {existing.describe()}: that "
+                    "run ends SUPERSEDED before its next write and writes nothing more",
+                    level="warning",
+                    holder=existing.holder,
+                )
             if s.gw.ssm.get(self.name) != raw:
                 current = parse_lock(s.gw.ssm.get(self.name))
-                if current is not None:
+                if current is not None and (
+                    decide_lock(current, s.now(), self.verb) is LockDecision.REFUSE
+                ):
                     self._refuse(current)
             s.write(
                 "ssm",
@@ -117,6 +129,17 @@ class ServiceLock:
             hint="Wait for it to finish (see `rollout status`). A lock past its TTL is taken over "
             "automatically.",
         )
+
+    def held(self) -> bool:
+        """Whether the stored lock is still the one we wrote (an ``undo`` may have preempted
+        us). True when we hold none (dry run, or before acquiring): nothing to lose."""
+        if self.record is None:
+            return True
+        try:
+            current = parse_lock(self.s.gw.ssm.get(self.name))
+        except ValueError:
+            return False
+        return is_ours(current, self.record)
 
     def release(self) -> None:
         """Delete the lock if it is still ours (never someone else's)."""

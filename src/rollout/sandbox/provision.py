@@ -78,6 +78,7 @@ MOTO_TYPES: frozenset[str] = frozenset(
         "AWS::EC2::SubnetRouteTableAssociation",
         "AWS::EC2::SecurityGroup",
         "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::VPCEndpoint",
         "AWS::ECR::Repository",
         "AWS::Logs::LogGroup",
         "AWS::ElasticLoadBalancingV2::LoadBalancer",
@@ -323,7 +324,9 @@ def moto_template(template: Mapping[str, Any], created_gaps: Mapping[str, str]) 
     body.pop("Metadata", None)
     resources: dict[str, Any] = {}
     for logical_id, resource in moto.items():
-        missing = (depends_on(resource) & set(gaps)) - set(created_gaps)
+        # A DependsOn on a later gap only orders creation on AWS (e.g. the ALB after its access-log
+        # bucket policy); it is dropped below. A reference to one cannot be resolved.
+        missing = (references(resource.get("Properties", {})) & set(gaps)) - set(created_gaps)
         if missing:
             raise ProvisionError(
                 f"failed to plan the sandbox stack: {logical_id} refers to "
@@ -991,7 +994,12 @@ def provision_voj(
         raise ProvisionError("failed to provision voj: image_tags is empty.")
     doc = load_template(template)
     moto_resources, gaps = split_template(doc)
-    params: dict[str, str] = {"GitHubOrg": github_org, "GitHubRepo": github_repo}
+    # The sandbox has no ACM certificate: it takes the template's named plain-HTTP opt-out.
+    params: dict[str, str] = {
+        "GitHubOrg": github_org,
+        "GitHubRepo": github_repo,
+        "AllowPlainHttp": "true",
+    }
     params.update(parameters or {})
     p = _Provisioner(factory, doc, stack_name=stack_name, parameters=params)
 
@@ -1083,7 +1091,8 @@ def _result(
         execution_role_arn=roles.get("voj-backend-execution", ""),
         task_role_arn=roles.get("voj-backend-task", ""),
         deploy_role_arn=roles.get("voj-backend-github-deploy", ""),
-        bucket=p.physical[only("AWS::S3::Bucket")],
+        # the app's bucket (the other one holds the ALB's access logs)
+        bucket=p.physical["AudioBucket"],
         tables=all_of("AWS::DynamoDB::Table"),
         parameters=all_of("AWS::SSM::Parameter"),
         alarms=all_of("AWS::CloudWatch::Alarm"),

@@ -112,20 +112,26 @@ def usage_exit(exc: RolloutError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
+def check_timeout(timeout: float | None, flag: str = "--timeout") -> None:
+    """A timeout flag must be a positive number of seconds (usage error, exit 2)."""
+    if timeout is not None and not timeout > 0:
+        raise usage_exit(
+            UsageError(f"failed to parse {flag}: it must be a positive number of seconds.")
+        )
+
+
 def check_image_flag(image: str | None) -> None:
     """Reject an ``--image`` that is not an image reference before anything else runs (exit 2).
 
     Bare shorthands (a tag, or ``sha256:<hex>``) are checked as such; anything else must match
     the OCI distribution reference grammar (:mod:`rollout.decisions.reference`).
     """
-    if image is None:
-        return
-    from rollout.decisions.reference import ReferenceError, check_image_argument
+    from rollout.verbs.render import check_image
 
     try:
-        check_image_argument(image)
-    except ReferenceError as exc:
-        raise usage_exit(UsageError(f"failed to parse --image: {exc}.", hint=exc.hint)) from None
+        check_image(image)
+    except UsageError as exc:
+        raise usage_exit(exc) from None
 
 
 def env_name(env: str | None) -> str:

@@ -19,21 +19,26 @@ from rollout.sandbox.provision import ProvisionResult
 from rollout.sandbox.provision_env import EnvironmentResult
 from rollout.verbs import deploy, verify
 
-from .scenario import CONFIG, passing_probe
+from .scenario import CONFIG, World, passing_probe
 
 ENVIRON = {"ROLLOUT_SMOKE_URL": "", "GITHUB_SHA": "abc1234"}
 
 
 @pytest.fixture(scope="module")
-def both() -> Iterator[tuple[Sandbox, ProvisionResult, EnvironmentResult]]:
-    """voj prod provisioned from infra/voj.yaml, and staging beside it from rollout.toml."""
-    sb = Sandbox()
+def both(world_module: World) -> Iterator[tuple[Sandbox, ProvisionResult, EnvironmentResult]]:
+    """The package's voj prod (from infra/voj.yaml; moto holds one world per process, so this
+    module shares it), and staging provisioned beside it from rollout.toml; staging is scaled
+    to zero and deleted afterwards so the other modules see prod alone."""
+    world_module.reset()
+    sb, prod = world_module.sb, world_module.prov
+    staging = sb.provision_environment("staging")
     try:
-        prod = sb.provision_voj()
-        staging = sb.provision_environment("staging")
         yield sb, prod, staging
     finally:
-        sb.close()
+        ecs = sb.client_factory().client("ecs")
+        ecs.update_service(cluster=staging.cluster, service=staging.service, desiredCount=0)
+        ecs.delete_service(cluster=staging.cluster, service=staging.service, force=True)
+        world_module.reset()
 
 
 def _ctx(sb: Sandbox, environ: dict[str, str] | None = None) -> tuple[Context, EventLog]:
@@ -96,10 +101,13 @@ def test_one_template_deploys_to_both_environments(
     assert container["logConfiguration"]["options"]["awslogs-group"] == staging.log_group
     assert container["image"].endswith(prod.digests["sha-0000003"])
     assert ledger.parse(ecs.describe_task_definition(arn)).good
+    prod_arn = outcomes["prod"].task_definition_arn or ""
+    assert ":task-definition/voj-backend-prod:" in prod_arn
+    prod_env = {e["name"]: e["value"] for e in _container(sb, prod_arn)["environment"]}
+    assert prod_env["ENVIRONMENT"] == "production"
     client = sb.client_factory().client("ecs")
-    for family, env in (("voj-backend-prod", "prod"), ("voj-backend-staging", "staging")):
-        arns = client.list_task_definitions(familyPrefix=family)["taskDefinitionArns"]
-        assert [a.rsplit(":", 1)[-1] for a in arns] == ["1", "2"], env
+    arns = client.list_task_definitions(familyPrefix="voj-backend-staging")["taskDefinitionArns"]
+    assert [a.rsplit(":", 1)[-1] for a in arns] == ["1", "2"]  # staging's own history only
 
 
 def test_verify_passes_for_staging_and_fails_on_prods_names(
@@ -157,4 +165,3 @@ def test_image_policy_override_is_logged_and_tagged(
 def ledger_tags(sb: Sandbox, arn: str) -> dict[str, str]:
     tags = sb.client_factory().client("ecs").list_tags_for_resource(resourceArn=arn)["tags"]
     return {t["key"]: t["value"] for t in tags}
-

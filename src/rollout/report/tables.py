@@ -21,6 +21,7 @@ OUTCOME_STYLES = {
     "interrupted": "magenta",
     "timed-out": "magenta",
     "pending": "blue",
+    "pre-run-failed": "yellow",
 }
 
 

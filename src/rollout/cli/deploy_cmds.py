@@ -6,6 +6,7 @@ stops cleanly (exit 40) instead of dying in the middle of a write.
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated
 
 import typer
@@ -38,6 +39,14 @@ def deploy_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Walk the same path; print each write, send none.")
     ] = False,
+    pre_run: Annotated[
+        str | None,
+        typer.Option(
+            "--pre-run",
+            help="Run CMD as a one-off task on the new revision first (e.g. migrations); "
+            "if it fails, do not deploy (exit 11).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     output: OutputOpt = "auto",
 ) -> None:
@@ -45,6 +54,15 @@ def deploy_cmd(
     if timeout is not None and timeout <= 0:
         typer.echo("error: --timeout must be a positive number of seconds.", err=True)
         raise typer.Exit(UsageError.exit_code)
+    if pre_run is not None:
+        try:
+            argv = shlex.split(pre_run)
+        except ValueError as exc:
+            typer.echo(f"error: --pre-run: {exc}.", err=True)
+            raise typer.Exit(UsageError.exit_code) from exc
+        if not argv:
+            typer.echo("error: --pre-run needs a command.", err=True)
+            raise typer.Exit(UsageError.exit_code)
     options = deploy.DeployOptions(
         image=image,
         env=env_name(env),
@@ -52,6 +70,7 @@ def deploy_cmd(
         no_rollback=no_rollback,
         dry_run=dry_run,
         rollback_on_timeout=rollback_on_timeout,
+        pre_run=pre_run,
     )
     interrupt = Interrupt()
     run_verb(

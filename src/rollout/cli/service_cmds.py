@@ -14,6 +14,7 @@ import typer
 from rollout.engine.interrupt import Interrupt
 from rollout.errors import UsageError
 from rollout.verbs import restart, scale
+from rollout.verbs import run as run_verb_module
 
 from . import app
 from ._common import (
@@ -99,6 +100,61 @@ def scale_cmd(
     interrupt = Interrupt()
     run_verb(
         lambda ctx: scale.run(options, ctx, interrupt=interrupt),
+        env=options.env,
+        config=config,
+        output=output,
+        interrupt=interrupt,
+    )
+
+
+@app.command(
+    "run",
+    context_settings={"allow_interspersed_args": False},
+)
+def run_cmd(
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(help="The command for the container, after `--` (default: the image's)."),
+    ] = None,
+    env: EnvOpt = None,
+    revision: Annotated[
+        int | None,
+        typer.Option("--revision", help="Revision of the family to run (default: the service's)."),
+    ] = None,
+    container: Annotated[
+        str | None,
+        typer.Option(
+            "--container",
+            help="Container to run the command in (default: the first essential one).",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for the task to stop.")
+    ] = 3600.0,
+    dry_run: DryRunOpt = False,
+    config: ConfigOpt = None,
+    output: OutputOpt = "auto",
+) -> None:
+    """Run a one-off task like the service's (network, roles, secrets); stream its logs; exit
+    with its exit code (125 when it could not start).
+
+    Example: rollout run --env prod -- python -m app.migrate --to head
+    """
+    _positive("--timeout", timeout)
+    if revision is not None and revision < 1:
+        typer.echo("error: --revision must be 1 or more.", err=True)
+        raise typer.Exit(UsageError.exit_code)
+    options = run_verb_module.RunOptions(
+        command=tuple(command or ()),
+        env=env_name(env),
+        revision=revision,
+        container=container,
+        timeout=timeout,
+        dry_run=dry_run,
+    )
+    interrupt = Interrupt()
+    run_verb(
+        lambda ctx: run_verb_module.run(options, ctx, interrupt=interrupt),
         env=options.env,
         config=config,
         output=output,

@@ -13,7 +13,7 @@ import typer
 
 from rollout.engine.interrupt import Interrupt
 from rollout.errors import UsageError
-from rollout.verbs import restart, scale
+from rollout.verbs import logs, restart, scale
 from rollout.verbs import run as run_verb_module
 
 from . import app
@@ -155,6 +155,51 @@ def run_cmd(
     interrupt = Interrupt()
     run_verb(
         lambda ctx: run_verb_module.run(options, ctx, interrupt=interrupt),
+        env=options.env,
+        config=config,
+        output=output,
+        interrupt=interrupt,
+    )
+
+
+@app.command("logs")
+def logs_cmd(
+    env: EnvOpt = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep reading new lines until Ctrl-C.")
+    ] = False,
+    revision: Annotated[
+        int | None,
+        typer.Option("--revision", help="Only tasks of this revision (those ECS still lists)."),
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", help="Only this task (id or ARN), stopped or not.")
+    ] = None,
+    since: Annotated[
+        str, typer.Option("--since", help="How far back: 30s, 10m, 2h, 1d or an ISO 8601 time.")
+    ] = "1h",
+    container: Annotated[
+        str | None,
+        typer.Option("--container", help="Container (default: the first essential one)."),
+    ] = None,
+    config: ConfigOpt = None,
+    output: OutputOpt = "auto",
+) -> None:
+    """Show the service's container logs from CloudWatch Logs, by revision or task."""
+    if task is not None and revision is not None:
+        typer.echo("error: pass either --task or --revision, not both.", err=True)
+        raise typer.Exit(UsageError.exit_code)
+    options = logs.LogsOptions(
+        env=env_name(env),
+        follow=follow,
+        revision=revision,
+        task=task,
+        since=since,
+        container=container,
+    )
+    interrupt = Interrupt()
+    run_verb(
+        lambda ctx: logs.run(options, ctx, interrupt=interrupt),
         env=options.env,
         config=config,
         output=output,

@@ -7,13 +7,24 @@ runs it through :func:`run_verb` (same output formats, error lines and exit-code
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from rollout.aws import ClientFactory
+from rollout.clock import SystemClock
+from rollout.context import Context
 from rollout.engine.interrupt import Interrupt
-from rollout.errors import UsageError
-from rollout.verbs import logs, restart, scale
+from rollout.engine.outcome import Outcome
+from rollout.errors import RolloutError, UsageError
+from rollout.events import Event
+from rollout.report import open_reporter
+from rollout.verbs import init, logs, restart, scale
 from rollout.verbs import run as run_verb_module
 
 from . import app
@@ -205,3 +216,81 @@ def logs_cmd(
         output=output,
         interrupt=interrupt,
     )
+
+
+def _run_unconfigured(call: Callable[[Context], Outcome], *, region: str, output: str) -> None:
+    """``run_verb`` for a verb that runs before there is a rollout.toml (``init``)."""
+    environ = dict(os.environ)
+    try:
+        reporter = open_reporter(output, stream=sys.stdout, environ=environ)
+    except RolloutError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from exc
+    code = 1
+    try:
+        ctx = Context(
+            factory=ClientFactory.from_env(region=region),
+            clock=SystemClock(),
+            emit=reporter,
+            environ=environ,
+        )
+        code = call(ctx).exit_code
+    except RolloutError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        code = exc.exit_code
+        reporter(
+            Event(
+                "error",
+                time.time(),
+                str(exc),
+                level="error",
+                data={"error": type(exc).__name__, "exit_code": exc.exit_code},
+            )
+        )
+    finally:
+        reporter.close()
+    raise typer.Exit(code)
+
+
+@app.command("init")
+def init_cmd(
+    cluster: Annotated[str, typer.Option("--cluster", help="The live service's cluster.")],
+    service: Annotated[str, typer.Option("--service", help="The live service.")],
+    region: Annotated[
+        str | None,
+        typer.Option("--region", help="Its region (default $AWS_REGION or $AWS_DEFAULT_REGION)."),
+    ] = None,
+    env: Annotated[
+        str, typer.Option("--env", help="Name of the environment to write ([env.<name>]).")
+    ] = "prod",
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write rollout.toml (default: here).")
+    ] = Path(),
+    template: Annotated[
+        str,
+        typer.Option("--template", help="Template path, relative to --dir."),
+    ] = "ecs/taskdef.json",
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite rollout.toml and the template.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print both files instead of writing them.")
+    ] = False,
+    output: OutputOpt = "auto",
+) -> None:
+    """Write rollout.toml and a task-definition template from a live service."""
+    chosen = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not chosen:
+        typer.echo("error: pass --region (or set AWS_REGION).", err=True)
+        raise typer.Exit(UsageError.exit_code)
+    options = init.InitOptions(
+        cluster=cluster,
+        service=service,
+        region=chosen,
+        env=env,
+        directory=directory,
+        template=template,
+        force=force,
+        dry_run=dry_run,
+    )
+    _run_unconfigured(lambda ctx: init.run(options, ctx), region=chosen, output=output)

@@ -24,7 +24,7 @@ from rollout.engine.outcome import Outcome
 from rollout.errors import RolloutError, UsageError
 from rollout.events import Event
 from rollout.report import open_reporter
-from rollout.verbs import init, logs, restart, scale
+from rollout.verbs import doctor, init, logs, restart, scale
 from rollout.verbs import run as run_verb_module
 
 from . import app
@@ -294,3 +294,14 @@ def init_cmd(
         dry_run=dry_run,
     )
     _run_unconfigured(lambda ctx: init.run(options, ctx), region=chosen, output=output)
+
+
+@app.command("doctor")
+def doctor_cmd(
+    env: EnvOpt = None,
+    config: ConfigOpt = None,
+    output: OutputOpt = "auto",
+) -> None:
+    """Estimate how long a deploy and a rollback take, and which settings slow them (read-only)."""
+    options = doctor.DoctorOptions(env=env_name(env))
+    run_verb(lambda ctx: doctor.run(options, ctx), env=options.env, config=config, output=output)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-import rollout.cli.deploy_cmds  # noqa: F401 - registers the commands
+import rollout.cli.deploy_cmds  # registers the commands
 import rollout.cli.service_cmds  # noqa: F401
 from rollout.cli import app
 

@@ -51,6 +51,19 @@ Kinds the engine adds (deploy, undo, watch):
     ledger.failed      the outcome could not be tagged on the revision
     retention.failed   retention after the deploy was skipped
 
+Kinds of the everyday verbs (docs/verbs/):
+
+    task.started       run: a one-off task started: data {task, task_definition_arn, container,
+                       command, log_group, log_stream}
+    task.state         run: the one-off task's lastStatus changed (debug): data {task, last_status}
+    task.failed        run: RunTask started no task: data {failures}
+    log                run, logs: one container log line: data {task, stream, timestamp[, line]}
+    logs.selected      logs: what is read: data {group, streams, prefix, since}
+    pre_run.skipped    deploy --pre-run in a dry run (nothing registered to run)
+    doctor             doctor: data {read, settings, deploy, completed, rollback, breaker,
+                       findings, notes, ...}
+    init               init: data {task_definition, containers, ecr_repository, files}
+
 Engine data keys added to the kinds above: ``signal`` has {signal, definitive, task, reason};
 ``target.health`` has {target_group}; ``verdict`` has {deployment_id, task_definition_arn,
 rollback_target_arn, dry_run, rollback_via, restore_seconds}; ``observation`` has {deployments

@@ -6,6 +6,7 @@ stops cleanly (exit 40) instead of dying in the middle of a write.
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated
 
 import typer
@@ -49,6 +50,14 @@ def deploy_cmd(
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
     dry_run: DryRunOpt = False,
     image_policy_override: ImagePolicyOverrideOpt = None,
+    pre_run: Annotated[
+        str | None,
+        typer.Option(
+            "--pre-run",
+            help="Run CMD as a one-off task on the new revision first (e.g. migrations); "
+            "if it fails, do not deploy (exit 11).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     region: RegionOpt = None,
     cluster: ClusterOpt = None,
@@ -60,6 +69,13 @@ def deploy_cmd(
     """Deploy IMAGE: verify, register, update, watch, and roll back automatically on failure."""
     check_image_flag(image)
     check_timeout(timeout)
+    if pre_run is not None:
+        try:
+            argv = shlex.split(pre_run)
+        except ValueError as exc:
+            raise usage_exit(UsageError(f"failed to parse --pre-run: {exc}.")) from exc
+        if not argv:
+            raise usage_exit(UsageError("failed to parse --pre-run: it needs a command."))
     options = deploy.DeployOptions(
         image=image,
         env=env_name(env),
@@ -68,6 +84,7 @@ def deploy_cmd(
         dry_run=dry_run,
         rollback_on_timeout=rollback_on_timeout,
         image_policy_override=image_policy_override,
+        pre_run=pre_run,
     )
     interrupt = Interrupt()
     run_verb(

@@ -35,6 +35,7 @@ VERDICT_STYLES = {
     "OK": "bold green",
     "FAILED_ROLLED_BACK": "bold yellow",
     "PREFLIGHT_FAILED": "bold cyan",
+    "PRE_RUN_FAILED": "bold cyan",
 }
 
 

@@ -13,7 +13,13 @@ from typing import Any
 from rollout.events import Event
 
 #: Kinds whose ``data`` is a whole report of its own (read-only verbs), copied under this key.
-REPORT_KINDS = {"status": "status", "history": "history", "prune.plan": "prune"}
+REPORT_KINDS = {
+    "status": "status",
+    "history": "history",
+    "prune.plan": "prune",
+    "doctor": "doctor",
+    "init": "init",
+}
 
 #: ``data`` keys, in any event, that name a deployment or a task definition of this run.
 _DEPLOYMENT_KEYS = ("deployment_id",)

@@ -8,15 +8,17 @@ that adopts the deployment in flight (to resume after an interrupt) instead of s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from rollout.config import EnvConfig
 from rollout.context import Context
 from rollout.decisions.image_policy import OVERRIDE_TAG
 from rollout.decisions.taskdef import tag_value
-from rollout.engine.deploy import DeployRequest, DeployRun, Prepared
+from rollout.engine.deploy import DeployRequest, DeployRun, Prepared, PreRunResult
 from rollout.engine.gateways import Gateways
 from rollout.engine.interrupt import Interrupt
+from rollout.engine.oneoff import OneOffRequest, pre_run_command, run_one_off
 from rollout.engine.outcome import Outcome
 from rollout.engine.probe import Prober, http_probe
 from rollout.engine.session import Session
@@ -35,6 +37,8 @@ class DeployOptions:
     rollback_on_timeout: bool = False
     #: Deploy an image the environment's image policy rejects; the reason is logged and tagged.
     image_policy_override: str | None = None
+    #: ``--pre-run "CMD"``: a one-off task on the new revision before UpdateService
+    pre_run: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,25 @@ def prepare(
     )
 
 
+def pre_run(command: str) -> Callable[[Session, str], PreRunResult]:
+    """The engine's PreRun step: ``command`` as a one-off task on the registered revision."""
+    argv = pre_run_command(command)
+
+    def step(s: Session, task_definition: str) -> PreRunResult:
+        result = run_one_off(
+            s,
+            OneOffRequest(
+                task_definition=task_definition,
+                command=argv,
+                timeout=s.settings.timeouts.deploy,
+                started_by="rollout-pre-run",
+            ),
+        )
+        return PreRunResult(result.ok, result.reason, result.exit_code, result.task_arn)
+
+    return step
+
+
 def _retention(cfg: EnvConfig, ctx: Context) -> None:
     from rollout.verbs import prune
 
@@ -104,6 +127,7 @@ def run(
         no_rollback=options.no_rollback,
         rollback_on_timeout=options.rollback_on_timeout,
         retention=lambda: _retention(cfg, ctx),
+        pre_run=pre_run(options.pre_run) if options.pre_run else None,
     )
     return DeployRun(session, request).run()
 

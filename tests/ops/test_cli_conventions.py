@@ -89,10 +89,10 @@ def test_quiet_and_verbose_everywhere(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(n for n, c in COMMANDS.items() if _option(c, "--env")))
 def test_every_service_verb_takes_region_cluster_service(name: str) -> None:
-    """A command that takes --env talks to a service: it takes --region, --cluster, --service
-    and --config too."""
+    """A command that takes --env talks to a service: it takes --region, --cluster and
+    --service too."""
     cmd = COMMANDS[name]
-    for flag in ("--region", "--cluster", "--service", "--config"):
+    for flag in ("--region", "--cluster", "--service"):
         assert _option(cmd, flag) is not None, f"{name} lacks {flag}"
 
 
@@ -115,7 +115,7 @@ def _minimal_args(cmd: Any) -> list[str]:
         if param.param_type_name == "option" and param.required:
             args += [param.opts[-1], "nginx:1"]
         elif param.param_type_name == "argument" and param.required:
-            args += ["--", "true"] if param.nargs == -1 else ["x"]
+            args += ["--", "true"] if param.nargs == -1 else ["1"]
     return args
 
 

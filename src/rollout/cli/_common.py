@@ -24,7 +24,7 @@ from rollout.engine.interrupt import Interrupt
 from rollout.engine.outcome import Outcome
 from rollout.errors import RolloutError, UsageError
 from rollout.events import Event, EventSink
-from rollout.report import open_reporter
+from rollout.report import OUTPUTS, open_reporter
 
 ENV_HELP = "Environment in rollout.toml ([env.<name>]); default $ROLLOUT_ENV or prod."
 OUTPUT_HELP = (
@@ -110,6 +110,22 @@ def usage_exit(exc: RolloutError) -> typer.Exit:
     """Print ``exc`` as one ``error:`` line; the Exit to raise with its code."""
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(exc.exit_code)
+
+
+def check_output(output: str, verb: str) -> str:
+    """``output`` if it is a known format, else a usage error (exit 2) naming the formats. For
+    commands that print a document instead of running a reporter (``run_verb`` checks its own);
+    ``text`` (verify's old name for plain) is accepted."""
+    if output == "text":
+        return "plain"
+    if output not in OUTPUTS:
+        raise usage_exit(
+            UsageError(
+                f"failed to {verb}: unknown --output {output!r}.",
+                hint=f"Use one of: {', '.join(OUTPUTS)}.",
+            )
+        )
+    return output
 
 
 def check_timeout(timeout: float | None, flag: str = "--timeout") -> None:

@@ -19,9 +19,8 @@ import typer
 from rollout.config import load_config
 from rollout.context import Context
 from rollout.engine.outcome import Outcome
-from rollout.errors import RolloutError, UsageError
+from rollout.errors import RolloutError
 from rollout.events import EventLog
-from rollout.report import OUTPUTS
 from rollout.verbs import diff, render, verify
 
 from . import app
@@ -38,6 +37,7 @@ from ._common import (
     ServiceOpt,
     VerboseOpt,
     check_image_flag,
+    check_output,
     env_name,
     make_context,
     service_overrides,
@@ -45,20 +45,6 @@ from ._common import (
 )
 
 OptionsT = TypeVar("OptionsT")
-
-
-def check_output(output: str, verb: str) -> str:
-    """``output`` if it is a known format (``text``, verify's old name for plain, is accepted)."""
-    if output == "text":
-        return "plain"
-    if output not in OUTPUTS:
-        raise usage_exit(
-            UsageError(
-                f"failed to {verb}: unknown --output {output!r}.",
-                hint=f"Use one of: {', '.join(OUTPUTS)}.",
-            )
-        )
-    return output
 
 
 def _run(

@@ -14,8 +14,7 @@ import typer
 from rollout.cli import app
 from rollout.errors import RolloutError
 
-from ._common import OutputOpt, QuietOpt, VerboseOpt
-from .config_cmds import check_output
+from ._common import OutputOpt, QuietOpt, VerboseOpt, check_output
 
 sandbox_app = typer.Typer(
     name="sandbox",

@@ -1,7 +1,7 @@
 """``rollout logs`` on the virtual-clock voj sandbox.
 
 The simulated runtime writes no container logs, so each test writes lines to the awslogs streams
-(``api/api/<task id>`` in ``/ecs/voj-backend``) of tasks the sandbox really runs or ran, stamped
+(``api/api/<task id>`` in ``/ecs/voj-backend-prod``) of tasks the sandbox really runs or ran, stamped
 with the real time (moto rejects events more than 14 days older than the real clock).
 """
 
@@ -19,7 +19,7 @@ from rollout.errors import UsageError
 from rollout.events import Event
 from rollout.verbs import logs as logs_verb
 
-GROUP = "/ecs/voj-backend"
+GROUP = "/ecs/voj-backend-prod"
 
 
 def write(world: World, task_id: str, *lines: str, at: float | None = None) -> None:

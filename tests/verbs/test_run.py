@@ -18,7 +18,7 @@ from rollout.events import Event
 from rollout.sandbox import FaultRule
 from rollout.verbs import run as run_verb
 
-GROUP = "/ecs/voj-backend"
+GROUP = "/ecs/voj-backend-prod"
 
 
 def log_lines(world: World, *lines: str) -> Callable[[Event], None]:

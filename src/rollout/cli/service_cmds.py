@@ -40,6 +40,7 @@ from ._common import (
     RollbackOnTimeoutOpt,
     ServiceOpt,
     VerboseOpt,
+    check_output,
     env_name,
     run_verb,
     service_overrides,
@@ -319,6 +320,7 @@ def init_cmd(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Write rollout.toml and a task-definition template from a live service."""
+    check_output(output, "init")
     chosen = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not chosen:
         typer.echo("error: pass --region (or set AWS_REGION).", err=True)

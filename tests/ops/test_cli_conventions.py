@@ -281,3 +281,28 @@ def test_readme_and_demo_help_say_the_same() -> None:
     words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
     bad = sum(r.bad for r in releases)
     assert f"{words[bad]} bad" in SUMMARY
+
+
+@pytest.mark.parametrize(
+    ("verbosity", "shown", "hidden"),
+    [
+        (-1, ["task crashed", "SUCCEEDED"], ["register", "· deploy"]),
+        (0, ["register", "task crashed", "SUCCEEDED"], ["· deploy"]),
+        (1, ["register", "· deploy", "SUCCEEDED"], []),
+    ],
+    ids=["quiet", "normal", "verbose"],
+)
+def test_quiet_and_verbose_filter_the_console(
+    verbosity: int, shown: list[str], hidden: list[str]
+) -> None:
+    """The console honours -q and -v the same way (its panel, not lines, shows the polls)."""
+    out = io.StringIO()
+    reporter = open_reporter("console", stream=out, environ={}, verbosity=verbosity)
+    for event in _events():
+        reporter(event)
+    reporter.close()
+    text = out.getvalue()
+    for phrase in shown:
+        assert phrase in text, (phrase, text)
+    for phrase in hidden:
+        assert phrase not in text, (phrase, text)

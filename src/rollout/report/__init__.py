@@ -149,7 +149,9 @@ def open_reporter(
     if output == "json":
         return Reporter(None, json_stream=stream, **common)
     if output == "console":
-        console = ConsoleRenderer(stream, live=_is_tty(stream) and verbosity >= 0)
+        console = ConsoleRenderer(
+            stream, live=_is_tty(stream) and verbosity >= 0, verbose=verbosity > 0
+        )
         return Reporter(
             shown(console, verbosity), finish=console.close, fallback_stream=stream, **common
         )

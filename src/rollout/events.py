@@ -18,6 +18,7 @@ Kinds (dotted, stable; renderers and the JSON result depend on them):
     task.stopped       a task of ours stopped: data {task, stop_code, stopped_reason, exit_codes}
     target.health      a target's health changed: data {target, state, reason}
     check              a preflight check result: data {name, status (pass|fail|warn), fix}
+    image_policy.override  the image policy was overridden: data {reason, violations}
     phase              a timed phase ended: data {phase, seconds}
     signal             a failure signal was noticed: data {signal, definitive}
     rollback.started   data {to, via}
@@ -49,6 +50,19 @@ Kinds the engine adds (deploy, undo, watch):
     interrupted        SIGINT/SIGTERM: data {signal, state, deployments, resume, undo}
     ledger.failed      the outcome could not be tagged on the revision
     retention.failed   retention after the deploy was skipped
+
+Kinds of the everyday verbs (docs/verbs/):
+
+    task.started       run: a one-off task started: data {task, task_definition_arn, container,
+                       command, log_group, log_stream}
+    task.state         run: the one-off task's lastStatus changed (debug): data {task, last_status}
+    task.failed        run: RunTask started no task: data {failures}
+    log                run, logs: one container log line: data {task, stream, timestamp[, line]}
+    logs.selected      logs: what is read: data {group, streams, prefix, since}
+    pre_run.skipped    deploy --pre-run in a dry run (nothing registered to run)
+    doctor             doctor: data {read, settings, deploy, completed, rollback, breaker,
+                       findings, notes, ...}
+    init               init: data {task_definition, containers, ecr_repository, files}
 
 Engine data keys added to the kinds above: ``signal`` has {signal, definitive, task, reason};
 ``target.health`` has {target_group}; ``verdict`` has {deployment_id, task_definition_arn,

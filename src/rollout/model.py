@@ -70,6 +70,8 @@ class Service:
     health_check_grace_period: int = 0
     launch_type: str | None = None
     network_configuration: Mapping[str, Any] | None = None
+    capacity_provider_strategy: tuple[Mapping[str, Any], ...] = ()
+    platform_version: str | None = None
 
     @property
     def primary(self) -> Deployment | None:
@@ -142,6 +144,16 @@ class ServiceDeploymentInfo:
     circuit_breaker_failures: int | None = None
     circuit_breaker_threshold: int | None = None
     rollback_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One CloudWatch Logs event."""
+
+    at: float  # the event's timestamp, seconds since the epoch
+    message: str
+    stream: str
+    event_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
 |------------------------|------|-------------------------------------------------------------|
 | SUCCEEDED              | 0    | our deployment completed and passed its checks              |
 | PREFLIGHT_FAILED       | 10   | verify found a problem; nothing was written                 |
+| PRE_RUN_FAILED         | 11   | deploy --pre-run: the one-off task failed; service unchanged|
 | FAILED_ROLLED_BACK     | 20   | release bad; service restored and verified on the old rev   |
 | FAILED_ROLLBACK_FAILED | 21   | release bad and the restore failed or was impossible: page  |
 | SUPERSEDED             | 30   | another deployment replaced ours; we never roll back over it|
@@ -20,6 +21,7 @@ from enum import StrEnum
 class Verdict(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     PREFLIGHT_FAILED = "PREFLIGHT_FAILED"
+    PRE_RUN_FAILED = "PRE_RUN_FAILED"
     FAILED_ROLLED_BACK = "FAILED_ROLLED_BACK"
     FAILED_ROLLBACK_FAILED = "FAILED_ROLLBACK_FAILED"
     SUPERSEDED = "SUPERSEDED"
@@ -30,6 +32,7 @@ class Verdict(StrEnum):
 EXIT_CODES: dict[Verdict, int] = {
     Verdict.SUCCEEDED: 0,
     Verdict.PREFLIGHT_FAILED: 10,
+    Verdict.PRE_RUN_FAILED: 11,
     Verdict.FAILED_ROLLED_BACK: 20,
     Verdict.FAILED_ROLLBACK_FAILED: 21,
     Verdict.SUPERSEDED: 30,
@@ -53,6 +56,7 @@ def ledger_outcome(verdict: Verdict) -> str:
     return {
         Verdict.SUCCEEDED: "succeeded",
         Verdict.PREFLIGHT_FAILED: "pending",
+        Verdict.PRE_RUN_FAILED: "pre-run-failed",
         Verdict.FAILED_ROLLED_BACK: "rolled-back",
         Verdict.FAILED_ROLLBACK_FAILED: "rollback-failed",
         Verdict.SUPERSEDED: "superseded",

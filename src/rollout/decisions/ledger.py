@@ -38,6 +38,7 @@ OUTCOMES = (
     "superseded",
     "interrupted",
     "timed-out",
+    "pre-run-failed",
 )
 # AWS tag values: at most 256 characters.
 MAX_VALUE = 256

@@ -1,6 +1,11 @@
 """The deploy, as data: a sequence of steps (frozen dataclasses) handled with ``match``.
 
-    Preflight → TakeLock → RecordTarget → Register → UpdateService → Watch → [RollBack] → Finish
+    Preflight → TakeLock → RecordTarget → Register → [PreRun] → UpdateService → Watch
+              → [RollBack] → Finish
+
+``rollout restart`` is the same run on the revision already in service: Register is skipped and
+UpdateService forces a new deployment. ``deploy --pre-run CMD`` adds PreRun: a one-off task on
+the registered revision whose failure ends the run (PRE_RUN_FAILED) before UpdateService.
 
 Each step emits ``step.started``/``step.finished``; each handler returns the next step. An
 interrupt (SIGINT/SIGTERM) before ``UpdateService`` ends the run with the service untouched; one
@@ -45,18 +50,38 @@ class Prepared:
     git_sha: str | None = None
     ok: bool = True
     problems: tuple[str, ...] = ()
+    #: ``rollout restart``: deploy this registered revision again instead of registering one.
+    reuse_arn: str | None = None
 
 
 @dataclass(frozen=True)
 class DeployRequest:
     image: str
     prepare: Callable[[], Prepared]
-    verb: str = "deploy"  # "deploy" | "watch" (resume: attach to the deployment in flight)
+    #: "deploy" | "restart" (the revision in service again) | "watch" (resume: attach to the
+    #: deployment in flight)
+    verb: str = "deploy"
     no_rollback: bool = False
     #: On TIMED_OUT, roll back instead of leaving ECS to carry on (``--rollback-on-timeout``).
     rollback_on_timeout: bool = False
     #: Called after a successful deploy when retention.prune_after_deploy is on.
     retention: Callable[[], None] | None = None
+    #: ``UpdateService(forceNewDeployment=True)``: replace every task even on the same revision
+    #: (``rollout restart``). Sent once, never retried (a retry could start a second deployment).
+    force_new_deployment: bool = False
+    #: ``deploy --pre-run``: a one-off task on the new revision before UpdateService; a failure
+    #: ends the run with PRE_RUN_FAILED and the service untouched.
+    pre_run: Callable[[Session, str], PreRunResult] | None = None
+
+
+@dataclass(frozen=True)
+class PreRunResult:
+    """What a ``--pre-run`` task ended with."""
+
+    ok: bool
+    reason: str
+    exit_code: int | None = None
+    task_arn: str | None = None
 
 
 # -- steps ------------------------------------------------------------------------------------
@@ -80,6 +105,11 @@ class RecordTarget:
 @dataclass(frozen=True)
 class Register:
     name: str = "register the new revision"
+
+
+@dataclass(frozen=True)
+class PreRun:
+    name: str = "run the pre-run task"
 
 
 @dataclass(frozen=True)
@@ -117,6 +147,7 @@ Step = (
     | TakeLock
     | RecordTarget
     | Register
+    | PreRun
     | UpdateService
     | Attach
     | Watch
@@ -129,6 +160,7 @@ INDEX = {
     TakeLock: 2,
     RecordTarget: 3,
     Register: 4,
+    PreRun: 4,
     UpdateService: 5,
     Attach: 5,
     Watch: 6,
@@ -167,7 +199,10 @@ class DeployRun:
 
     def run(self) -> Outcome:
         st = self.s.settings
-        what = self.req.image if self.req.verb == "deploy" else "the deployment in flight"
+        what = {
+            "watch": "the deployment in flight",
+            "restart": "the revision in service",
+        }.get(self.req.verb, self.req.image)
         self.s.emit(
             "run.started",
             f"{self.req.verb} {what} on {st.cluster}/{st.service} [{st.env}]"
@@ -179,11 +214,18 @@ class DeployRun:
             dry_run=self.s.dry_run,
             image=self.req.image,
         )
-        step: Step = Preflight() if self.req.verb == "deploy" else TakeLock()
+        step: Step = TakeLock() if self.req.verb == "watch" else Preflight()
         try:
             while True:
                 if self.s.interrupt.is_set() and isinstance(
-                    step, Preflight | TakeLock | RecordTarget | Register | UpdateService | Attach
+                    step,
+                    Preflight
+                    | TakeLock
+                    | RecordTarget
+                    | Register
+                    | PreRun
+                    | UpdateService
+                    | Attach,
                 ):
                     step = Finish(Verdict.INTERRUPTED, self._interrupted_before(step))
                 index = INDEX[type(step)]
@@ -237,13 +279,15 @@ class DeployRun:
                 return self._preflight()
             case TakeLock():
                 self.lock.acquire()
-                return RecordTarget() if self.req.verb == "deploy" else Attach()
+                return Attach() if self.req.verb == "watch" else RecordTarget()
             case Attach():
                 return self._attach()
             case RecordTarget():
                 return self._record_target()
             case Register():
                 return self._register()
+            case PreRun():
+                return self._pre_run()
             case UpdateService():
                 return self._update()
             case Watch():
@@ -345,6 +389,18 @@ class DeployRun:
         s = self.s
         prepared = self.state.prepared
         assert prepared is not None
+        if prepared.reuse_arn is not None:
+            # restart: the revision in service is deployed again; nothing is registered and
+            # its ledger entry is left as it is (a failed restart must not unmark a good one)
+            self.state.new_arn = prepared.reuse_arn
+            s.emit(
+                "registered",
+                f"reusing {prepared.reuse_arn.rsplit('/', 1)[-1]} (nothing registered)",
+                task_definition_arn=prepared.reuse_arn,
+                revision=ledger.revision_of(prepared.reuse_arn),
+                reused=True,
+            )
+            return UpdateService()
         env = dict(s.ctx.environ)
         # render's provenance tags win; the ledger adds what render does not know
         tags = ledger.start_tags(
@@ -374,19 +430,47 @@ class DeployRun:
                 task_definition_arn=registered.arn,
                 revision=registered.revision,
             )
+        return PreRun() if self.req.pre_run is not None else UpdateService()
+
+    def _pre_run(self) -> Step:
+        s = self.s
+        assert self.req.pre_run is not None
+        assert self.state.new_arn is not None
+        if self.state.registered is None:  # dry run: nothing registered to run
+            s.emit("pre_run.skipped", "dry run: the pre-run task would run here", level="info")
+            return UpdateService()
+        result = self.req.pre_run(s, self.state.new_arn)
+        self.state.details["pre_run_exit_code"] = result.exit_code
+        self.state.details["pre_run_task_arn"] = result.task_arn
+        if not result.ok:
+            return Finish(
+                Verdict.PRE_RUN_FAILED,
+                f"pre-run task failed: {result.reason}; the service was not changed",
+            )
         return UpdateService()
 
     def _update(self) -> Step:
         s, st = self.s, self.s.settings
         new_arn = self.state.new_arn
         assert new_arn is not None
-        updated = s.write(
-            "ecs",
-            "UpdateService",
-            {"cluster": st.cluster, "service": st.service, "taskDefinition": new_arn},
-            f"point {st.service} at {new_arn.rsplit('/', 1)[-1]}",
-            lambda: s.gw.ecs.update_service(st.cluster, st.service, task_definition=new_arn),
-        )
+        if self.req.force_new_deployment:
+            # no taskDefinition: ECS replaces every task on the revision in service; the check
+            # below finds the deployment it started (and SUPERSEDED if that is not ours)
+            updated = s.write(
+                "ecs",
+                "UpdateService",
+                {"cluster": st.cluster, "service": st.service, "forceNewDeployment": True},
+                f"replace every task of {st.service} ({new_arn.rsplit('/', 1)[-1]})",
+                lambda: s.gw.ecs.update_service(st.cluster, st.service, force_new_deployment=True),
+            )
+        else:
+            updated = s.write(
+                "ecs",
+                "UpdateService",
+                {"cluster": st.cluster, "service": st.service, "taskDefinition": new_arn},
+                f"point {st.service} at {new_arn.rsplit('/', 1)[-1]}",
+                lambda: s.gw.ecs.update_service(st.cluster, st.service, task_definition=new_arn),
+            )
         self.state.update_at = s.now()
         if updated is None:  # dry run
             return Finish(Verdict.SUCCEEDED, "DRY RUN OK")
@@ -553,6 +637,8 @@ class DeployRun:
         code = exit_code(verdict)
         target_arn = self.state.target.arn if self.state.target else None
         new_arn = registered.arn if registered else None
+        if self.state.prepared is not None and self.state.prepared.reuse_arn is not None:
+            new_arn = self.state.prepared.reuse_arn
         level: Level = "success" if verdict is Verdict.SUCCEEDED else "error"
         if verdict in (Verdict.SUPERSEDED, Verdict.INTERRUPTED, Verdict.TIMED_OUT):
             level = "warning"

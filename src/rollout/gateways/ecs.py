@@ -165,6 +165,24 @@ class EcsGateway:
             tasks.extend(_task(t) for t in resp.get("tasks", []))
         return tasks
 
+    def run_task(self, request: Mapping[str, Any]) -> tuple[list[Task], list[str]]:
+        """Start a one-off task; returns the tasks started and the failures' reasons.
+
+        Sent on a single-attempt client: even with the request's ``clientToken`` a retry is left
+        to the caller, who knows whether a second migration run is acceptable.
+        """
+        with aws_errors(f"run a task of {request.get('taskDefinition')}"):
+            resp = self._factory.no_retry_client("ecs").run_task(**request)
+        failures = [
+            f"{f.get('reason', 'failure')}" + (f" ({f['detail']})" if f.get("detail") else "")
+            for f in resp.get("failures", [])
+        ]
+        return [_task(t) for t in resp.get("tasks", [])], failures
+
+    def stop_task(self, cluster: str, task: str, reason: str) -> None:
+        with aws_errors(f"stop task {task}"):
+            self._ecs.stop_task(cluster=cluster, task=task, reason=reason[:255])
+
     # -- service deployments API (absent in older regions/SDKs: returns None) -----------------
 
     def list_service_deployments(
@@ -251,6 +269,8 @@ def _service(raw: Mapping[str, Any]) -> Service:
         health_check_grace_period=int(raw.get("healthCheckGracePeriodSeconds", 0) or 0),
         launch_type=raw.get("launchType"),
         network_configuration=raw.get("networkConfiguration"),
+        capacity_provider_strategy=tuple(raw.get("capacityProviderStrategy") or ()),
+        platform_version=raw.get("platformVersion"),
     )
 
 

@@ -46,6 +46,35 @@ class ElbGateway:
             for d in resp.get("TargetHealthDescriptions", [])
         ]
 
+    def listeners(self, load_balancer_arn: str) -> list[dict[str, Any]]:
+        """Each listener's port, protocol and the target groups its default action forwards
+        to, with their weights: ``[{port, protocol, forwards: {target group ARN: weight}}]``."""
+        out: list[dict[str, Any]] = []
+        with aws_errors("describe listeners"):
+            pages = self._elb.get_paginator("describe_listeners").paginate(
+                LoadBalancerArn=load_balancer_arn
+            )
+            for page in pages:
+                for listener in page.get("Listeners", []):
+                    forwards: dict[str, int] = {}
+                    for action in listener.get("DefaultActions", []):
+                        if action.get("Type") != "forward":
+                            continue
+                        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+                        for g in groups:
+                            forwards[g["TargetGroupArn"]] = int(g.get("Weight", 1))
+                        if not groups and action.get("TargetGroupArn"):
+                            forwards[action["TargetGroupArn"]] = 1
+                    out.append(
+                        {
+                            "arn": listener.get("ListenerArn"),
+                            "port": listener.get("Port"),
+                            "protocol": listener.get("Protocol"),
+                            "forwards": forwards,
+                        }
+                    )
+        return out
+
     def describe_load_balancers(
         self, *, arns: Sequence[str] = (), names: Sequence[str] = ()
     ) -> list[LoadBalancer]:

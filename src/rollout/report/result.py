@@ -13,7 +13,13 @@ from typing import Any
 from rollout.events import Event
 
 #: Kinds whose ``data`` is a whole report of its own (read-only verbs), copied under this key.
-REPORT_KINDS = {"status": "status", "history": "history", "prune.plan": "prune"}
+REPORT_KINDS = {
+    "status": "status",
+    "history": "history",
+    "prune.plan": "prune",
+    "doctor": "doctor",
+    "init": "init",
+}
 
 #: ``data`` keys, in any event, that name a deployment or a task definition of this run.
 _DEPLOYMENT_KEYS = ("deployment_id",)
@@ -54,6 +60,7 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
         "ecs_events": [],
         "writes": [],
         "checks": [],
+        "image_policy_override": None,
         "rollback": None,
         "events": [e.to_json() for e in evs],
     }
@@ -126,6 +133,11 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
                 doc["checks"].append(
                     {"name": d.get("name"), "status": d.get("status"), "message": e.message}
                 )
+            case "image_policy.override":
+                doc["image_policy_override"] = {
+                    "reason": d.get("reason"),
+                    "violations": list(d.get("violations") or []),
+                }
             case "rollback.started":
                 doc["rollback"] = {"at": e.at, "to": d.get("to"), "via": d.get("via")}
                 _append_unique(td_arns, d.get("to"))

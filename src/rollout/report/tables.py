@@ -21,6 +21,7 @@ OUTCOME_STYLES = {
     "interrupted": "magenta",
     "timed-out": "magenta",
     "pending": "blue",
+    "pre-run-failed": "yellow",
 }
 
 
@@ -244,7 +245,62 @@ def demo_summary_renderable(data: Mapping[str, Any]) -> RenderableType:
     return Group(*parts)
 
 
+def doctor_renderable(data: Mapping[str, Any]) -> RenderableType:
+    """``rollout doctor``: the estimates with their formulas, then what to change and what it
+    saves."""
+    est = Table(title="estimates", show_lines=False)
+    for col in ("", "seconds", "formula"):
+        est.add_column(col)
+    for key in ("deploy", "completed", "rollback", "breaker"):
+        e = data.get(key)
+        if isinstance(e, Mapping):
+            est.add_row(str(e.get("name")), f"{e.get('seconds', 0):.0f}", str(e.get("formula")))
+    if data.get("deploy_threshold_reading") is not None:
+        est.add_row(
+            "good deploy, threshold reading (§6.1)",
+            f"{data['deploy_threshold_reading']:.0f}",
+            "new targets need HealthyThresholdCount checks",
+        )
+    if data.get("clients_off_bad_path") is not None:
+        est.add_row(
+            "clients off the bad path (Route 53)",
+            f"{data['clients_off_bad_path']:.0f}",
+            "rollback + INSYNC + TTL (§7)",
+        )
+    fixes = Table(title="what makes them slow, and what a fix saves (seconds)")
+    for col in (
+        "setting",
+        "now",
+        "suggested",
+        "deploy",
+        "completed",
+        "rollback",
+        "breaker",
+        "why",
+        "source",
+    ):
+        fixes.add_column(col)
+    for f in data.get("findings") or []:
+        fixes.add_row(
+            str(f.get("setting")),
+            str(f.get("current")),
+            str(f.get("suggested")),
+            _secs(f.get("saves_deploy")),
+            _secs(f.get("saves_completed")),
+            _secs(f.get("saves_rollback")),
+            _secs(f.get("saves_breaker")),
+            str(f.get("why")),
+            str(f.get("source")),
+        )
+    parts: list[RenderableType] = [est]
+    if data.get("findings"):
+        parts.append(fixes)
+    parts.extend(Text(f"note: {n}", style="dim") for n in data.get("notes") or [])
+    return Group(*parts)
+
+
 RENDERABLES = {
+    "doctor": doctor_renderable,
     "demo.summary": demo_summary_renderable,
     "status": status_renderable,
     "history": history_renderable,

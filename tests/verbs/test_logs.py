@@ -1,8 +1,8 @@
 """``rollout logs`` on the virtual-clock voj sandbox.
 
 The simulated runtime writes no container logs, so each test writes lines to the awslogs streams
-(``api/api/<task id>`` in ``/ecs/voj-backend-prod``) of tasks the sandbox really runs or ran, stamped
-with the real time (moto rejects events more than 14 days older than the real clock).
+(``api/api/<task id>`` in ``/ecs/voj-backend-prod``) of tasks the sandbox really runs or ran,
+stamped with the real time (moto rejects events more than 14 days older than the real clock).
 """
 
 from __future__ import annotations

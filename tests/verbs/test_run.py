@@ -195,3 +195,63 @@ def _deploy_with_pre_run(world: World, command: str):  # type: ignore[no-untyped
         pre_run=deploy_verb.pre_run(command),
     )
     return DeployRun(session, request).run()
+
+
+def test_deploy_pre_run_interrupted_leaves_the_service_untouched(world: World) -> None:
+    """SIGINT while the pre-run task runs: INTERRUPTED (40), no UpdateService, the task left
+    running (never killed half-way)."""
+    from rollout.config import load_config
+    from rollout.engine.deploy import DeployRequest, DeployRun
+    from rollout.engine.interrupt import Interrupt
+    from rollout.verbs import deploy as deploy_verb
+
+    from engine.scenario import CONFIG
+
+    before = world.current_revision()
+    interrupt = Interrupt()
+    ctx, _ = world.context(
+        sink=lambda e: interrupt.set("SIGINT") if e.kind == "task.started" else None
+    )
+    cfg = load_config(CONFIG, "prod", environ={})
+    image = world.prov.images["sha-0000002"]
+    session = world.session(ctx, interrupt=interrupt, prober=passing_probe)
+    outcome = DeployRun(
+        session,
+        DeployRequest(
+            image=image,
+            prepare=lambda: deploy_verb.prepare(cfg, image, ctx),
+            pre_run=deploy_verb.pre_run("sleep 600"),
+        ),
+    ).run()
+    assert (outcome.verdict, outcome.exit_code) == ("INTERRUPTED", 40)
+    assert world.current_revision() == before
+    assert "ecs.UpdateService" not in world.writes()
+    assert "ecs.StopTask" not in world.writes()
+    world.sb.client_factory().client("ecs").stop_task(
+        cluster=world.prov.cluster, task=outcome.details["pre_run_task_arn"]
+    )
+
+
+def test_deploy_pre_run_dry_run_skips_the_task_and_prints_the_writes(world: World) -> None:
+    """In a dry run nothing is registered, so the pre-run is reported skipped; DRY RUN OK."""
+    from rollout.config import load_config
+    from rollout.engine.deploy import DeployRequest, DeployRun
+    from rollout.verbs import deploy as deploy_verb
+
+    from engine.scenario import CONFIG
+
+    ctx, log = world.context()
+    cfg = load_config(CONFIG, "prod", environ={})
+    image = world.prov.images["sha-0000002"]
+    session = world.session(ctx, prober=passing_probe, dry_run=True)
+    outcome = DeployRun(
+        session,
+        DeployRequest(
+            image=image,
+            prepare=lambda: deploy_verb.prepare(cfg, image, ctx),
+            pre_run=deploy_verb.pre_run("alembic upgrade head"),
+        ),
+    ).run()
+    assert (outcome.verdict, outcome.exit_code) == ("SUCCEEDED", 0)
+    assert world.writes() == []
+    assert any(e.kind == "pre_run.skipped" for e in log.events)

@@ -12,10 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from engine.scenario import World, passing_probe
+from engine.scenario import CONFIG, World, passing_probe
+from rollout.config import load_config
 from rollout.decisions import ledger
+from rollout.engine.deploy import DeployRequest, DeployRun
+from rollout.engine.interrupt import Interrupt
 from rollout.events import Event
 from rollout.sandbox import FaultRule
+from rollout.verbs import deploy as deploy_verb
 from rollout.verbs import run as run_verb
 
 GROUP = "/ecs/voj-backend"
@@ -180,11 +184,6 @@ def test_deploy_pre_run_success_then_deploys(world: World) -> None:
 
 
 def _deploy_with_pre_run(world: World, command: str):  # type: ignore[no-untyped-def]
-    from engine.scenario import CONFIG
-    from rollout.config import load_config
-    from rollout.engine.deploy import DeployRequest, DeployRun
-    from rollout.verbs import deploy as deploy_verb
-
     ctx, _ = world.context()
     cfg = load_config(CONFIG, "prod", environ={})
     image = world.prov.images["sha-0000002"]
@@ -200,13 +199,6 @@ def _deploy_with_pre_run(world: World, command: str):  # type: ignore[no-untyped
 def test_deploy_pre_run_interrupted_leaves_the_service_untouched(world: World) -> None:
     """SIGINT while the pre-run task runs: INTERRUPTED (40), no UpdateService, the task left
     running (never killed half-way)."""
-    from rollout.config import load_config
-    from rollout.engine.deploy import DeployRequest, DeployRun
-    from rollout.engine.interrupt import Interrupt
-    from rollout.verbs import deploy as deploy_verb
-
-    from engine.scenario import CONFIG
-
     before = world.current_revision()
     interrupt = Interrupt()
     ctx, _ = world.context(
@@ -234,12 +226,6 @@ def test_deploy_pre_run_interrupted_leaves_the_service_untouched(world: World) -
 
 def test_deploy_pre_run_dry_run_skips_the_task_and_prints_the_writes(world: World) -> None:
     """In a dry run nothing is registered, so the pre-run is reported skipped; DRY RUN OK."""
-    from rollout.config import load_config
-    from rollout.engine.deploy import DeployRequest, DeployRun
-    from rollout.verbs import deploy as deploy_verb
-
-    from engine.scenario import CONFIG
-
     ctx, log = world.context()
     cfg = load_config(CONFIG, "prod", environ={})
     image = world.prov.images["sha-0000002"]

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from rollout.cli import app
 from rollout.errors import RolloutError
+
+from ._common import OutputOpt, QuietOpt, VerboseOpt
+from .config_cmds import check_output
 
 sandbox_app = typer.Typer(
     name="sandbox",
@@ -22,6 +28,28 @@ app.add_typer(sandbox_app, name="sandbox")
 def _fail(exc: RolloutError) -> typer.Exit:
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(exc.exit_code)
+
+
+def _up_echo(fmt: str, quiet: bool) -> Callable[[str], None]:
+    """How `sandbox up` prints: the lines as they come (``-q``: only the ``export`` lines), or
+    with ``-o json`` one JSON object of the variables to export (comments go to stderr)."""
+    exports: dict[str, str] = {}
+
+    def echo(line: str) -> None:
+        is_export = line.startswith("export ")
+        if fmt != "json":
+            if is_export or not quiet:
+                typer.echo(line)
+            return
+        if is_export:
+            name, _, value = line[len("export ") :].partition("=")
+            exports[name] = value
+        elif line.startswith("# Ctrl-C") and exports:
+            typer.echo(json.dumps({"environment": exports}))
+        if not is_export and not quiet:
+            typer.echo(line, err=True)
+
+    return echo
 
 
 @sandbox_app.command("up")
@@ -38,10 +66,16 @@ def up(
     region: str = typer.Option(
         "ap-northeast-2", envvar="AWS_REGION", help="The region the sandbox reports."
     ),
+    output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Serve the sandbox until Ctrl-C; print the environment to export for AWS clients."""
+    """Serve the sandbox until Ctrl-C; print the environment to export for AWS clients.
+
+    -o json prints {"environment": {NAME: value}} once serving; -q prints only the exports."""
     from rollout.sandbox import run_up
 
+    fmt = check_output(output, "start the sandbox")
     try:
         run_up(
             host=host,
@@ -49,7 +83,7 @@ def up(
             speed=speed,
             faults_file=faults,
             region=region,
-            echo=lambda line: typer.echo(line),
+            echo=_up_echo(fmt, quiet),
         )
     except RolloutError as exc:
         raise _fail(exc) from exc
@@ -64,16 +98,31 @@ def provision(
     ),
     region: str | None = typer.Option(None, help="Region (default: the sandbox's)."),
     timeout: float = typer.Option(900.0, help="Wall seconds to wait for a steady service."),
+    output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Create the voj stack on a running `rollout sandbox up` and wait until it is steady."""
+    """Create the voj stack on a running `rollout sandbox up` and wait until it is steady.
+
+    -o json prints what was built as one JSON object (progress goes to stderr); -q prints no
+    progress."""
     from rollout.sandbox import provision_remote
 
+    fmt = check_output(output, "provision")
+
+    def echo(line: str) -> None:
+        if not quiet:
+            typer.echo(line, err=fmt == "json")
+
     try:
-        provision_remote(
+        result = provision_remote(
             endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
             region=region,
-            echo=lambda line: typer.echo(line),
+            echo=echo,
             timeout=timeout,
         )
     except RolloutError as exc:
         raise _fail(exc) from exc
+    if fmt == "json":
+        built: dict[str, Any] = dataclasses.asdict(result)
+        typer.echo(json.dumps(built, indent=2, default=str))

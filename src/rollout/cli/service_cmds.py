@@ -29,24 +29,28 @@ from rollout.verbs import run as run_verb_module
 
 from . import app
 from ._common import (
+    ClusterOpt,
     ConfigOpt,
+    DryRunOpt,
     EnvOpt,
     NoRollbackOpt,
     OutputOpt,
+    QuietOpt,
+    RegionOpt,
     RollbackOnTimeoutOpt,
+    ServiceOpt,
+    VerboseOpt,
+    check_timeout,
     env_name,
     run_verb,
+    service_overrides,
+    usage_exit,
+    verbosity,
 )
-
-DryRunOpt = Annotated[
-    bool, typer.Option("--dry-run", help="Walk the same path; print each write, send none.")
-]
 
 
 def _positive(name: str, value: float | None) -> None:
-    if value is not None and value <= 0:
-        typer.echo(f"error: {name} must be a positive number of seconds.", err=True)
-        raise typer.Exit(UsageError.exit_code)
+    check_timeout(value, name)
 
 
 @app.command("restart")
@@ -59,7 +63,12 @@ def restart_cmd(
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
     dry_run: DryRunOpt = False,
     config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Replace every task on the revision in service (forceNewDeployment), watched like a deploy."""
     _positive("--timeout", timeout)
@@ -77,6 +86,9 @@ def restart_cmd(
         config=config,
         output=output,
         interrupt=interrupt,
+        overrides=service_overrides(region, cluster, service),
+        quiet=quiet,
+        verbose=verbose,
     )
 
 
@@ -94,13 +106,17 @@ def scale_cmd(
     ] = False,
     dry_run: DryRunOpt = False,
     config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Set the desired task count to COUNT and watch the service settle (scale back on failure)."""
     _positive("--timeout", timeout)
     if count < 0:
-        typer.echo("error: COUNT must be 0 or more.", err=True)
-        raise typer.Exit(UsageError.exit_code)
+        raise usage_exit(UsageError("failed to scale: COUNT must be 0 or more."))
     options = scale.ScaleOptions(
         desired=count,
         env=env_name(env),
@@ -115,6 +131,9 @@ def scale_cmd(
         config=config,
         output=output,
         interrupt=interrupt,
+        overrides=service_overrides(region, cluster, service),
+        quiet=quiet,
+        verbose=verbose,
     )
 
 
@@ -144,7 +163,12 @@ def run_cmd(
     ] = 3600.0,
     dry_run: DryRunOpt = False,
     config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Run a one-off task like the service's (network, roles, secrets); stream its logs; exit
     with its exit code (125 when it could not start).
@@ -153,8 +177,7 @@ def run_cmd(
     """
     _positive("--timeout", timeout)
     if revision is not None and revision < 1:
-        typer.echo("error: --revision must be 1 or more.", err=True)
-        raise typer.Exit(UsageError.exit_code)
+        raise usage_exit(UsageError("failed to run: --revision must be 1 or more."))
     options = run_verb_module.RunOptions(
         command=tuple(command or ()),
         env=env_name(env),
@@ -170,6 +193,9 @@ def run_cmd(
         config=config,
         output=output,
         interrupt=interrupt,
+        overrides=service_overrides(region, cluster, service),
+        quiet=quiet,
+        verbose=verbose,
     )
 
 
@@ -194,12 +220,18 @@ def logs_cmd(
         typer.Option("--container", help="Container (default: the first essential one)."),
     ] = None,
     config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Show the service's container logs from CloudWatch Logs, by revision or task."""
     if task is not None and revision is not None:
-        typer.echo("error: pass either --task or --revision, not both.", err=True)
-        raise typer.Exit(UsageError.exit_code)
+        raise usage_exit(
+            UsageError("failed to read logs: pass either --task or --revision, not both.")
+        )
     options = logs.LogsOptions(
         env=env_name(env),
         follow=follow,
@@ -215,14 +247,19 @@ def logs_cmd(
         config=config,
         output=output,
         interrupt=interrupt,
+        overrides=service_overrides(region, cluster, service),
+        quiet=quiet,
+        verbose=verbose,
     )
 
 
-def _run_unconfigured(call: Callable[[Context], Outcome], *, region: str, output: str) -> None:
+def _run_unconfigured(
+    call: Callable[[Context], Outcome], *, region: str, output: str, level: int = 0
+) -> None:
     """``run_verb`` for a verb that runs before there is a rollout.toml (``init``)."""
     environ = dict(os.environ)
     try:
-        reporter = open_reporter(output, stream=sys.stdout, environ=environ)
+        reporter = open_reporter(output, stream=sys.stdout, environ=environ, verbosity=level)
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from exc
@@ -277,12 +314,13 @@ def init_cmd(
         bool, typer.Option("--dry-run", help="Print both files instead of writing them.")
     ] = False,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Write rollout.toml and a task-definition template from a live service."""
     chosen = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not chosen:
-        typer.echo("error: pass --region (or set AWS_REGION).", err=True)
-        raise typer.Exit(UsageError.exit_code)
+        raise usage_exit(UsageError("failed to init: pass --region (or set AWS_REGION)."))
     options = init.InitOptions(
         cluster=cluster,
         service=service,
@@ -293,15 +331,33 @@ def init_cmd(
         force=force,
         dry_run=dry_run,
     )
-    _run_unconfigured(lambda ctx: init.run(options, ctx), region=chosen, output=output)
+    _run_unconfigured(
+        lambda ctx: init.run(options, ctx),
+        region=chosen,
+        output=output,
+        level=verbosity(quiet, verbose),
+    )
 
 
 @app.command("doctor")
 def doctor_cmd(
     env: EnvOpt = None,
     config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Estimate how long a deploy and a rollback take, and which settings slow them (read-only)."""
     options = doctor.DoctorOptions(env=env_name(env))
-    run_verb(lambda ctx: doctor.run(options, ctx), env=options.env, config=config, output=output)
+    run_verb(
+        lambda ctx: doctor.run(options, ctx),
+        env=options.env,
+        config=config,
+        output=output,
+        overrides=service_overrides(region, cluster, service),
+        quiet=quiet,
+        verbose=verbose,
+    )

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rollout.config import load_config
 from rollout.context import Context
 from rollout.decisions.estimate import Diagnosis, Estimate, Settings, diagnose
 from rollout.engine.outcome import Outcome
@@ -31,7 +30,7 @@ class DoctorOptions:
 
 
 def run(options: DoctorOptions, ctx: Context) -> Outcome:
-    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    cfg = ctx.load_env(options.env)
     started = start(ctx, "doctor", cfg)
     ecs, elb = EcsGateway(ctx.factory), ElbGateway(ctx.factory)
     svc = ecs.describe_service(cfg.cluster, cfg.service)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rollout.config import load_config
 from rollout.context import Context
 from rollout.decisions import ledger
 from rollout.decisions.logsel import Selection, parse_since, select_streams
@@ -37,7 +36,7 @@ class LogsOptions:
 
 
 def run(options: LogsOptions, ctx: Context, *, interrupt: Interrupt | None = None) -> Outcome:
-    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    cfg = ctx.load_env(options.env)
     interrupt = interrupt or Interrupt()
     started = start(ctx, "logs", cfg)
     if options.task is not None and options.revision is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rollout.config import EnvConfig, load_config
+from rollout.config import EnvConfig
 from rollout.context import Context
 from rollout.engine.deploy import DeployRequest, DeployRun, Prepared
 from rollout.engine.gateways import Gateways
@@ -68,7 +68,7 @@ def run(
     interrupt: Interrupt | None = None,
     prober: Prober = http_probe,
 ) -> Outcome:
-    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    cfg = ctx.load_env(options.env)
     session = Session(
         ctx,
         Gateways.from_factory(ctx.factory),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rollout.config import load_config
 from rollout.context import Context
 from rollout.decisions import ledger
 from rollout.decisions.oneoff import run_verdict
@@ -37,7 +36,7 @@ class RunOptions:
 
 
 def run(options: RunOptions, ctx: Context, *, interrupt: Interrupt | None = None) -> Outcome:
-    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    cfg = ctx.load_env(options.env)
     s = Session(
         ctx,
         Gateways.from_factory(ctx.factory),

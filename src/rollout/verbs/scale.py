@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rollout.config import load_config
 from rollout.context import Context
 from rollout.engine.gateways import Gateways
 from rollout.engine.interrupt import Interrupt
@@ -29,7 +28,7 @@ class ScaleOptions:
 
 
 def run(options: ScaleOptions, ctx: Context, *, interrupt: Interrupt | None = None) -> Outcome:
-    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    cfg = ctx.load_env(options.env)
     settings = engine_settings(cfg, None)
     if options.timeout is not None:
         settings = replace(

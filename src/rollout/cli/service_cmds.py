@@ -254,15 +254,21 @@ def logs_cmd(
 
 
 def _run_unconfigured(
-    call: Callable[[Context], Outcome], *, region: str, output: str, level: int = 0
+    call: Callable[[Context], Outcome], *, region: str | None, output: str, level: int = 0
 ) -> None:
-    """``run_verb`` for a verb that runs before there is a rollout.toml (``init``)."""
+    """``run_verb`` for a verb that runs before there is a rollout.toml (``init``): the region
+    comes from the flag or the environment, not from a config."""
     environ = dict(os.environ)
     try:
         reporter = open_reporter(output, stream=sys.stdout, environ=environ, verbosity=level)
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from exc
+    region = region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        reporter.close()
+        typer.echo("error: failed to init: pass --region (or set AWS_REGION).", err=True)
+        raise typer.Exit(UsageError.exit_code)
     code = 1
     try:
         ctx = Context(
@@ -300,12 +306,13 @@ def init_cmd(
     env: Annotated[
         str, typer.Option("--env", help="Name of the environment to write ([env.<name>]).")
     ] = "prod",
-    directory: Annotated[
-        Path, typer.Option("--dir", help="Where to write rollout.toml (default: here).")
-    ] = Path(),
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Where to write rollout.toml (default ./rollout.toml)."),
+    ] = None,
     template: Annotated[
         str,
-        typer.Option("--template", help="Template path, relative to --dir."),
+        typer.Option("--template", help="Template path, relative to rollout.toml's folder."),
     ] = "ecs/taskdef.json",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite rollout.toml and the template.")
@@ -318,22 +325,20 @@ def init_cmd(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Write rollout.toml and a task-definition template from a live service."""
-    chosen = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not chosen:
-        raise usage_exit(UsageError("failed to init: pass --region (or set AWS_REGION)."))
+    chosen = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
     options = init.InitOptions(
         cluster=cluster,
         service=service,
         region=chosen,
         env=env,
-        directory=directory,
+        config=config or Path("rollout.toml"),
         template=template,
         force=force,
         dry_run=dry_run,
     )
     _run_unconfigured(
         lambda ctx: init.run(options, ctx),
-        region=chosen,
+        region=chosen or None,
         output=output,
         level=verbosity(quiet, verbose),
     )

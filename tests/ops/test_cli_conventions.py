@@ -118,7 +118,8 @@ def _minimal_args(cmd: Any) -> list[str]:
             if param.nargs == -1:
                 args += ["--", "true"]
             else:  # a value of the argument's type (e.g. scale's COUNT is an integer)
-                args += ["1" if getattr(param.type, "name", "") == "integer" else "x"]
+                kind = getattr(getattr(param, "type_descriptor", None), "annotation", str)
+                args += ["1" if kind is int else "x"]
     return args
 
 

@@ -22,8 +22,6 @@ from rollout.sandbox import FaultRule
 from rollout.verbs import deploy as deploy_verb
 from rollout.verbs import run as run_verb
 
-GROUP = "/ecs/voj-backend"
-
 
 def log_lines(world: World, *lines: str) -> Callable[[Event], None]:
     """An event hook that writes ``lines`` to a task's awslogs stream once RunTask started it."""

@@ -2,8 +2,7 @@
 
 The simulated runtime writes no container logs, so each test writes lines to the awslogs streams
 (``api/api/<task id>`` in the task definition's group) of tasks the sandbox really runs or ran,
-stamped
-with the real time (moto rejects events more than 14 days older than the real clock).
+stamped with the real time (moto rejects events more than 14 days older than the real clock).
 """
 
 from __future__ import annotations

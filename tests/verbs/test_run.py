@@ -239,3 +239,22 @@ def test_deploy_pre_run_dry_run_skips_the_task_and_prints_the_writes(world: Worl
     assert (outcome.verdict, outcome.exit_code) == ("SUCCEEDED", 0)
     assert world.writes() == []
     assert any(e.kind == "pre_run.skipped" for e in log.events)
+
+
+def test_run_interrupted_leaves_the_task_running_and_exits_40(world: World) -> None:
+    """SIGINT while waiting: INTERRUPTED (40), the task is not stopped, and the message says how
+    to stop or follow it."""
+    interrupt = Interrupt()
+    ctx, _ = world.context(
+        sink=lambda e: interrupt.set("SIGINT") if e.kind == "task.started" else None
+    )
+    outcome = run_verb.run(
+        run_verb.RunOptions(command=("sleep", "600"), env="prod"), ctx, interrupt=interrupt
+    )
+    assert (outcome.verdict, outcome.exit_code) == ("INTERRUPTED", 40)
+    assert "ecs.StopTask" not in world.writes()
+    assert "stop-task" in (outcome.reason or "")
+    assert "rollout logs" in (outcome.reason or "")
+    world.sb.client_factory().client("ecs").stop_task(
+        cluster=world.prov.cluster, task=outcome.details["task"]
+    )

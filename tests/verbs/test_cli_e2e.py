@@ -84,8 +84,8 @@ def test_everyday_verbs_through_the_cli(endpoint: dict[str, str], tmp_path: Path
         "voj-prod",
         "--service",
         "voj-backend-api",
-        "--dir",
-        str(tmp_path),
+        "--config",
+        str(tmp_path / "rollout.toml"),
         "-o",
         "plain",
     )
@@ -98,8 +98,8 @@ def test_everyday_verbs_through_the_cli(endpoint: dict[str, str], tmp_path: Path
         "voj-prod",
         "--service",
         "voj-backend-api",
-        "--dir",
-        str(tmp_path),
+        "--config",
+        str(tmp_path / "rollout.toml"),
     )
     assert again.returncode == 2
     assert "already exist" in again.stderr

@@ -149,3 +149,19 @@ def test_estimates_match_the_sandbox_measured_timings(world: World, config: str)
             assert abs(c.error) <= 0.25, c
     finally:
         configure(world, before)
+
+
+def test_without_a_load_balancer_the_container_check_counts() -> None:
+    """No target group: first healthy and unhealthy come from the container health check, and
+    there is no deregistration delay."""
+    s = Settings(
+        desired=2,
+        hc_interval=None,
+        container_hc=(10.0, 3, 20.0),
+        deregistration_delay=0.0,
+        grace_period=0.0,
+    )
+    d = diagnose(s)
+    assert "container check 20+10" in d.deploy.formula
+    assert "20+3×10" in d.rollback.formula
+    assert d.deploy_threshold_reading is None

@@ -23,7 +23,7 @@ def _init(world: World, directory: Path, **kw: Any):  # type: ignore[no-untyped-
         cluster=world.prov.cluster,
         service=world.prov.service,
         region=world.prov.region,
-        directory=directory,
+        config=directory / "rollout.toml",
         **kw,
     )
     return init.run(options, ctx), log.events

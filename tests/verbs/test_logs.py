@@ -1,7 +1,7 @@
 """``rollout logs`` on the virtual-clock voj sandbox.
 
 The simulated runtime writes no container logs, so each test writes lines to the awslogs streams
-(``api/api/<task id>`` in ``/ecs/voj-backend-prod``) of tasks the sandbox really runs or ran,
+(``api/api/<task id>`` in the task definition's group) of tasks the sandbox really runs or ran,
 stamped with the real time (moto rejects events more than 14 days older than the real clock).
 """
 
@@ -14,22 +14,32 @@ import pytest
 
 from engine.scenario import World, passing_probe
 from rollout.decisions.logsel import parse_since
+from rollout.decisions.oneoff import awslogs_stream
 from rollout.engine.interrupt import Interrupt
 from rollout.errors import UsageError
 from rollout.events import Event
 from rollout.verbs import logs as logs_verb
 
-GROUP = "/ecs/voj-backend-prod"
-
 
 def write(world: World, task_id: str, *lines: str, at: float | None = None) -> None:
+    """Write ``lines`` where the awslogs driver would: the service's task definition's group,
+    stream ``prefix/container/task-id``."""
+    svc = world.ecs.describe_service(world.prov.cluster, world.prov.service)
+    where = awslogs_stream(
+        world.ecs.describe_task_definition(svc.task_definition).document,
+        world.prov.container,
+        task_id,
+    )
+    assert where is not None
+    group, stream = where.group, where.stream
     logs = world.sb.client_factory().client("logs")
-    stream = f"api/api/{task_id}"
-    if not logs.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix=stream)["logStreams"]:
-        logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+    if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        logs.create_log_group(logGroupName=group)
+    if not logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=stream)["logStreams"]:
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
     ms = int((at if at is not None else time.time()) * 1000)
     logs.put_log_events(
-        logGroupName=GROUP,
+        logGroupName=group,
         logStreamName=stream,
         logEvents=[{"timestamp": ms + i, "message": line} for i, line in enumerate(lines)],
     )

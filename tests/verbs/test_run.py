@@ -12,13 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from engine.scenario import World, passing_probe
+from engine.scenario import CONFIG, World, passing_probe
+from rollout.config import load_config
 from rollout.decisions import ledger
+from rollout.engine.deploy import DeployRequest, DeployRun
+from rollout.engine.interrupt import Interrupt
 from rollout.events import Event
 from rollout.sandbox import FaultRule
+from rollout.verbs import deploy as deploy_verb
 from rollout.verbs import run as run_verb
-
-GROUP = "/ecs/voj-backend-prod"
 
 
 def log_lines(world: World, *lines: str) -> Callable[[Event], None]:
@@ -180,11 +182,6 @@ def test_deploy_pre_run_success_then_deploys(world: World) -> None:
 
 
 def _deploy_with_pre_run(world: World, command: str):  # type: ignore[no-untyped-def]
-    from engine.scenario import CONFIG
-    from rollout.config import load_config
-    from rollout.engine.deploy import DeployRequest, DeployRun
-    from rollout.verbs import deploy as deploy_verb
-
     ctx, _ = world.context()
     cfg = load_config(CONFIG, "prod", environ={})
     image = world.prov.images["sha-0000002"]
@@ -195,3 +192,69 @@ def _deploy_with_pre_run(world: World, command: str):  # type: ignore[no-untyped
         pre_run=deploy_verb.pre_run(command),
     )
     return DeployRun(session, request).run()
+
+
+def test_deploy_pre_run_interrupted_leaves_the_service_untouched(world: World) -> None:
+    """SIGINT while the pre-run task runs: INTERRUPTED (40), no UpdateService, the task left
+    running (never killed half-way)."""
+    before = world.current_revision()
+    interrupt = Interrupt()
+    ctx, _ = world.context(
+        sink=lambda e: interrupt.set("SIGINT") if e.kind == "task.started" else None
+    )
+    cfg = load_config(CONFIG, "prod", environ={})
+    image = world.prov.images["sha-0000002"]
+    session = world.session(ctx, interrupt=interrupt, prober=passing_probe)
+    outcome = DeployRun(
+        session,
+        DeployRequest(
+            image=image,
+            prepare=lambda: deploy_verb.prepare(cfg, image, ctx),
+            pre_run=deploy_verb.pre_run("sleep 600"),
+        ),
+    ).run()
+    assert (outcome.verdict, outcome.exit_code) == ("INTERRUPTED", 40)
+    assert world.current_revision() == before
+    assert "ecs.UpdateService" not in world.writes()
+    assert "ecs.StopTask" not in world.writes()
+    world.sb.client_factory().client("ecs").stop_task(
+        cluster=world.prov.cluster, task=outcome.details["pre_run_task_arn"]
+    )
+
+
+def test_deploy_pre_run_dry_run_skips_the_task_and_prints_the_writes(world: World) -> None:
+    """In a dry run nothing is registered, so the pre-run is reported skipped; DRY RUN OK."""
+    ctx, log = world.context()
+    cfg = load_config(CONFIG, "prod", environ={})
+    image = world.prov.images["sha-0000002"]
+    session = world.session(ctx, prober=passing_probe, dry_run=True)
+    outcome = DeployRun(
+        session,
+        DeployRequest(
+            image=image,
+            prepare=lambda: deploy_verb.prepare(cfg, image, ctx),
+            pre_run=deploy_verb.pre_run("alembic upgrade head"),
+        ),
+    ).run()
+    assert (outcome.verdict, outcome.exit_code) == ("SUCCEEDED", 0)
+    assert world.writes() == []
+    assert any(e.kind == "pre_run.skipped" for e in log.events)
+
+
+def test_run_interrupted_leaves_the_task_running_and_exits_40(world: World) -> None:
+    """SIGINT while waiting: INTERRUPTED (40), the task is not stopped, and the message says how
+    to stop or follow it."""
+    interrupt = Interrupt()
+    ctx, _ = world.context(
+        sink=lambda e: interrupt.set("SIGINT") if e.kind == "task.started" else None
+    )
+    outcome = run_verb.run(
+        run_verb.RunOptions(command=("sleep", "600"), env="prod"), ctx, interrupt=interrupt
+    )
+    assert (outcome.verdict, outcome.exit_code) == ("INTERRUPTED", 40)
+    assert "ecs.StopTask" not in world.writes()
+    assert "stop-task" in (outcome.reason or "")
+    assert "rollout logs" in (outcome.reason or "")
+    world.sb.client_factory().client("ecs").stop_task(
+        cluster=world.prov.cluster, task=outcome.details["task"]
+    )

@@ -73,7 +73,7 @@ def deploy_cmd(
         try:
             argv = shlex.split(pre_run)
         except ValueError as exc:
-            raise usage_exit(UsageError(f"failed to parse --pre-run: {exc}.")) from exc
+            raise usage_exit(UsageError(f"failed to parse --pre-run: {exc}.")) from None
         if not argv:
             raise usage_exit(UsageError("failed to parse --pre-run: it needs a command."))
     options = deploy.DeployOptions(

@@ -40,18 +40,17 @@ from ._common import (
     RollbackOnTimeoutOpt,
     ServiceOpt,
     VerboseOpt,
-    check_output,
+    check_timeout,
     env_name,
     run_verb,
     service_overrides,
+    usage_exit,
     verbosity,
 )
 
 
 def _positive(name: str, value: float | None) -> None:
-    if value is not None and value <= 0:
-        typer.echo(f"error: {name} must be a positive number of seconds.", err=True)
-        raise typer.Exit(UsageError.exit_code)
+    check_timeout(value, name)
 
 
 @app.command("restart")
@@ -117,8 +116,7 @@ def scale_cmd(
     """Set the desired task count to COUNT and watch the service settle (scale back on failure)."""
     _positive("--timeout", timeout)
     if count < 0:
-        typer.echo("error: COUNT must be 0 or more.", err=True)
-        raise typer.Exit(UsageError.exit_code)
+        raise usage_exit(UsageError("failed to scale: COUNT must be 0 or more."))
     options = scale.ScaleOptions(
         desired=count,
         env=env_name(env),
@@ -179,8 +177,7 @@ def run_cmd(
     """
     _positive("--timeout", timeout)
     if revision is not None and revision < 1:
-        typer.echo("error: --revision must be 1 or more.", err=True)
-        raise typer.Exit(UsageError.exit_code)
+        raise usage_exit(UsageError("failed to run: --revision must be 1 or more."))
     options = run_verb_module.RunOptions(
         command=tuple(command or ()),
         env=env_name(env),
@@ -232,8 +229,9 @@ def logs_cmd(
 ) -> None:
     """Show the service's container logs from CloudWatch Logs, by revision or task."""
     if task is not None and revision is not None:
-        typer.echo("error: pass either --task or --revision, not both.", err=True)
-        raise typer.Exit(UsageError.exit_code)
+        raise usage_exit(
+            UsageError("failed to read logs: pass either --task or --revision, not both.")
+        )
     options = logs.LogsOptions(
         env=env_name(env),
         follow=follow,
@@ -256,15 +254,21 @@ def logs_cmd(
 
 
 def _run_unconfigured(
-    call: Callable[[Context], Outcome], *, region: str, output: str, verbosity: int = 0
+    call: Callable[[Context], Outcome], *, region: str | None, output: str, level: int = 0
 ) -> None:
-    """``run_verb`` for a verb that runs before there is a rollout.toml (``init``)."""
+    """``run_verb`` for a verb that runs before there is a rollout.toml (``init``): the region
+    comes from the flag or the environment, not from a config."""
     environ = dict(os.environ)
     try:
-        reporter = open_reporter(output, stream=sys.stdout, environ=environ, verbosity=verbosity)
+        reporter = open_reporter(output, stream=sys.stdout, environ=environ, verbosity=level)
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from exc
+    region = region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        reporter.close()
+        typer.echo("error: failed to init: pass --region (or set AWS_REGION).", err=True)
+        raise typer.Exit(UsageError.exit_code)
     code = 1
     try:
         ctx = Context(
@@ -302,12 +306,13 @@ def init_cmd(
     env: Annotated[
         str, typer.Option("--env", help="Name of the environment to write ([env.<name>]).")
     ] = "prod",
-    directory: Annotated[
-        Path, typer.Option("--dir", help="Where to write rollout.toml (default: here).")
-    ] = Path(),
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Where to write rollout.toml (default ./rollout.toml)."),
+    ] = None,
     template: Annotated[
         str,
-        typer.Option("--template", help="Template path, relative to --dir."),
+        typer.Option("--template", help="Template path, relative to rollout.toml's folder."),
     ] = "ecs/taskdef.json",
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite rollout.toml and the template.")
@@ -320,26 +325,22 @@ def init_cmd(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Write rollout.toml and a task-definition template from a live service."""
-    check_output(output, "init")
-    chosen = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not chosen:
-        typer.echo("error: pass --region (or set AWS_REGION).", err=True)
-        raise typer.Exit(UsageError.exit_code)
+    chosen = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
     options = init.InitOptions(
         cluster=cluster,
         service=service,
         region=chosen,
         env=env,
-        directory=directory,
+        config=config or Path("rollout.toml"),
         template=template,
         force=force,
         dry_run=dry_run,
     )
     _run_unconfigured(
         lambda ctx: init.run(options, ctx),
-        region=chosen,
+        region=chosen or None,
         output=output,
-        verbosity=verbosity(quiet, verbose),
+        level=verbosity(quiet, verbose),
     )
 
 

@@ -82,6 +82,8 @@ class PreRunResult:
     reason: str
     exit_code: int | None = None
     task_arn: str | None = None
+    #: "interrupted" when SIGINT/SIGTERM ended the wait (the task is left running)
+    state: str | None = None
 
 
 # -- steps ------------------------------------------------------------------------------------
@@ -442,6 +444,12 @@ class DeployRun:
         result = self.req.pre_run(s, self.state.new_arn)
         self.state.details["pre_run_exit_code"] = result.exit_code
         self.state.details["pre_run_task_arn"] = result.task_arn
+        if result.state == "interrupted":
+            return Finish(
+                Verdict.INTERRUPTED,
+                f"interrupted during the pre-run task: {result.reason}; the service was not "
+                "changed",
+            )
         if not result.ok:
             return Finish(
                 Verdict.PRE_RUN_FAILED,

@@ -13,6 +13,8 @@ from rollout.model import LogEvent
 
 #: FilterLogEvents takes at most 100 stream names per call.
 MAX_STREAMS_PER_FILTER = 100
+#: GetLogEvents pages read per stream_events call (the rest on the next call)
+MAX_PAGES = 50
 
 
 class LogsGateway:
@@ -37,11 +39,12 @@ class LogsGateway:
         written anything).
 
         GetLogEvents returns the same forward token when there is nothing new; pages are read
-        until that happens.
+        until that happens (a page may be empty while the token still moves on), at most
+        ``MAX_PAGES`` per call.
         """
         events: list[LogEvent] = []
         logs = self._logs(region)
-        while True:
+        for _ in range(MAX_PAGES):
             kwargs: dict[str, Any] = {
                 "logGroupName": group,
                 "logStreamName": stream,
@@ -66,9 +69,10 @@ class LogsGateway:
             ]
             events.extend(page)
             nxt = resp.get("nextForwardToken")
-            if not page or nxt is None or nxt == token:
+            if nxt is None or nxt == token:
                 return events, nxt or token
             token = nxt
+        return events, token
 
     def filter_events(
         self,

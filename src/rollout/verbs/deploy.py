@@ -91,7 +91,9 @@ def pre_run(command: str) -> Callable[[Session, str], PreRunResult]:
                 started_by="rollout-pre-run",
             ),
         )
-        return PreRunResult(result.ok, result.reason, result.exit_code, result.task_arn)
+        return PreRunResult(
+            result.ok, result.reason, result.exit_code, result.task_arn, result.state
+        )
 
     return step
 

@@ -30,8 +30,8 @@ class InitOptions:
     service: str
     region: str
     env: str = "prod"
-    directory: Path = Path()
-    template: str = "ecs/taskdef.json"  # relative to the directory (and to rollout.toml)
+    config: Path = Path("rollout.toml")  # where to write rollout.toml
+    template: str = "ecs/taskdef.json"  # relative to rollout.toml's folder
     force: bool = False
     dry_run: bool = False
 
@@ -56,16 +56,17 @@ def run(options: InitOptions, ctx: Context) -> Outcome:
     )
     if Path(options.template).is_absolute() or ".." in Path(options.template).parts:
         raise UsageError(
-            f"failed to init: --template {options.template} must be a path inside the directory."
+            f"failed to init: --template {options.template} must be a path inside rollout.toml's "
+            "folder."
         )
-    config_path = options.directory / "rollout.toml"
-    template_path = options.directory / options.template
+    config_path = options.config
+    template_path = options.config.parent / options.template
     existing = [p for p in (config_path, template_path) if p.exists()]
     if existing and not options.force:
         raise ConfigError(
             f"failed to init: {', '.join(str(p) for p in existing)} already exist(s); nothing "
             "was written.",
-            hint="Pass --force to overwrite, or --dir to write elsewhere.",
+            hint="Pass --force to overwrite, or --config to write elsewhere.",
         )
     factory = ctx.factory
     if factory.region != options.region:

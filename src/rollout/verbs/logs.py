@@ -10,6 +10,7 @@ follow ends). Read-only.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from rollout.context import Context
@@ -110,11 +111,13 @@ def run(options: LogsOptions, ctx: Context, *, interrupt: Interrupt | None = Non
             newest = max(newest, e.at)
             lines += 1
             tid = e.stream.rsplit("/", 1)[-1]
+            # the event is when rollout read the line (so offsets stay in order); the line's own
+            # time leads the message and is ``timestamp`` in the data
             ctx.emit(
                 Event(
                     "log",
-                    e.at,
-                    f"[{tid[:12]}] {e.message}",
+                    ctx.clock.now(),
+                    f"{_utc(e.at)} [{tid[:12]}] {e.message}",
                     data={"task": tid, "stream": e.stream, "timestamp": e.at, "line": e.message},
                 )
             )
@@ -128,6 +131,10 @@ def run(options: LogsOptions, ctx: Context, *, interrupt: Interrupt | None = Non
         if revision_arn:  # new tasks of the revision start writing: look again
             chosen = selection()
     return finish(ctx, started, message=f"{lines} log lines")
+
+
+def _utc(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}Z"
 
 
 def _read(logs: LogsGateway, chosen: Selection, start: float) -> list[LogEvent]:

@@ -258,8 +258,13 @@ def test_quiet_and_verbose_filter_plain_lines(
         assert phrase not in text, (phrase, text)
 
 
-def test_shell_completion_is_on() -> None:
+def test_shell_completion_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """`rollout --install-completion` / `--show-completion` are typer's (completion enabled)."""
+    import shellingham
+
+    # typer detects the shell from the process tree (its value argument is ignored); a test run
+    # under a daemon or a detached job has no shell above it, so name one.
+    monkeypatch.setattr(shellingham, "detect_shell", lambda: ("bash", "/bin/bash"))
     _register()
     result = CliRunner().invoke(app, ["--help"])
     assert "--install-completion" in result.output

@@ -10,20 +10,21 @@ RUN := $(UVCMD) run --frozen --all-packages
 # the dev group (mypy, stubs, linters, awscli, the peer tools the tests compare against).
 # --inexact: leave the dev tools of an earlier `make test` in place.
 RUNTIME := --no-dev --all-packages --extra sandbox
+PORT ?= 8000
 
 .PHONY: help sync sync-runtime lint typecheck unit test demo serve bench
 
 help:
 	@echo "make demo   deploy a good and two bad releases of voj on the embedded sandbox"
 	@echo "make test   lint, type-check and run the whole suite"
-	@echo "make serve  run the voj backend on 127.0.0.1:8000 against an embedded moto"
+	@echo "make serve  run the voj backend on 127.0.0.1:8000 (PORT=...) against an embedded moto"
 	@echo "make bench  run the benchmarks in bench/ and print their tables"
 
 sync:
 	@$(UVCMD) sync --frozen --all-packages --compile-bytecode --quiet
 
 sync-runtime:
-	@$(UVCMD) sync --frozen --inexact $(RUNTIME) --compile-bytecode --quiet
+	@$(UVCMD) sync --frozen --inexact $(RUNTIME) --quiet
 
 lint: sync
 	$(RUN) ruff check .
@@ -38,7 +39,7 @@ unit: sync
 test: lint typecheck unit
 
 serve: sync-runtime
-	$(UVCMD) run --frozen --no-sync python -m app.devserver
+	$(UVCMD) run --frozen --no-sync python -m app.devserver --port $(PORT)
 
 demo: sync-runtime
 	$(UVCMD) run --frozen --no-sync rollout demo

@@ -54,7 +54,10 @@ WHEELS = {
 DEFAULT_INDEX = "https://pypi.org/simple"
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60.0
-INSTALL_UV = "install uv {v} yourself (https://docs.astral.sh/uv/getting-started/installation/) and put it on PATH, or set UV=/path/to/uv"
+INSTALL_UV = (
+    "install uv {v} yourself (https://docs.astral.sh/uv/getting-started/installation/) and put "
+    "it on PATH, or set UV=/path/to/uv"
+)
 
 
 class BootstrapError(Exception):
@@ -150,7 +153,7 @@ def _request(url: str, accept: str | None = None) -> urllib.request.Request:
         url = urllib.parse.urlunsplit(parts._replace(netloc=host))
     if parts.scheme == "file" and Path(urllib.parse.unquote(parts.path)).is_dir():
         url = url.rstrip("/") + "/index.html"
-    return urllib.request.Request(url, headers=headers)
+    return urllib.request.Request(url, headers=headers)  # noqa: S310 - the index's own scheme
 
 
 class _Links(html.parser.HTMLParser):
@@ -177,7 +180,7 @@ def find_wheel_url(index: str, filename: str) -> str:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
             content_type = response.headers.get("Content-Type", "")
             body = response.read()
-            base = response.geturl()
+            base = str(response.geturl())
     except urllib.error.HTTPError as exc:
         raise BootstrapError(
             f"the package index {redact(page)} answered HTTP {exc.code}; check UV_DEFAULT_INDEX "
@@ -296,6 +299,7 @@ def main(argv: list[str]) -> int:
         print(f"{uv}\t{how}")
         return 0
     os.execv(uv, [uv, *argv])  # noqa: S606
+    return 1  # not reached: execv replaces this process
 
 
 if __name__ == "__main__":

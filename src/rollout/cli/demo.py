@@ -15,6 +15,7 @@ from rollout.errors import RolloutError
 from rollout.report import open_reporter
 
 from . import app
+from ._common import without_user_aws_config
 
 
 @app.command("demo")
@@ -37,6 +38,11 @@ def demo_cmd(
     ] = "auto",
 ) -> None:
     """Provision voj in-process, deploy a good and three bad releases, show the rollbacks."""
+    with without_user_aws_config():
+        _demo(pace, compare, config, output)
+
+
+def _demo(pace: float, compare: bool, config: Path, output: str) -> None:
     # Imported here: the demo needs the sandbox (moto), which production installs lack and
     # which every other command should not pay for.
     from rollout.verbs import demo

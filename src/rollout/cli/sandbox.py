@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from rollout.cli import app
+from rollout.cli._common import without_user_aws_config
 from rollout.errors import RolloutError
 
 sandbox_app = typer.Typer(
@@ -27,7 +28,9 @@ def _fail(exc: RolloutError) -> typer.Exit:
 @sandbox_app.command("up")
 def up(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(4566, help="Port to listen on (0 picks a free one)."),
+    port: int = typer.Option(
+        4566, min=0, max=65535, help="Port to listen on, 0-65535 (0 picks a free one)."
+    ),
     speed: float = typer.Option(10.0, help="Simulated seconds per wall-clock second."),
     faults: Annotated[
         Path | None,
@@ -40,19 +43,20 @@ def up(
     ),
 ) -> None:
     """Serve the sandbox until Ctrl-C; print the environment to export for AWS clients."""
-    from rollout.sandbox import run_up
+    with without_user_aws_config():
+        from rollout.sandbox import run_up
 
-    try:
-        run_up(
-            host=host,
-            port=port,
-            speed=speed,
-            faults_file=faults,
-            region=region,
-            echo=lambda line: typer.echo(line),
-        )
-    except RolloutError as exc:
-        raise _fail(exc) from exc
+        try:
+            run_up(
+                host=host,
+                port=port,
+                speed=speed,
+                faults_file=faults,
+                region=region,
+                echo=lambda line: typer.echo(line),
+            )
+        except RolloutError as exc:
+            raise _fail(exc) from exc
 
 
 @sandbox_app.command("provision")
@@ -65,15 +69,20 @@ def provision(
     region: str | None = typer.Option(None, help="Region (default: the sandbox's)."),
     timeout: float = typer.Option(900.0, help="Wall seconds to wait for a steady service."),
 ) -> None:
-    """Create the voj stack on a running `rollout sandbox up` and wait until it is steady."""
-    from rollout.sandbox import provision_remote
+    """Create the voj stack on a running `rollout sandbox up` and wait until it is steady.
 
-    try:
-        provision_remote(
-            endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
-            region=region,
-            echo=lambda line: typer.echo(line),
-            timeout=timeout,
-        )
-    except RolloutError as exc:
-        raise _fail(exc) from exc
+    Safe to run again (after Ctrl-C too): it finishes what is missing, or reports the stack
+    complete.
+    """
+    with without_user_aws_config():
+        from rollout.sandbox import provision_remote
+
+        try:
+            provision_remote(
+                endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+                region=region,
+                echo=lambda line: typer.echo(line),
+                timeout=timeout,
+            )
+        except RolloutError as exc:
+            raise _fail(exc) from exc

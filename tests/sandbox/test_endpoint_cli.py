@@ -73,6 +73,7 @@ def test_up_refuses_a_port_out_of_range_with_exit_2(port: str) -> None:
         ({"port": 0, "speed": float("nan")}, "--speed must be a number > 0"),
         ({"port": 0, "speed": float("inf")}, "--speed must be a number > 0"),
         ({"port": 0, "host": "999.1.1.1"}, "failed to start the sandbox on 999.1.1.1:0"),
+        ({"port": 0, "region": "bad/region"}, "the AWS region 'bad/region' is not a region name"),
     ],
 )
 def test_run_up_refuses_bad_settings_before_serving(kwargs: dict[str, Any], message: str) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rollout.aws import ClientFactory, check_endpoint_url
+from rollout.aws import ClientFactory, check_endpoint_url, check_region
 from rollout.errors import ConfigError, TimedOut
 from rollout.sandbox.clock import DEFAULT_START, RealtimeClock, VirtualClock
 from rollout.sandbox.ecs.timings import Behaviour, Timings
@@ -380,6 +380,7 @@ def run_up(
             f"failed to start the sandbox: --speed must be a number > 0, got {speed}.",
             hint="Pass --speed 10 (simulated seconds per wall second), for example.",
         )
+    check_region(region)
     if not 0 <= port <= 65535:
         raise ConfigError(
             f"failed to start the sandbox: --port must be 0-65535, got {port}.",

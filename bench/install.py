@@ -236,6 +236,10 @@ def section(results: list[Result]) -> str:
         )
     lines += [
         "",
+        "`make demo` skips `--compile-bytecode` (the second row has it): compiling all of "
+        "moto and botocore at install costs more than Python compiling, on first import, the "
+        "modules the demo uses. `make test` keeps it (pytest imports nearly everything).",
+        "",
         "Reproduce: `python3 bench/install.py` (add `--write` to update this section; it "
         "downloads everything once per row, so it needs the network and a few minutes).",
         "",

@@ -1,24 +1,30 @@
-# Two commands on a fresh machine with only Python 3.11: `make demo` and `make test`.
+# Two commands on a fresh machine with only Python >= 3.11: `make demo` and `make test`.
+# Every uv command goes through tools/uv.py (standard library only): it runs $UV, or the `uv` on
+# PATH if it is the pinned version, or fetches the pinned, hash-checked uv into .cache/uv/.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
-UV := $(PYTHON) -m uv
-RUN := $(UV) run --frozen --all-packages
+UVCMD := $(PYTHON) tools/uv.py
+RUN := $(UVCMD) run --frozen --all-packages
+# What the demo and the dev server run: rollout with its sandbox extra, and the voj backend. Not
+# the dev group (mypy, stubs, linters, awscli, the peer tools the tests compare against).
+# --inexact: leave the dev tools of an earlier `make test` in place.
+RUNTIME := --no-dev --all-packages --extra sandbox
+PORT ?= 8000
 
-.PHONY: help uv sync lint typecheck security unit test demo serve bench
+.PHONY: help sync sync-runtime lint typecheck security unit test demo serve bench
 
 help:
 	@echo "make demo   deploy a good and two bad releases of voj on the embedded sandbox"
 	@echo "make test   lint, type-check and run the whole suite"
-	@echo "make serve  run the voj backend on 127.0.0.1:8000 against an embedded moto"
+	@echo "make serve  run the voj backend on 127.0.0.1:8000 (PORT=...) against an embedded moto"
 	@echo "make bench  run the benchmarks in bench/ and print their tables"
 
-uv:
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv \
-		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check --user uv
+sync:
+	@$(UVCMD) sync --frozen --all-packages --compile-bytecode --quiet
 
-sync: uv
-	@$(UV) sync --frozen --all-packages --compile-bytecode --quiet
+sync-runtime:
+	@$(UVCMD) sync --frozen --inexact $(RUNTIME) --quiet
 
 lint: sync
 	$(RUN) ruff check .
@@ -34,17 +40,17 @@ unit: sync
 # project's lock), offline: --skip-download and BC_SKIP_MAPPING keep it off its platform. Every
 # skip is justified where it is made (template Metadata, workflow and Dockerfile comments).
 CHECKOV := checkov==3.3.30
-security: uv
-	BC_SKIP_MAPPING=TRUE $(UV) tool run --quiet --from $(CHECKOV) checkov --skip-download --quiet --compact \
+security:
+	BC_SKIP_MAPPING=TRUE $(UVCMD) tool run --quiet --from $(CHECKOV) checkov --skip-download --quiet --compact \
 		-d infra -d .github -d backend --framework cloudformation github_actions dockerfile
 
 test: lint typecheck security unit
 
-serve: sync
-	$(RUN) python -m app.devserver
+serve: sync-runtime
+	$(UVCMD) run --frozen --no-sync python -m app.devserver --port $(PORT)
 
-demo: sync
-	$(RUN) rollout demo
+demo: sync-runtime
+	$(UVCMD) run --frozen --no-sync rollout demo
 
 bench: sync
 	$(RUN) python bench/backend.py && $(RUN) python bench/restore.py && $(RUN) python bench/sim_cost.py

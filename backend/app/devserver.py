@@ -4,15 +4,17 @@ Starts moto's threaded server on a random loopback port, creates and seeds the t
 bucket there, then serves the app with uvicorn until Ctrl-C. Development only: moto is a dev
 dependency, not part of the image.
 
-    uv run python -m app.devserver [--port 8000]
+    uv run python -m app.devserver [--host 127.0.0.1] [--port 8000]    # make serve [PORT=8000]
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 
 LOCAL_ENV = {
@@ -32,6 +34,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be 0-65535, got {args.port}")
+    # Bind before starting anything, so a busy port is reported first and plainly; uvicorn
+    # serves on this very socket, so nobody can take the port in between.
+    try:
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        listener = socket.create_server((args.host, args.port), family=family)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is in use (another `make serve`?)"
+        print(
+            f"error: cannot serve on {args.host}:{args.port}: {reason}. Stop what uses it, or "
+            "pick another port: `make serve PORT=8001` (or `python -m app.devserver --port "
+            "8001`).",
+            file=sys.stderr,
+        )
+        return 1
+    with listener:
+        return _serve(args.host, listener)
+
+
+def _serve(host: str, listener: socket.socket) -> int:
+    # moto accepts any credentials; never send real ones to a local endpoint. Nor read the
+    # user's AWS profile or config files: moto reads them when imported, and a missing
+    # AWS_PROFILE would stop a server that never talks to AWS.
+    fake = "testing"
+    os.environ.update(AWS_ACCESS_KEY_ID=fake, AWS_SECRET_ACCESS_KEY=fake, AWS_SESSION_TOKEN=fake)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        os.environ.pop(name, None)
+    os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
 
     import uvicorn
     from moto.server import ThreadedMotoServer
@@ -42,15 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     from app.seed import seed
     from app.settings import load_settings
 
-    # moto accepts any credentials; never send real ones to a local endpoint.
-    fake = "testing"
-    os.environ.update(AWS_ACCESS_KEY_ID=fake, AWS_SECRET_ACCESS_KEY=fake, AWS_SESSION_TOKEN=fake)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     try:
-        host, port = moto.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+        moto_host, moto_port = moto.get_host_and_port()
+        endpoint = f"http://{moto_host}:{moto_port}"
         settings = load_settings({**LOCAL_ENV, "AWS_ENDPOINT_URL": endpoint})
         dynamodb, s3 = make_clients(settings)
         result = seed(
@@ -62,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             region=settings.AWS_REGION,
             create=True,
         )
-        base = f"http://{args.host}:{args.port}"
+        base = f"http://{host}:{listener.getsockname()[1]}"
         print(
             f"voj backend (development) on {base}, moto at {endpoint} "
             f"({result.books} books, {result.chapters} chapters seeded)\n"
@@ -74,16 +104,15 @@ def main(argv: list[str] | None = None) -> int:
         server = uvicorn.Server(
             uvicorn.Config(
                 create_app(settings),
-                host=args.host,
-                port=args.port,
                 log_level="warning",
                 access_log=False,
                 timeout_graceful_shutdown=5,
             )
         )
-        server.run()  # returns on Ctrl-C, after in-flight requests finish (at most 5 s)
+        # returns on Ctrl-C, after in-flight requests finish (at most 5 s)
+        server.run(sockets=[listener])
         if not server.started:
-            print(f"could not serve on {base} (port in use? try --port)", file=sys.stderr)
+            print(f"error: could not serve on {base}", file=sys.stderr)
             return 1
     except KeyboardInterrupt:
         pass

@@ -12,6 +12,8 @@ because such handlers sit below botocore's retry handler.
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,9 +22,49 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
+from rollout.errors import ConfigError
+
 RetryMode = Literal["standard", "adaptive"]
 
 USER_AGENT_EXTRA = "rollout"
+
+# A region is one DNS label (botocore.utils.validate_region_name checks the same); whether AWS
+# has such a region only the endpoint can tell.
+REGION_NAME = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$")
+
+
+def check_endpoint_url(url: str) -> None:
+    """Raise :class:`ConfigError` unless ``url`` is an http(s) URL with a host (and a valid port).
+
+    botocore would raise a bare ``ValueError`` while creating the first client, or fail at the
+    first request with an unclear message.
+    """
+    if not _is_http_url(url):
+        raise ConfigError(
+            f"the AWS endpoint URL {url!r} (AWS_ENDPOINT_URL or --endpoint-url) is not an "
+            "http(s)://host[:port] URL.",
+            hint="Use the URL `rollout sandbox up` prints (e.g. http://127.0.0.1:4566), or "
+            "unset AWS_ENDPOINT_URL to talk to AWS.",
+        )
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # ValueError when it is not a number or out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def check_region(region: str) -> None:
+    """Raise :class:`ConfigError` unless ``region`` has the form of an AWS region name."""
+    if not REGION_NAME.match(region):
+        raise ConfigError(
+            f"the AWS region {region!r} is not a region name.",
+            hint="Set `region` in rollout.toml, --region or AWS_REGION to a region such as "
+            "eu-west-1.",
+        )
 
 
 @dataclass
@@ -38,6 +80,11 @@ class ClientFactory:
     _session: boto3.Session | None = field(default=None, init=False, repr=False)
     #: HTTP attempts sent per "service.Operation" (retries included), for reports and benches.
     api_calls: Counter[str] = field(default_factory=Counter, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_region(self.region)
+        if self.endpoint_url is not None:
+            check_endpoint_url(self.endpoint_url)
 
     @classmethod
     def from_env(

@@ -59,3 +59,39 @@ def test_devserver_serves_seeded_books_and_stops_on_ctrl_c() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_devserver_on_a_busy_port_says_so_before_its_banner() -> None:
+    """A second `make serve` printed its banner, seeded moto, then failed: now it checks the
+    port first, names it, says how to pick another, and starts nothing."""
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "app.devserver", "--port", str(port)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""  # no banner, no moto
+    assert result.stderr == (
+        f"error: cannot serve on 127.0.0.1:{port}: the port is in use (another `make serve`?). "
+        "Stop what uses it, or pick another port: `make serve PORT=8001` (or `python -m "
+        "app.devserver --port 8001`).\n"
+    )
+
+
+@pytest.mark.parametrize("port", ["-1", "70000"])
+def test_devserver_refuses_a_port_out_of_range(port: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.devserver", "--port", port],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"--port must be 0-65535, got {port}" in result.stderr

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -52,6 +55,50 @@ def test_up_rejects_a_bad_fault_file_with_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["sandbox", "up", "--port", "0", "--faults", str(path)])
     assert result.exit_code == 2
     assert "explode" in result.output
+
+
+@pytest.mark.parametrize("port", ["-1", "70000"])
+def test_up_refuses_a_port_out_of_range_with_exit_2(port: str) -> None:
+    """`--port -1` was a traceback and `--port 70000` bound some other port."""
+    result = CliRunner().invoke(app, ["sandbox", "up", "--port", port])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--port'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"port": 70000}, "--port must be 0-65535, got 70000"),
+        ({"port": -1}, "--port must be 0-65535, got -1"),
+        ({"port": 0, "speed": float("nan")}, "--speed must be a number > 0"),
+        ({"port": 0, "speed": float("inf")}, "--speed must be a number > 0"),
+        ({"port": 0, "host": "999.1.1.1"}, "failed to start the sandbox on 999.1.1.1:0"),
+        ({"port": 0, "region": "bad/region"}, "the AWS region 'bad/region' is not a region name"),
+    ],
+)
+def test_run_up_refuses_bad_settings_before_serving(kwargs: dict[str, Any], message: str) -> None:
+    lines: list[str] = []
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        run_up(echo=lines.append, stop=threading.Event(), **kwargs)
+    assert lines == []
+
+
+def test_run_up_on_a_busy_port_says_which_and_what_to_do() -> None:
+    """werkzeug printed "Address already in use" and called sys.exit(1) from inside; now the
+    port is bound first and a busy one is a ConfigError naming it, with the way out."""
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError) as info:
+            run_up(port=port, echo=lambda _: None, stop=threading.Event())
+    assert f"failed to start the sandbox on 127.0.0.1:{port}" in str(info.value)
+    assert "pass another --port (0 picks a free one)" in str(info.value)
+
+
+def test_provision_refuses_a_malformed_endpoint_url_with_exit_2() -> None:
+    result = CliRunner().invoke(app, ["sandbox", "provision", "--endpoint-url", "not-a-url"])
+    assert result.exit_code == 2, result.output
+    assert "'not-a-url'" in result.output
+    assert "is not an http(s)://host[:port] URL" in result.output
 
 
 def test_provision_without_an_endpoint_is_a_usage_error() -> None:
@@ -113,25 +160,57 @@ def test_run_up_serves_until_stopped(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_up_then_provision_then_ctrl_c() -> None:
-    """`sandbox up` in one process, `sandbox provision` (via AWS_ENDPOINT_URL) in another: voj
-    ends up steady on revision 1; SIGINT then stops `up` cleanly with exit 0."""
-    up, exports = start_sandbox_up(_env())
+def test_up_then_provision_then_ctrl_c(tmp_path: Path) -> None:
+    """`sandbox up` in one process, `sandbox provision` (via AWS_ENDPOINT_URL) in another, with
+    a missing AWS_PROFILE and an unparsable AWS config file in the environment (the sandbox
+    never reads them). A provision stopped by Ctrl-C says what it left and exits 40; the next
+    run finishes the stack; a third finds it complete. SIGINT then stops `up` with exit 0."""
+    broken = tmp_path / "aws-config"
+    broken.write_text("[default\nregion = eu-west-1\n")
+    user_env = {**_env(), "AWS_PROFILE": "nope", "AWS_CONFIG_FILE": str(broken)}
+    up, exports = start_sandbox_up(user_env)
     try:
-        env = {**_env(), **exports}
-        provision = subprocess.run(
+        assert exports, up.stderr.read() if up.stderr else ""
+        env = {**user_env, **exports}
+        first = subprocess.Popen(
             [ROLLOUT, "sandbox", "provision"],
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=300,
-            check=False,
         )
-        assert provision.returncode == 0, provision.stdout + provision.stderr
-        assert "voj-backend-api" in provision.stdout
-        assert "created:" in provision.stdout
-        calls = httpx.get(exports["AWS_ENDPOINT_URL"] + "/_sandbox/calls?service=ecs", timeout=10)
-        assert "CreateService" in {c["operation"] for c in calls.json()["calls"]}
+        assert first.stdout is not None
+        seen = [first.stdout.readline(), first.stdout.readline()]  # the first step is done
+        first.send_signal(signal.SIGINT)
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 40, "".join(seen) + out + err
+        assert "Traceback" not in err
+        assert "Run `rollout sandbox provision` again" in err
+        assert "task definition voj-backend-prod:1: registered" in err  # what was done
+
+        def provision() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [ROLLOUT, "sandbox", "provision"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+
+        second = provision()
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "task definition voj-backend-prod:1: already registered" in second.stdout
+        assert "voj-backend-api" in second.stdout
+        assert "created:" in second.stdout
+        third = provision()
+        assert third.returncode == 0, third.stdout + third.stderr
+        assert "voj was already provisioned on this sandbox: nothing to create." in third.stdout
+        calls = httpx.get(exports["AWS_ENDPOINT_URL"] + "/_sandbox/calls", timeout=10).json()
+        operations = [c["operation"] for c in calls["calls"]]
+        assert operations.count("CreateService") == 1
+        assert operations.count("CreateStack") == 1
+        assert operations.count("RegisterTaskDefinition") == 1
     finally:
         up.send_signal(signal.SIGINT)
         out, err = up.communicate(timeout=60)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -148,6 +149,31 @@ def check_image_flag(image: str | None) -> None:
         check_image(image)
     except UsageError as exc:
         raise usage_exit(exc) from None
+
+
+@contextmanager
+def without_user_aws_config() -> Iterator[None]:
+    """For the commands that only talk to a sandbox (demo, sandbox up, sandbox provision): the
+    user's AWS profile and config files are out of sight while they run.
+
+    The sandbox signs with dummy keys and never needs them, but moto reads the AWS config when it
+    is imported, and botocore when a client is made, so `AWS_PROFILE=<missing>` or an unparsable
+    ~/.aws/config would stop a command that has nothing to do with the user's account.
+    """
+    names = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+    saved = {name: os.environ.get(name) for name in names}
+    for name in names[:2]:
+        os.environ.pop(name, None)
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def env_name(env: str | None) -> str:

@@ -16,7 +16,7 @@ from rollout.report import open_reporter
 from rollout.verbs.demo_story import ACTS, SUMMARY
 
 from . import app
-from ._common import OutputOpt, QuietOpt, VerboseOpt, verbosity
+from ._common import OutputOpt, QuietOpt, VerboseOpt, verbosity, without_user_aws_config
 
 HELP = f"The demo: {SUMMARY}.\n\n\b\n{ACTS}\n\nEverything runs in-process on a virtual clock."
 
@@ -40,6 +40,11 @@ def demo_cmd(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
+    with without_user_aws_config():
+        _demo(pace, compare, config, output, verbosity(quiet, verbose))
+
+
+def _demo(pace: float, compare: bool, config: Path, output: str, level: int) -> None:
     # Imported here: the demo needs the sandbox (moto), which production installs lack and
     # which every other command should not pay for.
     from rollout.verbs import demo
@@ -47,9 +52,7 @@ def demo_cmd(
     environ = dict(os.environ)
     code = 1
     try:
-        reporter = open_reporter(
-            output, stream=sys.stdout, environ=environ, verbosity=verbosity(quiet, verbose)
-        )
+        reporter = open_reporter(output, stream=sys.stdout, environ=environ, verbosity=level)
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from exc

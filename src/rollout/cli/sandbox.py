@@ -14,7 +14,7 @@ import typer
 from rollout.cli import app
 from rollout.errors import RolloutError
 
-from ._common import OutputOpt, QuietOpt, VerboseOpt, check_output
+from ._common import OutputOpt, QuietOpt, VerboseOpt, check_output, without_user_aws_config
 
 sandbox_app = typer.Typer(
     name="sandbox",
@@ -54,7 +54,9 @@ def _up_echo(fmt: str, quiet: bool) -> Callable[[str], None]:
 @sandbox_app.command("up")
 def up(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(4566, help="Port to listen on (0 picks a free one)."),
+    port: int = typer.Option(
+        4566, min=0, max=65535, help="Port to listen on, 0-65535 (0 picks a free one)."
+    ),
     speed: float = typer.Option(10.0, help="Simulated seconds per wall-clock second."),
     faults: Annotated[
         Path | None,
@@ -72,20 +74,21 @@ def up(
     """Serve the sandbox until Ctrl-C; print the environment to export for AWS clients.
 
     -o json prints {"environment": {NAME: value}} once serving; -q prints only the exports."""
-    from rollout.sandbox import run_up
-
     fmt = check_output(output, "start the sandbox")
-    try:
-        run_up(
-            host=host,
-            port=port,
-            speed=speed,
-            faults_file=faults,
-            region=region,
-            echo=_up_echo(fmt, quiet),
-        )
-    except RolloutError as exc:
-        raise _fail(exc) from exc
+    with without_user_aws_config():
+        from rollout.sandbox import run_up
+
+        try:
+            run_up(
+                host=host,
+                port=port,
+                speed=speed,
+                faults_file=faults,
+                region=region,
+                echo=_up_echo(fmt, quiet),
+            )
+        except RolloutError as exc:
+            raise _fail(exc) from exc
 
 
 @sandbox_app.command("provision")
@@ -103,25 +106,28 @@ def provision(
 ) -> None:
     """Create the voj stack on a running `rollout sandbox up` and wait until it is steady.
 
-    -o json prints what was built as one JSON object (progress goes to stderr); -q prints no
-    progress."""
-    from rollout.sandbox import provision_remote
 
+    Safe to run again (after Ctrl-C too): it finishes what is missing, or reports the stack
+    complete. -o json prints what was built as one JSON object (progress goes to stderr); -q
+    prints no progress."""
     fmt = check_output(output, "provision")
 
     def echo(line: str) -> None:
         if not quiet:
             typer.echo(line, err=fmt == "json")
 
-    try:
-        result = provision_remote(
-            endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
-            region=region,
-            echo=echo,
-            timeout=timeout,
-        )
-    except RolloutError as exc:
-        raise _fail(exc) from exc
+    with without_user_aws_config():
+        from rollout.sandbox import provision_remote
+
+        try:
+            result = provision_remote(
+                endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+                region=region,
+                echo=echo,
+                timeout=timeout,
+            )
+        except RolloutError as exc:
+            raise _fail(exc) from exc
     if fmt == "json":
         built: dict[str, Any] = dataclasses.asdict(result)
         typer.echo(json.dumps(built, indent=2, default=str))

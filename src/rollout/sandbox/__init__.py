@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import tomllib
 import warnings
 import weakref
@@ -26,7 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rollout.aws import ClientFactory
+from rollout.aws import ClientFactory, check_endpoint_url, check_region
 from rollout.errors import ConfigError, TimedOut
 from rollout.sandbox.clock import DEFAULT_START, RealtimeClock, VirtualClock
 from rollout.sandbox.ecs.timings import Behaviour, Timings
@@ -388,8 +389,17 @@ def run_up(
     import signal
     import threading
 
-    if speed <= 0:
-        raise ConfigError(f"failed to start the sandbox: --speed must be > 0, got {speed}.")
+    if not math.isfinite(speed) or speed <= 0:
+        raise ConfigError(
+            f"failed to start the sandbox: --speed must be a number > 0, got {speed}.",
+            hint="Pass --speed 10 (simulated seconds per wall second), for example.",
+        )
+    check_region(region)
+    if not 0 <= port <= 65535:
+        raise ConfigError(
+            f"failed to start the sandbox: --port must be 0-65535, got {port}.",
+            hint="Pass a free port, or 0 to pick one.",
+        )
     plan = load_fault_file(faults_file) if faults_file is not None else None
     done: threading.Event = stop if stop is not None else threading.Event()
     sandbox = Sandbox(region, speed=speed, faults=plan)
@@ -461,7 +471,7 @@ def provision_remote(
     import botocore.session
 
     from rollout.clock import SystemClock
-    from rollout.errors import UsageError
+    from rollout.errors import Interrupted, UsageError
     from rollout.sandbox.inprocess import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
     from rollout.sandbox.provision import provision_voj
 
@@ -470,34 +480,58 @@ def provision_remote(
             "failed to provision: no sandbox endpoint given.",
             hint="Pass --endpoint-url or export the AWS_ENDPOINT_URL `rollout sandbox up` printed.",
         )
+    check_endpoint_url(endpoint_url)
     health = _check_endpoint(endpoint_url)
     region = region or str(health.get("region") or DEFAULT_REGION)
     session = botocore.session.Session()
     session.set_credentials(DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY)
     factory = ClientFactory(region=region, endpoint_url=endpoint_url, botocore_session=session)
     echo(f"provisioning voj on {endpoint_url} ({region})...")
-    result = provision_voj(factory)
-    echo(f"waiting for {result.cluster}/{result.service} to be steady on revision 1...")
+    done: list[str] = []
+
+    def progress(line: str) -> None:
+        done.append(line)
+        echo(f"  {line}")
+
+    try:
+        result = provision_voj(factory, progress=progress)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "provisioning interrupted: the sandbox keeps what was done "
+            f"({'; '.join(done) if done else 'nothing yet'}); the rest is missing.",
+            hint="Run `rollout sandbox provision` again: it reuses what exists and finishes "
+            "the stack.",
+        ) from None
+    if result.complete_before:
+        echo("voj was already provisioned on this sandbox: nothing to create.")
+    echo(f"waiting for {result.cluster}/{result.service} to be steady...")
     ecs = factory.client("ecs")
     wait_clock = clock or SystemClock()
     deadline = wait_clock.now() + timeout
     last = ""
-    while True:
-        doc = ecs.describe_services(cluster=result.cluster, services=[result.service])
-        services = doc.get("services") or []
-        ok, summary = steadiness(services[0], 1) if services else (False, "service not found")
-        if summary != last:
-            echo(f"  {summary}")
-            last = summary
-        if ok:
-            break
-        if wait_clock.now() >= deadline:
-            raise TimedOut(
-                f"failed to provision voj: {result.service} was not steady within {timeout:.0f} s "
-                f"({summary}).",
-                hint="Look at GET /_sandbox/timeline on the sandbox for what happened.",
-            )
-        wait_clock.sleep(interval)
+    try:
+        while True:
+            doc = ecs.describe_services(cluster=result.cluster, services=[result.service])
+            services = doc.get("services") or []
+            ok, summary = steadiness(services[0]) if services else (False, "service not found")
+            if summary != last:
+                echo(f"  {summary}")
+                last = summary
+            if ok:
+                break
+            if wait_clock.now() >= deadline:
+                raise TimedOut(
+                    f"failed to provision voj: {result.service} was not steady within "
+                    f"{timeout:.0f} s ({summary}).",
+                    hint="Look at GET /_sandbox/timeline on the sandbox for what happened.",
+                )
+            wait_clock.sleep(interval)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "interrupted while waiting: the voj stack is complete on the sandbox, the service "
+            f"was not steady yet ({last or 'not described yet'}).",
+            hint="Run `rollout sandbox provision` again to wait for it; nothing is created twice.",
+        ) from None
     for line in describe_provision(result):
         echo(line)
     return result

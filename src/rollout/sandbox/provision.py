@@ -26,6 +26,12 @@ Revision 1 of the task definition is ``.github/ecs/taskdef.json`` with ``<accoun
 and the image set to ``voj-backend:sha-0000001``; the template's ``ServiceTaskDefinitionArn``
 parameter gets its ARN, exactly as the bootstrap in ``docs/operations.md`` does on AWS.
 
+Running it again converges instead of failing: each step first looks for what an earlier run
+(finished, or stopped by Ctrl-C) created (revision 1, the OIDC provider, the stack, the images,
+the service), reuses what exists and creates what is missing; the property gaps are applied
+again (idempotent puts, back to the template's values). ``ProvisionResult.reused`` lists what
+was already there.
+
 This module never imports the engine, verbs or decisions (it is part of the sandbox).
 """
 
@@ -42,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from rollout.aws import ClientFactory
@@ -167,6 +174,13 @@ class ProvisionResult:
     outputs: Mapping[str, str] = field(default_factory=dict)
     # Every template resource the sandbox created (conditions applied): logical id -> Ref value.
     resources: Mapping[str, str] = field(default_factory=dict)
+    # What an earlier run had already created and this one reused (empty on a fresh sandbox).
+    reused: tuple[str, ...] = ()
+
+    @property
+    def complete_before(self) -> bool:
+        """Whether an earlier run had built everything (this run created nothing)."""
+        return {"task definition", "stack", "service"} <= set(self.reused)
 
     def image(self, tag: str) -> str:
         """The repository URI of ``tag`` (e.g. ``sha-0000002``), as a task definition names it."""
@@ -620,8 +634,11 @@ class _Provisioner:
         *,
         stack_name: str,
         parameters: Mapping[str, str],
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.factory = factory
+        self.progress = progress or (lambda _line: None)
+        self.reused: list[str] = []
         self.template = template
         self.stack_name = stack_name
         self.account = str(factory.client("sts").get_caller_identity()["Account"])
@@ -682,8 +699,33 @@ class _Provisioner:
                 created[logical_id] = self.physical[logical_id]
         return created
 
+    def existing_stack(self) -> dict[str, Any] | None:
+        """The stack as DescribeStacks shows it, or None if there is none by that name."""
+        try:
+            stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)
+        except ClientError as exc:
+            if _code(exc) == "ValidationError" and "does not exist" in str(exc):
+                return None
+            raise
+        return dict(stacks["Stacks"][0]) if stacks.get("Stacks") else None
+
     def create_stack(self, body: Mapping[str, Any], parameters: Mapping[str, str]) -> None:
         cfn = self.client("cloudformation")
+        existing = self.existing_stack()
+        if existing is not None:
+            status = str(existing["StackStatus"])
+            if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+                raise ProvisionError(
+                    f"failed to provision voj: the sandbox stack {self.stack_name} from an "
+                    f"earlier run is {status} "
+                    f"({existing.get('StackStatusReason', 'no reason given')}).",
+                    hint="Start a fresh sandbox (stop `rollout sandbox up` and start it again), "
+                    "then provision.",
+                )
+            self.reused.append("stack")
+            self.progress(f"stack {self.stack_name}: already {status}")
+            self._read_stack_resources()
+            return
         declared = set(self.template.get("Parameters", {}))
         cfn.create_stack(
             StackName=self.stack_name,
@@ -704,6 +746,11 @@ class _Provisioner:
                 f"{stack['StackStatus']} ({stack.get('StackStatusReason', 'no reason given')}).",
                 hint="Check infra/voj.yaml with cfn-lint; `rollout sandbox up` logs moto errors.",
             )
+        self.progress(f"stack {self.stack_name}: CREATE_COMPLETE")
+        self._read_stack_resources()
+
+    def _read_stack_resources(self) -> None:
+        cfn = self.client("cloudformation")
         paginator = cfn.get_paginator("list_stack_resources")
         for page in paginator.paginate(StackName=self.stack_name):
             for summary in page["StackResourceSummaries"]:
@@ -800,7 +847,18 @@ def _create_cluster(p: _Provisioner, logical_id: str, props: Mapping[str, Any]) 
 
 def _create_service(p: _Provisioner, logical_id: str, props: Mapping[str, Any]) -> str:
     params = to_api_params("AWS::ECS::Service", props, _operation_shape(p, "ecs", "CreateService"))
-    service = p.client("ecs").create_service(**params)["service"]
+    ecs = p.client("ecs")
+    found = ecs.describe_services(
+        cluster=params.get("cluster", "default"), services=[params["serviceName"]]
+    )["services"]
+    live = [svc for svc in found if svc.get("status") != "INACTIVE"]
+    if live:
+        service = live[0]
+        p.reused.append("service")
+        p.progress(f"service {service['serviceName']}: already {service.get('status')}")
+    else:
+        service = ecs.create_service(**params)["service"]
+        p.progress(f"service {service['serviceName']}: created")
     p.gap_attrs[(logical_id, "Name")] = str(service["serviceName"])
     p.gap_attrs[(logical_id, "ServiceArn")] = str(service["serviceArn"])
     return str(service["serviceArn"])
@@ -819,7 +877,19 @@ def _create_alarm(p: _Provisioner, logical_id: str, props: Mapping[str, Any]) ->
 def _create_oidc_provider(p: _Provisioner, logical_id: str, props: Mapping[str, Any]) -> str:
     shape = _operation_shape(p, "iam", "CreateOpenIDConnectProvider")
     params = to_api_params("AWS::IAM::OIDCProvider", props, shape)
-    arn = str(p.client("iam").create_open_id_connect_provider(**params)["OpenIDConnectProviderArn"])
+    iam = p.client("iam")
+    try:
+        arn = str(iam.create_open_id_connect_provider(**params)["OpenIDConnectProviderArn"])
+        p.progress(f"OIDC provider {params['Url']}: created")
+    except ClientError as exc:
+        if _code(exc) != "EntityAlreadyExists":
+            raise
+        # IAM names a provider by its URL without the scheme: one per URL and account.
+        suffix = "oidc-provider/" + str(params["Url"]).split("://", 1)[-1].rstrip("/")
+        providers = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+        arn = next(str(x["Arn"]) for x in providers if str(x["Arn"]).endswith(suffix))
+        p.reused.append("OIDC provider")
+        p.progress(f"OIDC provider {params['Url']}: already there")
     p.gap_attrs[(logical_id, "Arn")] = arn
     return arn
 
@@ -973,16 +1043,50 @@ def _push_images(
     uri = str(_repository(p, repository)["repositoryUri"])
     images: dict[str, str] = {}
     digests: dict[str, str] = {}
+    pushed = []
     for tag in tags:
-        image = ecr.put_image(
-            repositoryName=repository,
-            imageManifest=fake_manifest(tag),
-            imageManifestMediaType="application/vnd.docker.distribution.manifest.v2+json",
-            imageTag=tag,
-        )["image"]
+        try:
+            image_id = ecr.put_image(
+                repositoryName=repository,
+                imageManifest=fake_manifest(tag),
+                imageManifestMediaType="application/vnd.docker.distribution.manifest.v2+json",
+                imageTag=tag,
+            )["image"]["imageId"]
+            pushed.append(tag)
+        except ClientError as exc:
+            if _code(exc) != "ImageAlreadyExistsException":
+                raise
+            image_id = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])[
+                "imageDetails"
+            ][0]
         images[tag] = f"{uri}:{tag}"
-        digests[tag] = str(image["imageId"]["imageDigest"])
+        digests[tag] = str(image_id["imageDigest"])
+    if len(pushed) < len(tags):
+        p.reused.append("images")
+    counts = [f"pushed {len(pushed)}"] if pushed else []
+    if len(pushed) < len(tags):
+        counts.append(f"{len(tags) - len(pushed)} already there")
+    p.progress(f"images {', '.join(tags)}: {', '.join(counts)}")
     return images, digests
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _revision_one(p: _Provisioner, family: str) -> str | None:
+    """The task definition an earlier run registered: the stack's own parameter if the stack
+    exists, else the family's first ACTIVE revision; None on a fresh sandbox."""
+    stack = p.existing_stack()
+    if stack is not None:
+        for parameter in stack.get("Parameters", []):
+            if parameter["ParameterKey"] == "ServiceTaskDefinitionArn":
+                return str(parameter["ParameterValue"])
+    arns = p.client("ecs").list_task_definitions(familyPrefix=family, status="ACTIVE", sort="ASC")[
+        "taskDefinitionArns"
+    ]
+    mine = [arn for arn in arns if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
+    return str(mine[0]) if mine else None
 
 
 def _iter_type(template: Mapping[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -1001,11 +1105,14 @@ def provision_voj(
     github_org: str = "example-org",
     github_repo: str = "voj",
     parameters: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ProvisionResult:
     """Create the voj stack from ``template`` through ``factory``'s clients (see module doc).
 
     Works the same in-process and over HTTP: only AWS API calls are made. The first of
-    ``image_tags`` is the image of task-definition revision 1, which the service runs.
+    ``image_tags`` is the image of task-definition revision 1, which the service runs. Safe to
+    run again on the same sandbox: it finishes what an earlier run left undone. ``progress``
+    gets one line per step, as it completes.
     """
     if not image_tags:
         raise ProvisionError("failed to provision voj: image_tags is empty.")
@@ -1018,16 +1125,22 @@ def provision_voj(
         "AllowPlainHttp": "true",
     }
     params.update(parameters or {})
-    p = _Provisioner(factory, doc, stack_name=stack_name, parameters=params)
+    p = _Provisioner(factory, doc, stack_name=stack_name, parameters=params, progress=progress)
 
     # 1. Revision 1 from the task-definition template (the bootstrap registers it first too).
     registry = f"{p.account}.dkr.ecr.{p.region}.amazonaws.com"
     rendered = render_taskdef(taskdef, account=p.account, image=f"{registry}/{REPOSITORY}:x")
     for container in rendered.get("containerDefinitions", []):
         container["image"] = f"{registry}/{REPOSITORY}:{image_tags[0]}"
-    taskdef_arn = str(
-        p.client("ecs").register_task_definition(**rendered)["taskDefinition"]["taskDefinitionArn"]
-    )
+    earlier = _revision_one(p, str(rendered["family"]))
+    if earlier is not None:
+        taskdef_arn = earlier
+        p.reused.append("task definition")
+        p.progress(f"task definition {taskdef_arn.rsplit('/', 1)[-1]}: already registered")
+    else:
+        registered = p.client("ecs").register_task_definition(**rendered)["taskDefinition"]
+        taskdef_arn = str(registered["taskDefinitionArn"])
+        p.progress(f"task definition {taskdef_arn.rsplit('/', 1)[-1]}: registered")
     params["ServiceTaskDefinitionArn"] = taskdef_arn
     p.resolver.parameters["ServiceTaskDefinitionArn"] = taskdef_arn
 
@@ -1035,12 +1148,14 @@ def provision_voj(
     pre = p.create_pre_stack_gaps(gaps)
     p.create_stack(moto_template(doc, pre), params)
     p.apply_property_gaps(moto_resources)
+    p.progress("properties moto's CloudFormation ignores: applied")
 
     # 3. Images, then the remaining gaps (cluster, alarms, bucket policy, service).
     images, digests = _push_images(p, REPOSITORY, image_tags)
     for logical_id in gap_order(gaps):
         if logical_id not in p.physical and p.created(logical_id):
             p.create_gap(logical_id)
+    p.progress("cluster, alarms and bucket policy: in place")
 
     return _result(p, doc, rendered, taskdef_arn, images, digests)
 
@@ -1115,4 +1230,5 @@ def _result(
         alarms=all_of("AWS::CloudWatch::Alarm"),
         outputs=p.stack_outputs(),
         resources=dict(p.physical),
+        reused=tuple(p.reused),
     )

@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import re
+import socket
 import threading
 import time
 import uuid
@@ -510,13 +511,21 @@ class EndpointServer:
     def __init__(self, app: FrontApp, host: str = "127.0.0.1", port: int = 0) -> None:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-        self._server: BaseWSGIServer = make_server(
-            host,
-            port,
-            app,
-            threaded=True,
-            request_handler=_QuietHandler.based_on(MotoRequestHandler),
-        )
+        # Bind here, so a busy port or an unknown host raises OSError for the caller to report:
+        # werkzeug, binding itself, prints the error and calls sys.exit(1).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.create_server((host, port), family=family)
+        try:
+            self._server: BaseWSGIServer = make_server(
+                host,
+                port,
+                app,
+                threaded=True,
+                request_handler=_QuietHandler.based_on(MotoRequestHandler),
+                fd=listener.fileno(),
+            )
+        finally:
+            listener.close()  # the server holds its own duplicate of the descriptor
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="sandbox-endpoint", daemon=True
         )

@@ -32,6 +32,9 @@ from rollout.sandbox.clock import DEFAULT_START, RealtimeClock, VirtualClock
 from rollout.sandbox.ecs.timings import Behaviour, Timings
 from rollout.sandbox.faults import FaultPlan, FaultRule
 from rollout.sandbox.inprocess import IN_PROCESS_ENDPOINT, botocore_session
+from rollout.sandbox.observability.metrics import DEFAULT_PERIOD as DEFAULT_METRICS_PERIOD
+from rollout.sandbox.observability.metrics import DEMO_PERIOD as DEMO_METRICS_PERIOD
+from rollout.sandbox.observability.metrics import check_period
 from rollout.sandbox.recorder import RecordedCall, is_mutating
 from rollout.sandbox.route53 import DEFAULT_PROPAGATION_DELAY
 from rollout.sandbox.server import EndpointServer, FrontApp
@@ -42,7 +45,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACCOUNT_ID",
+    "DEFAULT_METRICS_PERIOD",
     "DEFAULT_START",
+    "DEMO_METRICS_PERIOD",
     "ApiFault",
     "Behaviour",
     "FaultPlan",
@@ -106,6 +111,10 @@ class Sandbox:
     ``faults`` is a :class:`FaultPlan` (or its mapping form); ``timings`` and ``behaviour`` tune
     the ECS simulation (``rollout.sandbox.ecs.timings``); ``route53_propagation`` is how long
     Route 53 changes stay PENDING (simulated seconds).
+
+    ``metrics_period`` is the sandbox setting for ALB metric resolution: 60 (AWS's) by default;
+    ``DEMO_METRICS_PERIOD`` (10 s, high-resolution data) keeps alarm-driven demos short. Alarms
+    are evaluated at every period boundary (see ``rollout.sandbox.observability``).
     """
 
     def __init__(
@@ -119,6 +128,7 @@ class Sandbox:
         behaviour: Behaviour | None = None,
         route53_propagation: float = DEFAULT_PROPAGATION_DELAY,
         tick_interval: float = 0.05,
+        metrics_period: int = DEFAULT_METRICS_PERIOD,
     ) -> None:
         if any(other.is_open for other in _OPEN):
             warnings.warn(
@@ -131,6 +141,10 @@ class Sandbox:
         if clock is None:
             clock = VirtualClock() if speed is None else RealtimeClock(speed=speed)
         plan = FaultPlan.from_mapping(faults) if isinstance(faults, Mapping) else faults
+        try:
+            check_period(metrics_period)
+        except ValueError as exc:
+            raise ConfigError(f"failed to create the sandbox: {exc}.") from exc
         self.world = World(
             region=region,
             clock=clock,
@@ -138,6 +152,7 @@ class Sandbox:
             timings=timings,
             behaviour=behaviour,
             route53_propagation=route53_propagation,
+            metrics_period=metrics_period,
         )
         self.app = FrontApp(self.world)
         self._server: EndpointServer | None = None
@@ -217,6 +232,35 @@ class Sandbox:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    # -- the ALB data plane and metrics -----------------------------------------------------------
+    def start_alb(self) -> Any:
+        """Serve every application load balancer on loopback (once); returns the
+        :class:`~rollout.sandbox.dataplane.AlbProxy` (``.urls()``, ``.url(name)``, ``.sync()``).
+        Load balancers created later are picked up within half a second (or at ``.sync()``)."""
+        from rollout.sandbox.dataplane import AlbProxy
+
+        if self.world.alb is None:
+            proxy = AlbProxy(
+                account=self.account,
+                region=self.region,
+                clock_now=self.clock.now,
+                record=self.world.observability.metrics.record,
+            )
+            proxy.start()
+            self.world.alb = proxy
+        return self.world.alb
+
+    def alb_url(self, name: str) -> str | None:
+        """The local URL of load balancer ``name``'s listener (starts the listeners)."""
+        proxy = self.start_alb()
+        url: str | None = proxy.url(name) or proxy.sync().get(name)
+        return url
+
+    @property
+    def observability(self) -> Any:
+        """The metrics writer (``.metrics``) and alarm evaluator (``.alarms``)."""
+        return self.world.observability
 
     # -- observing and steering ---------------------------------------------------------------
     def calls(

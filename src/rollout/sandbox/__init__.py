@@ -410,10 +410,13 @@ def run_up(
     region: str = DEFAULT_REGION,
     echo: Callable[[str], None] = print,
     stop: Any = None,
+    metrics_period: int = DEFAULT_METRICS_PERIOD,
 ) -> None:
     """Serve a real-time sandbox until SIGINT/SIGTERM (or ``stop``, a ``threading.Event``, is set).
 
-    Prints the environment a client needs, then blocks. Cleans up on the way out.
+    Prints the environment a client needs, then blocks, printing the local listener URL of each
+    load balancer as it appears (``GET /_sandbox/albs`` lists them too). Cleans up on the way
+    out.
     """
     import signal
     import threading
@@ -422,7 +425,7 @@ def run_up(
         raise ConfigError(f"failed to start the sandbox: --speed must be > 0, got {speed}.")
     plan = load_fault_file(faults_file) if faults_file is not None else None
     done: threading.Event = stop if stop is not None else threading.Event()
-    sandbox = Sandbox(region, speed=speed, faults=plan)
+    sandbox = Sandbox(region, speed=speed, faults=plan, metrics_period=metrics_period)
     try:
         try:
             url = sandbox.serve(host, port)
@@ -442,9 +445,22 @@ def run_up(
             echo("# export these in the shell that runs your AWS clients:")
             for name, value in client_environment(url, region).items():
                 echo(f"export {name}={value}")
+            if metrics_period != DEFAULT_METRICS_PERIOD:
+                echo(
+                    f"# ALB metrics every {metrics_period} simulated s (AWS: 60), alarms "
+                    "evaluated at each period"
+                )
+            proxy = sandbox.start_alb()
+            echo("# ALB listeners (also: GET /_sandbox/albs, `rollout sandbox alb NAME`):")
+            shown: set[str] = set()
             echo("# Ctrl-C to stop")
-            while not done.wait(0.5):
-                pass
+            while True:
+                for name, lb_url in sorted(proxy.urls().items()):
+                    if name not in shown:
+                        shown.add(name)
+                        echo(f"# ALB {name}: {lb_url}")
+                if done.wait(0.5):
+                    break
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -551,3 +567,99 @@ def describe_provision(result: Any) -> list[str]:
     else:
         lines.append(f"  {result}")
     return lines
+
+
+# -- `rollout sandbox alb` and `rollout sandbox traffic` ------------------------------------------
+def alb_urls_remote(endpoint_url: str | None) -> dict[str, str]:
+    """Load balancer name -> local listener URL, from a running ``rollout sandbox up``."""
+    import urllib.error
+    import urllib.request
+
+    from rollout.errors import AwsError, UsageError
+
+    if not endpoint_url:
+        raise UsageError(
+            "failed to look up the ALB listener: no sandbox endpoint given.",
+            hint="Pass --endpoint-url or export the AWS_ENDPOINT_URL `rollout sandbox up` printed.",
+        )
+    _check_endpoint(endpoint_url)
+    albs = endpoint_url.rstrip("/") + "/_sandbox/albs"
+    try:
+        with urllib.request.urlopen(albs, timeout=10) as response:  # noqa: S310 - http only
+            doc = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise AwsError(f"failed to read {albs}: {exc}.") from exc
+    found = doc.get("load_balancers") if isinstance(doc, dict) else None
+    return {str(k): str(v) for k, v in (found or {}).items()}
+
+
+def alb_url_remote(endpoint_url: str | None, name: str) -> str:
+    """The local listener URL of load balancer ``name`` on a running sandbox."""
+    from rollout.errors import UsageError
+
+    urls = alb_urls_remote(endpoint_url)
+    if name not in urls:
+        known = ", ".join(sorted(urls)) or "none yet"
+        raise UsageError(
+            f"failed to find the load balancer {name!r} in the sandbox (load balancers: {known}).",
+            hint="Create it first (e.g. `rollout sandbox provision`), or check the name.",
+        )
+    return urls[name]
+
+
+def run_traffic_command(
+    *,
+    alb: str | None,
+    url: str | None,
+    endpoint_url: str | None,
+    rate: float,
+    duration: float,
+    paths: tuple[str, ...],
+    host: str | None,
+    timeout: float,
+    output_json: bool,
+    echo: Callable[[str], None] = print,
+) -> Any:
+    """``rollout sandbox traffic``: resolve the listener, send bounded traffic, print per-second
+    rows and a summary (or one JSON document). SIGINT ends it early; the summary still prints."""
+    import signal
+    import threading
+
+    from rollout.errors import UsageError
+    from rollout.sandbox.dataplane.traffic import (
+        TrafficOptions,
+        format_row,
+        format_summary,
+        run_traffic,
+    )
+
+    if (alb is None) == (url is None):
+        raise UsageError("failed to send traffic: pass exactly one of --alb NAME or --url URL.")
+    target = url if url is not None else alb_url_remote(endpoint_url, str(alb))
+    try:
+        options = TrafficOptions(
+            target, rate=rate, duration=duration, paths=paths or ("/",), host=host,
+            timeout=timeout,
+        )
+    except ValueError as exc:
+        raise UsageError(f"failed to send traffic: {exc}.") from exc
+    stop = threading.Event()
+    previous: Any = None
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        if not output_json:
+            echo(f"# {rate:g} req/s for {duration:g} s to {options.url} (Ctrl-C ends early)")
+        result = run_traffic(
+            options, stop=stop, on_second=None if output_json else lambda r: echo(format_row(r))
+        )
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    if output_json:
+        echo(json.dumps(result.to_json()))
+    else:
+        for line in format_summary(result):
+            echo(line)
+    return result

@@ -638,7 +638,11 @@ def run_traffic_command(
     target = url if url is not None else alb_url_remote(endpoint_url, str(alb))
     try:
         options = TrafficOptions(
-            target, rate=rate, duration=duration, paths=paths or ("/",), host=host,
+            target,
+            rate=rate,
+            duration=duration,
+            paths=paths or ("/",),
+            host=host,
             timeout=timeout,
         )
     except ValueError as exc:

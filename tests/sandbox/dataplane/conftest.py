@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -52,7 +53,7 @@ class Targets:
         return app
 
     async def _start(self, target: TargetApp) -> None:
-        async def handle(request: web.Request) -> web.StreamResponse:
+        async def handle(request: web.BaseRequest) -> web.StreamResponse:
             target.requests += 1
             target.headers.append(dict(request.headers))
             transport = request.transport
@@ -82,10 +83,8 @@ class Targets:
 
     def close(self) -> None:
         for app in self.apps:
-            try:
+            with contextlib.suppress(Exception):  # already stopped by the test
                 self.stop(app)
-            except Exception:
-                pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
         self.loop.close()
@@ -122,9 +121,9 @@ def alb() -> Iterator[Alb]:
         elbv2 = factory.client("elbv2")
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         subnets = [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=az)[
-                "Subnet"
-            ]["SubnetId"]
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=az)["Subnet"][
+                "SubnetId"
+            ]
             for i, az in enumerate(("ap-northeast-2a", "ap-northeast-2c"))
         ]
         lb = elbv2.create_load_balancer(Name="web", Subnets=subnets, Type="application")

@@ -38,7 +38,8 @@ def _register_revision(sb: Sandbox, image: str) -> str:
 
 def test_target_5xx_alarm_rolls_the_deployment_back(voj: Sandbox) -> None:
     """Target 5xx outcomes fed to the metrics writer drive voj-prod-target-5xx to ALARM within a
-    minute of the bad period (and back to OK the quiet minute after); ECS then fails the deployment ("alarm detected") and rolls back."""
+    minute of the bad period (and back to OK the quiet minute after); ECS then fails the
+    deployment ("alarm detected") and rolls back."""
     result = voj.provisioned
     assert result is not None
     cw = voj.client_factory().client("cloudwatch")
@@ -56,7 +57,9 @@ def test_target_5xx_alarm_rolls_the_deployment_back(voj: Sandbox) -> None:
         tasks = ecs.list_tasks(cluster=result.cluster, desiredStatus="RUNNING")["taskArns"]
         described = ecs.describe_tasks(cluster=result.cluster, tasks=tasks)["tasks"]
         return (
-            any(t["taskDefinitionArn"] == new_td and t["lastStatus"] == "RUNNING" for t in described)
+            any(
+                t["taskDefinitionArn"] == new_td and t["lastStatus"] == "RUNNING" for t in described
+            )
             or None
         )
 

@@ -38,46 +38,90 @@ def spec(**kw: object) -> AlarmSpec:
     return AlarmSpec(**base)  # type: ignore[arg-type]
 
 
-X, O, _ = 12.0, 1.0, None  # breaching, not breaching, missing
+X: float = 12.0  # breaching
+O_: float = 1.0  # not breaching
+_: float | None = None  # missing
 
 CASES = [
     # M = N = 3, all real
     ("3 of 3 breach", spec(), points(X, X, X), OK, ALARM),
-    ("2 of 3 breach, M=3", spec(), points(O, X, X), ALARM, OK),
-    ("2 of 3 breach, M=2", spec(datapoints_to_alarm=2), points(X, O, X), OK, ALARM),
+    ("2 of 3 breach, M=3", spec(), points(O_, X, X), ALARM, OK),
+    ("2 of 3 breach, M=2", spec(datapoints_to_alarm=2), points(X, O_, X), OK, ALARM),
     ("at threshold counts for >=", spec(evaluation_periods=1), points(10.0), OK, ALARM),
-    ("at threshold: > does not", spec(evaluation_periods=1, comparison="GreaterThanThreshold"),
-     points(10.0), OK, OK),
-    ("less than", spec(evaluation_periods=1, comparison="LessThanThreshold"), points(O), OK,
-     ALARM),
-    ("less or equal", spec(evaluation_periods=1, comparison="LessThanOrEqualToThreshold"),
-     points(10.0), OK, ALARM),
+    (
+        "at threshold: > does not",
+        spec(evaluation_periods=1, comparison="GreaterThanThreshold"),
+        points(10.0),
+        OK,
+        OK,
+    ),
+    (
+        "less than",
+        spec(evaluation_periods=1, comparison="LessThanThreshold"),
+        points(O_),
+        OK,
+        ALARM,
+    ),
+    (
+        "less or equal",
+        spec(evaluation_periods=1, comparison="LessThanOrEqualToThreshold"),
+        points(10.0),
+        OK,
+        ALARM,
+    ),
     # TreatMissingData (CW-UG table, M = N = 3)
     ("all missing, missing", spec(), points(_, _, _), OK, INSUFFICIENT),
-    ("all missing, ignore keeps ALARM", spec(treat_missing_data="ignore"), points(_, _, _),
-     ALARM, ALARM),
+    (
+        "all missing, ignore keeps ALARM",
+        spec(treat_missing_data="ignore"),
+        points(_, _, _),
+        ALARM,
+        ALARM,
+    ),
     ("all missing, breaching", spec(treat_missing_data="breaching"), points(_, _, _), OK, ALARM),
-    ("all missing, notBreaching", spec(treat_missing_data="notBreaching"), points(_, _, _),
-     ALARM, OK),
+    (
+        "all missing, notBreaching",
+        spec(treat_missing_data="notBreaching"),
+        points(_, _, _),
+        ALARM,
+        OK,
+    ),
     ("- X -, missing", spec(), points(_, X, _), OK, ALARM),
     ("- X -, ignore keeps OK", spec(treat_missing_data="ignore"), points(_, X, _), OK, OK),
     ("- X -, breaching", spec(treat_missing_data="breaching"), points(_, X, _), OK, ALARM),
     ("- X -, notBreaching", spec(treat_missing_data="notBreaching"), points(_, X, _), ALARM, OK),
-    ("- - 0, missing", spec(), points(_, _, O), ALARM, OK),
-    ("- - 0, ignore", spec(treat_missing_data="ignore"), points(_, _, O), ALARM, OK),
+    ("- - 0, missing", spec(), points(_, _, O_), ALARM, OK),
+    ("- - 0, ignore", spec(treat_missing_data="ignore"), points(_, _, O_), ALARM, OK),
     ("X X -, breaching fills", spec(treat_missing_data="breaching"), points(X, X, _), OK, ALARM),
     ("X X -, notBreaching", spec(treat_missing_data="notBreaching"), points(X, X, _), OK, OK),
     # the voj target-5xx alarm: 1 of 1, notBreaching
-    ("voj 5xx: quiet minute", spec(evaluation_periods=1, treat_missing_data="notBreaching"),
-     points(_), ALARM, OK),
+    (
+        "voj 5xx: quiet minute",
+        spec(evaluation_periods=1, treat_missing_data="notBreaching"),
+        points(_),
+        ALARM,
+        OK,
+    ),
     # percentiles with a low sample count
-    ("p99, few samples, ignore keeps state",
-     spec(statistic="p99", evaluation_periods=1, threshold=0.5,
-          evaluate_low_sample_count_percentile="ignore"),
-     points(0.9, samples=20), OK, OK),
-    ("p99, few samples, evaluate",
-     spec(statistic="p99", evaluation_periods=1, threshold=0.5), points(0.9, samples=20), OK,
-     ALARM),
+    (
+        "p99, few samples, ignore keeps state",
+        spec(
+            statistic="p99",
+            evaluation_periods=1,
+            threshold=0.5,
+            evaluate_low_sample_count_percentile="ignore",
+        ),
+        points(0.9, samples=20),
+        OK,
+        OK,
+    ),
+    (
+        "p99, few samples, evaluate",
+        spec(statistic="p99", evaluation_periods=1, threshold=0.5),
+        points(0.9, samples=20),
+        OK,
+        ALARM,
+    ),
 ]
 
 

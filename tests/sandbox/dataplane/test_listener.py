@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
 
 import httpx
 import pytest
+from tests.sandbox.dataplane.conftest import Alb, Targets, body
 
 from rollout.sandbox.ecs.rules import HealthChange
-from tests.sandbox.dataplane.conftest import Alb, Targets, body
 
 HEALTHY = [HealthChange(0.0, "healthy", None, None)]
 
@@ -27,7 +28,7 @@ def test_round_robin_among_healthy_targets(alb: Alb, targets: Targets) -> None:
     alb.register(0, b)
     got = names(alb, 6)
     assert Counter(got) == {"a": 3, "b": 3}
-    assert all(x != y for x, y in zip(got, got[1:], strict=False))
+    assert all(x != y for x, y in itertools.pairwise(got))
 
 
 def test_weighted_forward_follows_modify_listener_at_once(alb: Alb, targets: Targets) -> None:
@@ -94,9 +95,7 @@ def test_forwarded_headers_and_host(alb: Alb, targets: Targets) -> None:
     """X-Forwarded-For is appended, Proto/Port name the ALB listener, Host passes through."""
     app = targets.start("a", "127.0.0.2")
     alb.register(0, app)
-    httpx.get(
-        alb.url + "/", headers={"Host": "api.example.test", "X-Forwarded-For": "203.0.113.9"}
-    )
+    httpx.get(alb.url + "/", headers={"Host": "api.example.test", "X-Forwarded-For": "203.0.113.9"})
     seen = app.headers[-1]
     assert seen["X-Forwarded-For"] == "203.0.113.9, 127.0.0.1"
     assert seen["X-Forwarded-Proto"] == "http"

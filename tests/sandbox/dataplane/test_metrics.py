@@ -13,7 +13,9 @@ from rollout.sandbox import Sandbox
 from rollout.sandbox.observability import RequestOutcome, write_outcomes
 from rollout.sandbox.observability.metrics import metric_data
 
-LB = "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
+LB = (
+    "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
+)
 TG = "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:targetgroup/blue/73e2d6bc24d8a067"
 LB_DIM = {"Name": "LoadBalancer", "Value": "app/web/50dc6c495c0c9188"}
 TG_DIM = {"Name": "TargetGroup", "Value": "targetgroup/blue/73e2d6bc24d8a067"}
@@ -52,9 +54,7 @@ def value(points: list[dict[str, Any]], statistic: str = "Sum") -> float:
 
 
 def outcomes(at: float) -> list[RequestOutcome]:
-    ok = [
-        RequestOutcome(at, LB, 200, "target", TG, latency=0.01 * (i + 1)) for i in range(98)
-    ]
+    ok = [RequestOutcome(at, LB, 200, "target", TG, latency=0.01 * (i + 1)) for i in range(98)]
     return [
         *ok,
         RequestOutcome(at, LB, 500, "target", TG, latency=0.5),

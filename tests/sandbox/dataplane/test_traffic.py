@@ -11,9 +11,9 @@ import threading
 import time
 
 import pytest
+from tests.sandbox.dataplane.conftest import Alb, Targets
 
 from rollout.sandbox.dataplane.traffic import TrafficOptions, check_loopback, classify, run_traffic
-from tests.sandbox.dataplane.conftest import Alb, Targets
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,7 @@ from tests.sandbox.dataplane.conftest import Alb, Targets
 )
 def test_non_loopback_urls_are_refused(url: str) -> None:
     """Only 127.0.0.0/8, localhost and ::1 may receive generated traffic."""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"loopback|not an http URL"):
         check_loopback(url)
 
 
@@ -32,12 +32,10 @@ def test_loopback_urls_are_accepted() -> None:
         assert check_loopback(url)
 
 
-@pytest.mark.parametrize(
-    ("rate", "duration"), [(0, 1), (5000, 1), (10, 0), (10, 7200)]
-)
+@pytest.mark.parametrize(("rate", "duration"), [(0, 1), (5000, 1), (10, 0), (10, 7200)])
 def test_unbounded_runs_are_refused(rate: float, duration: float) -> None:
     """Rate and duration are bounded (at most 1000 req/s, 1 h)."""
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be in"):
         TrafficOptions("http://127.0.0.1:1", rate=rate, duration=duration)
 
 
@@ -63,14 +61,13 @@ def test_summary_counts_failures_by_kind(alb: Alb, targets: Targets) -> None:
     """Half the paths answer 500 from the target: the totals and per-second rows say so."""
     app = targets.start("a", "127.0.0.2")
     alb.register(0, app)
-    result = run_traffic(
-        TrafficOptions(alb.url, rate=40, duration=1.0, paths=("/", "/status/500"))
-    )
+    result = run_traffic(TrafficOptions(alb.url, rate=40, duration=1.0, paths=("/", "/status/500")))
     assert result.requests == 40
     assert result.failed == 20
     assert result.failures["target_5xx"] == 20
     assert result.statuses == {"200": 20, "500": 20}
-    assert result.p50_ms is not None and result.p99_ms is not None
+    assert result.p50_ms is not None
+    assert result.p99_ms is not None
     assert result.p50_ms <= result.p99_ms
     assert [r.requests for r in result.seconds] == [40]
     doc = result.to_json()
@@ -105,8 +102,21 @@ def test_sigint_prints_the_summary(targets: Targets) -> None:
     url = f"http://{app.ip}:{app.port}"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rollout", "sandbox", "traffic", "--url", url, "--rate", "20",
-         "--duration", "60", "--output", "json"],
+        [
+            sys.executable,
+            "-m",
+            "rollout",
+            "sandbox",
+            "traffic",
+            "--url",
+            url,
+            "--rate",
+            "20",
+            "--duration",
+            "60",
+            "--output",
+            "json",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,

@@ -45,9 +45,9 @@ def test_up_prints_listener_urls_of_new_load_balancers() -> None:
         elbv2 = session.client("elbv2", endpoint_url=endpoint)
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         subnets = [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=az)[
-                "Subnet"
-            ]["SubnetId"]
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=az)["Subnet"][
+                "SubnetId"
+            ]
             for i, az in enumerate(("ap-northeast-2a", "ap-northeast-2c"))
         ]
         lb = elbv2.create_load_balancer(Name="late", Subnets=subnets)["LoadBalancers"][0]

@@ -37,6 +37,7 @@ authentication actions, HTTP/2, request/response size limits, client keep-alive 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -252,10 +253,7 @@ class AlbProxy:
             local = _Local(
                 lb.arn, lb.name, arn, int(listener.port or 80), str(listener.protocol or "HTTP")
             )
-            server = web.Server(
-                lambda request, local=local: self._handle(local, request),
-                access_log=None,
-            )
+            server = web.Server(functools.partial(self._handle, local), access_log=None)
             runner = web.ServerRunner(server, access_log=None, handle_signals=False)
             await runner.setup()
             site = web.TCPSite(runner, self.host, 0, reuse_address=True)
@@ -424,8 +422,8 @@ class AlbProxy:
                 answer = [(k, v) for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP]
                 return resp.status, answer, data, time.perf_counter() - started
 
-        task: asyncio.Task[tuple[int, list[tuple[str, str]], bytes, float]] = (
-            asyncio.ensure_future(call())
+        task: asyncio.Task[tuple[int, list[tuple[str, str]], bytes, float]] = asyncio.ensure_future(
+            call()
         )
         link.in_flight.add(task)
         try:
@@ -437,7 +435,7 @@ class AlbProxy:
             raise
         except aiohttp.ClientConnectorError:
             return self._elb(local, 502, tg_arn, connection_error=True)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             return self._elb(local, 504, tg_arn)
         except (aiohttp.ClientError, OSError):  # reset, closed mid-request, malformed answer
             return self._elb(local, 502, tg_arn)

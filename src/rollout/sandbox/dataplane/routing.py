@@ -72,9 +72,7 @@ def action_of(data: Mapping[str, Any]) -> Action:
 
 @lru_cache(maxsize=1024)
 def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    body = "".join(
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
+    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
     return re.compile(f"^{body}$", re.IGNORECASE if ignore_case else 0)
 
 
@@ -83,7 +81,9 @@ def path_matches(pattern: str, path: str) -> bool:
 
 
 def host_matches(pattern: str, host: str) -> bool:
-    return _wildcard(pattern, True).match(host.rsplit(":", 1)[0] if ":" in host else host) is not None
+    return (
+        _wildcard(pattern, True).match(host.rsplit(":", 1)[0] if ":" in host else host) is not None
+    )
 
 
 def _values(condition: Mapping[str, Any], config_key: str) -> list[str]:

@@ -85,7 +85,7 @@ def routable(targets: Sequence[Target]) -> tuple[list[Target], bool]:
 def host_counts(account: str, region: str) -> list[HostCounts]:
     """Healthy/unhealthy target counts per (load balancer, target group) pair in use."""
     backend = elbv2_backend(account, region)
-    out = []
+    out: list[HostCounts] = []
     for group in list(backend.target_groups.values()):
         lbs = list(dict.fromkeys(group.load_balancer_arns))
         if not lbs:

@@ -193,7 +193,7 @@ async def run_traffic_async(
                 latency = (time.perf_counter() - t0) * 1000
                 kind = classify(resp.status, resp.headers.get("Server"))
                 samples.append(_Sample(sent, kind, resp.status, latency))
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             samples.append(_Sample(sent, "timeout", None, None))
         except (aiohttp.ClientError, OSError):
             samples.append(_Sample(sent, "connection_error", None, None))
@@ -236,13 +236,13 @@ async def run_traffic_async(
                 report(settled)
         if pending:
             grace = 1.0 if interrupted else options.timeout
-            done, still = await asyncio.wait(set(pending), timeout=grace)
+            _, still = await asyncio.wait(set(pending), timeout=grace)
             for task in still:
                 task.cancel()
             if still:
                 await asyncio.gather(*still, return_exceptions=True)
     elapsed = time.perf_counter() - started
-    report(int(math.ceil(min(elapsed, options.duration))) if samples else 0)
+    report(math.ceil(min(elapsed, options.duration)) if samples else 0)
     kinds = Counter(s.kind for s in samples if s.kind)
     statuses = Counter(str(s.status) for s in samples if s.status is not None)
     latencies = [s.latency_ms for s in samples if s.latency_ms is not None]

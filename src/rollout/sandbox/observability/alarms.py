@@ -118,7 +118,7 @@ def evaluate(spec: AlarmSpec, points: Sequence[Point], current: str) -> Evaluati
         needed = 10.0 / (1.0 - p / 100.0)
         if any(pt.samples < needed for pt in real):
             return Evaluation(current, "Insufficient samples for the percentile", data)
-    missing = n - len(real) if len(window) >= n else n - len(real)
+    missing = n - len(real)
     policy = spec.treat_missing_data or "missing"
     shown = " ".join(f"{pt.value:g} ({_stamp(pt.start)})" for pt in reversed(real))
     breaching = [pt for pt in real if breaches(float(pt.value or 0.0), spec.threshold)]
@@ -131,7 +131,9 @@ def evaluate(spec: AlarmSpec, points: Sequence[Point], current: str) -> Evaluati
     elif not real:
         if policy == "ignore":
             return Evaluation(current, "Missing data is ignored: the state is kept", data)
-        reason = f"Insufficient Data: {_plural(n, 'datapoint')} {'was' if n == 1 else 'were'} unknown."
+        reason = (
+            f"Insufficient Data: {_plural(n, 'datapoint')} {'was' if n == 1 else 'were'} unknown."
+        )
         return Evaluation(INSUFFICIENT, reason, data)
     elif len(real) < m:
         count = len(breaching)

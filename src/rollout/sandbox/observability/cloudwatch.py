@@ -85,7 +85,7 @@ def _statistic(samples: list[float], aggregated: list[Any], statistic: str) -> f
     if statistic == "Sum":
         return float(total)
     if statistic == "Average":
-        return float(total) / count
+        return float(total) / float(count)
     if statistic == "Minimum":
         return float(min([*samples, *(a.min for a in aggregated)]))
     if statistic == "Maximum":
@@ -98,7 +98,7 @@ def _statistic(samples: list[float], aggregated: list[Any], statistic: str) -> f
         for a in aggregated:
             if a.min == a.max:
                 raw.extend([float(a.min)] * int(a.sample_count))
-        return percentile(raw, p) if raw else None
+        return float(percentile(raw, p)) if raw else None
     return None
 
 

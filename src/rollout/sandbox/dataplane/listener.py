@@ -49,9 +49,10 @@ from rollout.sandbox.dataplane import routing
 from rollout.sandbox.dataplane.targets import (
     LEAVING,
     Target,
+    elbv2_backend,
+    group_states,
     load_balancers,
     routable,
-    target_states,
 )
 from rollout.sandbox.observability.metrics import RequestOutcome
 
@@ -114,6 +115,7 @@ class _TargetLink:
     session: Any
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     cut: set[asyncio.Task[Any]] = field(default_factory=set)
+    leaving: bool = False  # the target is draining or gone: close once nothing is in flight
 
 
 class AlbProxy:
@@ -154,12 +156,19 @@ class AlbProxy:
         self._rr = routing.RoundRobin()
         self._stopping = False
         self._tasks: list[asyncio.Task[Any]] = []
+        self._elbv2: Any = None
+        self._ec2: Any = None
 
     # -- lifecycle (any thread) ---------------------------------------------------------------
     def start(self) -> None:
         """Start the event loop thread and serve every load balancer that exists now."""
         if self._thread is not None:
             return
+        from moto.backends import get_backend
+
+        # moto's backends live as long as the sandbox world this proxy belongs to
+        self._elbv2 = elbv2_backend(self.account, self.region)
+        self._ec2 = get_backend("ec2")[self.account][self.region]
         ready = threading.Event()
 
         def run() -> None:
@@ -296,20 +305,26 @@ class AlbProxy:
 
     def _state(self, tg_arn: str, address: str) -> str | None:
         """The target's state now; None when it is no longer registered in the group."""
-        states = target_states(self.account, self.region, tg_arn) or []
+        states = group_states(self._elbv2, self._ec2, tg_arn) or []
         return next((t.state for t in states if t.address == address), None)
 
     async def _sweep(self) -> None:
-        """Cut requests to targets that left their group; close idle links to leaving ones."""
+        """Cut requests to targets that left their group; mark links to leaving targets (their
+        connections close as soon as nothing is in flight on them)."""
         for (tg_arn, address), link in list(self._links.items()):
             state = self._state(tg_arn, address)
             if state is None or state == "unused":
-                for task in list(link.in_flight):
+                for task in list(link.in_flight - link.cut):
                     link.cut.add(task)
                     task.cancel()
-            if (state is None or state in LEAVING) and not link.in_flight:
-                self._links.pop((tg_arn, address), None)
-                await link.session.close()
+            link.leaving = state is None or state in LEAVING
+            await self._close_if_idle((tg_arn, address), link)
+
+    async def _close_if_idle(self, key: tuple[str, str], link: _TargetLink) -> None:
+        if link.leaving and not link.in_flight:
+            if self._links.get(key) is link:
+                del self._links[key]
+            await link.session.close()
 
     # -- one request --------------------------------------------------------------------------
     def _outcome(
@@ -348,11 +363,8 @@ class AlbProxy:
             headers={"Server": SERVER, "Content-Type": "text/html"},
         )
 
-    def _idle_timeout(self, lb_arn: str) -> float:
-        from rollout.sandbox.dataplane.targets import elbv2_backend
-
-        lb = elbv2_backend(self.account, self.region).load_balancers.get(lb_arn)
-        raw = lb.attrs.get("idle_timeout.timeout_seconds") if lb is not None else None
+    def _idle_timeout(self, lb: Any) -> float:
+        raw = lb.attrs.get("idle_timeout.timeout_seconds")
         try:
             return float(raw) if raw not in (None, "") else DEFAULT_IDLE_TIMEOUT
         except ValueError:
@@ -361,10 +373,7 @@ class AlbProxy:
     async def _handle(self, local: _Local, request: Any) -> Any:
         from aiohttp import web
 
-        from rollout.sandbox.dataplane.targets import elbv2_backend
-
-        backend = elbv2_backend(self.account, self.region)
-        lb = backend.load_balancers.get(local.lb_arn)
+        lb = self._elbv2.load_balancers.get(local.lb_arn)
         listener = lb.listeners.get(local.listener_arn) if lb is not None else None
         if listener is None:
             return self._elb(local, 503)
@@ -383,14 +392,16 @@ class AlbProxy:
         tg_arn = self._picker.pick(action.groups)
         if tg_arn is None:
             return self._elb(local, 503)
-        states = target_states(self.account, self.region, tg_arn) or []
+        states = group_states(self._elbv2, self._ec2, tg_arn) or []
         candidates, _fail_open = routable(states)
         if not candidates:
             return self._elb(local, 503)
         target = self._rr.pick(tg_arn, candidates)
-        return await self._forward(local, request, tg_arn, target)
+        return await self._forward(local, lb, request, tg_arn, target)
 
-    async def _forward(self, local: _Local, request: Any, tg_arn: str, target: Target) -> Any:
+    async def _forward(
+        self, local: _Local, lb: Any, request: Any, tg_arn: str, target: Target
+    ) -> Any:
         import aiohttp
         from aiohttp import web
 
@@ -403,13 +414,15 @@ class AlbProxy:
         headers.append(("X-Forwarded-Port", str(local.port)))
         body = await request.read()
         timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=CONNECT_TIMEOUT, sock_read=self._idle_timeout(local.lb_arn)
+            total=None, sock_connect=CONNECT_TIMEOUT, sock_read=self._idle_timeout(lb)
         )
         link = self._link(tg_arn, target)
         url = f"http://{target.address}{request.rel_url}"
-
-        async def call() -> tuple[int, list[tuple[str, str]], bytes, float]:
-            started = time.perf_counter()
+        task = asyncio.current_task()
+        assert task is not None
+        link.in_flight.add(task)
+        started = time.perf_counter()
+        try:
             async with link.session.request(
                 request.method,
                 url,
@@ -420,19 +433,14 @@ class AlbProxy:
             ) as resp:
                 data = await resp.read()
                 answer = [(k, v) for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP]
-                return resp.status, answer, data, time.perf_counter() - started
-
-        task: asyncio.Task[tuple[int, list[tuple[str, str]], bytes, float]] = asyncio.ensure_future(
-            call()
-        )
-        link.in_flight.add(task)
-        try:
-            status, answer, data, latency = await asyncio.shield(task)
+                status = resp.status
+            latency = time.perf_counter() - started
         except asyncio.CancelledError:
-            if task in link.cut:  # deregistration delay over while the request was in flight
-                return self._elb(local, 502, tg_arn)
-            task.cancel()  # the client went away
-            raise
+            if task not in link.cut:
+                raise  # the client went away
+            # the deregistration delay ended while the request was in flight (TS §2.4)
+            task.uncancel()
+            return self._elb(local, 502, tg_arn)
         except aiohttp.ClientConnectorError:
             return self._elb(local, 502, tg_arn, connection_error=True)
         except TimeoutError:
@@ -442,19 +450,9 @@ class AlbProxy:
         finally:
             link.in_flight.discard(task)
             link.cut.discard(task)
-            await self._after(tg_arn, target, link)
+            await self._close_if_idle((tg_arn, target.address), link)
         self._outcome(local, status, "target", tg_arn, latency=latency)
         response = web.Response(status=status, body=data)
         for k, v in answer:
             response.headers.add(k, v)
         return response
-
-    async def _after(self, tg_arn: str, target: Target, link: _TargetLink) -> None:
-        """After a request: a draining target with nothing in flight keeps no connection."""
-        if link.in_flight:
-            return
-        state = self._state(tg_arn, target.address)
-        if state is None or state in LEAVING:
-            if self._links.get((tg_arn, target.address)) is link:
-                del self._links[(tg_arn, target.address)]
-            await link.session.close()

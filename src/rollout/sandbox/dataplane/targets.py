@@ -55,11 +55,15 @@ def target_states(account: str, region: str, tg_arn: str) -> list[Target] | None
     """The registered targets of ``tg_arn`` with their state now (None: no such group)."""
     from moto.backends import get_backend
 
-    backend = elbv2_backend(account, region)
+    ec2 = get_backend("ec2")[account][region]
+    return group_states(elbv2_backend(account, region), ec2, tg_arn)
+
+
+def group_states(backend: Any, ec2: Any, tg_arn: str) -> list[Target] | None:
+    """:func:`target_states` with moto's ELBv2 and EC2 backends already at hand."""
     group = backend.target_groups.get(tg_arn)
     if group is None:
         return None
-    ec2 = get_backend("ec2")[account][region]
     out = []
     for target in list(group.targets.values()):
         health = group.health_for(target, ec2)

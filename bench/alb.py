@@ -153,13 +153,18 @@ def measure(rounds: int, requests: int, seconds: float) -> dict[str, Any]:
             lat_alb: list[float] = []
             rps_direct: list[float] = []
             rps_alb: list[float] = []
+            cpu_per_request: list[float] = []
             for i in range(rounds):
                 order = [(direct, lat_direct), (via, lat_alb)]
                 for url, sink in order if i % 2 == 0 else reversed(order):
                     sink.extend(_client("latency", url, requests))
                 order2 = [(direct, rps_direct), (via, rps_alb)]
                 for url, rsink in order2 if i % 2 == 0 else reversed(order2):
-                    rsink.append(_client("throughput", url, seconds))
+                    cpu0 = time.process_time()
+                    rate = _client("throughput", url, seconds)
+                    rsink.append(rate)
+                    if url == via:  # this process's CPU (listener + sandbox) per request
+                        cpu_per_request.append((time.process_time() - cpu0) / (rate * seconds))
     finally:
         target.terminate()
         target.wait(timeout=10)
@@ -174,6 +179,7 @@ def measure(rounds: int, requests: int, seconds: float) -> dict[str, Any]:
         "rps_direct": statistics.mean(rps_direct),
         "rps_alb": statistics.mean(rps_alb),
         "ratios": [a / d for a, d in zip(rps_alb, rps_direct, strict=True)],
+        "cpu_ms": statistics.median(cpu_per_request) * 1000,
         "load": os.getloadavg(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -202,6 +208,8 @@ def section(m: dict[str, Any]) -> str:
             f"| `/health` latency p99 | {m['p99_direct']:.2f} ms | {m['p99_alb']:.2f} ms |  |",
             f"| `/health` throughput, 16 connections | {m['rps_direct']:.0f} req/s | "
             f"{m['rps_alb']:.0f} req/s | ratio >= 0.5: {ratio:.2f} ({met_ratio}) |",
+            f"| CPU of the sandbox process per request through the listener (load-independent) "
+            f"|  | {m['cpu_ms']:.2f} ms (one core: ~{1000 / m['cpu_ms']:.0f} req/s) |  |",
             "",
             f"{m['rounds']} alternating rounds of {m['requests']} sequential requests and one "
             f"{m['seconds']:g} s throughput burst per path; per-round throughput ratios: {ratios}.",
@@ -210,7 +218,8 @@ def section(m: dict[str, Any]) -> str:
             "sandbox's process (real-time clock and ticker, metrics recorded per request) and",
             "looks up rules and target health in moto at each request; the client is a third",
             "process. On 2 cores the ALB path has three busy processes against two for the",
-            "direct path, so the throughput ratio includes that CPU contention.",
+            "direct path, so the throughput ratio includes that CPU contention, and swings with",
+            "the load of the shared machine (see the per-round ratios); the CPU row does not.",
             "",
             "Reproduce: `uv run --frozen python bench/alb.py` (add `--write` to update this "
             "section).",

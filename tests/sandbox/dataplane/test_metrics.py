@@ -166,3 +166,23 @@ def test_host_counts_come_from_target_health(sb: Sandbox) -> None:
     ]
     assert value(stat(sb, "HealthyHostCount", dims, "Maximum"), "Maximum") == 1
     assert value(stat(sb, "UnHealthyHostCount", dims, "Maximum"), "Maximum") == 1
+
+
+def test_response_times_stay_bounded_and_percentiles_close(sb: Sandbox) -> None:
+    """10,000 requests in a minute become at most 900 TargetResponseTime entries per decade of
+    latency per series, however many requests there are (moto would keep one object per
+    sample), and p99 stays within 0.5 %."""
+    import random
+
+    rng = random.Random(7)
+    at = sb.clock.now()
+    latencies = [rng.uniform(0.001, 0.2) for _ in range(10_000)]
+    outs = [RequestOutcome(at, LB, 200, "target", TG, latency=v) for v in latencies]
+    data = metric_data(outs)
+    trt = [d for d in data if d["MetricName"] == "TargetResponseTime"]
+    assert len(trt) <= 2 * (900 + 900 + 101)  # two series; 1-10 ms, 10-100 ms, 100-200 ms
+    write_outcomes(outs, account=sb.account, region=sb.region)
+    exact = sorted(latencies)[9899]
+    got = value(stat(sb, "TargetResponseTime", [TG_DIM, LB_DIM], "p99"), "p99")
+    assert got == pytest.approx(exact, rel=0.005)
+    assert value(stat(sb, "TargetResponseTime", [LB_DIM], "SampleCount"), "SampleCount") == 10_000

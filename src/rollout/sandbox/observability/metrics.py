@@ -10,8 +10,11 @@ What AWS publishes (traffic-shifting.md §3.1–3.2, cited as §n):
   ``HTTPCode_ELB_3XX/4XX/5XX_Count`` and ``HTTPCode_ELB_500/502/503/504_Count`` count answers
   the load balancer made itself, per load balancer only (§3.2: no ``TargetGroup`` dimension);
   counters are only written when nonzero (absent, not 0, §3.1);
-- ``TargetResponseTime`` (seconds) as raw ``Values``/``Counts``, so percentile statistics
-  (``p99``) can be computed (§3.3: CloudWatch needs raw values for percentiles);
+- ``TargetResponseTime`` (seconds), so percentile statistics (``p99``) can be computed (§3.3:
+  CloudWatch needs raw values, or statistic sets with ``Minimum == Maximum``): one statistic set
+  per distinct latency, latencies rounded to 3 significant digits (moto stores a ``Values``/
+  ``Counts`` entry as one object per sample, which grows without bound under steady traffic;
+  this keeps a period to at most a few hundred entries);
 - ``TargetConnectionErrorCount`` for connections to a target that could not be made;
 - ``HealthyHostCount`` / ``UnHealthyHostCount`` per target group every period, traffic or not
   ("reported if health checks are enabled", §3.2); ``unhealthy`` targets count as unhealthy,
@@ -44,8 +47,12 @@ DEFAULT_PERIOD = 60
 DEMO_PERIOD = 10
 #: Periods the sandbox accepts (CloudWatch's high-resolution periods, and minutes).
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
-#: PutMetricData accepts at most 150 distinct values in one ``Values`` array (§3.3).
-MAX_VALUES = 150
+
+
+def round_latency(seconds: float) -> float:
+    """``seconds`` to 3 significant digits (percentiles stay within 0.5 %)."""
+    return float(f"{seconds:.3g}")
+
 
 Kind = Literal["target", "elb"]
 
@@ -174,21 +181,21 @@ def metric_data(
                 {**base, "MetricName": name, "Value": float(count), "Unit": "Count"}
                 | {"StorageResolution": resolution}
             )
-        if bucket.latencies:
-            rounded = Counter(round(v, 6) for v in bucket.latencies)
-            items = sorted(rounded.items())
-            for i in range(0, len(items), MAX_VALUES):
-                chunk = items[i : i + MAX_VALUES]
-                out.append(
-                    {
-                        **base,
-                        "MetricName": "TargetResponseTime",
-                        "Values": [v for v, _ in chunk],
-                        "Counts": [float(c) for _, c in chunk],
-                        "Unit": "Seconds",
-                        "StorageResolution": resolution,
-                    }
-                )
+        for v, c in sorted(Counter(round_latency(x) for x in bucket.latencies).items()):
+            out.append(
+                {
+                    **base,
+                    "MetricName": "TargetResponseTime",
+                    "StatisticValues": {
+                        "SampleCount": float(c),
+                        "Sum": v * c,
+                        "Minimum": v,
+                        "Maximum": v,
+                    },
+                    "Unit": "Seconds",
+                    "StorageResolution": resolution,
+                }
+            )
     for at, h in hosts:
         start = at - (at % period)
         base = {

@@ -227,3 +227,59 @@ def test_in_flight_request_cut_when_the_deregistration_delay_ends(
     thread.join(timeout=10)
     assert slow["r"].status_code == 502
     assert slow["r"].headers["Server"] == "awselb/2.0"
+
+
+def test_fixed_response_rule(alb: Alb) -> None:
+    """A fixed-response rule answers from the load balancer without any target."""
+    alb.elbv2.create_rule(
+        ListenerArn=alb.listener_arn,
+        Priority=5,
+        Conditions=[{"Field": "path-pattern", "Values": ["/maintenance"]}],
+        Actions=[
+            {
+                "Type": "fixed-response",
+                "FixedResponseConfig": {
+                    "StatusCode": "418",
+                    "ContentType": "text/plain",
+                    "MessageBody": "teapot",
+                },
+            }
+        ],
+    )
+    response = httpx.get(alb.url + "/maintenance", timeout=10)
+    assert (response.status_code, response.text) == (418, "teapot")
+
+
+def test_requests_through_the_listener_become_metrics(alb: Alb, targets: Targets) -> None:
+    """Answers through the listener are counted per target group and load balancer once the
+    period is over: target 2xx/5xx, the ALB's own 503."""
+    from datetime import UTC, datetime, timedelta
+
+    a = targets.start("a", "127.0.0.2")
+    with httpx.Client(base_url=alb.url, timeout=10) as client:
+        assert client.get("/").status_code == 503  # nothing registered yet
+        alb.register(0, a)
+        assert client.get("/").status_code == 200
+        assert client.get("/status/500").status_code == 500
+    alb.sb.advance(60)
+    cw = alb.sb.client_factory().client("cloudwatch")
+    lb_dim = {"Name": "LoadBalancer", "Value": alb.lb_arn.split(":loadbalancer/")[1]}
+    tg_dim = {"Name": "TargetGroup", "Value": alb.tg_arns[0].split(":", 5)[5]}
+    now = datetime.fromtimestamp(alb.sb.clock.now(), UTC)
+
+    def total(name: str, dims: list[dict[str, str]]) -> float:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/ApplicationELB",
+            MetricName=name,
+            Dimensions=dims,
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now,
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return float(sum(p["Sum"] for p in points))
+
+    assert total("RequestCount", [tg_dim, lb_dim]) == 2
+    assert total("HTTPCode_Target_2XX_Count", [tg_dim, lb_dim]) == 1
+    assert total("HTTPCode_Target_5XX_Count", [tg_dim, lb_dim]) == 1
+    assert total("HTTPCode_ELB_503_Count", [lb_dim]) == 1

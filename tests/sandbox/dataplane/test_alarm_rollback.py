@@ -93,7 +93,10 @@ def test_demo_resolution_fires_a_10_second_alarm_within_one_period() -> None:
     goes to ALARM at the first boundary after the bad 10 s, and back to OK after a quiet one."""
     from rollout.sandbox import DEMO_METRICS_PERIOD
 
-    lb = "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/app/w/0123456789abcdef"
+    lb = (
+        "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:"
+        "loadbalancer/app/w/0123456789abcdef"
+    )
     with Sandbox(metrics_period=DEMO_METRICS_PERIOD) as sb:
         cw = sb.client_factory().client("cloudwatch")
         cw.put_metric_alarm(

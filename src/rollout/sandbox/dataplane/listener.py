@@ -177,6 +177,7 @@ class AlbProxy:
         self._tasks: list[asyncio.Task[Any]] = []
         self._elbv2: Any = None
         self._ec2: Any = None
+        self._timeouts: dict[float, Any] = {}
 
     # -- lifecycle (any thread) ---------------------------------------------------------------
     def start(self) -> None:
@@ -447,17 +448,24 @@ class AlbProxy:
         import aiohttp
         from aiohttp import web
 
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        headers = [(k, v) for k, v in headers if not k.lower().startswith("x-forwarded-")]
+        headers = [
+            (k, v)
+            for k, v in request.headers.items()
+            if (low := k.lower()) not in HOP_BY_HOP and not low.startswith("x-forwarded-")
+        ]
         client = request.remote or ""
         prior = request.headers.get("X-Forwarded-For")
         headers.append(("X-Forwarded-For", f"{prior}, {client}" if prior else client))
         headers.append(("X-Forwarded-Proto", local.protocol.lower()))
         headers.append(("X-Forwarded-Port", str(local.port)))
         body = await request.read()
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=CONNECT_TIMEOUT, sock_read=self._idle_timeout(lb)
-        )
+        idle = self._idle_timeout(lb)
+        timeout = self._timeouts.get(idle)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=CONNECT_TIMEOUT, sock_read=idle
+            )
+            self._timeouts[idle] = timeout
         link = self._link(tg_arn, target)
         url = f"http://{target.address}{request.rel_url}"
         task = asyncio.current_task()

@@ -123,6 +123,7 @@ class World:
         behaviour: Any = None,
         route53_propagation: float = DEFAULT_PROPAGATION_DELAY,
         account: str = ACCOUNT_ID,
+        metrics_period: int = 60,
     ) -> None:
         self.region = region
         self.account = account
@@ -137,6 +138,9 @@ class World:
         self.recorder = CallRecorder()
         self.route53 = Route53Overlay(clock, propagation_delay=route53_propagation)
         self.api_faults = ApiFaults()
+        self.observability = _make_observability(self, metrics_period)
+        #: The local ALB listeners, once started (``Sandbox.start_alb``).
+        self.alb: Any = None
 
     @property
     def virtual(self) -> bool:
@@ -162,9 +166,30 @@ class World:
 
     def close(self) -> None:
         """Release what the world installed into moto (nothing is left to a later world)."""
+        if self.alb is not None:
+            self.alb.close()
+            self.alb = None
         uninstall = getattr(self.sim, "close", None)
         if callable(uninstall):
             uninstall()
+
+
+def _make_observability(world: World, period: int) -> Any:
+    """ALB metrics and alarm evaluation, ticking on the simulation's clock."""
+    from rollout.sandbox.dataplane.targets import host_counts
+    from rollout.sandbox.observability import Observability
+
+    account, region = world.account, world.region
+    obs = Observability(
+        account=account,
+        region=region,
+        period=period,
+        hosts=lambda: host_counts(account, region),
+    )
+    schedule = getattr(world.sim, "schedule", None)
+    if callable(schedule):
+        obs.schedule_on(schedule, world.clock.now())
+    return obs
 
 
 def _make_simulation(*, clock: SandboxClock, faults: Any, timings: Any, behaviour: Any) -> Any:

@@ -9,7 +9,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from tests.sandbox.dataplane.conftest import Alb, Targets, body
+from .conftest import Alb, Targets, body
 
 from rollout.sandbox.ecs.rules import HealthChange
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from tests.sandbox.dataplane.conftest import Alb
+from .conftest import Alb
 
 from rollout.sandbox import Sandbox
 

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from tests.sandbox.dataplane.conftest import Alb, Targets
+from .conftest import Alb, Targets
 
 from rollout.sandbox.dataplane.traffic import TrafficOptions, check_loopback, classify, run_traffic
 

@@ -131,7 +131,9 @@ def _exec_form(args: str) -> tuple[str, ...]:
         try:
             words = json.loads(text)
         except ValueError as exc:
-            raise BuildError(f"failed to read the Dockerfile: {text!r} is not JSON: {exc}.") from exc
+            raise BuildError(
+                f"failed to read the Dockerfile: {text!r} is not JSON: {exc}."
+            ) from exc
         return tuple(str(w) for w in words)
     return ("/bin/sh", "-c", text)
 
@@ -242,7 +244,9 @@ def _copy_source(source: Path, context: Path, patterns: list[str]) -> None:
         relative = path.relative_to(source).as_posix()
         if _ignored("backend/" + relative, patterns) or path.is_dir():
             continue
-        if any(part in (".venv", "node_modules", ".git") for part in path.parts[len(source.parts):]):
+        if any(
+            part in (".venv", "node_modules", ".git") for part in path.parts[len(source.parts) :]
+        ):
             continue
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -378,7 +382,9 @@ class ImageStore:
                 apply_patch(context, patch)
             text = (context / "backend" / "Dockerfile").read_text(encoding="utf-8")
             probe = parse_final_stage(text)
-            declared_args = {k for k, _ in probe.env} | set(re.findall(r"(?m)^\s*ARG\s+(\w+)", text))
+            declared_args = {k for k, _ in probe.env} | set(
+                re.findall(r"(?m)^\s*ARG\s+(\w+)", text)
+            )
             args = {"APP_VERSION": tag} if "APP_VERSION" in declared_args else {}
             args.update(build_args or {})
             config = parse_final_stage(text, args)
@@ -388,7 +394,9 @@ class ImageStore:
             )
             files = self._select(context, config, patterns)
             if not files:
-                raise BuildError(f"failed to build {tag}: the Dockerfile's final stage copies no file.")
+                raise BuildError(
+                    f"failed to build {tag}: the Dockerfile's final stage copies no file."
+                )
             layer, diff_id = _layer(files)
             config_doc = {
                 "architecture": "amd64",

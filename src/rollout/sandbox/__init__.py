@@ -106,6 +106,12 @@ class Sandbox:
     ``faults`` is a :class:`FaultPlan` (or its mapping form); ``timings`` and ``behaviour`` tune
     the ECS simulation (``rollout.sandbox.ecs.timings``); ``route53_propagation`` is how long
     Route 53 changes stay PENDING (simulated seconds).
+
+    ``runtime="process"`` runs every task as a real process of an image built with
+    :meth:`build_image` (``rollout.sandbox.runtime.process``): the clock then runs at wall speed
+    (``speed`` must be None or 1), the HTTP endpoint is served at once (tasks reach AWS through
+    it), real ALB health checks run, and ``preset`` (``"quick"``) may shorten ECS's own delays.
+    ``max_tasks`` caps the task processes alive at once.
     """
 
     def __init__(
@@ -119,6 +125,9 @@ class Sandbox:
         behaviour: Behaviour | None = None,
         route53_propagation: float = DEFAULT_PROPAGATION_DELAY,
         tick_interval: float = 0.05,
+        runtime: str = "simulated",
+        preset: str | None = None,
+        max_tasks: int = 8,
     ) -> None:
         if any(other.is_open for other in _OPEN):
             warnings.warn(
@@ -128,6 +137,27 @@ class Sandbox:
                 RuntimeWarning,
                 stacklevel=2,
             )
+        if runtime not in ("simulated", "process"):
+            raise ConfigError(
+                f"failed to start the sandbox: unknown runtime {runtime!r}.",
+                hint="Use --runtime simulated (the default) or --runtime process.",
+            )
+        if runtime == "process":
+            if (speed is not None and speed != 1) or isinstance(clock, VirtualClock):
+                raise ConfigError(
+                    "failed to start the sandbox: the process runtime runs at wall speed "
+                    f"(speed 1), got {speed if speed is not None else 'a virtual clock'}.",
+                    hint="Drop --speed; shorten ECS's own delays with --preset quick instead.",
+                )
+            clock = clock or RealtimeClock(speed=1.0)
+        if preset is not None:
+            from rollout.sandbox.ecs.timings import preset as timings_preset
+
+            try:
+                timings = timings_preset(preset)
+            except ValueError as exc:
+                raise ConfigError(f"failed to start the sandbox: {exc}.") from exc
+        self.preset = preset
         if clock is None:
             clock = VirtualClock() if speed is None else RealtimeClock(speed=speed)
         plan = FaultPlan.from_mapping(faults) if isinstance(faults, Mapping) else faults
@@ -138,16 +168,27 @@ class Sandbox:
             timings=timings,
             behaviour=behaviour,
             route53_propagation=route53_propagation,
+            runtime=runtime,
+            max_tasks=max_tasks,
         )
         self.app = FrontApp(self.world)
         self._server: EndpointServer | None = None
         self._ticker: Ticker | None = None
+        self._health: Any = None
         self._closed = False
         self.provisioned: ProvisionResult | None = None
+        _OPEN.add(self)
+        if runtime == "process":
+            from rollout.sandbox.dataplane.health import HealthChecker
+
+            self.serve()
+            self._health = HealthChecker(
+                self.world.sim.elb, first_healthy=self.world.sim.behaviour.first_healthy
+            )
+            self._health.start()
         if isinstance(clock, RealtimeClock):
             self._ticker = Ticker(self.world, interval=tick_interval)
             self._ticker.start()
-        _OPEN.add(self)
 
     @property
     def is_open(self) -> bool:
@@ -162,6 +203,11 @@ class Sandbox:
     @property
     def account(self) -> str:
         return self.world.account
+
+    @property
+    def runtime(self) -> str:
+        """``"simulated"`` or ``"process"``."""
+        return self.world.runtime_name
 
     @property
     def clock(self) -> VirtualClock | RealtimeClock:
@@ -200,6 +246,7 @@ class Sandbox:
         if self._server is None:
             self._server = EndpointServer(self.app, host=host, port=port)
             self._server.start()
+            self.world.endpoint_url = self._server.url
         return self._server.url
 
     @property
@@ -217,6 +264,7 @@ class Sandbox:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            self.world.endpoint_url = None
 
     # -- observing and steering ---------------------------------------------------------------
     def calls(
@@ -300,7 +348,13 @@ class Sandbox:
         return services[0] if services else None
 
     def wait_steady(
-        self, cluster: str, service: str, *, revision: int | None = None, timeout: float = 1800.0
+        self,
+        cluster: str,
+        service: str,
+        *,
+        revision: int | None = None,
+        timeout: float = 1800.0,
+        step: float = 5.0,
     ) -> dict[str, Any]:
         """Advance until the service is steady (on ``revision`` if given); returns it."""
 
@@ -311,16 +365,45 @@ class Sandbox:
             ok, _ = steadiness(doc, revision)
             return doc if ok else None
 
-        return self.advance_until(check, timeout=timeout)
+        return self.advance_until(check, timeout=timeout, step=step)
+
+    # -- images --------------------------------------------------------------------------------
+    def build_image(
+        self,
+        tag: str,
+        *,
+        source: Path | None = None,
+        patch: str | None = None,
+        repository: str = "voj-backend",
+    ) -> Any:
+        """``rollout sandbox build``: snapshot ``source`` (default: the working tree's
+        ``backend/``), apply ``patch`` (a ``git diff`` from the repository root), and push it
+        to ``repository`` as ``tag``. Returns the :class:`~rollout.sandbox.images.BuiltImage`
+        (``digest``, ``rootfs``...). Raises ConfigError (nothing registered) when it fails."""
+        from rollout.sandbox.images import register_in_ecr
+
+        built = self.world.images.build(tag=tag, source=source, patch=patch)
+        with self.world.lock:
+            register_in_ecr(
+                built, account=self.account, region=self.region, repository=repository, tag=tag
+            )
+        return built
 
     # -- voj -----------------------------------------------------------------------------------
     def provision_voj(self) -> ProvisionResult:
         """Create the voj stack (delivery's ``provision_voj``) and wait until the service runs
-        revision 1, steady. The result is also kept as :attr:`provisioned`."""
+        revision 1, steady. The result is also kept as :attr:`provisioned`.
+
+        With the process runtime the stack's images are built from the working tree's
+        ``backend/`` (:meth:`build_image`), so revision 1 runs real code."""
         from rollout.sandbox.provision import provision_voj
 
-        result = provision_voj(self.client_factory())
-        self.wait_steady(result.cluster, result.service, revision=1)
+        push = None
+        if self.runtime == "process":
+            push = lambda tag: self.build_image(tag).digest  # noqa: E731
+        result = provision_voj(self.client_factory(), push=push)
+        step = 0.25 if self.runtime == "process" else 5.0
+        self.wait_steady(result.cluster, result.service, revision=1, step=step)
         self.provisioned = result
         return result
 
@@ -330,11 +413,14 @@ class Sandbox:
         if self._closed:
             return
         self._closed = True
-        self.stop()
+        if self._health is not None:
+            self._health.close()
+            self._health = None
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
-        self.world.close()
+        self.world.close()  # stops the task processes (they may still log into the endpoint)
+        self.stop()
 
     def __enter__(self) -> Sandbox:
         return self

@@ -128,6 +128,7 @@ class Sandbox:
         runtime: str = "simulated",
         preset: str | None = None,
         max_tasks: int = 8,
+        serve_on: tuple[str, int] = ("127.0.0.1", 0),
     ) -> None:
         if any(other.is_open for other in _OPEN):
             warnings.warn(
@@ -171,6 +172,7 @@ class Sandbox:
             runtime=runtime,
             max_tasks=max_tasks,
         )
+        self.world.preset = preset
         self.app = FrontApp(self.world)
         self._server: EndpointServer | None = None
         self._ticker: Ticker | None = None
@@ -181,7 +183,11 @@ class Sandbox:
         if runtime == "process":
             from rollout.sandbox.dataplane.health import HealthChecker
 
-            self.serve()
+            try:
+                self.serve(*serve_on)
+            except OSError:
+                self.close()
+                raise
             self._health = HealthChecker(
                 self.world.sim.elb, first_healthy=self.world.sim.behaviour.first_healthy
             )
@@ -380,14 +386,7 @@ class Sandbox:
         ``backend/``), apply ``patch`` (a ``git diff`` from the repository root), and push it
         to ``repository`` as ``tag``. Returns the :class:`~rollout.sandbox.images.BuiltImage`
         (``digest``, ``rootfs``...). Raises ConfigError (nothing registered) when it fails."""
-        from rollout.sandbox.images import register_in_ecr
-
-        built = self.world.images.build(tag=tag, source=source, patch=patch)
-        with self.world.lock:
-            register_in_ecr(
-                built, account=self.account, region=self.region, repository=repository, tag=tag
-            )
-        return built
+        return self.world.build_image(tag, source=source, patch=patch, repository=repository)
 
     # -- voj -----------------------------------------------------------------------------------
     def provision_voj(self) -> ProvisionResult:
@@ -447,38 +446,71 @@ def run_up(
     *,
     host: str = "127.0.0.1",
     port: int = 4566,
-    speed: float = 10.0,
+    speed: float | None = None,
     faults_file: Path | None = None,
     region: str = DEFAULT_REGION,
     echo: Callable[[str], None] = print,
     stop: Any = None,
+    runtime: str = "simulated",
+    preset: str | None = None,
+    max_tasks: int = 8,
 ) -> None:
     """Serve a real-time sandbox until SIGINT/SIGTERM (or ``stop``, a ``threading.Event``, is set).
 
-    Prints the environment a client needs, then blocks. Cleans up on the way out.
+    Prints the environment a client needs, then blocks. Cleans up on the way out (with the
+    process runtime: every task process). ``speed`` defaults to 10 (simulated) or 1 (process,
+    the only speed it runs at).
     """
     import signal
     import threading
 
+    if speed is None:
+        speed = 1.0 if runtime == "process" else 10.0
     if speed <= 0:
         raise ConfigError(f"failed to start the sandbox: --speed must be > 0, got {speed}.")
+    if max_tasks < 1:
+        raise ConfigError(f"failed to start the sandbox: --max-tasks must be >= 1, got {max_tasks}.")
     plan = load_fault_file(faults_file) if faults_file is not None else None
     done: threading.Event = stop if stop is not None else threading.Event()
-    sandbox = Sandbox(region, speed=speed, faults=plan)
+    sandbox: Sandbox | None = None
     try:
-        try:
-            url = sandbox.serve(host, port)
-        except OSError as exc:
-            raise ConfigError(
-                f"failed to start the sandbox on {host}:{port}: {exc.strerror or exc}.",
-                hint="Stop whatever uses that port, or pass another --port (0 picks a free one).",
-            ) from exc
+        # the process runtime serves its endpoint at once (tasks reach AWS through it)
+        sandbox = Sandbox(
+            region,
+            speed=speed,
+            faults=plan,
+            runtime=runtime,
+            preset=preset,
+            max_tasks=max_tasks,
+            serve_on=(host, port),
+        )
+        url = sandbox.serve(host, port)
+    except OSError as exc:
+        if sandbox is not None:
+            sandbox.close()
+        raise ConfigError(
+            f"failed to start the sandbox on {host}:{port}: {exc.strerror or exc}.",
+            hint="Stop whatever uses that port, or pass another --port (0 picks a free one).",
+        ) from exc
+    try:
         previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, lambda *_: done.set())
         try:
             echo(f"# rollout sandbox on {url} (region {region}, {speed:g}x real time)")
+            echo(
+                f"# runtime: {runtime}"
+                + (
+                    f" (task processes on 127.x.y.z loopback addresses, at most {max_tasks})"
+                    if runtime == "process"
+                    else ""
+                )
+            )
+            echo(
+                f"# ECS timings: {preset or 'aws'}"
+                + (" (ECS's own delays shortened for demos)" if preset == "quick" else "")
+            )
             if plan is not None and plan.rules:
                 echo(f"# fault plan: {len(plan.rules)} rule(s) from {faults_file}")
             echo("# export these in the shell that runs your AWS clients:")
@@ -548,7 +580,14 @@ def provision_remote(
     session.set_credentials(DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY)
     factory = ClientFactory(region=region, endpoint_url=endpoint_url, botocore_session=session)
     echo(f"provisioning voj on {endpoint_url} ({region})...")
-    result = provision_voj(factory)
+    push = None
+    if health.get("runtime") == "process":
+        echo("process runtime: building the stack's images from the working tree's backend/")
+
+        def push(tag: str) -> str:
+            return str(post_build(endpoint_url, tag=tag)["digest"])
+
+    result = provision_voj(factory, push=push)
     echo(f"waiting for {result.cluster}/{result.service} to be steady on revision 1...")
     ecs = factory.client("ecs")
     wait_clock = clock or SystemClock()
@@ -573,6 +612,85 @@ def provision_remote(
     for line in describe_provision(result):
         echo(line)
     return result
+
+
+def post_build(
+    endpoint_url: str,
+    *,
+    tag: str,
+    source: Path | None = None,
+    patch: str | None = None,
+    repository: str = "voj-backend",
+) -> dict[str, Any]:
+    """Ask a running sandbox to build and push an image (``POST /_sandbox/images``)."""
+    import urllib.error
+    import urllib.request
+
+    from rollout.errors import AwsError
+
+    body = {"tag": tag, "repository": repository}
+    if source is not None:
+        body["source"] = str(source.resolve())
+    if patch is not None:
+        body["patch"] = patch
+    request = urllib.request.Request(  # noqa: S310 - the sandbox's own http endpoint
+        endpoint_url.rstrip("/") + "/_sandbox/images",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            doc: dict[str, Any] = json.loads(response.read())
+            return doc
+    except urllib.error.HTTPError as exc:
+        try:
+            error = json.loads(exc.read())
+        except ValueError:
+            error = {"error": f"HTTP {exc.code}"}
+        raise ConfigError(
+            str(error.get("error") or f"failed to build {tag}."), hint=error.get("hint") or None
+        ) from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise AwsError(
+            f"failed to reach the sandbox at {endpoint_url}: {exc}.",
+            hint="Start one with `rollout sandbox up` and use the AWS_ENDPOINT_URL it prints.",
+        ) from exc
+
+
+def build_remote(
+    endpoint_url: str | None,
+    *,
+    tag: str,
+    source: Path | None = None,
+    patch_file: Path | None = None,
+    repository: str = "voj-backend",
+) -> dict[str, Any]:
+    """``rollout sandbox build``: build ``source`` (patched with ``patch_file``) as ``tag`` in
+    the sandbox at ``endpoint_url``. Refuses anything that is not a sandbox endpoint."""
+    from rollout.errors import UsageError
+
+    if not endpoint_url:
+        raise UsageError(
+            "failed to build: no sandbox endpoint given.",
+            hint="Pass --endpoint-url or export the AWS_ENDPOINT_URL `rollout sandbox up` printed.",
+        )
+    patch = None
+    if patch_file is not None:
+        try:
+            patch = patch_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"failed to read the patch {patch_file}: {exc.strerror or exc}.",
+                hint="Write one with `git diff > change.patch` from the repository root.",
+            ) from exc
+    if source is not None and not source.is_dir():
+        raise ConfigError(
+            f"failed to build {tag}: --source {source} is not a directory.",
+            hint="Pass a directory laid out like the repository's backend/.",
+        )
+    _check_endpoint(endpoint_url)
+    return post_build(endpoint_url, tag=tag, source=source, patch=patch, repository=repository)
 
 
 def describe_provision(result: Any) -> list[str]:

@@ -133,6 +133,8 @@ class World:
         self.account = account
         self.clock = clock
         self.runtime_name = runtime
+        #: the named timings preset (``sandbox up --preset``), for the banner and /_sandbox/health
+        self.preset: str | None = None
         #: the HTTP endpoint's URL once served (task processes reach AWS through it)
         self.endpoint_url: str | None = None
         self._cache_dir: Path | None = None
@@ -182,6 +184,20 @@ class World:
 
             self._images = ImageStore(self.cache_dir)
         return self._images
+
+    def build_image(
+        self, tag: str, *, source: Path | None = None, patch: str | None = None, repository: str
+    ) -> Any:
+        """Build an image from source and push it to ``repository`` (see
+        :mod:`rollout.sandbox.images`); returns the ``BuiltImage``."""
+        from rollout.sandbox.images import register_in_ecr
+
+        built = self.images.build(tag=tag, source=source, patch=patch)
+        with self.lock:
+            register_in_ecr(
+                built, account=self.account, region=self.region, repository=repository, tag=tag
+            )
+        return built
 
     def _endpoint(self) -> str:
         if self.endpoint_url is None:

@@ -401,8 +401,9 @@ class ProcessRuntime:
     def _read(self, task: _Task, pipe: IO[bytes]) -> None:
         stream = task.streams[0]
         for raw in iter(pipe.readline, b""):
-            if stream is not None and self._shipper is not None:
-                self._shipper.line(stream, raw.decode("utf-8", "replace").rstrip("\n"))
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if text and stream is not None and self._shipper is not None:
+                self._shipper.line(stream, text)  # CloudWatch Logs takes no empty message
         pipe.close()
 
     def _wait(self, task: _Task, readers: list[threading.Thread]) -> None:

@@ -64,6 +64,7 @@ from rollout.sandbox.runtime import (
     StartFailure,
     TaskEvents,
     TaskSpec,
+    signal_exit_code,
 )
 from rollout.sandbox.runtime.awslogs import LogShipper, Stream, stream_for
 
@@ -416,7 +417,7 @@ class ProcessRuntime:
         if stream is not None and self._shipper is not None:
             self._shipper.flush(stream)
         task.done.set()
-        exit_code = 128 - code if code < 0 else code
+        exit_code = signal_exit_code(code)
         log.info("task %s: exited with %d", task.spec.task_id, exit_code)
         if self._closed:
             return

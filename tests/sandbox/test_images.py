@@ -1,4 +1,4 @@
-"""`rollout sandbox build`: content-addressed images from source, registered in the sandbox's ECR."""
+"""`rollout sandbox build`: content-addressed images from source, pushed to the sandbox's ECR."""
 
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ BACKEND = REPO / "backend"
 def diff(path: str, old: str, new: str) -> str:
     """A unified diff of ``path`` (relative to the repository root) as `git diff` writes it."""
     return "".join(
-        difflib.unified_diff(
-            old.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}"
-        )
+        difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}")
     )
 
 
@@ -93,7 +91,9 @@ def test_built_image_is_in_ecr_like_a_pushed_one(sb: Sandbox) -> None:
         "imageDetails"
     ][0]
     assert detail["imageDigest"] == built.digest
-    got = ecr.batch_get_image(repositoryName="voj-backend", imageIds=[{"imageDigest": built.digest}])
+    got = ecr.batch_get_image(
+        repositoryName="voj-backend", imageIds=[{"imageDigest": built.digest}]
+    )
     manifest = got["images"][0]["imageManifest"]
     assert "sha256:" + hashlib.sha256(manifest.encode()).hexdigest() == built.digest
     doc = json.loads(manifest)

@@ -38,7 +38,9 @@ def sb() -> Iterator[Sandbox]:
 
 
 def _env(sb: Sandbox) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ROLLOUT_", "GITHUB_"))}
+    keep = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ROLLOUT_", "GITHUB_"))
+    }
     return {
         **keep,
         **sb.env(),
@@ -91,7 +93,8 @@ def test_tasks_serve_their_image_tag_and_log_to_cloudwatch(sb: Sandbox) -> None:
     tasks = _tasks(sb)
     assert len(tasks) == 2
     ips = {_ip(t) for t in tasks}
-    assert all(ip.startswith("127.") for ip in ips) and len(ips) == 2
+    assert all(ip.startswith("127.") for ip in ips)
+    assert len(ips) == 2
     for ip in ips:
         answer = httpx.get(f"http://{ip}:8000/version", headers=HOST, timeout=10)
         assert answer.json()["version"] == "sha-0000001"
@@ -125,11 +128,7 @@ def test_crash_at_import_stops_like_aws_and_deploy_rolls_back(sb: Sandbox) -> No
     doc = json.loads(deploy.stdout)
     assert doc["verdict"] == "FAILED_ROLLED_BACK"
     assert "exit code 1" in doc["reason"] or "circuit breaker" in doc["reason"]
-    crashed = [
-        t
-        for t in _tasks(sb, "STOPPED")
-        if t.get("stopCode") == "EssentialContainerExited"
-    ]
+    crashed = [t for t in _tasks(sb, "STOPPED") if t.get("stopCode") == "EssentialContainerExited"]
     assert crashed, "no task stopped with EssentialContainerExited"
     task = crashed[0]
     assert task["stoppedReason"] == "Essential container in task exited"

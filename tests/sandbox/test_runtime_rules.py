@@ -21,7 +21,10 @@ IP = "127.80.0.2"
         (["gunicorn", "-b", "0.0.0.0:8000"], ["gunicorn", "-b", f"{IP}:8000"]),
         (["gunicorn", "--bind", "[::]:8000"], ["gunicorn", "--bind", f"{IP}:8000"]),
         (["gunicorn", "--bind=0.0.0.0:9000"], ["gunicorn", f"--bind={IP}:9000"]),
-        (["uvicorn", "--host", "0.0.0.0", "--port", "80"], ["uvicorn", "--host", IP, "--port", "80"]),
+        (
+            ["uvicorn", "--host", "0.0.0.0", "--port", "80"],
+            ["uvicorn", "--host", IP, "--port", "80"],
+        ),
         (["uvicorn", "--host=0.0.0.0"], ["uvicorn", f"--host={IP}"]),
         (["gunicorn", "-b", "10.1.2.3:8000"], ["gunicorn", "-b", "10.1.2.3:8000"]),
         (["gunicorn", "-b", "unix:/tmp/s"], ["gunicorn", "-b", "unix:/tmp/s"]),
@@ -67,7 +70,11 @@ FAIL = Probe(False, "Target.ResponseCodeMismatch", "Health checks failed with th
         ("one_check", [FAIL, FAIL], [None, "unhealthy"]),
         ("one_check", [FAIL, PASS], [None, "healthy"]),
         # from unhealthy it takes HealthyThresholdCount passes in a row
-        ("one_check", [FAIL, FAIL, PASS, FAIL, PASS, PASS], [None, "unhealthy", None, None, None, "healthy"]),
+        (
+            "one_check",
+            [FAIL, FAIL, PASS, FAIL, PASS, PASS],
+            [None, "unhealthy", None, None, None, "healthy"],
+        ),
         # from healthy, UnhealthyThresholdCount fails in a row
         ("one_check", [PASS, FAIL, PASS, FAIL, FAIL], ["healthy", None, None, None, "unhealthy"]),
     ],

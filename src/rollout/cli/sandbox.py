@@ -86,7 +86,8 @@ def build(
     patch: Annotated[
         Path | None,
         typer.Option(
-            "--patch", help="A unified diff (`git diff` from the repo root) to apply first.",
+            "--patch",
+            help="A unified diff (`git diff` from the repo root) to apply first.",
             dir_okay=False,
         ),
     ] = None,

@@ -469,7 +469,9 @@ def run_up(
     if speed <= 0:
         raise ConfigError(f"failed to start the sandbox: --speed must be > 0, got {speed}.")
     if max_tasks < 1:
-        raise ConfigError(f"failed to start the sandbox: --max-tasks must be >= 1, got {max_tasks}.")
+        raise ConfigError(
+            f"failed to start the sandbox: --max-tasks must be >= 1, got {max_tasks}."
+        )
     plan = load_fault_file(faults_file) if faults_file is not None else None
     done: threading.Event = stop if stop is not None else threading.Event()
     sandbox: Sandbox | None = None

@@ -26,6 +26,7 @@ the digest), so DescribeImages, BatchGetImage and digest pinning behave as for a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import gzip
@@ -461,7 +462,8 @@ class ImageStore:
             relative_dest = os.path.relpath(target, config.workdir)
             if relative_dest.startswith(".."):
                 raise BuildError(
-                    f"failed to build: COPY {source} {dest} writes outside WORKDIR {config.workdir}."
+                    f"failed to build: COPY {source} {dest} writes outside WORKDIR "
+                    f"{config.workdir}."
                 )
             if origin.is_file():
                 name = (
@@ -504,10 +506,8 @@ def register_in_ecr(
             f"failed to push {repository}:{tag}: the sandbox's ECR has no repository {repository}.",
             hint="Run `rollout sandbox provision` first, or pass the repository that exists.",
         )
-    try:
+    with contextlib.suppress(ImageAlreadyExistsException):
         backend.put_image(repository, image.manifest, tag, MANIFEST_MEDIA_TYPE, image.digest)
-    except ImageAlreadyExistsException:
-        pass
 
 
 def runtime_env(config: ImageConfig, rootfs: Path, venv: Path) -> dict[str, str]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -91,7 +90,7 @@ def probe(ip: str, port: int, path: str, timeout: float, matcher: str) -> Probe:
     try:
         connection.request("GET", path, headers={"User-Agent": USER_AGENT, "Connection": "close"})
         status = connection.getresponse().status
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return Probe(False, "Target.Timeout", "Request timed out")
     except (OSError, http.client.HTTPException):
         return Probe(False, "Target.FailedHealthChecks", "Health checks failed")
@@ -222,7 +221,10 @@ class HealthChecker:
                 change = state.feed(result, now)
                 if change is None and state.checks == 1 and state.state == "initial":
                     change = HealthChange(
-                        now, "initial", "Elb.InitialHealthChecking", "Initial health checks in progress"
+                        now,
+                        "initial",
+                        "Elb.InitialHealthChecking",
+                        "Initial health checks in progress",
                     )
                 if change is not None:
                     self.overlay.report(tg_arn, ip, change)

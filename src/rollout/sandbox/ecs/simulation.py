@@ -49,7 +49,6 @@ from rollout.sandbox.errors import ApiError
 from rollout.sandbox.faults import FaultPlan
 from rollout.sandbox.runtime import (
     ContainerSpec,
-    Readiness,
     Runtime,
     StartFailure,
     TaskSpec,

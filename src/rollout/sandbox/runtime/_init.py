@@ -12,6 +12,7 @@ rollout. It is the leader of the task's process group and:
   processes die with its PID 1) and exits with the command's status, 128 + n for signal n.
 """
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -52,16 +53,14 @@ def main(argv: list[str]) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, DEATH_SIGNAL):
             signal.signal(sig, signal.SIG_DFL)
         try:
-            os.execvp(command[0], command)
+            os.execvp(command[0], command)  # noqa: S606 - the task's command, as exec form
         except OSError as exc:
             os.write(2, f"exec {command[0]}: {exc.strerror}\n".encode())
             os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
 
     def forward(signum: int, _frame: object) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(child, signum)
-        except ProcessLookupError:
-            pass
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         signal.signal(sig, forward)
@@ -75,10 +74,8 @@ def main(argv: list[str]) -> int:
             status = 128 + os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else os.WEXITSTATUS(raw)
             break
     for pid in _others_in_group():
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     return status
 
 

@@ -49,7 +49,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +72,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TASKS = 8
 INIT_SCRIPT = Path(__file__).with_name("_init.py")
-_WILDCARDS = ("0.0.0.0", "", "::", "[::]")  # noqa: S104 - addresses we rewrite, never bind
+_WILDCARDS = ("0.0.0.0", "", "::", "[::]")
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -132,7 +132,7 @@ def resolve_secrets(
                 secret_arn = ":".join(parts[:7])
                 json_key = parts[7] if len(parts) > 7 else ""
                 backend = get_backend("secretsmanager")[parts[4]][parts[3]]
-                secret = backend.get_secret_value(secret_arn, None, None)
+                secret = backend.get_secret_value(secret_arn, "", "")
                 text = str(secret.get("SecretString", ""))
                 out[name] = str(json.loads(text)[json_key]) if json_key else text
             else:
@@ -142,8 +142,9 @@ def resolve_secrets(
                     reg, acct = pieces[3], pieces[4]
                     param = pieces[5].split("parameter", 1)[1]
                 ssm = get_backend("ssm")[acct][reg]
-                found = ssm.get_parameter(param if param.startswith("/") else param)
-                out[name] = str(found.value)
+                found = ssm.get_parameter(param)
+                if found is not None:
+                    out[name] = str(found.value)
         except Exception:  # noqa: S112 - checked upstream; a race with a deletion drops it
             continue
     return out
@@ -223,7 +224,7 @@ class ProcessRuntime:
         self._endpoint = endpoint
         self._clock_now = clock_now
         self._venv = Path(venv or sys.prefix)
-        self._octet = subnet_octet if subnet_octet is not None else random.randint(64, 250)  # noqa: S311
+        self._octet = subnet_octet if subnet_octet is not None else random.randint(64, 250)
         self._tasks: dict[str, _Task] = {}
         self._guard = threading.Lock()
         self._closed = False
@@ -320,7 +321,7 @@ class ProcessRuntime:
         init = [sys.executable, str(INIT_SCRIPT), str(os.getpid()), "--", *argv]
 
         def spawn() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(  # noqa: S603 - the task's own command, by design
+            return subprocess.Popen(
                 init,
                 cwd=cwd,
                 env=env,
@@ -342,7 +343,10 @@ class ProcessRuntime:
             self._shipper.add(stream)
         readers = [
             threading.Thread(
-                target=self._read, args=(task, pipe), name=f"task-{spec.task_id[:8]}-log", daemon=True
+                target=self._read,
+                args=(task, pipe),
+                name=f"task-{spec.task_id[:8]}-log",
+                daemon=True,
             )
             for pipe in (process.stdout, process.stderr)
             if pipe is not None
@@ -466,7 +470,7 @@ class ProcessRuntime:
     def _run_check(self, task: _Task, argv: list[str], timeout: float) -> bool:
         """Run one health check under its own init (so it dies with the sandbox too)."""
         try:
-            check = subprocess.Popen(  # noqa: S603 - the task definition's own health check
+            check = subprocess.Popen(
                 [sys.executable, str(INIT_SCRIPT), str(os.getpid()), "--", *argv],
                 cwd=task.cwd,
                 env=task.env,
@@ -503,4 +507,3 @@ def _signal(pid: int, sig: int, *, group: bool = True) -> None:
             os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-

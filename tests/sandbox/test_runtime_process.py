@@ -128,6 +128,9 @@ def test_crash_at_import_stops_like_aws_and_deploy_rolls_back(sb: Sandbox) -> No
     doc = json.loads(deploy.stdout)
     assert doc["verdict"] == "FAILED_ROLLED_BACK"
     assert "exit code 1" in doc["reason"] or "circuit breaker" in doc["reason"]
+    quoted = doc["failed_task_logs"]  # the verdict quotes the failed task's last lines
+    assert quoted["log_group"] == "/ecs/voj-backend"
+    assert any("boom at import" in line for line in quoted["lines"]), quoted
     crashed = [t for t in _tasks(sb, "STOPPED") if t.get("stopCode") == "EssentialContainerExited"]
     assert crashed, "no task stopped with EssentialContainerExited"
     task = crashed[0]

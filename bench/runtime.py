@@ -1,0 +1,130 @@
+"""Process runtime benchmark: from a task's process start to a healthy ALB target.
+
+    uv run --frozen python bench/runtime.py            # print the section
+    uv run --frozen python bench/runtime.py --write    # also update docs/benchmarks.md
+
+A sandbox with the process runtime (``preset="quick"``) provisions voj (revision 1 built from the
+working tree), then ``--rounds`` times scales the service from 2 to ``2 + --burst`` tasks and back.
+For each task started it reads the sandbox's timeline: RUNNING (the moment the runtime spawned the
+task's process group), the target's ``healthy`` (the first passing real ALB health check after
+registration) and the container's ``HEALTHY`` (the task definition's healthCheck command). The
+target group checks every 5 s (``infra/voj.yaml``), so start → healthy target is at least one
+interval; the rest is gunicorn booting (two workers, the app preloaded) while ``--burst`` tasks
+start at once on a shared 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs" / "benchmarks.md"
+TITLE = "## Process runtime"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def measure(rounds: int, burst: int) -> dict[str, Any]:
+    from rollout.sandbox import Sandbox
+
+    started = time.monotonic()
+    with Sandbox(runtime="process", preset="quick") as sb:
+        result = sb.provision_voj()
+        ecs = sb.client_factory().client("ecs")
+        for _ in range(rounds):
+            ecs.update_service(
+                cluster=result.cluster, service=result.service, desiredCount=2 + burst
+            )
+            sb.wait_steady(result.cluster, result.service, timeout=180, step=0.25)
+            ecs.update_service(cluster=result.cluster, service=result.service, desiredCount=2)
+            sb.wait_steady(result.cluster, result.service, timeout=180, step=0.25)
+        timeline = sb.timeline()
+    running: dict[str, float] = {}
+    target: dict[str, float] = {}
+    container: dict[str, float] = {}
+    for entry in timeline:
+        task = entry.detail.get("task")
+        if entry.kind == "task.state" and entry.detail.get("state") == "RUNNING":
+            running.setdefault(task, entry.time)
+        elif entry.kind == "target.health" and entry.detail.get("state") == "healthy":
+            target.setdefault(task, entry.time)
+        elif entry.kind == "task.health" and entry.detail.get("state") == "HEALTHY":
+            container.setdefault(task, entry.time)
+    to_target = [target[t] - running[t] for t in running if t in target]
+    to_container = [container[t] - running[t] for t in running if t in container]
+    return {
+        "samples": len(to_target),
+        "target_median": statistics.median(to_target),
+        "target_p90": _pct(to_target, 0.9),
+        "target_min": min(to_target),
+        "target_max": max(to_target),
+        "container_median": statistics.median(to_container),
+        "container_p90": _pct(to_container, 0.9),
+        "wall": time.monotonic() - started,
+        "load": os.getloadavg(),
+    }
+
+
+def render(r: dict[str, Any], args: argparse.Namespace) -> str:
+    load = ", ".join(f"{x:.1f}" for x in r["load"])
+    return f"""{TITLE}
+
+Measured by `bench/runtime.py` on {datetime.now(UTC):%Y-%m-%d}: {os.cpu_count()} CPUs, Python
+{platform.python_version()}, load average at the end {load} (shared machine). A process-runtime
+sandbox (`preset="quick"`) provisions voj, then {args.rounds} times scales it from 2 to
+{2 + args.burst} tasks and back; {r["samples"]} task starts, {args.burst} at once each round.
+
+| measure | median | p90 | range |
+|---|---:|---:|---|
+| task process start (RUNNING) → target `healthy` (real ALB check, 5 s interval) | {r["target_median"]:.1f} s | {r["target_p90"]:.1f} s | {r["target_min"]:.1f}-{r["target_max"]:.1f} s |
+| task process start → container healthCheck `HEALTHY` (10 s interval) | {r["container_median"]:.1f} s | {r["container_p90"]:.1f} s | |
+
+The floor is the target group's 5 s interval: the first check runs one interval after the
+target is registered (registration follows RUNNING at once), and one pass turns a new target
+healthy (the ALB guide's reading, `Behaviour.first_healthy`). gunicorn itself serves `/health`
+within ~1 s of its start (see "Backend"), so what is above 5 s is several tasks booting at
+once on 2 cores plus the checker's 0.1 s tick. Wall time of the whole run: {r["wall"]:.0f} s.
+
+Reproduce: `uv run --frozen python bench/runtime.py` (add `--write` to update this section).
+"""
+
+
+def write_section(section: str) -> None:
+    text = DOCS.read_text()
+    pattern = re.compile(rf"^{re.escape(TITLE)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOCS.write_text(text.rstrip("\n") + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--burst", type=int, default=4, help="tasks started at once (cap 8 - 2)")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    section = render(measure(args.rounds, args.burst), args)
+    print(section)
+    if args.write:
+        write_section(section)
+        print(f"wrote {DOCS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -210,3 +210,34 @@ def test_addresses_are_loopback_and_skip_busy_ones(runtime: ProcessRuntime) -> N
         held.bind((first, 8000))
         held.listen()
         assert runtime.address(1, [8000]) != first
+
+
+def test_secrets_resolve_from_ssm_and_secrets_manager_as_the_agent_does() -> None:
+    """SSM by name or ARN (SecureString decrypted), Secrets Manager whole or one JSON key."""
+    from rollout.sandbox import Sandbox
+    from rollout.sandbox.runtime.process import resolve_secrets
+
+    with Sandbox() as sb:
+        factory = sb.client_factory()
+        ssm = factory.client("ssm")
+        ssm.put_parameter(Name="/app/plain", Value="p1", Type="String")
+        ssm.put_parameter(Name="/app/secure", Value="s3cr3t", Type="SecureString")
+        arn = factory.client("secretsmanager").create_secret(
+            Name="db", SecretString='{"user": "u", "password": "pw"}'
+        )["ARN"]
+        resolved = resolve_secrets(
+            [
+                ("PLAIN", "/app/plain"),
+                ("SECURE", f"arn:aws:ssm:{sb.region}:{sb.account}:parameter/app/secure"),
+                ("WHOLE", arn),
+                ("PASSWORD", f"{arn}:password::"),
+            ],
+            account=sb.account,
+            region=sb.region,
+        )
+    assert resolved == {
+        "PLAIN": "p1",
+        "SECURE": "s3cr3t",
+        "WHOLE": '{"user": "u", "password": "pw"}',
+        "PASSWORD": "pw",
+    }

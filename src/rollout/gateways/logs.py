@@ -1,4 +1,5 @@
-"""CloudWatch Logs gateway: log groups, and reading log events (one stream, or filtered)."""
+"""CloudWatch Logs gateway (read-only): log groups, reading log events (one stream, or
+filtered), and a stream's last lines."""
 
 from __future__ import annotations
 
@@ -119,3 +120,19 @@ class LogsGateway:
                 if exc.code == "ResourceNotFoundException":
                     return
                 raise
+
+    def last_lines(
+        self, group: str, stream: str, *, region: str | None = None, limit: int = 10
+    ) -> list[str]:
+        """The last ``limit`` messages of a log stream, oldest first ([] when it does not
+        exist)."""
+        try:
+            with aws_errors(f"read log stream {group} {stream}"):
+                resp = self._logs(region).get_log_events(
+                    logGroupName=group, logStreamName=stream, limit=limit, startFromHead=False
+                )
+        except AwsError as exc:
+            if exc.code == "ResourceNotFoundException":
+                return []
+            raise
+        return [str(e.get("message", "")) for e in resp.get("events", [])]

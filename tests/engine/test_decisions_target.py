@@ -88,6 +88,8 @@ def test_deploy_rollback_target_table(
         ),  # no rolloutState: sole deployment, all running
         (svc(dep("ecs-svc/3", 3, state=None, running=1)), False),
         (svc(dep("a", 3, state=None), dep("b", 2, state=None, status="ACTIVE")), False),
+        # COMPLETED at desiredCount 0: nothing ran, so nothing was proven (issue 11, item 1)
+        (svc(dep("ecs-svc/3", 3, desired=0, running=0), desired=0), False),
     ],
 )
 def test_primary_completed_table(service: Service, completed: bool) -> None:

@@ -13,6 +13,7 @@ from rollout.decisions.verdict import (
     Continue,
     Decision,
     Failed,
+    NoTasks,
     Observation,
     Policy,
     RestoreObservation,
@@ -106,6 +107,20 @@ def sd(status: str) -> ServiceDeploymentInfo:
                 ),
             ),
             SupersededBy("ecs-svc/3", td(1)),
+        ),
+        # desiredCount 0: ECS completes the deployment with no task; never "healthy"
+        (replace(BASE, service=svc(dep(OURS, 2, desired=0, running=0), desired=0)), NoTasks()),
+        (
+            replace(
+                BASE,
+                service=svc(dep(OURS, 2, state="IN_PROGRESS", desired=0, running=0), desired=0),
+            ),
+            Continue(False, False),
+        ),
+        # right after UpdateService PRIMARY shows desired 0 while the service wants 2
+        (
+            replace(BASE, service=svc(dep(OURS, 2, state="IN_PROGRESS", desired=0, running=0))),
+            Continue(False, False),
         ),
         # timeouts, per phase
         (replace(BASE, at=700.0), TimedOut(PHASE_HEALTHY)),

@@ -7,8 +7,10 @@
 | FAILED_ROLLED_BACK     | 20   | release bad; service restored and verified on the old rev   |
 | FAILED_ROLLBACK_FAILED | 21   | release bad and the restore failed or was impossible: page  |
 | SUPERSEDED             | 30   | another deployment replaced ours; we never roll back over it|
+| (lock held: LockHeld)  | 31   | another deploy or undo holds the lock; nothing was written  |
 | INTERRUPTED            | 40   | SIGINT/SIGTERM; state left behind is printed                |
 | TIMED_OUT              | 50   | ECS still progressing at the deadline; no rollback          |
+| NO_TASKS               | 60   | the service runs no tasks (desiredCount 0): nothing verified|
 | (usage or config error)| 2    |                                                             |
 """
 
@@ -25,6 +27,7 @@ class Verdict(StrEnum):
     SUPERSEDED = "SUPERSEDED"
     INTERRUPTED = "INTERRUPTED"
     TIMED_OUT = "TIMED_OUT"
+    NO_TASKS = "NO_TASKS"
 
 
 EXIT_CODES: dict[Verdict, int] = {
@@ -35,6 +38,7 @@ EXIT_CODES: dict[Verdict, int] = {
     Verdict.SUPERSEDED: 30,
     Verdict.INTERRUPTED: 40,
     Verdict.TIMED_OUT: 50,
+    Verdict.NO_TASKS: 60,
 }
 
 USAGE_EXIT_CODE = 2
@@ -48,8 +52,13 @@ def exit_code(verdict: Verdict | str) -> int:
         return USAGE_EXIT_CODE
 
 
-def ledger_outcome(verdict: Verdict) -> str:
-    """The ``rollout:outcome`` tag value recorded on our revision for ``verdict``."""
+def ledger_outcome(verdict: Verdict, *, rollback_tried: bool = True) -> str:
+    """The ``rollout:outcome`` tag value recorded on our revision for ``verdict``.
+
+    A failure with no rollback attempted (nothing to roll back to, or ``--no-rollback``) is
+    ``failed``, not ``rollback-failed``: no rollback was tried, so none failed."""
+    if verdict is Verdict.FAILED_ROLLBACK_FAILED and not rollback_tried:
+        return "failed"
     return {
         Verdict.SUCCEEDED: "succeeded",
         Verdict.PREFLIGHT_FAILED: "pending",
@@ -58,4 +67,5 @@ def ledger_outcome(verdict: Verdict) -> str:
         Verdict.SUPERSEDED: "superseded",
         Verdict.INTERRUPTED: "interrupted",
         Verdict.TIMED_OUT: "timed-out",
+        Verdict.NO_TASKS: "no-tasks",
     }[verdict]

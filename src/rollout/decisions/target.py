@@ -35,13 +35,15 @@ class NoTarget:
 
 
 def primary_completed(service: Service) -> bool:
-    """True when the PRIMARY deployment reached steady state (COMPLETED).
+    """True when the PRIMARY deployment reached steady state (COMPLETED) with tasks running.
 
+    A deployment COMPLETED at desiredCount 0 ran nothing, so it proves nothing about its
+    revision: it is not "completed" here (never a recorded target, never tagged good).
     Services without ``rolloutState`` count as completed only when PRIMARY is the sole
     deployment and all its desired tasks run.
     """
     primary = service.primary
-    if primary is None:
+    if primary is None or primary.desired == 0 or service.desired == 0:
         return False
     if primary.rollout_state is not None:
         return primary.rollout_state == "COMPLETED"

@@ -10,11 +10,13 @@ Order of judgement:
 3. Stopped tasks of ours (see :mod:`rollout.decisions.failures`): FAILED on a deterministic
    reason at once, or on K consecutive failures with none healthy.
 4. Smoke probe FAILED, or a bake alarm in ALARM: FAILED. A smoke probe ERROR is not a failure.
-5. New tasks healthy, old tasks drained, smoke passed (or errored, or not configured) and bake
+5. The service's desiredCount is 0 and our deployment COMPLETED: NO_TASKS. Nothing ran, so
+   nothing is healthy and nothing was verified (never SUCCEEDED, never "new tasks healthy").
+6. New tasks healthy, old tasks drained, smoke passed (or errored, or not configured) and bake
    over: SUCCEEDED.
-6. A phase past its own timeout ("new tasks healthy", "old tasks drained", or the whole deploy):
+7. A phase past its own timeout ("new tasks healthy", "old tasks drained", or the whole deploy):
    TIMED_OUT (ECS keeps going; no rollback).
-7. Otherwise continue.
+8. Otherwise continue.
 """
 
 from __future__ import annotations
@@ -89,6 +91,11 @@ class Failed:
 
 
 @dataclass(frozen=True)
+class NoTasks:
+    """The service runs no tasks (desiredCount 0): our revision is in place but never ran."""
+
+
+@dataclass(frozen=True)
 class SupersededBy:
     deployment_id: str
     task_definition: str
@@ -99,15 +106,15 @@ class TimedOut:
     phase: str
 
 
-Decision = Continue | Succeeded | Failed | SupersededBy | TimedOut
+Decision = Continue | Succeeded | Failed | SupersededBy | TimedOut | NoTasks
 
 
 def new_tasks_healthy(obs: Observation) -> bool:
+    """All of our deployment's desired tasks run and pass every check. Never true with no task
+    desired: zero tasks prove nothing (see :func:`runs_no_tasks`)."""
     ours = obs.service.deployment(obs.deployment_id)
-    if ours is None:
+    if ours is None or ours.desired == 0:
         return False
-    if ours.desired == 0:
-        return ours.rollout_state == "COMPLETED"
     return ours.running >= ours.desired and obs.new_tasks_healthy >= ours.desired
 
 
@@ -118,6 +125,20 @@ def old_tasks_drained(obs: Observation) -> bool:
     others = [d for d in obs.service.deployments if d.id != obs.deployment_id]
     return ours.rollout_state == "COMPLETED" or all(
         d.running == 0 and d.pending == 0 for d in others
+    )
+
+
+def runs_no_tasks(obs: Observation) -> bool:
+    """The service asks for no task and ECS finished our deployment that way (desiredCount 0).
+
+    Right after UpdateService, PRIMARY briefly reports desiredCount 0 while the service wants
+    more: the service's own desiredCount decides, and ECS must have COMPLETED the deployment."""
+    ours = obs.service.deployment(obs.deployment_id)
+    return (
+        ours is not None
+        and obs.service.desired == 0
+        and ours.desired == 0
+        and ours.rollout_state == "COMPLETED"
     )
 
 
@@ -178,6 +199,8 @@ def judge(obs: Observation, policy: Policy) -> Decision:
         return Failed(
             f"alarm in ALARM during bake: {', '.join(obs.alarms_firing)}", definitive=True
         )
+    if runs_no_tasks(obs):
+        return NoTasks()
     healthy = new_tasks_healthy(obs)
     drained = healthy and old_tasks_drained(obs)
     smoke_done = obs.smoke in ("not-configured", "pass", "error")

@@ -22,7 +22,7 @@ from rollout.decisions.target import (
     deploy_rollback_target,
     last_known_good,
 )
-from rollout.decisions.verdict import Failed, Succeeded, SupersededBy, TimedOut
+from rollout.decisions.verdict import Failed, NoTasks, Succeeded, SupersededBy, TimedOut
 from rollout.engine.ledger import load_ledger, tag
 from rollout.engine.lock import ServiceLock, actor, run_url
 from rollout.engine.outcome import Outcome
@@ -417,6 +417,8 @@ class DeployRun:
                 return Finish(Verdict.INTERRUPTED, "interrupted while watching")
             case Succeeded():
                 return Finish(Verdict.SUCCEEDED, "new tasks healthy and old tasks drained")
+            case NoTasks():
+                return Finish(Verdict.NO_TASKS, self._no_tasks_reason())
             case SupersededBy(deployment_id=other, task_definition=td):
                 return Finish(
                     Verdict.SUPERSEDED,
@@ -450,6 +452,14 @@ class DeployRun:
                 return RollBack(failure)
             case other:
                 raise AssertionError(f"unexpected decision {other!r}")
+
+    def _no_tasks_reason(self) -> str:
+        new = (self.state.new_arn or "our revision").rsplit("/", 1)[-1]
+        return (
+            f"the service runs no tasks (desiredCount 0): ECS completed the deployment of {new} "
+            "without starting a task, so nothing was verified and the revision is not marked "
+            "good; scale the service up and run `rollout watch`, or deploy again once it runs"
+        )
 
     def _roll_back(self, failure: Failed) -> Step:
         if self.req.no_rollback and not failure.ecs_rolling_back:
@@ -528,7 +538,12 @@ class DeployRun:
         target_arn = self.state.target.arn if self.state.target else None
         new_arn = registered.arn if registered else None
         level: Level = "success" if verdict is Verdict.SUCCEEDED else "error"
-        if verdict in (Verdict.SUPERSEDED, Verdict.INTERRUPTED, Verdict.TIMED_OUT):
+        if verdict in (
+            Verdict.SUPERSEDED,
+            Verdict.INTERRUPTED,
+            Verdict.TIMED_OUT,
+            Verdict.NO_TASKS,
+        ):
             level = "warning"
         message = "DRY RUN OK" if s.dry_run and verdict is Verdict.SUCCEEDED else f"{verdict}"
         s.emit(

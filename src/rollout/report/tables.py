@@ -20,6 +20,8 @@ OUTCOME_STYLES = {
     "superseded": "cyan",
     "interrupted": "magenta",
     "timed-out": "magenta",
+    "no-tasks": "magenta",
+    "failed": "red",
     "pending": "blue",
 }
 

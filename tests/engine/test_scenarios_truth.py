@@ -14,7 +14,7 @@ import pytest
 
 from rollout.decisions import ledger
 
-from .scenario import World
+from .scenario import World, conflict_response
 
 
 def _ecs(world: World) -> Any:
@@ -58,3 +58,62 @@ def test_deploy_at_desired_zero_claims_no_healthy_tasks_and_is_not_good(
     entry = ledger.parse(world.ecs.describe_task_definition(run.outcome.task_definition_arn or ""))
     assert not entry.good
     assert entry.outcome == "no-tasks"
+
+
+# -- 3. rollback over someone else's deploy -----------------------------------------------------
+
+
+def test_rollback_call_refused_because_someone_deployed_is_superseded_with_no_write(
+    world: World,
+) -> None:
+    """StopServiceDeployment answers ConflictException because another client just deployed:
+    rollout re-reads the service, sees the newer deployment, and writes nothing more."""
+    world.break_next("crash", after=5)
+    theirs = world.ecs.describe_service(world.prov.cluster, world.prov.service).task_definition
+
+    attempts: list[str] = []
+
+    def someone_deploys_first(request: Any = None, **_: Any) -> Any:
+        attempts.append("StopServiceDeployment")
+        _ecs(world).update_service(
+            cluster=world.prov.cluster,
+            service=world.prov.service,
+            taskDefinition=theirs,
+            forceNewDeployment=True,
+        )
+        return conflict_response()
+
+    factory = world.factory
+    factory.session.events.register_first(
+        "before-send.ecs.StopServiceDeployment", someone_deploys_first
+    )
+    try:
+        run = world.deploy("sha-0000002")
+    finally:
+        factory.session.events.unregister(
+            "before-send.ecs.StopServiceDeployment", someone_deploys_first
+        )
+    assert attempts, "the case needs the StopServiceDeployment path"
+    assert run.outcome.verdict == "SUPERSEDED"
+    assert run.outcome.exit_code == 30
+    assert world.ops("UpdateService") == 2  # ours and theirs: no fallback over theirs
+    svc = world.ecs.describe_service(world.prov.cluster, world.prov.service)
+    assert svc.primary is not None and svc.primary.id != run.outcome.deployment_id
+
+
+def test_rollback_call_refused_while_ours_is_still_in_flight_falls_back(world: World) -> None:
+    """A refused StopServiceDeployment with no newer deployment falls back to UpdateService."""
+    world.break_next("crash", after=5)
+
+    def refuse(request: Any = None, **_: Any) -> Any:
+        return conflict_response()
+
+    factory = world.factory
+    factory.session.events.register_first("before-send.ecs.StopServiceDeployment", refuse)
+    try:
+        run = world.deploy("sha-0000002")
+    finally:
+        factory.session.events.unregister("before-send.ecs.StopServiceDeployment", refuse)
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert run.outcome.details.get("rollback_via") == "UpdateService"
+    assert run.kinds("rollback.fallback")

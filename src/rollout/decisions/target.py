@@ -43,7 +43,7 @@ def primary_completed(service: Service) -> bool:
     deployment and all its desired tasks run.
     """
     primary = service.primary
-    if primary is None or primary.desired == 0 or service.desired == 0:
+    if primary is None or service.desired == 0:
         return False
     if primary.rollout_state is not None:
         return primary.rollout_state == "COMPLETED"

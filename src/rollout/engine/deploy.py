@@ -471,7 +471,7 @@ class DeployRun:
             result = roll_back(
                 self.s,
                 deployment_id=self.state.deployment_id,
-                ours_created_at=self.state.deployment_created_at or self.state.update_at or 0.0,
+                ours_created_at=self.state.deployment_created_at,
                 target=self.state.target,
                 ecs_rolling_back=failure.ecs_rolling_back,
                 service_deployment_arn=self.state.service_deployment_arn,

@@ -34,13 +34,36 @@ class RollbackResult:
     restore_seconds: float | None = None
 
 
-def _is_newer(svc: Service, deployment_id: str, ours_created_at: float) -> bool:
+def _is_newer(svc: Service, deployment_id: str, ours_created_at: float | None) -> bool:
+    """PRIMARY is someone else's deployment, created at or after ours (both ECS timestamps).
+
+    Without our ``createdAt`` (never read), any PRIMARY that is neither ours nor ECS's breaker
+    rolling back counts as newer: when in doubt, write nothing over it."""
     primary = svc.primary
     return (
         primary is not None
         and primary.id != deployment_id
-        and primary.created_at >= ours_created_at
+        and (ours_created_at is None or primary.created_at >= ours_created_at)
         and "rolling back" not in (primary.rollout_state_reason or "")
+    )
+
+
+class _NewerDeployment(Exception):
+    """A rollback call failed and the re-read service shows a newer deployment than ours."""
+
+    def __init__(self, service: Service, code: str | None) -> None:
+        super().__init__(code)
+        self.service = service
+        self.code = code
+
+
+def _superseded(svc: Service, failure_reason: str, when: str) -> RollbackResult:
+    primary = svc.primary
+    assert primary is not None
+    return RollbackResult(
+        Verdict.SUPERSEDED,
+        f"{failure_reason}; but {primary.id} ({primary.task_definition.rsplit('/', 1)[-1]}) "
+        f"replaced our deployment {when}, so nothing was rolled back over it",
     )
 
 
@@ -48,7 +71,7 @@ def roll_back(
     s: Session,
     *,
     deployment_id: str | None,
-    ours_created_at: float,
+    ours_created_at: float | None,
     target: RollbackTarget | None,
     ecs_rolling_back: bool,
     service_deployment_arn: str | None,
@@ -58,13 +81,7 @@ def roll_back(
     started = s.now()
     svc = s.gw.ecs.describe_service(st.cluster, st.service)
     if deployment_id is not None and _is_newer(svc, deployment_id, ours_created_at):
-        primary = svc.primary
-        assert primary is not None
-        return RollbackResult(
-            Verdict.SUPERSEDED,
-            f"{failure_reason}; but {primary.id} ({primary.task_definition.rsplit('/', 1)[-1]}) "
-            "replaced our deployment before the rollback, so nothing was rolled back over it",
-        )
+        return _superseded(svc, failure_reason, "before the rollback")
     primary = svc.primary
     # first move users off the new path (it helps even when ECS has nothing to go back to);
     # INSYNC is awaited after the ECS write so the rollback call is not delayed
@@ -108,7 +125,19 @@ def roll_back(
                 f"revision){moved}",
             )
         restore_to = target.arn
-        via = _send_rollback(s, svc, deployment_id, target, service_deployment_arn)
+        try:
+            via = _send_rollback(
+                s, svc, deployment_id, ours_created_at, target, service_deployment_arn
+            )
+        except _NewerDeployment as newer:
+            s.emit(
+                "rollback.superseded",
+                f"the rollback call failed ({newer.code}) and a newer deployment is PRIMARY: "
+                "writing nothing over it",
+                level="warning",
+                code=newer.code,
+            )
+            return _superseded(newer.service, failure_reason, "while we were rolling back")
     wait_insync(s, change)
     if s.dry_run:
         return RollbackResult(Verdict.FAILED_ROLLED_BACK, failure_reason, via, 0.0)
@@ -150,14 +179,25 @@ def _send_rollback(
     s: Session,
     svc: Service,
     deployment_id: str | None,
+    ours_created_at: float | None,
     target: RollbackTarget,
     service_deployment_arn: str | None,
 ) -> str:
+    """Send the rollback call. Any failure of it re-reads the service first: a newer deployment
+    than ours in flight raises :class:`_NewerDeployment` (nothing more is written); only while
+    ours is still the one to undo does a refused ``StopServiceDeployment`` fall back to
+    ``UpdateService``."""
     st = s.settings
     ours = svc.deployment(deployment_id) if deployment_id else None
     in_flight = (
         ours is not None and ours.status == "PRIMARY" and ours.rollout_state == "IN_PROGRESS"
     )
+
+    def check_after(code: str | None) -> None:
+        again = s.gw.ecs.describe_service(st.cluster, st.service)
+        if deployment_id is not None and _is_newer(again, deployment_id, ours_created_at):
+            raise _NewerDeployment(again, code)
+
     if in_flight and service_deployment_arn and target.source == "primary-completed":
         s.emit(
             "rollback.started",
@@ -174,15 +214,21 @@ def _send_rollback(
                 f"roll back {service_deployment_arn.rsplit('/', 1)[-1]}",
                 lambda: s.gw.ecs.stop_service_deployment_rollback(service_deployment_arn),
             )
+        except CredentialsError:
+            raise
         except AwsError as exc:
-            s.emit(
-                "rollback.fallback",
-                f"StopServiceDeployment failed ({exc.code}); falling back to UpdateService",
-                level="warning",
-            )
-            sent = False
+            sent, code = False, exc.code
+        else:
+            code = "unavailable"
         if sent is not False:
             return "StopServiceDeployment"
+        check_after(code)
+        s.emit(
+            "rollback.fallback",
+            f"StopServiceDeployment failed ({code}); our deployment is still the one to undo: "
+            "falling back to UpdateService",
+            level="warning",
+        )
     s.emit(
         "rollback.started",
         f"rolling back to {target.arn.rsplit('/', 1)[-1]} with UpdateService",
@@ -190,13 +236,19 @@ def _send_rollback(
         to=target.arn,
         via="UpdateService",
     )
-    s.write(
-        "ecs",
-        "UpdateService",
-        {"cluster": st.cluster, "service": st.service, "taskDefinition": target.arn},
-        f"point {st.service} back at {target.arn.rsplit('/', 1)[-1]}",
-        lambda: s.gw.ecs.update_service(st.cluster, st.service, task_definition=target.arn),
-    )
+    try:
+        s.write(
+            "ecs",
+            "UpdateService",
+            {"cluster": st.cluster, "service": st.service, "taskDefinition": target.arn},
+            f"point {st.service} back at {target.arn.rsplit('/', 1)[-1]}",
+            lambda: s.gw.ecs.update_service(st.cluster, st.service, task_definition=target.arn),
+        )
+    except CredentialsError:
+        raise
+    except AwsError as exc:
+        check_after(exc.code)
+        raise
     return "UpdateService"
 
 

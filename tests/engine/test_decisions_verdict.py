@@ -55,7 +55,9 @@ SUPERSEDED = svc(
     OLD,
 )
 
-BASE = Observation(at=160.0, service=STARTING, deployment_id=OURS, started_at=100.0)
+BASE = Observation(
+    at=160.0, service=STARTING, deployment_id=OURS, started_at=100.0, deployment_created_at=100.0
+)
 POLICY = Policy(timeouts=Timeouts(deploy=1800, healthy=600, drain=300))
 PULL = stopped(1, at=130, reason="CannotPullContainerError: not found", code="TaskFailedToStart")
 

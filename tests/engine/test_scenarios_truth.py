@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from rollout.decisions import ledger
+from rollout.engine.interrupt import Interrupt
+from rollout.events import Event
 
 from .scenario import World, conflict_response
 
@@ -117,3 +119,45 @@ def test_rollback_call_refused_while_ours_is_still_in_flight_falls_back(world: W
     assert run.outcome.verdict == "FAILED_ROLLED_BACK"
     assert run.outcome.details.get("rollback_via") == "UpdateService"
     assert run.kinds("rollback.fallback")
+
+
+# -- 2. re-running a deploy after an interrupt --------------------------------------------------
+
+
+def test_rerun_after_interrupt_adopts_the_deployment_in_flight(world: World) -> None:
+    """The same deploy run again after SIGTERM adopts the deployment in flight: no second
+    revision, no second deployment, and it says so."""
+    interrupt = Interrupt()
+
+    def stop_early(event: Event) -> None:
+        if event.kind == "observation":
+            interrupt.set("SIGTERM")
+
+    first = world.deploy("sha-0000002", interrupt=interrupt, sink=stop_early)
+    assert first.outcome.exit_code == 40
+    registers, updates = world.ops("RegisterTaskDefinition"), world.ops("UpdateService")
+    again = world.deploy("sha-0000002")
+    assert world.ops("RegisterTaskDefinition") == registers  # no identical revision registered
+    assert world.ops("UpdateService") == updates  # no second deployment
+    assert again.outcome.verdict == "SUCCEEDED"
+    assert again.outcome.deployment_id == first.outcome.deployment_id
+    assert again.outcome.task_definition_arn == first.outcome.task_definition_arn
+    adopted = again.kinds("deployment.adopted")
+    assert adopted and first.outcome.deployment_id in adopted[0].message
+
+
+def test_rerun_with_another_image_while_one_is_in_flight_deploys_it(world: World) -> None:
+    """A different image is a new deploy (ECS replaces the one in flight), not an adoption."""
+    interrupt = Interrupt()
+
+    def stop_early(event: Event) -> None:
+        if event.kind == "observation":
+            interrupt.set("SIGTERM")
+
+    first = world.deploy("sha-0000002", interrupt=interrupt, sink=stop_early)
+    assert first.outcome.exit_code == 40
+    registers = world.ops("RegisterTaskDefinition")
+    again = world.deploy("sha-0000003")
+    assert world.ops("RegisterTaskDefinition") == registers + 1
+    assert not again.kinds("deployment.adopted")
+    assert again.outcome.deployment_id != first.outcome.deployment_id

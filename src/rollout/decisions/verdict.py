@@ -62,7 +62,9 @@ class Observation:
     new_tasks_healthy: int = 0  # our RUNNING tasks that pass every health check now
     stopped: Sequence[Task] = ()  # every stopped task of our deployment seen so far
     failing: Sequence[FailureSignal] = ()  # our RUNNING tasks failing a health check now
-    last_healthy_at: float | None = None  # last poll that saw one of our tasks healthy
+    #: last poll that saw one of our tasks healthy, on ECS's clock like the failure signals
+    #: times (task stop times), which it is compared with
+    last_healthy_at: float | None = None
     healthy_at: float | None = None  # when "new tasks healthy" was first reached
     service_deployment: ServiceDeploymentInfo | None = None  # ours, where the API exists
     smoke: SmokeState = "not-configured"
@@ -150,12 +152,12 @@ def judge(obs: Observation, policy: Policy) -> Decision:
     if primary is None or primary.id != obs.deployment_id:
         # ECS's breaker rolls back by making an OLDER deployment PRIMARY again (same id, reason
         # "rolling back"); anything created at or after ours is someone else's deployment.
-        ours_created = (
-            ours.created_at if ours is not None else (obs.deployment_created_at or obs.started_at)
-        )
+        # both ECS timestamps (never the local started_at: the clocks may disagree by minutes);
+        # not knowing when ours was created, a PRIMARY not rolling back counts as someone else's
+        ours_created = ours.created_at if ours is not None else obs.deployment_created_at
         if (
             primary is not None
-            and primary.created_at >= ours_created
+            and (ours_created is None or primary.created_at >= ours_created)
             and "rolling back" not in (primary.rollout_state_reason or "")
         ):
             return SupersededBy(primary.id, primary.task_definition)

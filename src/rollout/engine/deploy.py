@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.decisions import ledger
+from rollout.decisions.jsondiff import normalise_task_definition
 from rollout.decisions.exitcodes import Verdict, exit_code, ledger_outcome
 from rollout.decisions.target import (
     NoTarget,
@@ -147,7 +148,8 @@ class DeployState:
     new_arn: str | None = None
     deployment_id: str | None = None
     deployment_created_at: float | None = None
-    update_at: float | None = None
+    update_at: float | None = None  # local clock: UpdateService returned, or we attached
+    attached: bool = False  # adopted a deployment in flight (watch, or a re-run deploy)
     service_deployment_arn: str | None = None
     last_service: Service | None = None
     rollback: RollbackResult | None = None
@@ -252,6 +254,10 @@ class DeployRun:
         family = str(self.state.prepared.document.get("family")) if self.state.prepared else ""
         family = family or ledger.family_of(svc.task_definition)
         self.state.family = family
+        if self._in_flight_is_ours(svc):
+            if self.s.dry_run:
+                return Finish(Verdict.SUCCEEDED, "DRY RUN OK")
+            return Attach()
         entries = load_ledger(s, family)
         choice = deploy_rollback_target(svc, entries)
         if isinstance(choice, NoTarget):
@@ -277,6 +283,34 @@ class DeployRun:
                 tag(s, choice.arn, dict(ledger.GOOD_TAGS), "ran healthy (completed PRIMARY)")
         return Register()
 
+    def _in_flight_is_ours(self, svc: Service) -> bool:
+        """Is the deployment in flight already this deploy (same rendered task definition)?
+
+        A deploy re-run after an interrupt must adopt it, as ``rollout watch`` does, instead of
+        registering an identical revision and starting a second deployment over it. The whole
+        rendered document is compared with the in-flight revision (normalised as ``rollout
+        diff`` does), not only the image: a changed template is a new deploy."""
+        primary = svc.primary
+        prepared = self.state.prepared
+        if primary is None or prepared is None or primary.rollout_state != "IN_PROGRESS":
+            return False
+        live = self.s.gw.ecs.describe_task_definition(primary.task_definition)
+        if normalise_task_definition(live.document, show_values=True) != (
+            normalise_task_definition(prepared.document, show_values=True)
+        ):
+            return False
+        self.s.emit(
+            "deployment.adopted",
+            f"deployment {primary.id} in flight already deploys this image and rendered "
+            f"revision ({primary.task_definition.rsplit('/', 1)[-1]}): adopting it as "
+            "`rollout watch` would, instead of registering it again and starting a second "
+            "deployment",
+            level="warning",
+            deployment_id=primary.id,
+            task_definition_arn=primary.task_definition,
+        )
+        return True
+
     def _attach(self) -> Step:
         s, st = self.s, self.s.settings
         svc = s.gw.ecs.describe_service(st.cluster, st.service)
@@ -287,8 +321,12 @@ class DeployRun:
         entries = load_ledger(s, family)
         self.state.family = family
         self.state.deployment_id = primary.id
+        # createdAt is ECS's clock: it bounds service events (also ECS's clock) and tells a
+        # newer deployment from ours; every duration and timeout counts on the local clock,
+        # from now (the two clocks are never mixed: a skewed runner would show "-879s")
         self.state.deployment_created_at = primary.created_at
-        self.state.update_at = primary.created_at
+        self.state.update_at = s.now()
+        self.state.attached = True
         self.state.new_arn = primary.task_definition
         self.state.registered = next(
             (
@@ -409,6 +447,7 @@ class DeployRun:
             deployment_id=self.state.deployment_id,
             started_at=self.state.update_at,
             deployment_created_at=self.state.deployment_created_at,
+            since="since watching began" if self.state.attached else None,
         )
         self.state.last_service = result.service
         self.state.service_deployment_arn = result.service_deployment_arn

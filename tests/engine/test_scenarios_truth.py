@@ -15,6 +15,7 @@ import pytest
 from rollout.decisions import ledger
 from rollout.engine.interrupt import Interrupt
 from rollout.events import Event
+from rollout.verbs import deploy as deploy_verb
 
 from .scenario import World, conflict_response
 
@@ -26,9 +27,9 @@ def _ecs(world: World) -> Any:
 @pytest.fixture
 def scaled_to_zero(world: World) -> Iterator[World]:
     """The voj service at desiredCount 0 (put back afterwards)."""
-    svc = _ecs(world).describe_services(
-        cluster=world.prov.cluster, services=[world.prov.service]
-    )["services"][0]
+    svc = _ecs(world).describe_services(cluster=world.prov.cluster, services=[world.prov.service])[
+        "services"
+    ][0]
     desired = svc["desiredCount"]
     _ecs(world).update_service(
         cluster=world.prov.cluster, service=world.prov.service, desiredCount=0
@@ -161,3 +162,57 @@ def test_rerun_with_another_image_while_one_is_in_flight_deploys_it(world: World
     assert world.ops("RegisterTaskDefinition") == registers + 1
     assert not again.kinds("deployment.adopted")
     assert again.outcome.deployment_id != first.outcome.deployment_id
+
+
+# -- 8. smaller ones ------------------------------------------------------------------------------
+
+
+def test_first_ever_deploy_failing_is_not_tagged_rollback_failed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing to roll back to: no rollback is tried, so the ledger says `failed`, not
+    `rollback-failed`; the verdict (21) and its reason say why."""
+    from rollout.decisions.target import NoTarget
+    from rollout.engine import deploy as engine_deploy
+
+    monkeypatch.setattr(
+        engine_deploy, "deploy_rollback_target", lambda svc, entries: NoTarget("first deploy")
+    )
+    world.break_next("crash", after=5)
+    run = world.deploy("sha-0000002")
+    assert (run.outcome.verdict, run.outcome.exit_code) == ("FAILED_ROLLBACK_FAILED", 21)
+    assert "nothing to roll back to" in (run.outcome.reason or "")
+    assert not run.kinds("rollback.started")
+    entry = ledger.parse(world.ecs.describe_task_definition(run.outcome.task_definition_arn or ""))
+    assert entry.outcome == "failed"
+    world.reset()
+
+
+def test_no_rollback_flag_is_recorded_as_failed_not_rollback_failed(world: World) -> None:
+    world.break_next("crash", after=5)
+    run = world.deploy("sha-0000002", no_rollback=True)
+    assert run.outcome.exit_code == 21
+    entry = ledger.parse(world.ecs.describe_task_definition(run.outcome.task_definition_arn or ""))
+    assert entry.outcome == "failed"
+
+
+def _watch_ctx(world: World) -> tuple[Any, Any]:
+    ctx, log = world.context()
+    ctx.environ = {
+        **ctx.environ,
+        "ROLLOUT_SMOKE_URL": "",
+        "ROLLOUT_TRAFFIC": "off",
+        "ROLLOUT_BAKE__SECONDS": "0",
+    }
+    return ctx, log
+
+
+def test_watch_with_nothing_in_flight_says_so_and_writes_nothing(world: World) -> None:
+    """`rollout watch` on a steady service: no bake, no SUCCEEDED, no lock, no ledger rewrite."""
+    ctx, log = _watch_ctx(world)
+    ctx.environ["ROLLOUT_BAKE__SECONDS"] = "60"
+    outcome = deploy_verb.run_watch(deploy_verb.WatchOptions(env="prod"), ctx)
+    assert (outcome.verdict, outcome.exit_code) == ("NOTHING_TO_WATCH", 61)
+    assert "nothing to watch" in (outcome.reason or "")
+    assert world.writes() == []
+    assert not log.of("bake")

@@ -11,6 +11,7 @@
 | INTERRUPTED            | 40   | SIGINT/SIGTERM; state left behind is printed                |
 | TIMED_OUT              | 50   | ECS still progressing at the deadline; no rollback          |
 | NO_TASKS               | 60   | the service runs no tasks (desiredCount 0): nothing verified|
+| NOTHING_TO_WATCH       | 61   | ``watch``: no deployment in flight; nothing was written     |
 | (usage or config error)| 2    |                                                             |
 """
 
@@ -28,6 +29,7 @@ class Verdict(StrEnum):
     INTERRUPTED = "INTERRUPTED"
     TIMED_OUT = "TIMED_OUT"
     NO_TASKS = "NO_TASKS"
+    NOTHING_TO_WATCH = "NOTHING_TO_WATCH"
 
 
 EXIT_CODES: dict[Verdict, int] = {
@@ -39,6 +41,7 @@ EXIT_CODES: dict[Verdict, int] = {
     Verdict.INTERRUPTED: 40,
     Verdict.TIMED_OUT: 50,
     Verdict.NO_TASKS: 60,
+    Verdict.NOTHING_TO_WATCH: 61,
 }
 
 USAGE_EXIT_CODE = 2
@@ -68,4 +71,5 @@ def ledger_outcome(verdict: Verdict, *, rollback_tried: bool = True) -> str:
         Verdict.INTERRUPTED: "interrupted",
         Verdict.TIMED_OUT: "timed-out",
         Verdict.NO_TASKS: "no-tasks",
+        Verdict.NOTHING_TO_WATCH: "pending",  # never recorded: nothing was deployed
     }[verdict]

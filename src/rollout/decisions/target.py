@@ -52,6 +52,17 @@ def primary_completed(service: Service) -> bool:
     )
 
 
+def in_flight(service: Service) -> bool:
+    """A deployment is in flight: PRIMARY still IN_PROGRESS (ours, someone else's, or ECS's
+    breaker restoring an older one), or, without ``rolloutState``, more than one deployment."""
+    primary = service.primary
+    if primary is None:
+        return False
+    if primary.rollout_state is not None:
+        return primary.rollout_state == "IN_PROGRESS"
+    return len(service.deployments) > 1
+
+
 def last_known_good(
     ledger: Sequence[LedgerEntry], *, below_revision: int | None = None, exclude: str | None = None
 ) -> LedgerEntry | None:

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.decisions import ledger
-from rollout.decisions.jsondiff import normalise_task_definition
 from rollout.decisions.exitcodes import Verdict, exit_code, ledger_outcome
+from rollout.decisions.jsondiff import normalise_task_definition
 from rollout.decisions.target import (
     NoTarget,
     RollbackTarget,
     deploy_rollback_target,
+    in_flight,
     last_known_good,
 )
 from rollout.decisions.verdict import Failed, NoTasks, Succeeded, SupersededBy, TimedOut
@@ -66,6 +67,13 @@ class DeployRequest:
 @dataclass(frozen=True)
 class Preflight:
     name: str = "render and verify"
+
+
+@dataclass(frozen=True)
+class Locate:
+    """``rollout watch``: is there a deployment in flight at all? (read-only, before the lock)"""
+
+    name: str = "find the deployment in flight"
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,7 @@ class Finish:
 
 Step = (
     Preflight
+    | Locate
     | TakeLock
     | RecordTarget
     | Register
@@ -127,6 +136,7 @@ Step = (
 TOTAL_STEPS = 8
 INDEX = {
     Preflight: 1,
+    Locate: 1,
     TakeLock: 2,
     RecordTarget: 3,
     Register: 4,
@@ -153,6 +163,7 @@ class DeployState:
     service_deployment_arn: str | None = None
     last_service: Service | None = None
     rollback: RollbackResult | None = None
+    rollback_tried: bool = False  # a rollback call was sent, or ECS's breaker was restoring
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -179,11 +190,18 @@ class DeployRun:
             dry_run=self.s.dry_run,
             image=self.req.image,
         )
-        step: Step = Preflight() if self.req.verb == "deploy" else TakeLock()
+        step: Step = Preflight() if self.req.verb == "deploy" else Locate()
         try:
             while True:
                 if self.s.interrupt.is_set() and isinstance(
-                    step, Preflight | TakeLock | RecordTarget | Register | UpdateService | Attach
+                    step,
+                    Preflight
+                    | Locate
+                    | TakeLock
+                    | RecordTarget
+                    | Register
+                    | UpdateService
+                    | Attach,
                 ):
                     step = Finish(Verdict.INTERRUPTED, self._interrupted_before(step))
                 index = INDEX[type(step)]
@@ -220,6 +238,8 @@ class DeployRun:
         match step:
             case Preflight():
                 return self._preflight()
+            case Locate():
+                return self._locate()
             case TakeLock():
                 self.lock.acquire()
                 return RecordTarget() if self.req.verb == "deploy" else Attach()
@@ -283,6 +303,33 @@ class DeployRun:
                 tag(s, choice.arn, dict(ledger.GOOD_TAGS), "ran healthy (completed PRIMARY)")
         return Register()
 
+    def _locate(self) -> Step:
+        """``watch`` with no deployment in flight says so and writes nothing (no lock, no bake,
+        no ledger tag): a steady service has nothing to watch."""
+        s, st = self.s, self.s.settings
+        svc = s.gw.ecs.describe_service(st.cluster, st.service)
+        primary = svc.primary
+        if primary is not None and in_flight(svc):
+            return TakeLock()
+        if primary is None:
+            where = "the service has no PRIMARY deployment"
+        else:
+            where = (
+                f"PRIMARY {primary.id} is {primary.rollout_state or 'steady'} on "
+                f"{primary.task_definition.rsplit('/', 1)[-1]}"
+            )
+            try:
+                entry = ledger.parse(s.gw.ecs.describe_task_definition(primary.task_definition))
+                if entry.outcome is not None:
+                    where += f" (ledger: {entry.outcome}{', good' if entry.good else ''})"
+            except RolloutError:
+                pass
+        return Finish(
+            Verdict.NOTHING_TO_WATCH,
+            f"nothing to watch: no deployment in flight on {st.cluster}/{st.service}; {where}. "
+            "Nothing was written; `rollout status` shows the service",
+        )
+
     def _in_flight_is_ours(self, svc: Service) -> bool:
         """Is the deployment in flight already this deploy (same rendered task definition)?
 
@@ -316,7 +363,18 @@ class DeployRun:
         svc = s.gw.ecs.describe_service(st.cluster, st.service)
         primary = svc.primary
         if primary is None:
-            return Finish(Verdict.TIMED_OUT, "the service has no PRIMARY deployment to watch")
+            return Finish(
+                Verdict.NOTHING_TO_WATCH, "nothing to watch: the service has no PRIMARY deployment"
+            )
+        if "rolling back" in (primary.rollout_state_reason or ""):
+            # ECS's breaker is restoring an older deployment: the one in flight that failed
+            # is the one to see to a verdict (judged FAILED at once; the restore is verified)
+            failed = next(
+                (d for d in svc.deployments if d.id != primary.id and d.rollout_state == "FAILED"),
+                None,
+            )
+            if failed is not None:
+                primary = failed
         family = ledger.family_of(primary.task_definition)
         entries = load_ledger(s, family)
         self.state.family = family
@@ -506,6 +564,7 @@ class DeployRun:
                 Verdict.FAILED_ROLLBACK_FAILED,
                 f"{failure.reason}; --no-rollback: the service was left as it is",
             )
+        self.state.rollback_tried = True
         try:
             result = roll_back(
                 self.s,
@@ -524,6 +583,7 @@ class DeployRun:
                 "breaker is still armed; page someone and run `rollout status`",
             )
         self.state.rollback = result
+        self.state.rollback_tried = result.attempted
         self.state.details["rollback_via"] = result.via
         self.state.details["restore_seconds"] = result.restore_seconds
         return Finish(result.verdict, result.reason)
@@ -550,12 +610,12 @@ class DeployRun:
                     s,
                     registered.arn,
                     ledger.outcome_tags(
-                        ledger_outcome(verdict),
+                        ledger_outcome(verdict, rollback_tried=self.state.rollback_tried),
                         finished_at=s.now(),
                         deployment_id=self.state.deployment_id,
                         good=verdict is Verdict.SUCCEEDED,
                     ),
-                    f"outcome {ledger_outcome(verdict)}",
+                    f"outcome {ledger_outcome(verdict, rollback_tried=self.state.rollback_tried)}",
                 )
                 rb = self.state.rollback
                 if verdict is Verdict.FAILED_ROLLED_BACK and rb and self.state.target:
@@ -582,6 +642,7 @@ class DeployRun:
             Verdict.INTERRUPTED,
             Verdict.TIMED_OUT,
             Verdict.NO_TASKS,
+            Verdict.NOTHING_TO_WATCH,
         ):
             level = "warning"
         message = "DRY RUN OK" if s.dry_run and verdict is Verdict.SUCCEEDED else f"{verdict}"

@@ -32,6 +32,8 @@ class RollbackResult:
     reason: str
     via: str | None = None
     restore_seconds: float | None = None
+    #: False when no rollback was tried (nothing to roll back to, or SUPERSEDED before it)
+    attempted: bool = True
 
 
 def _is_newer(svc: Service, deployment_id: str, ours_created_at: float | None) -> bool:
@@ -64,6 +66,7 @@ def _superseded(svc: Service, failure_reason: str, when: str) -> RollbackResult:
         Verdict.SUPERSEDED,
         f"{failure_reason}; but {primary.id} ({primary.task_definition.rsplit('/', 1)[-1]}) "
         f"replaced our deployment {when}, so nothing was rolled back over it",
+        attempted=False,
     )
 
 
@@ -122,7 +125,8 @@ def roll_back(
             return RollbackResult(
                 Verdict.FAILED_ROLLBACK_FAILED,
                 f"{failure_reason}; nothing to roll back to (no completed or known-good "
-                f"revision){moved}",
+                f"revision), so no rollback was tried{moved}",
+                attempted=False,
             )
         restore_to = target.arn
         try:

@@ -122,9 +122,7 @@ def watch(
             failing=tuple(
                 signal
                 for task, why, kind in health.failing
-                if (
-                    signal := failing_check(task, why, kind=kind, now=ecs_now, grace_period=grace)
-                )
+                if (signal := failing_check(task, why, kind=kind, now=ecs_now, grace_period=grace))
                 is not None
             ),
             last_healthy_at=last_healthy_at,

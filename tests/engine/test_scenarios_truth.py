@@ -101,7 +101,8 @@ def test_rollback_call_refused_because_someone_deployed_is_superseded_with_no_wr
     assert run.outcome.exit_code == 30
     assert world.ops("UpdateService") == 2  # ours and theirs: no fallback over theirs
     svc = world.ecs.describe_service(world.prov.cluster, world.prov.service)
-    assert svc.primary is not None and svc.primary.id != run.outcome.deployment_id
+    assert svc.primary is not None
+    assert svc.primary.id != run.outcome.deployment_id
 
 
 def test_rollback_call_refused_while_ours_is_still_in_flight_falls_back(world: World) -> None:
@@ -144,7 +145,8 @@ def test_rerun_after_interrupt_adopts_the_deployment_in_flight(world: World) -> 
     assert again.outcome.deployment_id == first.outcome.deployment_id
     assert again.outcome.task_definition_arn == first.outcome.task_definition_arn
     adopted = again.kinds("deployment.adopted")
-    assert adopted and first.outcome.deployment_id in adopted[0].message
+    assert adopted
+    assert first.outcome.deployment_id in adopted[0].message
 
 
 def test_rerun_with_another_image_while_one_is_in_flight_deploys_it(world: World) -> None:

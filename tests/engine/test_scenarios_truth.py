@@ -218,3 +218,12 @@ def test_watch_with_nothing_in_flight_says_so_and_writes_nothing(world: World) -
     assert "nothing to watch" in (outcome.reason or "")
     assert world.writes() == []
     assert not log.of("bake")
+
+
+def test_missing_image_is_looked_up_in_ecr_once(world: World) -> None:
+    """Render already asked ECR and found nothing: verify reports it without asking again."""
+    run = world.deploy(f"{world.prov.repository_uri}:sha-doesnotexist")
+    assert (run.outcome.verdict, run.outcome.exit_code) == ("PREFLIGHT_FAILED", 10)
+    assert world.ops("DescribeImages") == 1
+    assert "is not in ECR" in (run.outcome.reason or "")
+    assert world.writes() == []

@@ -227,3 +227,41 @@ def test_missing_image_is_looked_up_in_ecr_once(world: World) -> None:
     assert world.ops("DescribeImages") == 1
     assert "is not in ECR" in (run.outcome.reason or "")
     assert world.writes() == []
+
+
+def test_a_hand_registered_revision_that_served_becomes_the_undo_target(world: World) -> None:
+    """docs/operations.md: a revision registered by hand (like voj's revision 1) is tagged good
+    once a deploy records it as the COMPLETED PRIMARY, and `undo` may then go back to it."""
+    ecs = _ecs(world)
+    current = world.ecs.describe_task_definition(
+        world.ecs.describe_service(world.prov.cluster, world.prov.service).task_definition
+    )
+    doc = {
+        k: v
+        for k, v in current.document.items()
+        if k
+        in (
+            "family",
+            "containerDefinitions",
+            "cpu",
+            "memory",
+            "networkMode",
+            "requiresCompatibilities",
+            "executionRoleArn",
+            "taskRoleArn",
+        )
+    }
+    by_hand = ecs.register_task_definition(**doc)["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(
+        cluster=world.prov.cluster, service=world.prov.service, taskDefinition=by_hand
+    )
+    world.reset()
+    entry = ledger.parse(world.ecs.describe_task_definition(by_hand))
+    assert not entry.good  # rollout has not seen it serve yet
+    run = world.deploy("sha-0000002")
+    assert run.outcome.verdict == "SUCCEEDED"
+    assert run.outcome.rollback_target_arn == by_hand
+    assert ledger.parse(world.ecs.describe_task_definition(by_hand)).good
+    world.reset()
+    undo = world.undo(dry_run=True)
+    assert undo.outcome.rollback_target_arn == by_hand

@@ -32,8 +32,10 @@ REPO = "api"
 
 
 def manifest(tag: str) -> str:
-    """A Docker v2 manifest whose digests derive from ``tag`` (so each tag has its own digest)."""
+    """A Docker v2 manifest whose digests derive from ``tag`` (so each tag has its own digest:
+    moto's image digest hashes the layer digests, so the manifest needs a layer)."""
     digest = hashlib.sha256(tag.encode()).hexdigest()
+    layer = hashlib.sha256(f"layer {tag}".encode()).hexdigest()
     return json.dumps(
         {
             "schemaVersion": 2,
@@ -43,7 +45,13 @@ def manifest(tag: str) -> str:
                 "size": 100,
                 "digest": f"sha256:{digest}",
             },
-            "layers": [],
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 100,
+                    "digest": f"sha256:{layer}",
+                }
+            ],
         }
     )
 

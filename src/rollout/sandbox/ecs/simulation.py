@@ -657,19 +657,22 @@ class EcsSimulation:
         self._drop_drained(rs, service)
         self._check_complete(rs, service)
 
-        # 4. stuck: neither start nor stop possible (§1.1)
+        # 4. stuck: the settings themselves allow neither a start nor a stop (§1.1). Tasks that
+        # are starting, in their grace period or not yet healthy only make the scheduler wait:
+        # it is stuck when even with every live task healthy the pass could do nothing.
         if not acted and primary.rollout_state == "IN_PROGRESS" and not frozen and not throttled:
-            settling = [
-                t
-                for t in self.service_tasks(rs, service)
-                if t.live
-                and (
-                    t.last_status in PENDING_STATES
-                    or (t not in healthy and self.unhealthy_reason(service, t) is None)
-                )
-            ]
+            best = rolling_pass(
+                desired=service.desired,
+                minimum_percent=minimum,
+                maximum_percent=maximum,
+                live=len(live),
+                primary_live=len(primary_live),
+                healthy=len(live),
+                old_healthy=len(old_live),
+            )
             if (
-                not settling
+                best.start == 0
+                and best.stop_healthy_old == 0
                 and (len(primary_live) < service.desired or old_live)
                 and not service.stuck_reported
             ):
@@ -803,7 +806,8 @@ class EcsSimulation:
         faults = self.faults.decide(
             family=task_definition.family,
             revision=task_definition.revision,
-            images=[c.image for c in containers],
+            # a rule on a tag matches the image deployed by digest, and vice versa
+            images=[ref for c in containers for ref in api.image_references(c.image)],
             environment=environment,
         )
         network = (

@@ -147,6 +147,10 @@ def test_verdict_table(obs: Observation, expected: Decision | type[Failed]) -> N
     if expected is Failed:
         assert isinstance(got, Failed), got
         assert got.reason
+    elif isinstance(expected, TimedOut):
+        assert isinstance(got, TimedOut), got
+        assert got.phase == expected.phase
+        assert got.waiting_on.startswith("waiting on"), got.waiting_on
     else:
         assert got == expected
 
@@ -200,3 +204,33 @@ def test_restore_verified_table(service: object, healthy: int, ok: bool) -> None
 
     assert isinstance(service, Service)
     assert restored(RestoreObservation(service, td(1), healthy)) is ok
+
+
+def test_ecs_unable_to_place_tasks_fails_at_once_naming_the_configuration() -> None:
+    """ECS's "unable to stop or start tasks" event: a definitive failure with its own reason."""
+    obs = replace(
+        BASE,
+        placement_blocked="(service voj-api) was unable to stop or start tasks during a "
+        "deployment because of the service deployment configuration. Update the "
+        "minimumHealthyPercent or maximumPercent value and try again.",
+    )
+    got = judge(obs, POLICY)
+    assert isinstance(got, Failed)
+    assert got.definitive
+    assert "minimumHealthyPercent 100 %" in got.reason
+
+
+@pytest.mark.parametrize(
+    ("obs", "needle"),
+    [
+        (replace(BASE, at=700.0), "0 of 2 new tasks healthy (0 running, 0 pending)"),
+        (
+            replace(BASE, at=1000.0, service=RUNNING_BOTH, new_tasks_healthy=2, healthy_at=650.0),
+            "2 old task(s) still running or pending",
+        ),
+    ],
+)
+def test_timeout_says_what_it_was_waiting_on(obs: Observation, needle: str) -> None:
+    got = judge(obs, POLICY)
+    assert isinstance(got, TimedOut)
+    assert needle in got.waiting_on

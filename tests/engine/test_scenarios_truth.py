@@ -265,3 +265,72 @@ def test_a_hand_registered_revision_that_served_becomes_the_undo_target(world: W
     world.reset()
     undo = world.undo(dry_run=True)
     assert undo.outcome.rollback_target_arn == by_hand
+
+
+# -- 4. ECS says it cannot place tasks ----------------------------------------------------------
+
+
+@pytest.fixture
+def squeezed(world: World) -> Iterator[World]:
+    """A hook that sets maximumPercent 100 / minimumHealthyPercent 100 right after preflight;
+    the deployment configuration is put back afterwards."""
+    svc = _ecs(world).describe_services(cluster=world.prov.cluster, services=[world.prov.service])[
+        "services"
+    ][0]
+    config = svc["deploymentConfiguration"]
+
+    def squeeze(event: Event) -> None:
+        if event.kind == "step.started" and event.data.get("step") == "take the service lock":
+            _ecs(world).update_service(
+                cluster=world.prov.cluster,
+                service=world.prov.service,
+                deploymentConfiguration={
+                    **config,
+                    "maximumPercent": 100,
+                    "minimumHealthyPercent": 100,
+                },
+            )
+
+    world.hooks.append(squeeze)
+    try:
+        yield world
+    finally:
+        world.hooks.clear()
+        _ecs(world).update_service(
+            cluster=world.prov.cluster, service=world.prov.service, deploymentConfiguration=config
+        )
+        world.reset()
+
+
+def test_ecs_unable_to_place_tasks_is_a_definitive_failure_with_its_own_reason(
+    squeezed: World,
+) -> None:
+    """min 100 / max 100: ECS's "unable to stop or start tasks" event fails the deploy within a
+    poll, naming the configuration, instead of waiting the whole timeout."""
+    world = squeezed
+    run = world.deploy("sha-0000002")
+    stuck = [e for e in run.kinds("ecs.event") if "unable to stop or start tasks" in e.message]
+    assert stuck
+    signal = next(e for e in run.kinds("signal") if e.data.get("signal") == "verdict")
+    assert signal.at - stuck[0].at <= world.settings().poll_interval * 1.5
+    assert "minimumHealthyPercent 100 %" in (run.outcome.reason or "")
+    assert "maximumPercent 100 %" in (run.outcome.reason or "")
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+
+
+def test_a_timeout_says_what_the_deployment_was_waiting_on(world: World) -> None:
+    """TIMED_OUT names what was missing (here: no new task ever healthy), not "still
+    progressing"."""
+    from dataclasses import replace
+
+    from rollout.decisions.verdict import Timeouts
+
+    world.break_next("slow_start", after=3000)
+    st = replace(world.settings(), timeouts=Timeouts(deploy=1800, healthy=25, drain=900))
+    run = world.deploy("sha-0000002", settings=st)
+    assert run.outcome.verdict == "TIMED_OUT"
+    reason = run.outcome.reason or ""
+    assert "new tasks healthy" in reason
+    assert "of 2 new tasks healthy" in reason
+    assert "still progressing" not in reason
+    world.sb.faults.clear()

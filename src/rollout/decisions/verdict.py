@@ -7,20 +7,25 @@ Order of judgement:
    PRIMARY, we were SUPERSEDED and must never roll back over it.
 2. Ours is FAILED (breaker), or the service-deployments API shows a breaker-started rollback:
    FAILED.
-3. Stopped tasks of ours (see :mod:`rollout.decisions.failures`): FAILED on a deterministic
-   reason at once, or on K consecutive failures with none healthy.
+3. ECS said it "was unable to stop or start tasks during a deployment because of the service
+   deployment configuration" (minimumHealthyPercent/maximumPercent leave no room): FAILED at
+   once, with that reason. The deployment cannot progress until someone changes the
+   configuration; waiting for the timeout would only hide it.
+   Then stopped tasks of ours (see :mod:`rollout.decisions.failures`): FAILED on a
+   deterministic reason at once, or on K consecutive failures with none healthy.
 4. Smoke probe FAILED, or a bake alarm in ALARM: FAILED. A smoke probe ERROR is not a failure.
 5. The service's desiredCount is 0 and our deployment COMPLETED: NO_TASKS. Nothing ran, so
    nothing is healthy and nothing was verified (never SUCCEEDED, never "new tasks healthy").
 6. New tasks healthy, old tasks drained, smoke passed (or errored, or not configured) and bake
    over: SUCCEEDED.
 7. A phase past its own timeout ("new tasks healthy", "old tasks drained", or the whole deploy):
-   TIMED_OUT (ECS keeps going; no rollback).
+   TIMED_OUT (ECS keeps going; no rollback), saying what the deployment was waiting on.
 8. Otherwise continue.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -32,6 +37,13 @@ SmokeState = Literal["not-configured", "pending", "pass", "fail", "error"]
 PHASE_HEALTHY = "new tasks healthy"
 PHASE_DRAINED = "old tasks drained"
 PHASE_DEPLOY = "deploy"
+
+#: ECS's service event when minimumHealthyPercent/maximumPercent let it neither start nor stop a
+#: task ([DG:deployment-type-ecs], [DG:service-event-messages-list]; ecs-behaviour.md §1.1)
+STUCK_EVENT = re.compile(
+    r"unable to stop or start tasks during a deployment because of the service deployment "
+    r"configuration"
+)
 
 BREAKER_ROLLBACK_STATES = frozenset(
     {"ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
@@ -71,6 +83,9 @@ class Observation:
     smoke_detail: str | None = None
     bake_remaining: float = 0.0
     alarms_firing: Sequence[str] = ()
+    #: ECS's "unable to stop or start tasks ... deployment configuration" event, seen since
+    #: our deployment started (its message), if any
+    placement_blocked: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,7 @@ class SupersededBy:
 @dataclass(frozen=True)
 class TimedOut:
     phase: str
+    waiting_on: str = ""  # what the deployment was still waiting on (see :func:`waiting_on`)
 
 
 Decision = Continue | Succeeded | Failed | SupersededBy | TimedOut | NoTasks
@@ -180,6 +196,8 @@ def judge(obs: Observation, policy: Policy) -> Decision:
             definitive=False,
             ecs_rolling_back=True,
         )
+    if obs.placement_blocked is not None and ours.rollout_state == "IN_PROGRESS":
+        return Failed(blocked_reason(obs.service), definitive=True)
     healthy_now = obs.new_tasks_healthy > 0
     failures = assess_failures(
         obs.stopped,
@@ -210,12 +228,55 @@ def judge(obs: Observation, policy: Policy) -> Decision:
         return Succeeded()
     t = policy.timeouts
     if obs.at - obs.started_at >= t.deploy:
-        return TimedOut(PHASE_DEPLOY)
+        return TimedOut(PHASE_DEPLOY, waiting_on(obs))
     if obs.healthy_at is None and not healthy and obs.at - obs.started_at >= t.healthy:
-        return TimedOut(PHASE_HEALTHY)
+        return TimedOut(PHASE_HEALTHY, waiting_on(obs))
     if obs.healthy_at is not None and not drained and obs.at - obs.healthy_at >= t.drain:
-        return TimedOut(PHASE_DRAINED)
+        return TimedOut(PHASE_DRAINED, waiting_on(obs))
     return Continue(new_healthy=healthy, drained=drained)
+
+
+def blocked_reason(service: Service) -> str:
+    """The reason of a deploy ECS cannot progress because of min/max healthy percent."""
+    dc = service.deployment_config
+    n = service.desired
+    upper = n * dc.maximum_percent // 100
+    lower = -(-n * dc.minimum_healthy_percent // 100)
+    return (
+        "ECS cannot start or stop tasks: the deployment configuration leaves no room "
+        f"(desiredCount {n}, minimumHealthyPercent {dc.minimum_healthy_percent} % → keep "
+        f"{lower} running, maximumPercent {dc.maximum_percent} % → at most {upper} running or "
+        "pending). ECS reported it 'was unable to stop or start tasks during a deployment "
+        "because of the service deployment configuration'; raise maximumPercent or lower "
+        "minimumHealthyPercent"
+    )
+
+
+def waiting_on(obs: Observation) -> str:
+    """What our deployment is still waiting on, from one observation (for a timeout message)."""
+    ours = obs.service.deployment(obs.deployment_id)
+    if ours is None:
+        return "our deployment is no longer listed by ECS"
+    want = max(ours.desired, obs.service.desired)
+    others = [d for d in obs.service.deployments if d.id != obs.deployment_id]
+    old_running = sum(d.running + d.pending for d in others)
+    parts: list[str] = []
+    if obs.healthy_at is None and not new_tasks_healthy(obs):
+        parts.append(
+            f"{obs.new_tasks_healthy} of {want} new tasks healthy "
+            f"({ours.running} running, {ours.pending} pending"
+            + (f", {ours.failed_tasks} failed" if ours.failed_tasks else "")
+            + ")"
+        )
+    if old_running:
+        parts.append(f"{old_running} old task(s) still running or pending")
+    if obs.smoke == "pending":
+        parts.append("the smoke probe has not run")
+    if obs.bake_remaining > 0 and not parts:
+        parts.append(f"the bake window ({obs.bake_remaining:.0f}s left)")
+    if not parts and ours.rollout_state == "IN_PROGRESS":
+        parts.append("ECS to mark the deployment COMPLETED")
+    return "waiting on " + "; ".join(parts) if parts else f"rolloutState {ours.rollout_state}"
 
 
 @dataclass(frozen=True)

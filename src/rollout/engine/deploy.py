@@ -521,8 +521,8 @@ class DeployRun:
                     Verdict.SUPERSEDED,
                     f"deployment {other} ({td.rsplit('/', 1)[-1]}) replaced ours; not rolling back",
                 )
-            case TimedOut(phase=phase) if self.req.rollback_on_timeout:
-                reason = f"'{phase}' timed out and --rollback-on-timeout is set"
+            case TimedOut(phase=phase, waiting_on=waiting) if self.req.rollback_on_timeout:
+                reason = f"'{phase}' timed out ({waiting}) and --rollback-on-timeout is set"
                 s.emit(
                     "signal",
                     f"deploy failed: {reason}",
@@ -532,10 +532,12 @@ class DeployRun:
                     reason=reason,
                 )
                 return RollBack(Failed(reason=reason, definitive=False))
-            case TimedOut(phase=phase):
+            case TimedOut(phase=phase, waiting_on=waiting):
                 return Finish(
                     Verdict.TIMED_OUT,
-                    f"'{phase}' timed out; ECS is still progressing (its breaker stays armed)",
+                    f"'{phase}' timed out after {self.s.now() - self.state.update_at:.0f}s, "
+                    f"{waiting}; rollout stops watching and leaves the deployment to ECS (its "
+                    "breaker stays armed)",
                 )
             case Failed() as failure:
                 s.emit(

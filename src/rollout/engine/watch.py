@@ -15,6 +15,7 @@ from rollout.decisions.failures import failing_check
 from rollout.decisions.verdict import (
     PHASE_DRAINED,
     PHASE_HEALTHY,
+    STUCK_EVENT,
     Continue,
     Decision,
     Observation,
@@ -67,11 +68,13 @@ def watch(
     polls = 0
     alarms_readable = True
     warned_missing = False
+    blocked: str | None = None
     while True:
         if s.interrupt.is_set():
             return WatchResult(None, svc, observer.service_deployment_arn, observer)
         polls += 1
         svc = observer.service()
+        blocked = blocked or next((m for m in observer.fresh_events if STUCK_EVENT.search(m)), None)
         grace = float(svc.health_check_grace_period)
         policy = Policy(
             consecutive_failures=st.consecutive_failures, grace_period=grace, timeouts=st.timeouts
@@ -132,6 +135,7 @@ def watch(
             smoke_detail=smoke_detail,
             bake_remaining=(bake_until - now) if bake_until is not None else st.bake_seconds,
             alarms_firing=alarms,
+            placement_blocked=blocked,
         )
         decision = judge(obs, policy)
         s.emit(

@@ -22,6 +22,7 @@ from rollout.decisions.verdict import (
     TimedOut,
     Timeouts,
     judge,
+    restore_waiting_on,
     restored,
 )
 from rollout.model import ServiceDeploymentInfo
@@ -196,6 +197,8 @@ def test_slow_start_inside_grace_is_not_failed() -> None:
         # rollback just started: PRIMARY reports desired 0, the service still wants 2
         (svc(dep("ecs-svc/1", 1, state="IN_PROGRESS", desired=0, running=1)), 1, False),
         (svc(dep("ecs-svc/1", 1, state="IN_PROGRESS", desired=0, running=2)), 2, True),
+        # desiredCount 0: nothing runs, so nothing is restored and verified (issue 11, item 1)
+        (svc(dep("ecs-svc/1", 1, desired=0, running=0), desired=0), 0, False),
     ],
 )
 def test_restore_verified_table(service: object, healthy: int, ok: bool) -> None:
@@ -204,6 +207,19 @@ def test_restore_verified_table(service: object, healthy: int, ok: bool) -> None
 
     assert isinstance(service, Service)
     assert restored(RestoreObservation(service, td(1), healthy)) is ok
+
+
+def test_restore_is_not_verified_while_a_bad_task_still_serves() -> None:
+    """Issue 11, item 6: "restored" also needs no task of the bad revision serving."""
+    service = svc(
+        dep("ecs-svc/1", 1, state="IN_PROGRESS"),
+        dep("ecs-svc/2", 2, status="ACTIVE", state="FAILED", desired=0, running=1),
+    )
+    assert not restored(RestoreObservation(service, td(1), 2, others_serving=1))
+    assert restored(RestoreObservation(service, td(1), 2, others_serving=0))
+    assert "1 task(s) of another revision still serving" in restore_waiting_on(
+        RestoreObservation(service, td(1), 2, others_serving=1)
+    )
 
 
 def test_ecs_unable_to_place_tasks_fails_at_once_naming_the_configuration() -> None:

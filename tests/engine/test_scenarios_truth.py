@@ -7,6 +7,7 @@ to place tasks, a restore that cannot start, "restored" declared too early, and 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -334,3 +335,138 @@ def test_a_timeout_says_what_the_deployment_was_waiting_on(world: World) -> None
     assert "of 2 new tasks healthy" in reason
     assert "still progressing" not in reason
     world.sb.faults.clear()
+
+
+# -- 5. a rollback that cannot start -------------------------------------------------------------
+
+
+@pytest.fixture
+def current_image_gone(world: World) -> Iterator[World]:
+    """A hook that deletes the current revision's image from ECR once the new tasks are healthy
+    (so the rollback cannot start its tasks); the image is put back afterwards."""
+    ecr = world.sb.client_factory().client("ecr")
+    current = world.ecs.describe_task_definition(
+        world.ecs.describe_service(world.prov.cluster, world.prov.service).task_definition
+    )
+    image = current.document["containerDefinitions"][0]["image"]
+    image_id = (
+        {"imageDigest": image.split("@", 1)[1]}
+        if "@" in image
+        else {"imageTag": image.rsplit(":", 1)[1]}
+    )
+    saved = ecr.batch_get_image(repositoryName=world.prov.repository, imageIds=[image_id])[
+        "images"
+    ][0]
+
+    def delete(event: Event) -> None:
+        if event.kind == "phase" and event.data.get("phase") == "new tasks healthy":
+            ecr.batch_delete_image(repositoryName=world.prov.repository, imageIds=[image_id])
+
+    world.hooks.append(delete)
+    try:
+        yield world
+    finally:
+        world.hooks.clear()
+        put: dict[str, Any] = {"imageManifest": saved["imageManifest"]}
+        if "imageTag" in saved["imageId"]:
+            put["imageTag"] = saved["imageId"]["imageTag"]
+        with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):
+            ecr.put_image(repositoryName=world.prov.repository, **put)
+        world.sb.faults.clear()
+        world.reset()
+
+
+def test_restore_that_cannot_start_exits_21_within_a_poll_naming_cause_and_state(
+    current_image_gone: World,
+) -> None:
+    """The previous revision's image is gone: the restore's first CannotPullContainerError ends
+    the run (21) within a poll, not after the 900 s restore timeout, and says why and where the
+    service is left."""
+    from dataclasses import replace
+
+    world = current_image_gone
+    world.break_next("crash", after=40)  # healthy first (old tasks stopped), then crashes
+    run = world.deploy("sha-0000002", settings=replace(world.settings(), bake_seconds=120.0))
+    assert (run.outcome.verdict, run.outcome.exit_code) == ("FAILED_ROLLBACK_FAILED", 21)
+    started = run.kinds("rollback.started")[0].at
+    pull = [e for e in run.kinds("signal") if e.data.get("signal") == "image-pull"]
+    assert pull, "the restore's tasks failed to pull the image"
+    verdict = run.kinds("verdict")[0]
+    assert verdict.at - pull[0].at <= world.settings().poll_interval * 1.5
+    assert verdict.at - started < world.settings().timeouts.healthy / 2
+    reason = run.outcome.reason or ""
+    assert "CannotPullContainerError" in reason
+    assert "Service left:" in reason
+    assert "NO task is serving" in reason  # the bad tasks crashed, the old ones cannot start
+    assert not run.kinds("restore.verified")
+
+
+def test_restore_state_says_when_the_breaker_put_the_bad_revision_back() -> None:
+    """The state left behind names a breaker that rolled the restore back to the bad revision."""
+    from rollout.decisions.verdict import RestoreObservation
+    from rollout.engine.rollback import service_state
+
+    from .builders import dep, svc, td
+
+    service = svc(
+        dep(
+            "ecs-svc/2",
+            2,
+            state="IN_PROGRESS",
+            reason="ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/2.",
+        ),
+        dep("ecs-svc/3", 1, status="ACTIVE", state="FAILED", running=0),
+    )
+    text = service_state(service, td(1), td(2), RestoreObservation(service, td(1), 0, 2))
+    assert text.startswith("ECS's circuit breaker put voj:2 (the bad revision) back")
+    assert "2 task(s) of other revisions serving" in text
+
+
+# -- 6. "restored" only when it is --------------------------------------------------------------
+
+
+def _serving_by_revision(world: World) -> dict[str, int]:
+    """Tasks per task definition that the target groups would route to (not draining)."""
+    ecs, elb = _ecs(world), world.sb.client_factory().client("elbv2")
+    svc = ecs.describe_services(cluster=world.prov.cluster, services=[world.prov.service])[
+        "services"
+    ][0]
+    arns = ecs.list_tasks(cluster=world.prov.cluster, desiredStatus="RUNNING")["taskArns"]
+    tasks = ecs.describe_tasks(cluster=world.prov.cluster, tasks=arns)["tasks"] if arns else []
+    ips = {
+        d["value"]: t["taskDefinitionArn"]
+        for t in tasks
+        for a in t.get("attachments", [])
+        for d in a.get("details", [])
+        if d.get("name") == "privateIPv4Address"
+    }
+    out: dict[str, int] = {}
+    for lb in svc["loadBalancers"]:
+        for th in elb.describe_target_health(TargetGroupArn=lb["targetGroupArn"])[
+            "TargetHealthDescriptions"
+        ]:
+            state = th["TargetHealth"]["State"]
+            td = ips.get(th["Target"]["Id"])
+            if td is not None and state in ("healthy", "unhealthy", "initial"):
+                out[td] = out.get(td, 0) + 1
+    return out
+
+
+def test_restored_is_declared_only_when_no_bad_task_serves(world: World) -> None:
+    """A release whose tasks never pass health checks is rolled back while its tasks are still
+    registered: "restored" (and FAILED_ROLLED_BACK) wait until none of them serves."""
+    world.break_next("never_healthy")
+    seen: list[dict[str, int]] = []
+
+    def at_verified(event: Event) -> None:
+        if event.kind == "restore.verified":
+            seen.append(_serving_by_revision(world))
+
+    run = world.deploy("sha-0000002", sink=at_verified)
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK"
+    assert seen, "the restore was verified"
+    bad = run.outcome.task_definition_arn
+    assert seen[0].get(bad or "", 0) == 0, seen[0]
+    target = run.outcome.rollback_target_arn or ""
+    assert seen[0].get(target, 0) >= 2
+    assert run.kinds("restore.waiting")  # "rolling back" was said until then

@@ -283,15 +283,51 @@ def waiting_on(obs: Observation) -> str:
 class RestoreObservation:
     service: Service
     target: str  # task-definition ARN we restore to
-    healthy_on_target: int  # RUNNING tasks on the target revision passing health checks
+    healthy_on_target: int  # RUNNING tasks on the target revision passing every health check
+    #: RUNNING tasks of any other revision still serving: registered in a target group and not
+    #: draining (healthy, unhealthy or initial), or, without a load balancer, RUNNING at all
+    others_serving: int = 0
 
 
 def restored(obs: RestoreObservation) -> bool:
-    """Verified restore: PRIMARY runs the target revision with all its desired tasks RUNNING and
-    healthy (the bad deployment's leftovers may still be draining)."""
+    """Verified restore: PRIMARY runs the target revision, the service's desired number of its
+    tasks are RUNNING and healthy in every target group, and no task of another revision (the
+    bad one) still serves. Until then the service is "rolling back", whatever ECS's
+    rolloutState says. Nothing is restored with no task desired (see :func:`restored_empty`)."""
     primary = obs.service.primary
     if primary is None or primary.task_definition != obs.target:
         return False
     # right after a rollback starts, PRIMARY may briefly report desiredCount 0: use the service's
     need = max(primary.desired, obs.service.desired)
-    return primary.running >= need and obs.healthy_on_target >= need
+    return (
+        need > 0
+        and primary.running >= need
+        and obs.healthy_on_target >= need
+        and obs.others_serving == 0
+    )
+
+
+def restored_empty(obs: RestoreObservation) -> bool:
+    """PRIMARY is back on the target, but the service asks for no task (desiredCount 0) and
+    ECS completed it so: the revision is in place, nothing runs, nothing was verified."""
+    primary = obs.service.primary
+    return (
+        primary is not None
+        and primary.task_definition == obs.target
+        and obs.service.desired == 0
+        and primary.rollout_state in ("COMPLETED", None)
+        and obs.others_serving == 0
+    )
+
+
+def restore_waiting_on(obs: RestoreObservation) -> str:
+    """What a restore is still waiting on (for the timeout message and progress)."""
+    primary = obs.service.primary
+    if primary is None or primary.task_definition != obs.target:
+        now = primary.task_definition.rsplit("/", 1)[-1] if primary else "none"
+        return f"PRIMARY is {now}, not {obs.target.rsplit('/', 1)[-1]}"
+    need = max(primary.desired, obs.service.desired)
+    parts = [f"{obs.healthy_on_target} of {need} tasks of {obs.target.rsplit('/', 1)[-1]} healthy"]
+    if obs.others_serving:
+        parts.append(f"{obs.others_serving} task(s) of another revision still serving")
+    return ", ".join(parts)

@@ -505,7 +505,7 @@ class DeployRun:
             deployment_id=self.state.deployment_id,
             started_at=self.state.update_at,
             deployment_created_at=self.state.deployment_created_at,
-            since="since watching began" if self.state.attached else None,
+            since_note="since watching began" if self.state.attached else None,
         )
         self.state.last_service = result.service
         self.state.service_deployment_arn = result.service_deployment_arn

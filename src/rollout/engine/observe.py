@@ -62,6 +62,9 @@ class HealthCount:
     counts: dict[str, int]  # target states of these tasks: healthy/unhealthy/initial/draining
     #: RUNNING tasks failing a check now: (task, why, which check)
     failing: tuple[tuple[Task, str, FailureKind], ...] = ()
+    #: task ARNs that can receive traffic: registered in a target group and not draining
+    #: (healthy, unhealthy or initial), or, without a load balancer, RUNNING
+    serving: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -363,9 +366,19 @@ class Observer:
                         target_group=lb.target_group_arn,
                     )
         healthy: set[str] = set()
+        serving: set[str] = set()
         counts: dict[str, int] = {}
         failing: list[tuple[Task, str, FailureKind]] = []
         for task in tasks:
+            if task.last_status == "RUNNING" and (
+                not svc.load_balancers
+                or any(
+                    group[task.private_ip].state in ("healthy", "unhealthy", "initial")
+                    for group in by_tg.values()
+                    if task.private_ip and task.private_ip in group
+                )
+            ):
+                serving.add(task.arn)
             if task.last_status != "RUNNING" or task.health_status == "UNHEALTHY":
                 if task.last_status != "RUNNING":
                     counts["initial"] = counts.get("initial", 0) + 1
@@ -402,7 +415,7 @@ class Observer:
             counts[state] = counts.get(state, 0) + 1
             if state == "healthy":
                 healthy.add(task.arn)
-        return HealthCount(frozenset(healthy), counts, tuple(failing))
+        return HealthCount(frozenset(healthy), counts, tuple(failing), frozenset(serving))
 
     # -- service deployments API ---------------------------------------------------------------
 

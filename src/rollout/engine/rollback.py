@@ -15,15 +15,30 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Literal
 
 from rollout.decisions.exitcodes import Verdict
+from rollout.decisions.failures import failing_check
 from rollout.decisions.target import RollbackTarget
-from rollout.decisions.verdict import RestoreObservation, restored
+from rollout.decisions.verdict import (
+    STUCK_EVENT,
+    Failed,
+    Observation,
+    Policy,
+    RestoreObservation,
+    SupersededBy,
+    Timeouts,
+    judge,
+    restore_waiting_on,
+    restored,
+    restored_empty,
+)
 from rollout.engine.observe import Observer, deployments_data
 from rollout.engine.session import Session
 from rollout.errors import AwsError, CredentialsError, RolloutError
-from rollout.model import Service
+from rollout.model import Deployment, Service
 
 
 @dataclass(frozen=True)
@@ -145,23 +160,49 @@ def roll_back(
     wait_insync(s, change)
     if s.dry_run:
         return RollbackResult(Verdict.FAILED_ROLLED_BACK, failure_reason, via, 0.0)
-    ok = wait_restored(s, restore_to, since=started)
+    bad_arn = ours.task_definition if (ours := svc.deployment(deployment_id or "")) else None
+    result = watch_restore(s, restore_to, since=started, bad_arn=bad_arn)
     seconds = s.now() - started
-    if ok is None:
-        return RollbackResult(
-            Verdict.INTERRUPTED,
-            f"{failure_reason}; interrupted while waiting for the restore",
-            via,
-            seconds,
-        )
-    if not ok:
-        return RollbackResult(
-            Verdict.FAILED_ROLLBACK_FAILED,
-            f"{failure_reason}; the restore to {restore_to.rsplit('/', 1)[-1]} was not healthy "
-            f"within {st.timeouts.healthy:.0f}s",
-            via,
-            seconds,
-        )
+    rev = restore_to.rsplit("/", 1)[-1]
+    match result.status:
+        case "interrupted":
+            return RollbackResult(
+                Verdict.INTERRUPTED,
+                f"{failure_reason}; interrupted while waiting for the restore (rolling back to "
+                f"{rev}; ECS carries on)",
+                via,
+                seconds,
+            )
+        case "failed":
+            return RollbackResult(
+                Verdict.FAILED_ROLLBACK_FAILED,
+                f"{failure_reason}; the restore to {rev} failed after {seconds:.0f}s: "
+                f"{result.reason}. Service left: {result.state}",
+                via,
+                seconds,
+            )
+        case "timed-out":
+            return RollbackResult(
+                Verdict.FAILED_ROLLBACK_FAILED,
+                f"{failure_reason}; the restore to {rev} was not verified within "
+                f"{st.timeouts.healthy:.0f}s ({result.reason}). Service left: {result.state}",
+                via,
+                seconds,
+            )
+        case "no-tasks":
+            return RollbackResult(
+                Verdict.NO_TASKS,
+                f"{failure_reason}; rolled back, but {result.reason}",
+                via,
+                seconds,
+            )
+        case "superseded":
+            return RollbackResult(
+                Verdict.SUPERSEDED,
+                f"{failure_reason}; rolling back to {rev}, but {result.reason}; not watching it",
+                via,
+                seconds,
+            )
     s.emit(
         "phase",
         f"restore in {seconds:.0f}s",
@@ -171,7 +212,8 @@ def roll_back(
     )
     s.emit(
         "restore.verified",
-        f"service restored on {restore_to.rsplit('/', 1)[-1]} and verified healthy",
+        f"service restored on {rev}: its desired tasks healthy in every target group, no task "
+        "of another revision serving",
         level="success",
         task_definition=restore_to,
         seconds=seconds,
@@ -332,30 +374,176 @@ def wait_insync(s: Session, change: str | None) -> None:
     )
 
 
-def wait_restored(s: Session, target_arn: str, *, since: float) -> bool | None:
-    """Poll until the restore is verified (True), the healthy timeout passes (False), or an
-    interrupt arrives (None)."""
+RestoreStatus = Literal["restored", "failed", "timed-out", "interrupted", "no-tasks", "superseded"]
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    status: RestoreStatus
+    reason: str = ""  # why it failed, or what it was still waiting on
+    state: str = ""  # the service as the restore leaves it (failures and timeouts)
+
+
+def watch_restore(
+    s: Session, target_arn: str, *, since: float, bad_arn: str | None = None
+) -> RestoreResult:
+    """Watch the restore to ``target_arn`` with the same early detection as a deploy.
+
+    "restored" means PRIMARY runs the target revision with the service's desired number of its
+    tasks healthy in every target group and no task of another revision still serving
+    (:func:`~rollout.decisions.verdict.restored`); until then the service is "rolling back".
+    The deployment restoring the target (the PRIMARY on it) is judged like a deploy's own
+    (:func:`~rollout.decisions.verdict.judge`): a deterministic stop reason (its image gone
+    from ECR, a missing secret), K consecutive failed tasks with none healthy, ECS unable to
+    place tasks, or ECS's breaker failing it (and putting another revision back) ends the watch
+    within a poll as "failed", naming the cause and the state the service is left in.
+    """
     st = s.settings
     observer = Observer(s, since=since)
     deadline = s.now() + st.timeouts.healthy
+    never = Timeouts(deploy=math.inf, healthy=math.inf, drain=math.inf)
+    restoring: Deployment | None = None
+    blocked: str | None = None
+    last_healthy_at: float | None = None
+    waiting: str | None = None
     while True:
         if s.interrupt.is_set():
-            return None
+            return RestoreResult("interrupted")
         svc = observer.service()
-        tasks = observer.running(
-            task_definition=target_arn, refresh_all=not svc.load_balancers, svc=svc
-        )
+        blocked = blocked or next((m for m in observer.fresh_events if STUCK_EVENT.search(m)), None)
+        primary = svc.primary
+        if restoring is None and primary is not None and primary.task_definition == target_arn:
+            restoring = primary
+        grace = float(svc.health_check_grace_period)
+        tasks = observer.running(refresh_all=not svc.load_balancers, svc=svc)
+        if restoring is not None:
+            # the restoring deployment's own stopped tasks (read when DescribeServices says so)
+            observer.watch_tasks(svc, restoring.id, grace_period=grace)
         health = observer.health(svc, tasks)
+        healthy_on_target = sum(
+            1 for t in tasks if t.task_definition == target_arn and t.arn in health.healthy
+        )
+        others_serving = sum(
+            1 for t in tasks if t.task_definition != target_arn and t.arn in health.serving
+        )
+        ecs_now = observer.ecs_now()
+        if healthy_on_target:
+            last_healthy_at = ecs_now
+        ro = RestoreObservation(svc, target_arn, healthy_on_target, others_serving)
         s.emit(
             "observation",
             "verifying the restore",
             level="debug",
             deployments=deployments_data(svc),
             phase="restore",
+            healthy_on_target=healthy_on_target,
+            others_serving=others_serving,
             **health.counts,
         )
-        if restored(RestoreObservation(svc, target_arn, len(health.healthy))):
-            return True
+        if restored(ro):
+            return RestoreResult("restored")
+        if restored_empty(ro):
+            return RestoreResult(
+                "no-tasks",
+                f"{target_arn.rsplit('/', 1)[-1]} is back as PRIMARY but the service runs no "
+                "tasks (desiredCount 0), so nothing is verified",
+            )
+        now_waiting = restore_waiting_on(ro)
+        if now_waiting != waiting:
+            waiting = now_waiting
+            s.emit(
+                "restore.waiting",
+                f"rolling back: {now_waiting}",
+                level="info",
+                healthy_on_target=healthy_on_target,
+                others_serving=others_serving,
+            )
+        if restoring is not None:
+            since_ecs = observer.events_since
+            obs = Observation(
+                at=s.now(),
+                service=svc,
+                deployment_id=restoring.id,
+                started_at=since,
+                deployment_created_at=restoring.created_at,
+                new_tasks_healthy=healthy_on_target,
+                stopped=tuple(
+                    t
+                    for t in observer.stopped.values()
+                    if t.started_by == restoring.id and (t.stopped_at or since_ecs) >= since_ecs
+                ),
+                failing=tuple(
+                    signal
+                    for task, why, kind in health.failing
+                    if task.task_definition == target_arn
+                    and (
+                        signal := failing_check(
+                            task, why, kind=kind, now=ecs_now, grace_period=grace
+                        )
+                    )
+                    is not None
+                ),
+                last_healthy_at=last_healthy_at,
+                placement_blocked=blocked,
+            )
+            policy = Policy(
+                consecutive_failures=st.consecutive_failures, grace_period=grace, timeouts=never
+            )
+            decision = judge(obs, policy)
+            if isinstance(decision, SupersededBy):
+                return RestoreResult(
+                    "superseded",
+                    f"deployment {decision.deployment_id} "
+                    f"({decision.task_definition.rsplit('/', 1)[-1]}) replaced the restore",
+                    service_state(svc, target_arn, bad_arn, ro),
+                )
+            if isinstance(decision, Failed):
+                reason = decision.reason
+                if primary is not None and primary.id != restoring.id:
+                    put_back = primary.task_definition.rsplit("/", 1)[-1]
+                    which = " (the bad revision)" if primary.task_definition == bad_arn else ""
+                    reason = (
+                        f"ECS's circuit breaker failed the restoring deployment {restoring.id} "
+                        f"and put {put_back}{which} back as PRIMARY"
+                    )
+                return RestoreResult("failed", reason, service_state(svc, target_arn, bad_arn, ro))
         if s.now() >= deadline:
-            return False
+            return RestoreResult(
+                "timed-out", now_waiting, service_state(svc, target_arn, bad_arn, ro)
+            )
         s.poll_pause()
+
+
+def service_state(
+    svc: Service, target_arn: str, bad_arn: str | None, obs: RestoreObservation
+) -> str:
+    """One sentence on the state a restore leaves the service in (for the verdict's reason)."""
+
+    def name(arn: str) -> str:
+        label = arn.rsplit("/", 1)[-1]
+        if arn == bad_arn:
+            return f"{label} (the bad revision)"
+        if arn == target_arn:
+            return f"{label} (the restore target)"
+        return label
+
+    deployments = "; ".join(
+        f"{d.status} {d.id} on {name(d.task_definition)} {d.rollout_state or ''} "
+        f"{d.running}/{d.desired} running".replace("  ", " ")
+        for d in svc.deployments
+    )
+    primary = svc.primary
+    breaker = ""
+    if (
+        primary is not None
+        and primary.task_definition != target_arn
+        and "rolling back" in (primary.rollout_state_reason or "")
+    ):
+        breaker = f"ECS's circuit breaker put {name(primary.task_definition)} back; "
+    serving = (
+        "NO task is serving: the service is down"
+        if obs.healthy_on_target == 0 and obs.others_serving == 0
+        else f"{obs.healthy_on_target} task(s) of {target_arn.rsplit('/', 1)[-1]} healthy, "
+        f"{obs.others_serving} task(s) of other revisions serving"
+    )
+    return f"{breaker}{deployments}; {serving}"

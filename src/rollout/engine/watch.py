@@ -47,16 +47,16 @@ def watch(
     deployment_id: str,
     started_at: float,
     deployment_created_at: float | None = None,
-    since: str | None = None,
+    since_note: str | None = None,
 ) -> WatchResult:
     """Watch deployment ``deployment_id`` to a decision.
 
     ``started_at`` is on the local clock (every duration shown and every timeout counts from
     it); ``deployment_created_at`` is ECS's ``createdAt`` (ECS's clock), used only against
-    other ECS timestamps. ``since`` qualifies the first phase's duration when the watch did not
+    other ECS timestamps. ``since_note`` qualifies the first phase's duration when the watch did not
     start the deployment (e.g. "since watching began")."""
     st = s.settings
-    suffix = f" ({since})" if since else ""
+    suffix = f" ({since_note})" if since_note else ""
     observer = Observer(s, since=started_at, events_since=deployment_created_at)
     smoke: SmokeState = "pending" if st.smoke_url else "not-configured"
     smoke_detail: str | None = None

@@ -4,13 +4,17 @@
    else deployed: SUPERSEDED, write nothing. If ECS's breaker already rolled back, write nothing
    and only verify.
 2. Where a traffic split is configured, send the new path's Route 53 weight to 0 (and the legacy
-   path's up) and read the weights back; the wait for INSYNC comes after the ECS write, so it
-   never delays the rollback call.
+   path's up) and read the weights back; INSYNC is awaited in the restore's polls, after the
+   ECS write, so it never delays the rollback call nor adds to the restore.
 3. While ECS's deployment is still in flight and the recorded target is ECS's own last
    COMPLETED deployment, ``StopServiceDeployment(ROLLBACK)`` (restores the whole service
-   revision); otherwise ``UpdateService`` back to the recorded task definition.
-4. Wait until PRIMARY runs the target revision with every desired task healthy in its target
-   groups: the restore is verified.
+   revision); otherwise ``UpdateService`` back to the recorded task definition. Any failure of
+   that call re-reads the service: a newer deployment in flight is SUPERSEDED, nothing more is
+   written; only while ours is still the one to undo does it fall back to ``UpdateService``.
+4. Watch the restore like a deploy (:func:`watch_restore`): restored when PRIMARY runs the
+   target revision with the desired number of its tasks healthy in every target group and no
+   task of another revision serving; a definitive failure of the restoring deployment ends it
+   within a poll, naming the cause and the state the service is left in.
 """
 
 from __future__ import annotations
@@ -157,11 +161,12 @@ def roll_back(
                 code=newer.code,
             )
             return _superseded(newer.service, failure_reason, "while we were rolling back")
-    wait_insync(s, change)
     if s.dry_run:
         return RollbackResult(Verdict.FAILED_ROLLED_BACK, failure_reason, via, 0.0)
     bad_arn = ours.task_definition if (ours := svc.deployment(deployment_id or "")) else None
-    result = watch_restore(s, restore_to, since=started, bad_arn=bad_arn)
+    # Route 53's INSYNC is awaited in the same polls as the restore: the verdict comes when both
+    # are done, not one after the other
+    result = watch_restore(s, restore_to, since=started, bad_arn=bad_arn, traffic_change=change)
     seconds = s.now() - started
     rev = restore_to.rsplit("/", 1)[-1]
     match result.status:
@@ -298,11 +303,6 @@ def _send_rollback(
     return "UpdateService"
 
 
-def shift_traffic_back(s: Session) -> None:
-    """Set the Route 53 weights back (new path 0, legacy 100) and wait until INSYNC."""
-    wait_insync(s, start_traffic_shift(s))
-
-
 def start_traffic_shift(s: Session) -> str | None:
     """Send the weight change and read the weights back.
 
@@ -353,25 +353,39 @@ def start_traffic_shift(s: Session) -> str | None:
     return change
 
 
-def wait_insync(s: Session, change: str | None) -> None:
-    """Poll GetChange until the weight change is INSYNC (at most 300 s)."""
-    t = s.settings.traffic
-    if change is None or t is None:
-        return
-    r53 = s.gw.r53
-    waited = s.now()
-    while r53.change_status(change) != "INSYNC":
-        if s.interrupt.is_set() or s.now() - waited > 300:
-            s.emit("traffic.pending", f"Route 53 change {change} not INSYNC yet", level="warning")
+#: the longest a rollback waits for a Route 53 change to be INSYNC
+INSYNC_WAIT = 300.0
+
+
+class _InSync:
+    """Polls one Route 53 change (``GetChange``) until INSYNC or :data:`INSYNC_WAIT` passes."""
+
+    def __init__(self, s: Session, change: str | None) -> None:
+        self.s = s
+        self.change = change if s.settings.traffic is not None else None
+        self.started = s.now()
+
+    @property
+    def done(self) -> bool:
+        return self.change is None
+
+    def poll(self) -> None:
+        s, change, t = self.s, self.change, self.s.settings.traffic
+        if change is None or t is None:
             return
-        s.poll_pause()
-    s.emit(
-        "traffic.shifted",
-        f"{t.record_name}: new path 0 %, legacy path up; INSYNC after {s.now() - waited:.0f}s",
-        level="success",
-        change=change,
-        weights={t.new_set_identifier: 0, t.legacy_set_identifier: 100},
-    )
+        if s.gw.r53.change_status(change) == "INSYNC":
+            self.change = None
+            s.emit(
+                "traffic.shifted",
+                f"{t.record_name}: new path 0 %, legacy path up; INSYNC after "
+                f"{s.now() - self.started:.0f}s",
+                level="success",
+                change=change,
+                weights={t.new_set_identifier: 0, t.legacy_set_identifier: 100},
+            )
+        elif s.now() - self.started > INSYNC_WAIT:
+            self.change = None
+            s.emit("traffic.pending", f"Route 53 change {change} not INSYNC yet", level="warning")
 
 
 RestoreStatus = Literal["restored", "failed", "timed-out", "interrupted", "no-tasks", "superseded"]
@@ -385,7 +399,12 @@ class RestoreResult:
 
 
 def watch_restore(
-    s: Session, target_arn: str, *, since: float, bad_arn: str | None = None
+    s: Session,
+    target_arn: str,
+    *,
+    since: float,
+    bad_arn: str | None = None,
+    traffic_change: str | None = None,
 ) -> RestoreResult:
     """Watch the restore to ``target_arn`` with the same early detection as a deploy.
 
@@ -397,6 +416,10 @@ def watch_restore(
     from ECR, a missing secret), K consecutive failed tasks with none healthy, ECS unable to
     place tasks, or ECS's breaker failing it (and putting another revision back) ends the watch
     within a poll as "failed", naming the cause and the state the service is left in.
+
+    With ``traffic_change`` (a Route 53 weight change sent just before), each poll also asks
+    ``GetChange`` until it is INSYNC (at most :data:`INSYNC_WAIT` seconds): the restore is
+    declared once both the service and DNS are back.
     """
     st = s.settings
     observer = Observer(s, since=since)
@@ -406,9 +429,11 @@ def watch_restore(
     blocked: str | None = None
     last_healthy_at: float | None = None
     waiting: str | None = None
+    dns = _InSync(s, traffic_change)
     while True:
         if s.interrupt.is_set():
             return RestoreResult("interrupted")
+        dns.poll()
         svc = observer.service()
         blocked = blocked or next((m for m in observer.fresh_events if STUCK_EVENT.search(m)), None)
         primary = svc.primary
@@ -440,7 +465,7 @@ def watch_restore(
             others_serving=others_serving,
             **health.counts,
         )
-        if restored(ro):
+        if restored(ro) and dns.done:
             return RestoreResult("restored")
         if restored_empty(ro):
             return RestoreResult(
@@ -448,7 +473,11 @@ def watch_restore(
                 f"{target_arn.rsplit('/', 1)[-1]} is back as PRIMARY but the service runs no "
                 "tasks (desiredCount 0), so nothing is verified",
             )
-        now_waiting = restore_waiting_on(ro)
+        now_waiting = restore_waiting_on(ro) if not restored(ro) else ""
+        if not dns.done:
+            now_waiting = ", ".join(
+                p for p in (now_waiting, "Route 53 weight change not INSYNC yet") if p
+            )
         if now_waiting != waiting:
             waiting = now_waiting
             s.emit(

@@ -18,7 +18,7 @@ from rollout.decisions.target import NoTarget, RollbackTarget, undo_target
 from rollout.engine.ledger import load_ledger, tag
 from rollout.engine.lock import ServiceLock
 from rollout.engine.outcome import Outcome
-from rollout.engine.rollback import shift_traffic_back, watch_restore
+from rollout.engine.rollback import start_traffic_shift, watch_restore
 from rollout.engine.session import Session
 from rollout.errors import RolloutError, UsageError
 from rollout.events import Level
@@ -105,11 +105,11 @@ def run_undo(s: Session, request: UndoRequest) -> Outcome:
             f"point {st.service} at {target.arn.rsplit('/', 1)[-1]}",
             lambda: s.gw.ecs.update_service(st.cluster, st.service, task_definition=target.arn),
         )
-        if st.traffic is not None:
-            shift_traffic_back(s)
+        change = start_traffic_shift(s) if st.traffic is not None else None
         if s.dry_run:
             return _finish(s, started, Verdict.SUCCEEDED, "DRY RUN OK", target, current)
-        result = watch_restore(s, target.arn, since=begin, bad_arn=current)
+        # INSYNC is awaited in the restore's own polls (verdict when both are back)
+        result = watch_restore(s, target.arn, since=begin, bad_arn=current, traffic_change=change)
         rev = target.arn.rsplit("/", 1)[-1]
         match result.status:
             case "interrupted":

@@ -11,6 +11,7 @@ from rollout.decisions.target import (
     deploy_rollback_target,
     in_flight,
     primary_completed,
+    restore_in_flight,
     undo_target,
 )
 from rollout.model import Service

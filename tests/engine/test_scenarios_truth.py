@@ -114,7 +114,7 @@ def test_undo_rerun_after_an_interrupt_verifies_the_restore_in_flight(world: Wor
         if event.kind == "observation" and event.data.get("phase") == "restore":
             interrupt.set("SIGTERM")
 
-    ctx, log = world.context(stop_while_verifying)
+    ctx, _ = world.context(stop_while_verifying)
     first = run_undo(world.session(ctx, interrupt=interrupt), UndoRequest())
     assert first.exit_code == 40
     updates = world.ops("UpdateService")

@@ -9,7 +9,9 @@ from rollout.decisions.target import (
     NoTarget,
     RollbackTarget,
     deploy_rollback_target,
+    in_flight,
     primary_completed,
+    restore_in_flight,
     undo_target,
 )
 from rollout.model import Service
@@ -88,6 +90,8 @@ def test_deploy_rollback_target_table(
         ),  # no rolloutState: sole deployment, all running
         (svc(dep("ecs-svc/3", 3, state=None, running=1)), False),
         (svc(dep("a", 3, state=None), dep("b", 2, state=None, status="ACTIVE")), False),
+        # COMPLETED at desiredCount 0: nothing ran, so nothing was proven (issue 11, item 1)
+        (svc(dep("ecs-svc/3", 3, desired=0, running=0), desired=0), False),
     ],
 )
 def test_primary_completed_table(service: Service, completed: bool) -> None:
@@ -130,3 +134,60 @@ def test_undo_target_table(
     else:
         assert isinstance(got, NoTarget)
         assert expected in got.why
+
+
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        (STEADY_ON_3, False),
+        (IN_FLIGHT_ON_5, True),
+        (svc(dep("a", 3, state=None)), False),
+        (svc(dep("a", 3, state=None), dep("b", 2, state=None, status="ACTIVE")), True),
+        (
+            svc(
+                dep("ecs-svc/1", 1, state="IN_PROGRESS", reason="circuit breaker: rolling back"),
+                dep("ecs-svc/2", 2, status="ACTIVE", state="FAILED"),
+            ),
+            True,
+        ),
+    ],
+)
+def test_in_flight_table(service: Service, expected: bool) -> None:
+    """`rollout watch` has something to watch only while a deployment is in flight."""
+    assert in_flight(service) is expected
+
+
+RESTORING_3 = svc(
+    dep("ecs-svc/9", 3, state="IN_PROGRESS", created=90, running=1),
+    dep("ecs-svc/5", 5, status="ACTIVE", created=50),
+)
+
+
+@pytest.mark.parametrize(
+    ("service", "ledger", "to_revision", "expected"),
+    [
+        # an undo to 3 interrupted while verifying: adopt it (undoing 5)
+        (RESTORING_3, [entry(3, good=True), entry(5, good=True)], None, (3, 5)),
+        (RESTORING_3, [entry(3, good=True), entry(5, good=True)], 3, (3, 5)),
+        # asked for another revision: not this one
+        (RESTORING_3, [entry(3, good=True), entry(5, good=True)], 2, None),
+        # a deploy of a revision never proven healthy is no restore
+        (RESTORING_3, [entry(3), entry(5, good=True)], None, None),
+        # a deploy in flight to a NEWER revision is not a restore
+        (IN_FLIGHT_ON_5, [entry(3, good=True), entry(5, good=True)], None, None),
+        (STEADY_ON_3, [entry(3, good=True)], None, None),
+    ],
+)
+def test_restore_in_flight_table(
+    service: Service,
+    ledger: list[LedgerEntry],
+    to_revision: int | None,
+    expected: tuple[int, int] | None,
+) -> None:
+    """A re-run undo adopts a restore in flight; anything else is not one."""
+    got = restore_in_flight(service, ledger, to_revision=to_revision)
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert (got[0].revision, got[1]) == (expected[0], td(expected[1]))

@@ -97,6 +97,7 @@ def test_an_undo_before_the_update_stops_the_deploy_before_it_touches_the_servic
     the lock before UpdateService, finds it gone, and ends SUPERSEDED without calling it."""
     for tag in ("sha-0000003", "sha-0000002"):  # two good revisions: one to undo to
         assert world.deploy(tag).outcome.verdict == "SUCCEEDED"
+        world.reset()  # let ECS finish, or the next deploy of the same image adopts it
     updates_before = world.ops("UpdateService")
     deploy, (undo,), deploy_writes = _deploy_preempted_at(world, "registered")
     assert undo.outcome.verdict == "SUCCEEDED"

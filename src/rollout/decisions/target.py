@@ -35,19 +35,32 @@ class NoTarget:
 
 
 def primary_completed(service: Service) -> bool:
-    """True when the PRIMARY deployment reached steady state (COMPLETED).
+    """True when the PRIMARY deployment reached steady state (COMPLETED) with tasks running.
 
+    A deployment COMPLETED at desiredCount 0 ran nothing, so it proves nothing about its
+    revision: it is not "completed" here (never a recorded target, never tagged good).
     Services without ``rolloutState`` count as completed only when PRIMARY is the sole
     deployment and all its desired tasks run.
     """
     primary = service.primary
-    if primary is None:
+    if primary is None or service.desired == 0:
         return False
     if primary.rollout_state is not None:
         return primary.rollout_state == "COMPLETED"
     return (
         len(service.deployments) == 1 and primary.desired > 0 and primary.running >= primary.desired
     )
+
+
+def in_flight(service: Service) -> bool:
+    """A deployment is in flight: PRIMARY still IN_PROGRESS (ours, someone else's, or ECS's
+    breaker restoring an older one), or, without ``rolloutState``, more than one deployment."""
+    primary = service.primary
+    if primary is None:
+        return False
+    if primary.rollout_state is not None:
+        return primary.rollout_state == "IN_PROGRESS"
+    return len(service.deployments) > 1
 
 
 def last_known_good(
@@ -126,4 +139,39 @@ def undo_target(
         revision=good.revision,
         source="last-known-good",
         why=f"newest revision before {current} that ran healthy",
+    )
+
+
+def restore_in_flight(
+    service: Service, ledger: Sequence[LedgerEntry], *, to_revision: int | None = None
+) -> tuple[RollbackTarget, str] | None:
+    """An undo or rollback already in flight: (its target, the revision it undoes), or None.
+
+    PRIMARY is IN_PROGRESS on a revision that ran healthy while a deployment of a NEWER revision
+    still drains: that is a restore under way (e.g. an undo interrupted while verifying). A
+    re-run undo must adopt and verify it, not undo one revision further."""
+    primary = service.primary
+    if primary is None or not in_flight(service):
+        return None
+    rev = revision_of(primary.task_definition)
+    if rev is None or (to_revision is not None and to_revision != rev):
+        return None
+    entry = next((e for e in ledger if e.arn == primary.task_definition), None)
+    if entry is None or not entry.good:
+        return None
+    newer = [
+        d
+        for d in service.deployments
+        if d.id != primary.id and (revision_of(d.task_definition) or 0) > rev
+    ]
+    if not newer:
+        return None
+    return (
+        RollbackTarget(
+            arn=primary.task_definition,
+            revision=rev,
+            source="in-flight",
+            why=f"a restore to it is already in flight (deployment {primary.id})",
+        ),
+        newer[0].task_definition,
     )

@@ -36,6 +36,8 @@ VERDICT_STYLES = {
     "FAILED_ROLLED_BACK": "bold yellow",
     "PREFLIGHT_FAILED": "bold cyan",
     "PRE_RUN_FAILED": "bold cyan",
+    "NO_TASKS": "bold magenta",  # nothing ran, nothing verified: never green
+    "NOTHING_TO_WATCH": "bold blue",
 }
 
 

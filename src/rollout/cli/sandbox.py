@@ -201,10 +201,15 @@ def build(
     endpoint_url: str | None = typer.Option(
         None, "--endpoint-url", help="The sandbox endpoint (default: $AWS_ENDPOINT_URL)."
     ),
+    output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Build an image from source into the sandbox's ECR; print its digest-pinned reference."""
+    """Build an image from source into the sandbox's ECR; print its digest-pinned reference
+    (-o json: the whole build record; -q: the reference alone)."""
     from rollout.sandbox import build_remote
 
+    fmt = check_output(output, "build the image")
     try:
         doc = build_remote(
             endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
@@ -215,7 +220,11 @@ def build(
         )
     except RolloutError as exc:
         raise _fail(exc) from exc
-    typer.echo(f"# built {doc['tagged']} ({doc['files']} files), digest {doc['digest']}")
+    if fmt == "json":
+        typer.echo(json.dumps(doc, indent=2, default=str))
+        return
+    if not quiet:
+        typer.echo(f"# built {doc['tagged']} ({doc['files']} files), digest {doc['digest']}")
     typer.echo(doc["image"])
 
 

@@ -31,6 +31,11 @@ def test_demo_story_detects_both_bad_releases_and_compares_with_the_breaker() ->
         assert other.verdict == "FAILED (breaker)"
         assert other.restored_after is not None
         assert other.restored_after > mine.restored_after
+        # traffic restored (rollout.sandbox.measure): the good revision healthy again
+        assert mine.traffic_restored_after is not None
+        assert other.traffic_restored_after is not None
+        assert mine.traffic_restored_after < other.traffic_restored_after
+        assert mine.zero_healthy_seconds is not None
     # good, deleted-secret and crash by rollout, two by the breaker-only replay; none for the
     # release preflight stopped
     assert len(calls) == 5

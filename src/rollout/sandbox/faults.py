@@ -7,7 +7,9 @@ cannot know in advance, namely how the application behaves once it runs.
 A rule matches a task when every matcher it sets matches:
 
 - ``image``: a glob, a tag or a digest, compared with each container's full image reference, its
-  tag and its digest (``"*:crash-*"``, ``"sha-0000002"``, ``"sha256:ab…"``);
+  tag and its digest (``"*:crash-*"``, ``"sha-0000002"``, ``"sha256:ab…"``); the simulation
+  passes every reference ECR knows for the image (digest and tags), so a rule on a tag also
+  matches the same image deployed by digest, and vice versa;
 - ``family`` (glob) and ``revision`` of the task definition;
 - ``env``: ``"NAME"`` (the variable is set) or ``"NAME=glob"`` on a container's environment.
 

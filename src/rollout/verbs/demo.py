@@ -18,8 +18,10 @@ The demo plays the operator: it pushes images, writes the release's template and
 sandbox's fault plan (the crashing app) before deploying. The tool under test never talks to
 the sandbox except through AWS APIs. Only this verb and ``sandbox`` start a sandbox.
 
-The stage and the measuring helpers (:func:`staged`, :func:`measure_ours`,
-:func:`measure_breaker_only`) are shared with ``bench/restore.py``.
+The stage and the deploy-and-measure helpers (:func:`staged`, :func:`measure_ours`,
+:func:`measure_breaker_only`) are shared with ``bench/restore.py``; what counts as restored,
+the definitive signal and the other moments are ``rollout.sandbox.measure``'s, the one place
+both read them from.
 """
 
 from __future__ import annotations
@@ -37,12 +39,11 @@ from typing import Any
 from rollout.config import load_config
 from rollout.context import Context
 from rollout.engine.outcome import Outcome
-from rollout.errors import TimedOut
 from rollout.events import Event, EventSink, Level
 from rollout.gateways.ecs import EcsGateway
 from rollout.gateways.r53 import Route53Gateway
 from rollout.report.result import build_result
-from rollout.sandbox import FaultRule, Sandbox
+from rollout.sandbox import FaultRule, Sandbox, measure
 from rollout.sandbox.provision import ProvisionResult, fake_manifest
 from rollout.verbs import deploy, history, status
 
@@ -50,8 +51,6 @@ from rollout.verbs import deploy, history, status
 MISSING_SECRET = "PAYMENT_API_KEY"  # noqa: S105 - a parameter name, not a value
 #: What the official action's waiter does between DescribeServices calls (aws-actions default).
 WAITER_DELAY = 15.0
-#: The stop codes that fail a deploy at their first occurrence (deterministic).
-DETERMINISTIC_STOP_CODES = ("TaskFailedToStart",)
 
 
 @dataclass(frozen=True)
@@ -121,6 +120,11 @@ class Measured:
     wall_seconds: float = 0.0
     #: The breakage (pairs a rollout row with its breaker-only replay).
     group: str = ""
+    #: UpdateService -> traffic restored: the good revision has its desired healthy targets
+    #: and the bad one none (``rollout.sandbox.measure``); None if never.
+    traffic_restored_after: float | None = None
+    #: Seconds after UpdateService with no healthy target at all (in some target group).
+    zero_healthy_seconds: float | None = None
 
     @property
     def signal_to_rollback(self) -> float | None:
@@ -141,6 +145,8 @@ class Measured:
             "api_calls": self.api_calls,
             "rolled_back": self.rolled_back,
             "group": self.group,
+            "traffic_restored_after": self.traffic_restored_after,
+            "zero_healthy_seconds": self.zero_healthy_seconds,
         }
 
 
@@ -346,132 +352,7 @@ def breaker_only(
     return td.arn, started, sb.clock.now(), factory.api_call_total
 
 
-# -- measuring from the sandbox's own record ---------------------------------------------------
-
-
-def _sim(sb: Sandbox, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Ask the simulation directly (not an API call: not recorded, not counted)."""
-    with sb.lock:
-        result: dict[str, Any] = sb.sim.dispatch(
-            operation, params, region=sb.region, account=sb.account
-        )
-    return result
-
-
-def definitive_signal(
-    sb: Sandbox, prov: ProvisionResult, task_definition: str, *, k: int = 2
-) -> float | None:
-    """When the release's failure became definitive, from the sandbox's own record.
-
-    A deterministic stop (``TaskFailedToStart``: image pull, secrets) is definitive at once;
-    other failures at the ``k``-th failed task of the release. A task has failed when ECS
-    begins stopping it for a failure (its ``stoppingAt``: an essential container exited, checks
-    failed) or when its load-balancer target is ``unhealthy`` once the service's grace period
-    is over (the sandbox's target-health timeline), whichever comes first.
-    """
-    family = task_definition.rsplit("/", 1)[-1].split(":")[0]
-    arns: list[str] = []
-    for desired in ("STOPPED", "RUNNING"):
-        params = {"cluster": prov.cluster, "family": family, "desiredStatus": desired}
-        arns += _sim(sb, "ListTasks", params).get("taskArns", [])
-    if not arns:
-        return None
-    tasks = [
-        t
-        for t in _sim(sb, "DescribeTasks", {"cluster": prov.cluster, "tasks": arns}).get(
-            "tasks", []
-        )
-        if t.get("taskDefinitionArn") == task_definition
-    ]
-    service = _sim(sb, "DescribeServices", {"cluster": prov.cluster, "services": [prov.service]})
-    grace = float(service["services"][0].get("healthCheckGracePeriodSeconds", 0) or 0)
-    unhealthy: dict[str, float] = {}
-    for entry in sb.timeline("target.health"):
-        if entry.detail.get("state") == "unhealthy":
-            unhealthy.setdefault(str(entry.detail.get("task")), entry.time)
-    deterministic: list[float] = []
-    failed: list[float] = []
-    for task in tasks:
-        task_id = str(task["taskArn"]).rsplit("/", 1)[-1]
-        stopping = task.get("stoppingAt")
-        if stopping is not None and task.get("stopCode") in DETERMINISTIC_STOP_CODES:
-            deterministic.append(float(stopping))
-            continue
-        evidence: list[float] = []
-        reason = str(task.get("stoppedReason") or "")
-        if (
-            stopping is not None
-            and task.get("stopCode") != "UserInitiated"
-            and not reason.startswith("Scaling activity")
-        ):
-            evidence.append(float(stopping))
-        if task_id in unhealthy and task.get("startedAt") is not None:
-            evidence.append(max(unhealthy[task_id], float(task["startedAt"]) + grace))
-        if evidence:
-            failed.append(min(evidence))
-    if deterministic:
-        return min(deterministic)
-    failed.sort()
-    return failed[k - 1] if len(failed) >= k else None
-
-
-def deployment_of(sb: Sandbox, task_definition: str, since: float) -> str | None:
-    """The id of the ECS deployment created for ``task_definition`` at or after ``since``."""
-    return next(
-        (
-            str(e.detail.get("deployment"))
-            for e in sb.timeline("deployment.created")
-            if e.time >= since and e.detail.get("task_definition") == task_definition
-        ),
-        None,
-    )
-
-
-def restored_at(sb: Sandbox, bad_deployment: str, since: float) -> float | None:
-    """When another deployment than ``bad_deployment`` completed as PRIMARY after ``since``.
-
-    That is the service back, steady, on a good revision: ECS's rollback (the old deployment
-    made PRIMARY again) or a new deployment of the old revision both end this way.
-    """
-    for entry in sb.timeline("deployment.state"):
-        d = entry.detail
-        if (
-            entry.time > since
-            and d.get("rollout_state") == "COMPLETED"
-            and d.get("status") == "PRIMARY"
-            and d.get("deployment") != bad_deployment
-        ):
-            return float(entry.time)
-    return None
-
-
-def advance_until_restored(
-    sb: Sandbox, bad_deployment: str, since: float, *, timeout: float = 3600.0
-) -> float | None:
-    """Let the sandbox run (no API calls) until the service is back; when it came back."""
-    try:
-        return sb.advance_until(
-            lambda: restored_at(sb, bad_deployment, since), timeout=timeout, step=5.0
-        )
-    except TimedOut:  # the service never came back: report "never"
-        return None
-
-
-def first_update_call(sb: Sandbox, since: float) -> float | None:
-    calls = [c for c in sb.calls("ecs", "UpdateService") if c.sim_time >= since]
-    return calls[0].sim_time if calls else None
-
-
-def rollback_call(sb: Sandbox, after: float) -> float | None:
-    """The first write that rolls back: StopServiceDeployment or a second UpdateService."""
-    calls = [
-        c
-        for c in sb.calls("ecs")
-        if c.sim_time >= after and c.operation in ("StopServiceDeployment", "UpdateService")
-    ]
-    # the deploy's own UpdateService is at ``after``; the rollback is the next such call
-    later = [c for c in calls if c.operation == "StopServiceDeployment" or c.sim_time > after]
-    return later[0].sim_time if later else None
+# -- measuring from the sandbox's own record (rollout.sandbox.measure) -------------------------
 
 
 def measure_ours(
@@ -485,7 +366,7 @@ def measure_ours(
     outcome, events = deploy_release(stage, release, emit)
     wall = time.perf_counter() - wall
     result = build_result(events)
-    update = first_update_call(sb, t0)
+    update = measure.first_update_call(sb.calls("ecs"), t0)
     # rollout's own count (its client factory, retries included); the sandbox's as a fallback
     counted = result.get("api_calls")
     api_calls = int(counted) if isinstance(counted, int) else len(sb.calls()) - calls_before
@@ -505,14 +386,22 @@ def measure_ours(
         )
     verdict_at = next((e.at for e in events if e.kind == "verdict"), sb.clock.now())
     new_td = outcome.task_definition_arn or result.get("task_definition_arn")
-    signal = definitive_signal(sb, stage.prov, str(new_td), k=k) if release.bad and new_td else None
-    rb = rollback_call(sb, update)
-    bad = deployment_of(sb, str(new_td), update) if new_td else None
+    prov = stage.prov
+    signal = (
+        measure.definitive_signal(sb, prov.cluster, prov.service, str(new_td), k=k)
+        if release.bad and new_td
+        else None
+    )
+    rb = measure.rollback_call(sb.calls("ecs"), update)
+    bad = measure.deployment_of(sb.timeline("deployment.created"), str(new_td), update)
     restored = None
     if release.bad and bad is not None and outcome.verdict != "SUCCEEDED":
         # rollout waits until the restore is verified; ECS may mark it COMPLETED a bit later.
         # (If ECS's breaker rolled back first, rollout sends no rollback call of its own.)
-        restored = restored_at(sb, bad, update) or advance_until_restored(sb, bad, update)
+        restored = measure.steady_at(
+            sb.timeline("deployment.state"), bad, update
+        ) or measure.advance_until_steady(sb, bad, update)
+    moment = measure.restore(sb, prov.cluster, prov.service, update)
     return (
         Measured(
             release=release.name,
@@ -526,9 +415,20 @@ def measure_ours(
             rolled_back=rb is not None or restored is not None,
             wall_seconds=wall,
             group=release.breakage,
+            **_traffic(moment, release),
         ),
         outcome,
     )
+
+
+def _traffic(moment: measure.Restore | None, release: Release) -> dict[str, float | None]:
+    """Measured's traffic fields from one restore measure."""
+    if moment is None:
+        return {}
+    return {
+        "traffic_restored_after": moment.restored_after if release.bad else None,
+        "zero_healthy_seconds": moment.zero_healthy_seconds,
+    }
 
 
 def measure_breaker_only(stage: Stage, release: Release, *, k: int = 2) -> Measured:
@@ -539,11 +439,16 @@ def measure_breaker_only(stage: Stage, release: Release, *, k: int = 2) -> Measu
     new_td, update, waiter_done, api_calls = breaker_only(stage, release)
     trips = [e.time for e in sb.timeline("breaker.trip") if e.time >= update]
     verdict = "FAILED (breaker)" if trips else "SUCCEEDED"
-    bad = deployment_of(sb, new_td, update)
+    bad = measure.deployment_of(sb.timeline("deployment.created"), new_td, update)
     restored = None
     if release.bad and bad is not None:
-        restored = advance_until_restored(sb, bad, update)
-    signal = definitive_signal(sb, prov, new_td, k=k) if release.bad else None
+        restored = measure.advance_until_steady(sb, bad, update)
+    signal = (
+        measure.definitive_signal(sb, prov.cluster, prov.service, new_td, k=k)
+        if release.bad
+        else None
+    )
+    moment = measure.restore(sb, prov.cluster, prov.service, update)
     return Measured(
         release=release.name,
         path="breaker-only",
@@ -555,6 +460,7 @@ def measure_breaker_only(stage: Stage, release: Release, *, k: int = 2) -> Measu
         rolled_back=bool(trips),
         wall_seconds=time.perf_counter() - wall,
         group=release.breakage,
+        **_traffic(moment, release),
     )
 
 
@@ -669,6 +575,10 @@ def summary_data(measured: Sequence[Measured]) -> dict[str, Any]:
                 **m.to_json(),
                 "breaker_only_verdict_after": other.verdict_after if other else None,
                 "breaker_only_restored_after": other.restored_after if other else None,
+                "breaker_only_traffic_restored_after": (
+                    other.traffic_restored_after if other else None
+                ),
+                "breaker_only_zero_healthy_seconds": other.zero_healthy_seconds if other else None,
                 "speedup": ratio,
             }
         )

@@ -206,6 +206,31 @@ def _find_ecr_image(image: str) -> Any | None:
     return None
 
 
+def image_references(image: str) -> list[str]:
+    """``image`` and every other reference the registry knows for the same image.
+
+    For an ECR image: ``repository@digest`` and ``repository:tag`` for each of its tags, so a
+    fault rule written on a tag matches the image deployed by digest and vice versa (an image
+    is its content, whatever reference the task definition names). Other images: ``[image]``.
+    """
+    found = _find_ecr_image(image)
+    located = _ecr_image(image)
+    if found is None or located is None:
+        return [image]
+    registry, repository, _, _ = _split_image(image)
+    digest = str(found.get_image_digest())
+    tags: list[str] = []
+    try:
+        repo = get_backend("ecr")[located[0]][located[1]].repositories.get(repository)
+        for candidate in repo.images if repo is not None else []:
+            if candidate.get_image_digest() == digest:
+                tags += [t for t in candidate.image_tags or [] if t]
+    except Exception:  # pragma: no cover - moto internals
+        tags = [t for t in found.image_tags or [] if t]
+    base = f"{registry}/{repository}"
+    return list(dict.fromkeys([image, f"{base}@{digest}", *(f"{base}:{t}" for t in tags)]))
+
+
 def pull_error(sim: EcsSimulation, rs: RegionState, task: TaskRecord) -> str | None:
     """CannotPullContainerError text if a container's image cannot be pulled (§4.2)."""
     for container in task.containers:
@@ -849,9 +874,14 @@ def update_service(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]) -> di
     ):
         if p.get(key):
             new_deployment = True
+    # settings the scheduler reads on every pass: a change wakes it (no new deployment, §1.1),
+    # so a deployment stuck on min/max (or waiting out a grace period) resumes at once
+    rescheduled = config != service.deployment_configuration
     service.deployment_configuration = config
     if p.get("healthCheckGracePeriodSeconds") is not None:
-        service.grace_period = int(p["healthCheckGracePeriodSeconds"])
+        grace = int(p["healthCheckGracePeriodSeconds"])
+        rescheduled = rescheduled or grace != service.grace_period
+        service.grace_period = grace
     for key, attr in (
         ("enableExecuteCommand", "enable_execute_command"),
         ("enableECSManagedTags", "enable_ecs_managed_tags"),
@@ -864,6 +894,9 @@ def update_service(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]) -> di
         service.desired = int(p["desiredCount"])
         service.steady = False
         sim.record("service.desired", service=service.name, desired=service.desired)
+        sim.request_pass(rs, service, sim.now + sim.timings.scheduler_reaction)
+    if rescheduled:
+        service.stuck_reported = False  # stuck again under the new settings: say so again
         sim.request_pass(rs, service, sim.now + sim.timings.scheduler_reaction)
     if new_deployment:
         sim.start_deployment(rs, service)
@@ -1432,6 +1465,7 @@ __all__ = [
     "HANDLERS",
     "find_task_definition",
     "image_digest",
+    "image_references",
     "missing_secret",
     "pull_error",
     "service_view",

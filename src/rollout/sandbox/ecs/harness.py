@@ -32,8 +32,10 @@ REPO = "api"
 
 
 def manifest(tag: str) -> str:
-    """A Docker v2 manifest whose digests derive from ``tag`` (so each tag has its own digest)."""
+    """A Docker v2 manifest whose digests derive from ``tag`` (so each tag has its own digest:
+    moto's image digest hashes the layer digests, so the manifest needs a layer)."""
     digest = hashlib.sha256(tag.encode()).hexdigest()
+    layer = hashlib.sha256(f"layer {tag}".encode()).hexdigest()
     return json.dumps(
         {
             "schemaVersion": 2,
@@ -43,7 +45,13 @@ def manifest(tag: str) -> str:
                 "size": 100,
                 "digest": f"sha256:{digest}",
             },
-            "layers": [],
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 100,
+                    "digest": f"sha256:{layer}",
+                }
+            ],
         }
     )
 
@@ -247,12 +255,26 @@ class SimHarness:
         ]
 
     def tasks(self, desired_status: str = "RUNNING", **filters: Any) -> list[dict[str, Any]]:
-        arns = self.call("ListTasks", cluster=CLUSTER, desiredStatus=desired_status, **filters)[
-            "taskArns"
-        ]
-        if not arns:
-            return []
-        return list(self.call("DescribeTasks", cluster=CLUSTER, tasks=arns)["tasks"])
+        arns: list[str] = []
+        token: str | None = None
+        while True:  # every page (ListTasks answers at most 100 ARNs per page)
+            page = self.call(
+                "ListTasks",
+                cluster=CLUSTER,
+                desiredStatus=desired_status,
+                **filters,
+                **({"nextToken": token} if token else {}),
+            )
+            arns += page["taskArns"]
+            token = page.get("nextToken")
+            if not token:
+                break
+        tasks: list[dict[str, Any]] = []
+        for start in range(0, len(arns), 100):  # DescribeTasks takes at most 100 ARNs
+            tasks += self.call("DescribeTasks", cluster=CLUSTER, tasks=arns[start : start + 100])[
+                "tasks"
+            ]
+        return tasks
 
     def target_health(self) -> list[dict[str, Any]]:
         answer: dict[str, Any] = dict(self.elbv2.describe_target_health(TargetGroupArn=self.tg_arn))

@@ -604,7 +604,9 @@ class EcsSimulation:
         primary_live = [t for t in live if t.deployment_id == primary.id]
         old_live = [t for t in live if t.deployment_id != primary.id]
         healthy = [t for t in live if self.is_healthy(service, t)]
-        old_healthy = [t for t in old_live if t in healthy]
+        # membership by ARN: a list test compares TaskRecords field by field (O(N²) per pass)
+        healthy_arns = {t.arn for t in healthy}
+        old_healthy = [t for t in old_live if t.arn in healthy_arns]
         frozen = primary.rollout_state == "FAILED"
         throttled = self.now < primary.next_launch_at
         plan = rolling_pass(
@@ -637,17 +639,17 @@ class EcsSimulation:
             _, lower = rolling_limits(service.desired, minimum, maximum)
             # old tasks that do not count as healthy (starting, failing, not yet checked) give
             # nothing to the minimum: ECS scales their revision down without waiting
-            doomed = [t for t in old_live if t not in healthy]
+            doomed = [t for t in old_live if t.arn not in healthy_arns]
             doomed += sorted(old_healthy, key=lambda t: t.created_at)[: plan.stop_healthy_old]
             # scale-in within the primary (desiredCount lowered)
             extra = len(primary_live) - service.desired
             if extra > 0:
                 spare_healthy = max(0, len(healthy) - len(doomed) - lower)
                 candidates = sorted(
-                    primary_live, key=lambda t: (self.is_healthy(service, t), -t.created_at)
+                    primary_live, key=lambda t: (t.arn in healthy_arns, -t.created_at)
                 )
                 for t in candidates[:extra]:
-                    if self.is_healthy(service, t):
+                    if t.arn in healthy_arns:
                         if spare_healthy <= 0:
                             continue
                         spare_healthy -= 1
@@ -672,19 +674,22 @@ class EcsSimulation:
         self._drop_drained(rs, service)
         self._check_complete(rs, service)
 
-        # 4. stuck: neither start nor stop possible (§1.1)
+        # 4. stuck: the settings themselves allow neither a start nor a stop (§1.1). Tasks that
+        # are starting, in their grace period or not yet healthy only make the scheduler wait:
+        # it is stuck when even with every live task healthy the pass could do nothing.
         if not acted and primary.rollout_state == "IN_PROGRESS" and not frozen and not throttled:
-            settling = [
-                t
-                for t in self.service_tasks(rs, service)
-                if t.live
-                and (
-                    t.last_status in PENDING_STATES
-                    or (t not in healthy and self.unhealthy_reason(service, t) is None)
-                )
-            ]
+            best = rolling_pass(
+                desired=service.desired,
+                minimum_percent=minimum,
+                maximum_percent=maximum,
+                live=len(live),
+                primary_live=len(primary_live),
+                healthy=len(live),
+                old_healthy=len(old_live),
+            )
             if (
-                not settling
+                best.start == 0
+                and best.stop_healthy_old == 0
                 and (len(primary_live) < service.desired or old_live)
                 and not service.stuck_reported
             ):
@@ -818,7 +823,8 @@ class EcsSimulation:
         faults = self.faults.decide(
             family=task_definition.family,
             revision=task_definition.revision,
-            images=[c.image for c in containers],
+            # a rule on a tag matches the image deployed by digest, and vice versa
+            images=[ref for c in containers for ref in api.image_references(c.image)],
             environment=environment,
         )
         network = (

@@ -1,4 +1,4 @@
-"""``rollout sandbox up``, ``provision`` and ``build``: parse flags, call rollout.sandbox."""
+"""``rollout sandbox up|provision|build|alb|traffic``: parse flags, call rollout.sandbox."""
 
 from __future__ import annotations
 
@@ -52,8 +52,14 @@ def up(
     region: str = typer.Option(
         "ap-northeast-2", envvar="AWS_REGION", help="The region the sandbox reports."
     ),
+    metrics_period: int = typer.Option(
+        60,
+        "--metrics-period",
+        help="Seconds per ALB metric datapoint and alarm evaluation (AWS: 60; 10 for demos).",
+    ),
 ) -> None:
-    """Serve the sandbox until Ctrl-C; print the environment to export for AWS clients."""
+    """Serve the sandbox until Ctrl-C; print the environment to export for AWS clients and the
+    local URL of each load balancer's listener."""
     from rollout.sandbox import run_up
 
     try:
@@ -67,6 +73,64 @@ def up(
             runtime=runtime,
             preset=preset,
             max_tasks=max_tasks,
+            metrics_period=metrics_period,
+        )
+    except RolloutError as exc:
+        raise _fail(exc) from exc
+
+
+_ENDPOINT = typer.Option(
+    None, "--endpoint-url", help="The sandbox endpoint (default: $AWS_ENDPOINT_URL)."
+)
+
+
+@sandbox_app.command("alb")
+def alb(
+    name: str = typer.Argument(..., help="The load balancer's name."),
+    endpoint_url: str | None = _ENDPOINT,
+) -> None:
+    """Print the local listener URL of a load balancer on a running `rollout sandbox up`."""
+    from rollout.sandbox import alb_url_remote
+
+    try:
+        typer.echo(alb_url_remote(endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), name))
+    except RolloutError as exc:
+        raise _fail(exc) from exc
+
+
+@sandbox_app.command("traffic")
+def traffic(
+    alb: str | None = typer.Option(None, "--alb", help="Load balancer name (sandbox up)."),
+    url: str | None = typer.Option(None, "--url", help="A loopback URL instead of --alb."),
+    rate: float = typer.Option(10.0, help="Requests per second (at most 1000)."),
+    duration: float = typer.Option(10.0, help="Seconds to send for (at most 3600)."),
+    path: Annotated[
+        list[str] | None, typer.Option("--path", help="Path to request; repeat to cycle.")
+    ] = None,
+    host: str | None = typer.Option(None, "--host", help="Host header to send."),
+    timeout: float = typer.Option(10.0, help="Seconds to wait for each answer."),
+    output: str = typer.Option("text", "--output", help="text or json."),
+    endpoint_url: str | None = _ENDPOINT,
+) -> None:
+    """Send bounded, steady traffic to a local ALB listener; report failures and latency per
+    second and in total. Ctrl-C ends it early and still prints the summary."""
+    from rollout.sandbox import run_traffic_command
+
+    if output not in ("text", "json"):
+        typer.echo(f"error: --output must be text or json, got {output!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        run_traffic_command(
+            alb=alb,
+            url=url,
+            endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+            rate=rate,
+            duration=duration,
+            paths=tuple(path or ("/",)),
+            host=host,
+            timeout=timeout,
+            output_json=output == "json",
+            echo=lambda line: typer.echo(line),
         )
     except RolloutError as exc:
         raise _fail(exc) from exc

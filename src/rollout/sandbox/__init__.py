@@ -32,6 +32,9 @@ from rollout.sandbox.clock import DEFAULT_START, RealtimeClock, VirtualClock
 from rollout.sandbox.ecs.timings import Behaviour, Timings
 from rollout.sandbox.faults import FaultPlan, FaultRule
 from rollout.sandbox.inprocess import IN_PROCESS_ENDPOINT, botocore_session
+from rollout.sandbox.observability.metrics import DEFAULT_PERIOD as DEFAULT_METRICS_PERIOD
+from rollout.sandbox.observability.metrics import DEMO_PERIOD as DEMO_METRICS_PERIOD
+from rollout.sandbox.observability.metrics import check_period
 from rollout.sandbox.recorder import RecordedCall, is_mutating
 from rollout.sandbox.route53 import DEFAULT_PROPAGATION_DELAY
 from rollout.sandbox.server import EndpointServer, FrontApp
@@ -42,7 +45,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACCOUNT_ID",
+    "DEFAULT_METRICS_PERIOD",
     "DEFAULT_START",
+    "DEMO_METRICS_PERIOD",
     "ApiFault",
     "Behaviour",
     "FaultPlan",
@@ -112,6 +117,9 @@ class Sandbox:
     (``speed`` must be None or 1), the HTTP endpoint is served at once (tasks reach AWS through
     it), real ALB health checks run, and ``preset`` (``"quick"``) may shorten ECS's own delays.
     ``max_tasks`` caps the task processes alive at once.
+    ``metrics_period`` is the sandbox setting for ALB metric resolution: 60 (AWS's) by default;
+    ``DEMO_METRICS_PERIOD`` (10 s, high-resolution data) keeps alarm-driven demos short. Alarms
+    are evaluated at every period boundary (see ``rollout.sandbox.observability``).
     """
 
     def __init__(
@@ -129,6 +137,7 @@ class Sandbox:
         preset: str | None = None,
         max_tasks: int = 8,
         serve_on: tuple[str, int] = ("127.0.0.1", 0),
+        metrics_period: int = DEFAULT_METRICS_PERIOD,
     ) -> None:
         if any(other.is_open for other in _OPEN):
             warnings.warn(
@@ -162,6 +171,10 @@ class Sandbox:
         if clock is None:
             clock = VirtualClock() if speed is None else RealtimeClock(speed=speed)
         plan = FaultPlan.from_mapping(faults) if isinstance(faults, Mapping) else faults
+        try:
+            check_period(metrics_period)
+        except ValueError as exc:
+            raise ConfigError(f"failed to create the sandbox: {exc}.") from exc
         self.world = World(
             region=region,
             clock=clock,
@@ -171,6 +184,7 @@ class Sandbox:
             route53_propagation=route53_propagation,
             runtime=runtime,
             max_tasks=max_tasks,
+            metrics_period=metrics_period,
         )
         self.world.preset = preset
         self.app = FrontApp(self.world)
@@ -271,6 +285,35 @@ class Sandbox:
             self._server.stop()
             self._server = None
             self.world.endpoint_url = None
+
+    # -- the ALB data plane and metrics -----------------------------------------------------------
+    def start_alb(self) -> Any:
+        """Serve every application load balancer on loopback (once); returns the
+        :class:`~rollout.sandbox.dataplane.AlbProxy` (``.urls()``, ``.url(name)``, ``.sync()``).
+        Load balancers created later are picked up within half a second (or at ``.sync()``)."""
+        from rollout.sandbox.dataplane import AlbProxy
+
+        if self.world.alb is None:
+            proxy = AlbProxy(
+                account=self.account,
+                region=self.region,
+                clock_now=self.clock.now,
+                record=self.world.observability.metrics.record,
+            )
+            proxy.start()
+            self.world.alb = proxy
+        return self.world.alb
+
+    def alb_url(self, name: str) -> str | None:
+        """The local URL of load balancer ``name``'s listener (starts the listeners)."""
+        proxy = self.start_alb()
+        url: str | None = proxy.url(name) or proxy.sync().get(name)
+        return url
+
+    @property
+    def observability(self) -> Any:
+        """The metrics writer (``.metrics``) and alarm evaluator (``.alarms``)."""
+        return self.world.observability
 
     # -- observing and steering ---------------------------------------------------------------
     def calls(
@@ -454,12 +497,14 @@ def run_up(
     runtime: str = "simulated",
     preset: str | None = None,
     max_tasks: int = 8,
+    metrics_period: int = DEFAULT_METRICS_PERIOD,
 ) -> None:
     """Serve a real-time sandbox until SIGINT/SIGTERM (or ``stop``, a ``threading.Event``, is set).
 
-    Prints the environment a client needs, then blocks. Cleans up on the way out (with the
-    process runtime: every task process). ``speed`` defaults to 10 (simulated) or 1 (process,
-    the only speed it runs at).
+    Prints the environment a client needs, then blocks, printing the local listener URL of each
+    load balancer as it appears (``GET /_sandbox/albs`` lists them too). Cleans up on the way
+    out (with the process runtime: every task process). ``speed`` defaults to 10 (simulated) or
+    1 (process, the only speed it runs at).
     """
     import signal
     import threading
@@ -485,6 +530,7 @@ def run_up(
             preset=preset,
             max_tasks=max_tasks,
             serve_on=(host, port),
+            metrics_period=metrics_period,
         )
         url = sandbox.serve(host, port)
     except OSError as exc:
@@ -518,9 +564,22 @@ def run_up(
             echo("# export these in the shell that runs your AWS clients:")
             for name, value in client_environment(url, region).items():
                 echo(f"export {name}={value}")
+            if metrics_period != DEFAULT_METRICS_PERIOD:
+                echo(
+                    f"# ALB metrics every {metrics_period} simulated s (AWS: 60), alarms "
+                    "evaluated at each period"
+                )
+            proxy = sandbox.start_alb()
+            echo("# ALB listeners (also: GET /_sandbox/albs, `rollout sandbox alb NAME`):")
+            shown: set[str] = set()
             echo("# Ctrl-C to stop")
-            while not done.wait(0.5):
-                pass
+            while True:
+                for name, lb_url in sorted(proxy.urls().items()):
+                    if name not in shown:
+                        shown.add(name)
+                        echo(f"# ALB {name}: {lb_url}")
+                if done.wait(0.5):
+                    break
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -713,3 +772,103 @@ def describe_provision(result: Any) -> list[str]:
     else:
         lines.append(f"  {result}")
     return lines
+
+
+# -- `rollout sandbox alb` and `rollout sandbox traffic` ------------------------------------------
+def alb_urls_remote(endpoint_url: str | None) -> dict[str, str]:
+    """Load balancer name -> local listener URL, from a running ``rollout sandbox up``."""
+    import urllib.error
+    import urllib.request
+
+    from rollout.errors import AwsError, UsageError
+
+    if not endpoint_url:
+        raise UsageError(
+            "failed to look up the ALB listener: no sandbox endpoint given.",
+            hint="Pass --endpoint-url or export the AWS_ENDPOINT_URL `rollout sandbox up` printed.",
+        )
+    _check_endpoint(endpoint_url)
+    albs = endpoint_url.rstrip("/") + "/_sandbox/albs"
+    try:
+        with urllib.request.urlopen(albs, timeout=10) as response:  # noqa: S310 - http only
+            doc = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise AwsError(f"failed to read {albs}: {exc}.") from exc
+    found = doc.get("load_balancers") if isinstance(doc, dict) else None
+    return {str(k): str(v) for k, v in (found or {}).items()}
+
+
+def alb_url_remote(endpoint_url: str | None, name: str) -> str:
+    """The local listener URL of load balancer ``name`` on a running sandbox."""
+    from rollout.errors import UsageError
+
+    urls = alb_urls_remote(endpoint_url)
+    if name not in urls:
+        known = ", ".join(sorted(urls)) or "none yet"
+        raise UsageError(
+            f"failed to find the load balancer {name!r} in the sandbox (load balancers: {known}).",
+            hint="Create it first (e.g. `rollout sandbox provision`), or check the name.",
+        )
+    return urls[name]
+
+
+def run_traffic_command(
+    *,
+    alb: str | None,
+    url: str | None,
+    endpoint_url: str | None,
+    rate: float,
+    duration: float,
+    paths: tuple[str, ...],
+    host: str | None,
+    timeout: float,
+    output_json: bool,
+    echo: Callable[[str], None] = print,
+) -> Any:
+    """``rollout sandbox traffic``: resolve the listener, send bounded traffic, print per-second
+    rows and a summary (or one JSON document). SIGINT ends it early; the summary still prints."""
+    import signal
+    import threading
+
+    from rollout.errors import UsageError
+    from rollout.sandbox.dataplane.traffic import (
+        TrafficOptions,
+        format_row,
+        format_summary,
+        run_traffic,
+    )
+
+    if (alb is None) == (url is None):
+        raise UsageError("failed to send traffic: pass exactly one of --alb NAME or --url URL.")
+    target = url if url is not None else alb_url_remote(endpoint_url, str(alb))
+    try:
+        options = TrafficOptions(
+            target,
+            rate=rate,
+            duration=duration,
+            paths=paths or ("/",),
+            host=host,
+            timeout=timeout,
+        )
+    except ValueError as exc:
+        raise UsageError(f"failed to send traffic: {exc}.") from exc
+    stop = threading.Event()
+    previous: Any = None
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        if not output_json:
+            echo(f"# {rate:g} req/s for {duration:g} s to {options.url} (Ctrl-C ends early)")
+        result = run_traffic(
+            options, stop=stop, on_second=None if output_json else lambda r: echo(format_row(r))
+        )
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    if output_json:
+        echo(json.dumps(result.to_json()))
+    else:
+        for line in format_summary(result):
+            echo(line)
+    return result

@@ -338,7 +338,9 @@ class AdminApi:
     DELETE /_sandbox/api-faults         drop pending API errors
     GET    /_sandbox/clock              ``{"now": ..., "mode": "virtual"|"realtime", ...}``
     POST   /_sandbox/clock/advance      ``{"seconds": N}``: virtual clock only (409 otherwise)
-    GET    /_sandbox/alb/<lb>/<path>    the ALB data plane (``rollout.sandbox.alb``)
+    GET    /_sandbox/alb/<lb>/<path>    the canned ALB data plane (``rollout.sandbox.alb``)
+    GET    /_sandbox/albs               the local ALB listeners: ``{"load_balancers": {name:
+                                        url}, "listeners": [...]}`` (``rollout.sandbox.dataplane``)
     POST   /_sandbox/images             ``rollout sandbox build``: ``{"tag": ..., "source":
                                         "/abs/dir", "patch": "<git diff text>",
                                         "repository": "voj-backend"}`` → ``{"digest", "image",
@@ -381,6 +383,7 @@ class AdminApi:
             ("POST", "api-faults"): self._add_api_fault,
             ("DELETE", "api-faults"): self._clear_api_faults,
             ("GET", "clock"): self._clock,
+            ("GET", "albs"): self._albs,
             ("POST", "clock/advance"): self._advance,
             ("POST", "images"): self._build_image,
         }
@@ -493,6 +496,15 @@ class AdminApi:
     def _clear_api_faults(self, query: dict[str, str], body: bytes) -> Reply:
         self.world.api_faults.clear()
         return json_reply(200, {"pending": 0})
+
+    def _albs(self, query: dict[str, str], body: bytes) -> Reply:
+        proxy = self.world.alb
+        if proxy is None:
+            return json_reply(200, {"load_balancers": {}, "listeners": [], "serving": False})
+        proxy.sync()
+        return json_reply(
+            200, {"load_balancers": proxy.urls(), "listeners": proxy.listeners(), "serving": True}
+        )
 
     def _clock(self, query: dict[str, str], body: bytes) -> Reply:
         return json_reply(200, self._clock_doc())

@@ -128,6 +128,7 @@ class World:
         account: str = ACCOUNT_ID,
         runtime: str = "simulated",
         max_tasks: int = 8,
+        metrics_period: int = 60,
     ) -> None:
         self.region = region
         self.account = account
@@ -167,6 +168,9 @@ class World:
         self.recorder = CallRecorder()
         self.route53 = Route53Overlay(clock, propagation_delay=route53_propagation)
         self.api_faults = ApiFaults()
+        self.observability = _make_observability(self, metrics_period)
+        #: The local ALB listeners, once started (``Sandbox.start_alb``).
+        self.alb: Any = None
 
     @property
     def cache_dir(self) -> Path:
@@ -230,11 +234,32 @@ class World:
 
     def close(self) -> None:
         """Release what the world installed into moto (nothing is left to a later world)."""
+        if self.alb is not None:
+            self.alb.close()
+            self.alb = None
         uninstall = getattr(self.sim, "close", None)
         if callable(uninstall):
             uninstall()
         if self._cache_dir is not None:
             shutil.rmtree(self._cache_dir, ignore_errors=True)
+
+
+def _make_observability(world: World, period: int) -> Any:
+    """ALB metrics and alarm evaluation, ticking on the simulation's clock."""
+    from rollout.sandbox.dataplane.targets import host_counts
+    from rollout.sandbox.observability import Observability
+
+    account, region = world.account, world.region
+    obs = Observability(
+        account=account,
+        region=region,
+        period=period,
+        hosts=lambda: host_counts(account, region),
+    )
+    schedule = getattr(world.sim, "schedule", None)
+    if callable(schedule):
+        obs.schedule_on(schedule, world.clock.now())
+    return obs
 
 
 def _make_simulation(

@@ -186,6 +186,12 @@ def provision(
     ),
     region: str | None = typer.Option(None, help="Region (default: the sandbox's)."),
     timeout: float = typer.Option(900.0, help="Wall seconds to wait for a steady service."),
+    strategy: str = typer.Option(
+        "rolling",
+        "--strategy",
+        help="ECS deployment strategy of the service: rolling, blue-green, canary or linear "
+        "(infra/voj.yaml's DeploymentStrategy).",
+    ),
 ) -> None:
     """Create the voj stack on a running `rollout sandbox up` and wait until it is steady."""
     from rollout.sandbox import provision_remote
@@ -196,6 +202,7 @@ def provision(
             region=region,
             echo=lambda line: typer.echo(line),
             timeout=timeout,
+            strategy=strategy,
         )
     except RolloutError as exc:
         raise _fail(exc) from exc

@@ -432,18 +432,24 @@ class Sandbox:
         return self.world.build_image(tag, source=source, patch=patch, repository=repository)
 
     # -- voj -----------------------------------------------------------------------------------
-    def provision_voj(self) -> ProvisionResult:
+    def provision_voj(self, strategy: str = "rolling") -> ProvisionResult:
         """Create the voj stack (delivery's ``provision_voj``) and wait until the service runs
         revision 1, steady. The result is also kept as :attr:`provisioned`.
 
-        With the process runtime the stack's images are built from the working tree's
-        ``backend/`` (:meth:`build_image`), so revision 1 runs real code."""
-        from rollout.sandbox.provision import provision_voj
+        ``strategy`` (rolling, blue-green, canary, linear) is the template's
+        ``DeploymentStrategy`` parameter. With the process runtime the stack's images are built
+        from the working tree's ``backend/`` (:meth:`build_image`), so revision 1 runs real
+        code."""
+        from rollout.sandbox.provision import check_strategy, provision_voj
 
         push = None
         if self.runtime == "process":
             push = lambda tag: self.build_image(tag).digest  # noqa: E731
-        result = provision_voj(self.client_factory(), push=push)
+        result = provision_voj(
+            self.client_factory(),
+            push=push,
+            parameters={"DeploymentStrategy": check_strategy(strategy)},
+        )
         step = 0.25 if self.runtime == "process" else 5.0
         self.wait_steady(result.cluster, result.service, revision=1, step=step)
         self.provisioned = result
@@ -617,6 +623,7 @@ def provision_remote(
     timeout: float = 900.0,
     interval: float = 2.0,
     clock: Any = None,
+    strategy: str = "rolling",
 ) -> ProvisionResult:
     """Provision voj against a running ``rollout sandbox up`` and wait until it is steady.
 
@@ -628,8 +635,9 @@ def provision_remote(
     from rollout.clock import SystemClock
     from rollout.errors import UsageError
     from rollout.sandbox.inprocess import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
-    from rollout.sandbox.provision import provision_voj
+    from rollout.sandbox.provision import check_strategy, provision_voj
 
+    strategy = check_strategy(strategy)
     if not endpoint_url:
         raise UsageError(
             "failed to provision: no sandbox endpoint given.",
@@ -648,7 +656,7 @@ def provision_remote(
         def push(tag: str) -> str:
             return str(post_build(endpoint_url, tag=tag)["digest"])
 
-    result = provision_voj(factory, push=push)
+    result = provision_voj(factory, push=push, parameters={"DeploymentStrategy": strategy})
     echo(f"waiting for {result.cluster}/{result.service} to be steady on revision 1...")
     ecs = factory.client("ecs")
     wait_clock = clock or SystemClock()

@@ -193,6 +193,8 @@ class Sandbox:
         self._health: Any = None
         self._closed = False
         self.provisioned: ProvisionResult | None = None
+        #: synthetic traffic, once started (:meth:`start_synthetic_traffic`)
+        self.synthetic: Any = None
         _OPEN.add(self)
         if runtime == "process":
             from rollout.sandbox.dataplane.health import HealthChecker
@@ -309,6 +311,76 @@ class Sandbox:
         proxy = self.start_alb()
         url: str | None = proxy.url(name) or proxy.sync().get(name)
         return url
+
+    # -- synthetic traffic and ECS lifecycle hooks (traffic-shifting deployments) --------------
+    def start_synthetic_traffic(
+        self,
+        rate: float = 10.0,
+        *,
+        test_rate: float = 0.0,
+        latency: float = 0.02,
+        tick: float = 1.0,
+        load_balancer: str | None = None,
+    ) -> Any:
+        """Send synthetic requests through the load balancers on the simulation's clock
+        (simulated runtime): ``rate`` production requests/s per listener split by the listener
+        rules' weights, ``test_rate`` requests/s through each test listener rule; the active
+        faults (``serve_5xx``, ``slow``, crashes) shape the answers and the ALB metrics
+        (:mod:`rollout.sandbox.dataplane.synthetic`). Returns the
+        :class:`~rollout.sandbox.dataplane.synthetic.SyntheticTraffic` (``.totals``,
+        ``.blind_moments``, ``.stop()``). Starting again replaces the settings."""
+        from rollout.sandbox.dataplane.synthetic import SyntheticSettings, SyntheticTraffic
+
+        if self.runtime == "process":
+            raise ConfigError(
+                "failed to start synthetic traffic: the process runtime serves real requests.",
+                hint="Send real traffic through the ALB listener (`rollout sandbox traffic`).",
+            )
+        try:
+            settings = SyntheticSettings(
+                rate=rate,
+                test_rate=test_rate,
+                latency=latency,
+                tick=tick,
+                load_balancer=load_balancer,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"failed to start synthetic traffic: {exc}.") from exc
+        with self.world.lock:
+            self.world.catch_up()
+            if self.synthetic is not None:
+                self.synthetic.stop()
+            self.synthetic = SyntheticTraffic(
+                sim=self.world.sim,
+                account=self.account,
+                region=self.region,
+                record=self.world.observability.metrics.record,
+                settings=settings,
+            )
+            self.synthetic.start()
+        return self.synthetic
+
+    def stop_synthetic_traffic(self) -> None:
+        if self.synthetic is not None:
+            self.synthetic.stop()
+
+    def set_hook_answer(self, answer: str, *, delay: float | None = None) -> None:
+        """What AWS_LAMBDA lifecycle hooks answer from now on (the sandbox cannot invoke
+        Lambda): ``"SUCCEEDED"``, ``"FAILED"`` or ``"TIMED_OUT"`` (never answers: the hook's
+        timeout action applies), after ``delay`` simulated seconds."""
+        from rollout.sandbox.ecs.shifting import HOOK_ANSWERS
+
+        if answer not in HOOK_ANSWERS:
+            raise ConfigError(
+                f"failed to set the hook answer: {answer!r} is not one of "
+                f"{', '.join(HOOK_ANSWERS)}."
+            )
+        if delay is not None and delay < 0:
+            raise ConfigError(f"failed to set the hook answer: delay must be >= 0, got {delay}.")
+        with self.world.lock:
+            self.world.sim.hook_answer = answer
+            if delay is not None:
+                self.world.sim.hook_delay = delay
 
     @property
     def observability(self) -> Any:

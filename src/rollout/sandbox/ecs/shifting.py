@@ -440,10 +440,10 @@ class Shifter:
             routes=routes,
             steps=production_steps(service.deployment_configuration),
             reconcile=active > 1,
-            stage="RECONCILE_SERVICE" if active > 1 else "PRE_SCALE_UP",
+            stage="",  # entered at the first scheduler pass
+            reported="RECONCILE_SERVICE" if active > 1 else "PRE_SCALE_UP",
             stage_started=self.sim.now,
         )
-        d.shift.reported = d.shift.stage
 
     # -- weights ---------------------------------------------------------------------------
     def write_weights(
@@ -624,7 +624,7 @@ class Shifter:
         assert shift is not None
         sim = self.sim
         blue = service.deployment(shift.blue)
-        if shift.stage not in ("RECONCILE_SERVICE", "PRE_SCALE_UP"):
+        if shift.stage not in ("", "RECONCILE_SERVICE", "PRE_SCALE_UP"):
             self._keep_tasks(rs, service, d, service.desired)
         if blue is not None and shift.stage != "CLEAN_UP":
             self._keep_tasks(rs, service, blue, service.desired)
@@ -700,6 +700,8 @@ class Shifter:
         shift = d.shift
         assert shift is not None
         stage = shift.stage
+        if stage == "":
+            return "RECONCILE_SERVICE" if shift.reconcile else "PRE_SCALE_UP"
         if stage == "RECONCILE_SERVICE":
             return "PRE_SCALE_UP"
         if stage == "PRE_SCALE_UP":

@@ -143,8 +143,13 @@ class ShiftStack:
         )
 
     def run_until(
-        self, arn: str, done: Callable[[dict[str, Any]], bool], *, step: float = 5.0,
-        limit: float = 7200.0, each: Callable[[dict[str, Any]], None] | None = None,
+        self,
+        arn: str,
+        done: Callable[[dict[str, Any]], bool],
+        *,
+        step: float = 5.0,
+        limit: float = 7200.0,
+        each: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Advance ``step`` at a time until ``done(deployment)``; ``each`` sees every poll."""
         waited = 0.0
@@ -245,7 +250,9 @@ def build(sb: Sandbox) -> ShiftStack:
     stack.role_arn = c("iam").create_role(
         RoleName="shift-ecs-infrastructure", AssumeRolePolicyDocument=json.dumps(trust)
     )["Role"]["Arn"]
-    tasks_trust = json.loads(json.dumps(trust).replace("ecs.amazonaws.com", "ecs-tasks.amazonaws.com"))
+    tasks_trust = json.loads(
+        json.dumps(trust).replace("ecs.amazonaws.com", "ecs-tasks.amazonaws.com")
+    )
     stack.execution_role_arn = c("iam").create_role(
         RoleName="shift-execution", AssumeRolePolicyDocument=json.dumps(tasks_trust)
     )["Role"]["Arn"]

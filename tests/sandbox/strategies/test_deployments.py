@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -43,7 +44,11 @@ _SUFFIX = EXPECTED_STAGES["BLUE_GREEN"][-3:]
 _STEP = ["PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"]
 EXPECTED_STAGES["CANARY"] = _PREFIX + _STEP * 2 + _SUFFIX
 EXPECTED_STAGES["LINEAR"] = _PREFIX + _STEP * 4 + _SUFFIX
-EXPECTED_WEIGHTS = {"BLUE_GREEN": [100.0], "CANARY": [10.0, 100.0], "LINEAR": [25.0, 50.0, 75.0, 100.0]}
+EXPECTED_WEIGHTS = {
+    "BLUE_GREEN": [100.0],
+    "CANARY": [10.0, 100.0],
+    "LINEAR": [25.0, 50.0, 75.0, 100.0],
+}
 
 
 def stages(stack: ShiftStack) -> list[tuple[float, str]]:
@@ -82,13 +87,16 @@ def test_a_good_release_walks_every_stage_and_ends_successful(
     assert doc["targetServiceRevision"]["requestedProductionTrafficWeight"] == 100.0
     assert doc["targetServiceRevision"]["requestedTestTrafficWeight"] == 100.0
     # blue kept through the bake, stopped only at CLEAN_UP, bake time after the last shift
-    times = dict((stage, t) for t, stage in stages(stack))
+    times = {stage: t for t, stage in stages(stack)}
     assert times["CLEAN_UP"] - times["BAKE_TIME"] == 5 * 60
-    assert blue_during_bake and min(blue_during_bake) == 2
-    assert stack.live_tasks("v1") == 0 and stack.live_tasks("v2") == 2
+    assert blue_during_bake
+    assert min(blue_during_bake) == 2
+    assert stack.live_tasks("v1") == 0
+    assert stack.live_tasks("v2") == 2
     assert stack.weights() == {stack.blue_tg: 0, stack.green_tg: 1}
     # green serves from the alternate target group; no moment without a healthy target
-    assert stack.healthy(stack.green_tg) == 2 and stack.healthy(stack.blue_tg) == 0
+    assert stack.healthy(stack.green_tg) == 2
+    assert stack.healthy(stack.blue_tg) == 0
     assert traffic.blind_moments == []
     service = stack.service()
     assert [d["status"] for d in service["deployments"]] == ["PRIMARY"]
@@ -100,7 +108,7 @@ def test_linear_steps_wait_their_bake_except_after_100(make_service: Any) -> Non
     arn = stack.deploy("v2")
     stack.run_until(arn, lambda d: d["status"] == "SUCCESSFUL")
     shifts = [t for t, stage in stages(stack) if stage == "PRODUCTION_TRAFFIC_SHIFT"]
-    assert [b - a for a, b in zip(shifts, shifts[1:], strict=False)] == [120.0, 120.0, 120.0]
+    assert [b - a for a, b in itertools.pairwise(shifts)] == [120.0, 120.0, 120.0]
     bake = next(t for t, stage in stages(stack) if stage == "BAKE_TIME")
     assert bake == shifts[-1]  # no step bake after 100 %
 
@@ -111,7 +119,8 @@ def test_the_next_deployment_uses_the_other_target_group(make_service: Any) -> N
     arn = stack.deploy("v3")
     stack.run_until(arn, lambda d: d["status"] == "SUCCESSFUL")
     assert stack.weights() == {stack.blue_tg: 1, stack.green_tg: 0}
-    assert stack.healthy(stack.blue_tg) == 2 and stack.healthy(stack.green_tg) == 0
+    assert stack.healthy(stack.blue_tg) == 2
+    assert stack.healthy(stack.green_tg) == 0
     rev = stack.deployment(arn)["targetServiceRevision"]["arn"]
     doc = stack.ecs.describe_service_revisions(serviceRevisionArns=[rev])["serviceRevisions"][0]
     resolved = doc["resolvedConfiguration"]["loadBalancers"][0]
@@ -180,15 +189,15 @@ def test_stop_with_rollback_puts_production_back_on_blue_at_once(
     statuses = [
         e.detail["status"]
         for e in stack.sb.timeline("service_deployment.status")
-        if e.detail["deployment"] == doc["targetServiceRevision"]["arn"].rsplit("/", 1)[0]
-        or True
+        if e.detail["deployment"] == doc["targetServiceRevision"]["arn"].rsplit("/", 1)[0] or True
     ]
     assert statuses[-2:] == ["ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"]
     doc = stack.run_until(arn, lambda d: d["status"] == "ROLLBACK_SUCCESSFUL")
     assert doc["rollback"]["serviceRevisionArn"].endswith(
         stack.service()["deployments"][0]["id"].split("/", 1)[1]
     )
-    assert stack.live_tasks("v2") == 0 and stack.live_tasks("v1") == 2
+    assert stack.live_tasks("v2") == 0
+    assert stack.live_tasks("v1") == 2
     assert stack.healthy(stack.blue_tg) == 2
     assert traffic.blind_moments == []
     assert stack.weights() == {stack.blue_tg: 1, stack.green_tg: 0}
@@ -235,7 +244,8 @@ def test_alarm_on_synthetic_5xx_rolls_a_blue_green_release_back(make_service: An
     assert stack.live_tasks("v2") == 0
     failed = traffic.totals[(stack.green_tg, 500)]
     served = failed + traffic.totals[(stack.green_tg, 200)]
-    assert served > 0 and failed / served == pytest.approx(0.2, abs=0.01)
+    assert served > 0
+    assert failed / served == pytest.approx(0.2, abs=0.01)
     assert traffic.blind_moments == []
     # the alarm came after production shifted (the documented window), inside the bake
     trip = stack.sb.timeline("alarm.trip")[0].time
@@ -277,7 +287,8 @@ def test_a_release_that_crashes_30s_after_turning_healthy_never_leaves_no_health
     assert traffic.blind_moments == []
     assert production_weights(stack) == [0.0]  # production never moved to green
     assert not [k for k, n in traffic.totals.items() if k[0] == stack.blue_tg and k[1] >= 500]
-    assert stack.live_tasks("v2") == 0 and stack.healthy(stack.blue_tg) == 2
+    assert stack.live_tasks("v2") == 0
+    assert stack.healthy(stack.blue_tg) == 2
 
 
 def test_circuit_breaker_rolls_back_by_traffic_switch(make_service: Any) -> None:
@@ -296,7 +307,11 @@ def test_synthetic_traffic_follows_the_canary_weights_into_cloudwatch(make_servi
     stack = make_service(CONFIGS["CANARY"])
     stack.sb.start_synthetic_traffic(rate=20)
     arn = stack.deploy("v2")
-    stack.run_until(arn, lambda d: d["targetServiceRevision"].get("requestedProductionTrafficWeight") == 10.0, step=1)
+    stack.run_until(
+        arn,
+        lambda d: d["targetServiceRevision"].get("requestedProductionTrafficWeight") == 10.0,
+        step=1,
+    )
     now = stack.sb.clock.now()
     start = now - now % 60 + 60  # the first whole minute of the canary (3 min long)
     stack.sb.advance(start + 121 - now)
@@ -334,5 +349,6 @@ def test_slow_fault_raises_green_p99_only(make_service: Any) -> None:
     stack.run_until(arn, lambda d: d.get("lifecycleStage") == "BAKE_TIME", step=5)
     green = sorted(o.latency for o in seen if o.target_group_arn == stack.green_tg)
     blue = sorted(o.latency for o in seen if o.target_group_arn == stack.blue_tg)
-    assert green[int(len(green) * 0.99)] == 2.5 and green[int(len(green) * 0.5)] == 0.05
+    assert green[int(len(green) * 0.99)] == 2.5
+    assert green[int(len(green) * 0.5)] == 0.05
     assert max(blue) == 0.05

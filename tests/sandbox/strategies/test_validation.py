@@ -59,7 +59,9 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "config", "message"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+@pytest.mark.parametrize(
+    ("case", "config", "message"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS]
+)
 def test_bad_deployment_configuration_is_refused(
     stack: Any, case: str, config: dict[str, Any], message: str
 ) -> None:
@@ -158,7 +160,8 @@ def test_pause_hook_waits_for_continue(stack: Any) -> None:
     stack.sb.wait_steady("shift", "shift-api", revision=1)
     arn = stack.deploy("v2")
     doc = stack.run_until(
-        arn, lambda d: any(h["status"] == "AWAITING_ACTION" for h in d.get("lifecycleHookDetails", []))
+        arn,
+        lambda d: any(h["status"] == "AWAITING_ACTION" for h in d.get("lifecycleHookDetails", [])),
     )
     assert doc["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT"
     stack.sb.advance(600)  # it waits: production still on blue
@@ -175,7 +178,11 @@ def test_the_alb_listener_routes_by_the_weights_ecs_wrote(make_service: Any) -> 
     from moto.backends import get_backend
 
     stack = make_service(
-        {"strategy": "CANARY", "bakeTimeInMinutes": 1, "canaryConfiguration": {"canaryPercent": 20.0}}
+        {
+            "strategy": "CANARY",
+            "bakeTimeInMinutes": 1,
+            "canaryConfiguration": {"canaryPercent": 20.0},
+        }
     )
     arn = stack.deploy("v2")
     stack.run_until(
@@ -189,11 +196,13 @@ def test_the_alb_listener_routes_by_the_weights_ecs_wrote(make_service: Any) -> 
 
 
 def test_step_plans_and_weight_encoding() -> None:
-    assert production_steps({"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 11.0}}) == [
-        11.0, 22.0, 33.0, 44.0, 55.0, 66.0, 77.0, 88.0, 99.0, 100.0
-    ]
+    assert production_steps(
+        {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 11.0}}
+    ) == [11.0, 22.0, 33.0, 44.0, 55.0, 66.0, 77.0, 88.0, 99.0, 100.0]
     assert production_steps({"strategy": "LINEAR"})[:2] == [10.0, 20.0]  # default 10
     assert production_steps({"strategy": "CANARY"}) == [5.0, 100.0]  # default 5
     assert production_steps({"strategy": "BLUE_GREEN"}) == [100.0]
-    assert alb_weights(0.0) == (0, 1) and alb_weights(100.0) == (1, 0)
-    assert alb_weights(0.1) == (1, 999) and alb_weights(25.5) == (255, 745)
+    assert alb_weights(0.0) == (0, 1)
+    assert alb_weights(100.0) == (1, 0)
+    assert alb_weights(0.1) == (1, 999)
+    assert alb_weights(25.5) == (255, 745)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rollout.sandbox.errors import ApiError, invalid_parameter
@@ -491,7 +492,9 @@ class Shifter:
             shift.test = test
 
     # -- the stage machine -----------------------------------------------------------------
-    def enter(self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord, stage: str) -> None:
+    def enter(
+        self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord, stage: str
+    ) -> None:
         shift = d.shift
         assert shift is not None
         shift.stage = stage
@@ -547,13 +550,13 @@ class Shifter:
                 hook=run.hook_id,
                 target_type=kind,
             )
-            self.sim.schedule(run.expires_at, lambda r=run: self._expire(rs, service, d, r))
+            self.sim.schedule(run.expires_at, partial(self._expire, rs, service, d, run))
             if kind == "AWS_LAMBDA":
                 answer = self.sim.hook_answer
                 if answer != "TIMED_OUT":
                     self.sim.schedule(
                         self.sim.now + self.sim.hook_delay,
-                        lambda r=run, a=answer: self.resolve_hook(rs, service, d, r, a),
+                        partial(self.resolve_hook, rs, service, d, run, answer),
                     )
 
     def _expire(
@@ -580,7 +583,9 @@ class Shifter:
         )
         if d.shift.done or d.sd_status not in ("PENDING", "IN_PROGRESS"):
             return
-        rollback = answer == "FAILED" or (answer == "TIMED_OUT" and run.timeout_action == "ROLLBACK")
+        rollback = answer == "FAILED" or (
+            answer == "TIMED_OUT" and run.timeout_action == "ROLLBACK"
+        )
         if rollback:
             # UNVERIFIED: the statusReason/rollback reason text for a hook-triggered rollback
             self.sim.hook_failed(rs, service, d, run.stage, answer)
@@ -588,7 +593,12 @@ class Shifter:
         self.sim.request_pass(rs, service, self.sim.now)
 
     def continue_hook(
-        self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord, hook_id: str, action: str
+        self,
+        rs: RegionState,
+        service: ServiceRecord,
+        d: DeploymentRecord,
+        hook_id: str,
+        action: str,
     ) -> None:
         """ContinueServiceDeployment for a PAUSE hook awaiting action."""
         shift = d.shift
@@ -678,7 +688,9 @@ class Shifter:
                 blue.desired = 0
                 blue.updated_at = sim.now
                 doomed = [
-                    t for t in sim.service_tasks(rs, service) if t.deployment_id == blue.id and t.live
+                    t
+                    for t in sim.service_tasks(rs, service)
+                    if t.deployment_id == blue.id and t.live
                 ]
                 if doomed:
                     sim.stop_tasks(
@@ -727,7 +739,9 @@ class Shifter:
         return None
 
     def _green_ready(self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord) -> bool:
-        live = [t for t in self.sim.service_tasks(rs, service) if t.deployment_id == d.id and t.live]
+        live = [
+            t for t in self.sim.service_tasks(rs, service) if t.deployment_id == d.id and t.live
+        ]
         return len(live) >= service.desired and all(self.sim.is_healthy(service, t) for t in live)
 
     def _keep_tasks(
@@ -756,7 +770,11 @@ class Shifter:
             d.replaced_unhealthy += 1
             sim._delay_replacement(rs, service, d)
             sim._stage2_failure(rs, service, task)
-        if d.rollout_state == "FAILED" or d.sd_status not in ("PENDING", "IN_PROGRESS", "SUCCESSFUL"):
+        if d.rollout_state == "FAILED" or d.sd_status not in (
+            "PENDING",
+            "IN_PROGRESS",
+            "SUCCESSFUL",
+        ):
             return
         live = [t for t in sim.service_tasks(rs, service) if t.deployment_id == d.id and t.live]
         missing = want - len(live)
@@ -769,11 +787,15 @@ class Shifter:
         names = " ".join(f"(task {t.id})" for t in started)
         message = f"(service {service.name}) has started {len(started)} tasks: {names}."
         if d.replaced_unhealthy:
-            message += f" Amazon ECS replaced {d.replaced_unhealthy} tasks due to an unhealthy status."
+            message += (
+                f" Amazon ECS replaced {d.replaced_unhealthy} tasks due to an unhealthy status."
+            )
             d.replaced_unhealthy = 0
         sim.service_event(service, message)
 
-    def _finish_if_clean(self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord) -> None:
+    def _finish_if_clean(
+        self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord
+    ) -> None:
         shift = d.shift
         assert shift is not None
         sim = self.sim
@@ -794,13 +816,17 @@ class Shifter:
         sim._steady(service, offset=0.001)
 
     # -- rollback --------------------------------------------------------------------------
-    def rollback_traffic(self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord) -> None:
+    def rollback_traffic(
+        self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord
+    ) -> None:
         """Every rule back on blue (100/0) at once; green's tasks are stopped."""
         shift = d.shift
         assert shift is not None
         sim = self.sim
         shift.rolled_back = True
-        self.write_weights(rs, shift, production=0.0, test=0.0 if any(r[3] for r in shift.routes) else None)
+        self.write_weights(
+            rs, shift, production=0.0, test=0.0 if any(r[3] for r in shift.routes) else None
+        )
         sim.record("deployment.traffic_restored", service=service.name, deployment=d.id)
         sim.service_event(
             service,

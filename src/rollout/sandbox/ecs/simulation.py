@@ -32,6 +32,7 @@ from rollout.sandbox.ecs.rules import (
     target_health_changes,
     throttle_delay,
 )
+from rollout.sandbox.ecs.shifting import STAGES, Shifter
 from rollout.sandbox.ecs.state import (
     PENDING_STATES,
     ContainerRecord,
@@ -43,7 +44,6 @@ from rollout.sandbox.ecs.state import (
     TaskRecord,
     TimelineEntry,
 )
-from rollout.sandbox.ecs.shifting import STAGES, Shifter
 from rollout.sandbox.ecs.timings import Behaviour, Timings
 from rollout.sandbox.elb import ElbOverlay
 from rollout.sandbox.errors import ApiError

@@ -101,7 +101,9 @@ def test_admin_endpoints_start_synthetic_traffic_and_set_hook_answers(sandbox: S
 
     def call(method: str, path: str, doc: dict[str, Any] | None = None) -> tuple[int, Any]:
         data = json.dumps(doc).encode() if doc is not None else None
-        request = urllib.request.Request(url + "/_sandbox/" + path, data=data, method=method)
+        request = urllib.request.Request(  # noqa: S310 - the sandbox on loopback
+            url + "/_sandbox/" + path, data=data, method=method
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
                 return response.status, json.loads(response.read())

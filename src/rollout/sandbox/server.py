@@ -459,10 +459,7 @@ class AdminApi:
         doc: dict[str, Any] = {
             "now": clock.now(),
             "mode": "virtual" if self.world.virtual else "realtime",
-            "runtime": self.world.runtime_name,
         }
-        if self.world.preset is not None:
-            doc["preset"] = self.world.preset
         speed = getattr(clock, "speed", None)
         if speed is not None:
             doc["speed"] = speed
@@ -475,6 +472,7 @@ class AdminApi:
                 "status": "ok",
                 "region": self.world.region,
                 "runtime": self.world.runtime_name,
+                "preset": self.world.preset or "aws",
                 "clock": self._clock_doc(),
             },
         )

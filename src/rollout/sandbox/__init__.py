@@ -294,11 +294,22 @@ class Sandbox:
         from rollout.sandbox.dataplane import AlbProxy
 
         if self.world.alb is None:
+            from rollout.sandbox.alb import simulated_reply
+
+            world = self.world
+
+            def simulated(
+                tg_arn: str, ip: str, method: str, path: str
+            ) -> tuple[int, list[tuple[str, str]], bytes] | None:
+                reply = simulated_reply(world, tg_arn, ip, method, path)
+                return None if reply is None else (reply.status, reply.headers, reply.body)
+
             proxy = AlbProxy(
                 account=self.account,
                 region=self.region,
                 clock_now=self.clock.now,
                 record=self.world.observability.metrics.record,
+                simulated=simulated,
             )
             proxy.start()
             self.world.alb = proxy

@@ -352,3 +352,18 @@ def test_slow_fault_raises_green_p99_only(make_service: Any) -> None:
     assert green[int(len(green) * 0.99)] == 2.5
     assert green[int(len(green) * 0.5)] == 0.05
     assert max(blue) == 0.05
+
+
+def test_a_deployment_superseded_mid_canary_is_scaled_in(make_service: Any) -> None:
+    stack = make_service(CONFIGS["CANARY"])
+    first = stack.deploy("v2")
+    stack.run_until(
+        first, lambda d: d["targetServiceRevision"].get("requestedProductionTrafficWeight") == 10.0
+    )
+    second = stack.deploy("v3")
+    doc = stack.run_until(second, lambda d: d["status"] == "SUCCESSFUL")
+    assert doc["lifecycleStage"] == "CLEAN_UP"
+    assert stack.deployment(first)["status"] == "STOPPED"
+    assert stack.live_tasks("v2") == 0
+    assert stack.live_tasks("v1") == 0
+    assert stack.live_tasks("v3") == 2

@@ -638,6 +638,7 @@ class Shifter:
             self._keep_tasks(rs, service, d, service.desired)
         if blue is not None and shift.stage != "CLEAN_UP":
             self._keep_tasks(rs, service, blue, service.desired)
+        self._stop_others(rs, service, d, blue)
         for _ in range(len(STAGES) * (len(shift.steps) + 1)):
             if shift.done or d.sd_status not in ("PENDING", "IN_PROGRESS"):
                 return
@@ -792,6 +793,33 @@ class Shifter:
             )
             d.replaced_unhealthy = 0
         sim.service_event(service, message)
+
+    def _stop_others(
+        self,
+        rs: RegionState,
+        service: ServiceRecord,
+        d: DeploymentRecord,
+        blue: DeploymentRecord | None,
+    ) -> None:
+        """Deployments that are neither green nor blue (an older green this one superseded)
+        are scaled in."""
+        sim = self.sim
+        keep = {d.id} | ({blue.id} if blue is not None else set())
+        for other in service.visible_deployments():
+            if other.id in keep:
+                continue
+            other.desired = 0
+            doomed = [
+                t for t in sim.service_tasks(rs, service) if t.deployment_id == other.id and t.live
+            ]
+            if doomed:
+                sim.stop_tasks(
+                    rs,
+                    service,
+                    doomed,
+                    code="ServiceSchedulerInitiated",
+                    reason=f"Scaling activity initiated by (deployment {d.id})",
+                )
 
     def _finish_if_clean(
         self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord

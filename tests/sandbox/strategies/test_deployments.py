@@ -186,12 +186,13 @@ def test_stop_with_rollback_puts_production_back_on_blue_at_once(
     doc = stack.deployment(arn)
     assert doc["status"] in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
     assert doc["targetServiceRevision"]["requestedProductionTrafficWeight"] == 0.0
+    green = "ecs-svc/" + doc["targetServiceRevision"]["arn"].rsplit("/", 1)[1]
     statuses = [
         e.detail["status"]
         for e in stack.sb.timeline("service_deployment.status")
-        if e.detail["deployment"] == doc["targetServiceRevision"]["arn"].rsplit("/", 1)[0] or True
+        if e.detail["deployment"] == green
     ]
-    assert statuses[-2:] == ["ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"]
+    assert statuses == ["IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"]
     doc = stack.run_until(arn, lambda d: d["status"] == "ROLLBACK_SUCCESSFUL")
     assert doc["rollback"]["serviceRevisionArn"].endswith(
         stack.service()["deployments"][0]["id"].split("/", 1)[1]

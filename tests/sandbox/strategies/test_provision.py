@@ -125,3 +125,37 @@ def test_admin_endpoints_start_synthetic_traffic_and_set_hook_answers(sandbox: S
     assert sandbox.sim.hook_answer == "FAILED"
     assert call("POST", "hooks", {"answer": "MAYBE"})[0] == 400
     sandbox.stop()
+
+
+def test_voj_blue_green_rolls_back_on_its_own_5xx_alarm(sandbox: Sandbox) -> None:
+    """voj's stack as the template builds it for blue-green: a release answering 500 on 20 % of
+    requests fires the stack's target-5xx alarm once production is on green; ECS rolls back by
+    the traffic switch."""
+    from rollout.sandbox import FaultRule
+
+    prov = sandbox.provision_voj(strategy="blue-green")
+    ecs = sandbox.client_factory().client("ecs")
+    traffic = sandbox.start_synthetic_traffic(rate=50)
+    sandbox.faults.add(FaultRule(effect="serve_5xx", image="sha-0000002", share=0.2))
+    ecs.update_service(
+        cluster=prov.cluster,
+        service=prov.service,
+        taskDefinition=_new_revision(ecs, prov, "sha-0000002"),
+    )
+    arn = ecs.describe_services(cluster=prov.cluster, services=[prov.service])["services"][0][
+        "currentServiceDeployment"
+    ]
+
+    def finished() -> dict[str, Any] | None:
+        doc = ecs.describe_service_deployments(serviceDeploymentArns=[arn])
+        sd: dict[str, Any] = doc["serviceDeployments"][0]
+        return sd if sd["status"] in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL") else None
+
+    sd = sandbox.advance_until(finished, step=10)
+    assert sd["status"] == "ROLLBACK_SUCCESSFUL"
+    assert sd["alarms"]["triggeredAlarmNames"] == ["voj-prod-target-5xx"]
+    assert sd["lifecycleStage"] == "BAKE_TIME"
+    assert traffic.blind_moments == []
+    blue, green = prov.target_group_arns
+    assert traffic.totals[(green, 500)] > 0
+    assert not [k for k in traffic.totals if k[0] == blue and k[1] >= 500]

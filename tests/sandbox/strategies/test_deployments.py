@@ -368,3 +368,18 @@ def test_a_deployment_superseded_mid_canary_is_scaled_in(make_service: Any) -> N
     assert stack.live_tasks("v2") == 0
     assert stack.live_tasks("v1") == 0
     assert stack.live_tasks("v3") == 2
+
+
+def test_a_stage_that_lasts_24_hours_rolls_back(make_service: Any) -> None:
+    """Green can never pull its image (breaker off): SCALE_UP times out after 24 h (§1.2)."""
+    stack = make_service(CONFIGS["BLUE_GREEN"])
+    arn = stack.deploy("no-such-tag")
+    stack.sb.advance(23 * 3600)
+    assert stack.deployment(arn)["status"] == "IN_PROGRESS"
+    stack.sb.advance(3600)
+    doc = stack.run_until(arn, lambda d: d["status"] == "ROLLBACK_SUCCESSFUL", step=30)
+    assert doc["lifecycleStage"] == "SCALE_UP"
+    assert [e.detail["stage"] for e in stack.sb.timeline("deployment.stage_timeout")] == [
+        "SCALE_UP"
+    ]
+    assert stack.weights() == {stack.blue_tg: 1, stack.green_tg: 0}

@@ -71,6 +71,9 @@ HOOK_STAGES = (
 #: "PAUSE hooks cannot be configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT" (§1.1).
 NO_PAUSE_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
 HOOK_ANSWERS = ("SUCCEEDED", "FAILED", "TIMED_OUT")
+#: "Each lifecycle stage can last up to 24 hours" (and each production step), then ECS fails the
+#: deployment and rolls back (§1.2).
+STAGE_LIMIT = 24 * 3600.0
 #: ECS's default hook timeout (minutes, §1.1) and the 10-per-type limit (§1.6).
 DEFAULT_HOOK_TIMEOUT = 1440
 MAX_HOOKS_PER_TYPE = 10
@@ -514,8 +517,33 @@ class Shifter:
             step=shift.step,
         )
         d.sd_updated_at = self.sim.now
+        entered, step = self.sim.now, shift.step
+        self.sim.schedule(
+            entered + STAGE_LIMIT, partial(self._stage_limit, rs, service, d, stage, entered, step)
+        )
         if stage in HOOK_STAGES:
             self._start_hooks(rs, service, d, stage)
+
+    def _stage_limit(
+        self,
+        rs: RegionState,
+        service: ServiceRecord,
+        d: DeploymentRecord,
+        stage: str,
+        entered: float,
+        step: int,
+    ) -> None:
+        shift = d.shift
+        if shift is None or shift.done or shift.rolled_back:
+            return
+        if shift.stage != stage or shift.stage_started != entered or shift.step != step:
+            return
+        if d.sd_status not in ("PENDING", "IN_PROGRESS") or stage in ("BAKE_TIME", "CLEAN_UP"):
+            return  # the bake is the configured time; clean-up ends with blue's tasks
+        self.sim.record(
+            "deployment.stage_timeout", service=service.name, deployment=d.id, stage=stage
+        )
+        self.sim.hook_failed(rs, service, d, stage, "TIMED_OUT", what="stage")
 
     def _start_hooks(
         self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord, stage: str

@@ -517,9 +517,9 @@ class Shifter:
             step=shift.step,
         )
         d.sd_updated_at = self.sim.now
-        entered, step = self.sim.now, shift.step
+        entered = self.sim.now
         self.sim.schedule(
-            entered + STAGE_LIMIT, partial(self._stage_limit, rs, service, d, stage, entered, step)
+            entered + STAGE_LIMIT, partial(self._stage_limit, rs, service, d, stage, entered)
         )
         if stage in HOOK_STAGES:
             self._start_hooks(rs, service, d, stage)
@@ -531,13 +531,14 @@ class Shifter:
         d: DeploymentRecord,
         stage: str,
         entered: float,
-        step: int,
     ) -> None:
         shift = d.shift
         if shift is None or shift.done or shift.rolled_back:
             return
-        if shift.stage != stage or shift.stage_started != entered or shift.step != step:
-            return
+        if shift.stage != stage or shift.stage_started != entered:
+            return  # moved on (a production step re-enters the stage: a new limit)
+        if shift.wait_until is not None and shift.wait_until <= entered + STAGE_LIMIT:
+            return  # a step bake of up to 1440 minutes is the configured wait
         if d.sd_status not in ("PENDING", "IN_PROGRESS") or stage in ("BAKE_TIME", "CLEAN_UP"):
             return  # the bake is the configured time; clean-up ends with blue's tasks
         self.sim.record(

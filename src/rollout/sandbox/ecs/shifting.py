@@ -442,7 +442,7 @@ class Shifter:
             strategy=strategy,
             blue=blue.id,
             routes=routes,
-            steps=production_steps(service.deployment_configuration),
+            steps=production_steps(d.deployment_configuration),
             reconcile=active > 1,
             stage="",  # entered at the first scheduler pass
             reported="RECONCILE_SERVICE" if active > 1 else "PRE_SCALE_UP",
@@ -553,7 +553,7 @@ class Shifter:
         assert shift is not None
         hooks = [
             h
-            for h in service.deployment_configuration.get("lifecycleHooks") or []
+            for h in d.deployment_configuration.get("lifecycleHooks") or []
             if stage in (h.get("lifecycleStages") or [])
         ]
         for hook in hooks:
@@ -705,12 +705,12 @@ class Shifter:
                 f"(service {service.name}) (deployment {d.id}) shifted {weight:g}% of production "
                 "traffic to the green service revision.",
             )
-            bake = step_bake_seconds(service.deployment_configuration, weight)
+            bake = step_bake_seconds(d.deployment_configuration, weight)
             shift.step += 1
             if bake > 0:
                 shift.wait_until = sim.now + bake
         elif stage == "BAKE_TIME":
-            minutes = int(service.deployment_configuration.get("bakeTimeInMinutes") or 0)
+            minutes = int(d.deployment_configuration.get("bakeTimeInMinutes") or 0)
             shift.wait_until = sim.now + minutes * 60
         elif stage == "CLEAN_UP":
             blue = service.deployment(shift.blue)

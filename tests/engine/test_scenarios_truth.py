@@ -229,6 +229,22 @@ def test_rerun_with_another_image_while_one_is_in_flight_deploys_it(world: World
     assert again.outcome.deployment_id != first.outcome.deployment_id
 
 
+def test_deploying_the_restored_image_while_ecs_still_restores_it_is_a_new_deploy(
+    world: World,
+) -> None:
+    """Right after a rollback, deploying the image ECS is still restoring (its PRIMARY rolling
+    back, same rendered revision) is not "the deployment in flight is ours": adopting it would
+    watch the failed deployment and report FAILED_ROLLED_BACK for a good release."""
+    assert world.deploy("sha-0000002").outcome.verdict == "SUCCEEDED"
+    world.reset()
+    world.break_next("crash", after=5.0)
+    assert world.deploy("sha-0000003").outcome.verdict == "FAILED_ROLLED_BACK"
+    world.sb.faults.clear()  # no wait: ECS's restore of sha-0000002 is still IN_PROGRESS
+    again = world.deploy("sha-0000002")
+    assert not again.kinds("deployment.adopted")
+    assert again.outcome.verdict == "SUCCEEDED", again.outcome.reason
+
+
 # -- 8. smaller ones ------------------------------------------------------------------------------
 
 

@@ -399,6 +399,11 @@ class DeployRun:
         prepared = self.state.prepared
         if primary is None or prepared is None or primary.rollout_state != "IN_PROGRESS":
             return False
+        if "rolling back" in (primary.rollout_state_reason or ""):
+            # ECS restoring an older deployment after a failure is not a deploy of ours in
+            # flight, even when it restores this very revision: adopting it would watch the
+            # failed deployment (as `rollout watch` does) and report a good release as failed
+            return False
         live = self.s.gw.ecs.describe_task_definition(primary.task_definition)
         if normalise_task_definition(live.document, show_values=True) != (
             normalise_task_definition(prepared.document, show_values=True)

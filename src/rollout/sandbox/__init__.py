@@ -37,13 +37,13 @@ from rollout.sandbox.observability.metrics import DEFAULT_PERIOD as DEFAULT_METR
 from rollout.sandbox.observability.metrics import DEMO_PERIOD as DEMO_METRICS_PERIOD
 from rollout.sandbox.observability.metrics import check_period
 from rollout.sandbox.recorder import RecordedCall, is_mutating
-from rollout.sandbox.route53 import DEFAULT_PROPAGATION_DELAY
+from rollout.sandbox.overlays.route53 import DEFAULT_PROPAGATION_DELAY
 from rollout.sandbox.server import EndpointServer, FrontApp
 from rollout.sandbox.world import ACCOUNT_ID, ApiFault, Ticker, World, steadiness
 
 if TYPE_CHECKING:
-    from rollout.sandbox.provision import ProvisionResult
-    from rollout.sandbox.provision_env import EnvironmentResult
+    from rollout.sandbox.provisioning.stack import ProvisionResult
+    from rollout.sandbox.provisioning.environment import EnvironmentResult
 
 __all__ = [
     "ACCOUNT_ID",
@@ -243,7 +243,7 @@ class Sandbox:
         from rollout.sandbox.dataplane import AlbProxy
 
         if self.world.alb is None:
-            from rollout.sandbox.alb import simulated_reply
+            from rollout.sandbox.dataplane.simulated import simulated_reply
 
             world = self.world
 
@@ -374,7 +374,7 @@ class Sandbox:
     def provision_voj(self) -> ProvisionResult:
         """Create the voj stack (delivery's ``provision_voj``) and wait until the service runs
         revision 1, steady. The result is also kept as :attr:`provisioned`."""
-        from rollout.sandbox.provision import provision_voj
+        from rollout.sandbox.provisioning.stack import provision_voj
 
         result = provision_voj(self.client_factory())
         self.wait_steady(result.cluster, result.service, revision=1)
@@ -383,9 +383,9 @@ class Sandbox:
 
     def provision_environment(self, env: str, **kwargs: Any) -> EnvironmentResult:
         """Add ``env`` (from rollout.toml, e.g. ``staging``) beside the provisioned voj stack
-        (:func:`rollout.sandbox.provision_env.provision_environment`) and wait until its service
+        (:func:`rollout.sandbox.provisioning.environment.provision_environment`) and wait until its service
         runs its revision 1, steady."""
-        from rollout.sandbox.provision_env import provision_environment
+        from rollout.sandbox.provisioning.environment import provision_environment
 
         if self.provisioned is None:
             self.provision_voj()
@@ -544,7 +544,7 @@ def provision_remote(
     from rollout.clock import SystemClock
     from rollout.errors import Interrupted, UsageError
     from rollout.sandbox.inprocess import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
-    from rollout.sandbox.provision import provision_voj
+    from rollout.sandbox.provisioning.stack import provision_voj
 
     if not endpoint_url:
         raise UsageError(

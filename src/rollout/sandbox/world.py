@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from rollout.sandbox.clock import RealtimeClock, VirtualClock
 from rollout.sandbox.recorder import CallRecorder
-from rollout.sandbox.route53 import DEFAULT_PROPAGATION_DELAY, Route53Overlay
+from rollout.sandbox.overlays.route53 import DEFAULT_PROPAGATION_DELAY, Route53Overlay
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from rollout.sandbox.ecs.state import (
     TimelineEntry,
 )
 from rollout.sandbox.ecs.timings import Behaviour, Timings
-from rollout.sandbox.elb import ElbOverlay
+from rollout.sandbox.dataplane.target_health import ElbOverlay
 from rollout.sandbox.errors import ApiError
 from rollout.sandbox.faults import FaultPlan
 

@@ -28,7 +28,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from rollout.sandbox.overlays.route53 import Reply, iso8601
+from rollout.sandbox.wire import Reply, iso8601
 from rollout.sandbox.world import World
 
 _ALB_503 = (

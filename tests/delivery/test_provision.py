@@ -1,4 +1,5 @@
-"""rollout.sandbox.provisioning.stack: the sandbox is built from infra/voj.yaml, gaps covered in code."""
+"""rollout.sandbox.provisioning.stack: the sandbox is built from infra/voj.yaml, gaps covered
+in code."""
 
 from __future__ import annotations
 

@@ -36,14 +36,14 @@ from rollout.sandbox.inprocess import IN_PROCESS_ENDPOINT, botocore_session
 from rollout.sandbox.observability.metrics import DEFAULT_PERIOD as DEFAULT_METRICS_PERIOD
 from rollout.sandbox.observability.metrics import DEMO_PERIOD as DEMO_METRICS_PERIOD
 from rollout.sandbox.observability.metrics import check_period
-from rollout.sandbox.recorder import RecordedCall, is_mutating
 from rollout.sandbox.overlays.route53 import DEFAULT_PROPAGATION_DELAY
+from rollout.sandbox.recorder import RecordedCall, is_mutating
 from rollout.sandbox.server import EndpointServer, FrontApp
 from rollout.sandbox.world import ACCOUNT_ID, ApiFault, Ticker, World, steadiness
 
 if TYPE_CHECKING:
-    from rollout.sandbox.provisioning.stack import ProvisionResult
     from rollout.sandbox.provisioning.environment import EnvironmentResult
+    from rollout.sandbox.provisioning.stack import ProvisionResult
 
 __all__ = [
     "ACCOUNT_ID",
@@ -383,8 +383,8 @@ class Sandbox:
 
     def provision_environment(self, env: str, **kwargs: Any) -> EnvironmentResult:
         """Add ``env`` (from rollout.toml, e.g. ``staging``) beside the provisioned voj stack
-        (:func:`rollout.sandbox.provisioning.environment.provision_environment`) and wait until its service
-        runs its revision 1, steady."""
+        (:func:`rollout.sandbox.provisioning.environment.provision_environment`) and wait until
+        its service runs its revision 1, steady."""
         from rollout.sandbox.provisioning.environment import provision_environment
 
         if self.provisioned is None:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rollout.sandbox.clock import RealtimeClock, VirtualClock
-from rollout.sandbox.recorder import CallRecorder
 from rollout.sandbox.overlays.route53 import DEFAULT_PROPAGATION_DELAY, Route53Overlay
+from rollout.sandbox.recorder import CallRecorder
 
 log = logging.getLogger(__name__)
 

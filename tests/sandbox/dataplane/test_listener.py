@@ -9,9 +9,10 @@ from collections import Counter
 
 import httpx
 import pytest
-from .conftest import Alb, Targets, body
 
 from rollout.sandbox.ecs.rules import HealthChange
+
+from .conftest import Alb, Targets, body
 
 HEALTHY = [HealthChange(0.0, "healthy", None, None)]
 

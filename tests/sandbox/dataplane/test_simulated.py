@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from .conftest import Alb
 
 from rollout.sandbox import Sandbox
+
+from .conftest import Alb
 
 
 def test_simulated_voj_tasks_answer_through_the_listener(voj: Sandbox) -> None:

@@ -11,9 +11,10 @@ import threading
 import time
 
 import pytest
-from .conftest import Alb, Targets
 
 from rollout.sandbox.dataplane.traffic import TrafficOptions, check_loopback, classify, run_traffic
+
+from .conftest import Alb, Targets
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from moto.backends import get_backend
 
+from rollout.sandbox.dataplane.target_health import ElbOverlay
 from rollout.sandbox.ecs import api
 from rollout.sandbox.ecs.rules import (
     HealthChange,
@@ -44,7 +45,6 @@ from rollout.sandbox.ecs.state import (
     TimelineEntry,
 )
 from rollout.sandbox.ecs.timings import Behaviour, Timings
-from rollout.sandbox.dataplane.target_health import ElbOverlay
 from rollout.sandbox.errors import ApiError
 from rollout.sandbox.faults import FaultPlan
 

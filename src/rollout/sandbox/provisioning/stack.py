@@ -1019,7 +1019,9 @@ def _patch_security_group(p: _Provisioner, group_id: str, props: Mapping[str, An
         else:
             raise ProvisionError(
                 f"failed to apply egress rule {rule} of security group {group_id} in the sandbox.",
-                hint="Teach rollout.sandbox.provisioning.stack._patch_security_group this rule form.",
+                hint=(
+                    "Teach rollout.sandbox.provisioning.stack._patch_security_group this rule form."
+                ),
             )
         permissions.append(permission)
     ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=permissions)

@@ -1061,7 +1061,7 @@ def task_view(
     }.get(task.last_status, "ATTACHED")
     health = "UNKNOWN"
     if task.container_health is not None:
-        from rollout.sandbox.ecs.rules import health_at
+        from rollout.sandbox.dataplane.health_timeline import health_at
 
         health = (
             health_at(task.container_health, sim.now).state

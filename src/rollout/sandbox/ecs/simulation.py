@@ -22,15 +22,13 @@ from typing import Any, Protocol
 
 from moto.backends import get_backend
 
+from rollout.sandbox.dataplane.health_timeline import HealthChange, health_at, target_health_changes
 from rollout.sandbox.dataplane.target_health import ElbOverlay
 from rollout.sandbox.ecs import api
 from rollout.sandbox.ecs.rules import (
-    HealthChange,
     breaker_threshold,
-    health_at,
     rolling_limits,
     rolling_pass,
-    target_health_changes,
     throttle_delay,
 )
 from rollout.sandbox.ecs.state import (

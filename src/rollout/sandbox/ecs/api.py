@@ -33,7 +33,8 @@ from rollout.sandbox.errors import (
 )
 
 if TYPE_CHECKING:
-    from rollout.sandbox.ecs.simulation import EcsSimulation
+    # Handlers see the simulation only through this Protocol: no import of ecs/simulation.py.
+    from rollout.sandbox.ecs.ports import SimulationPort as EcsSimulation
 
 Handler = Callable[["EcsSimulation", RegionState, dict[str, Any]], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}

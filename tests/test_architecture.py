@@ -126,7 +126,8 @@ def test_backend_and_rollout_are_strangers() -> None:
 # docs/architecture.md, "The sandbox, by plane". Every sandbox module lives in exactly one plane;
 # a module imports its own plane, the shared small modules, and only the other planes its row in
 # SANDBOX_MAY_USE names. The front door (the Sandbox object, the HTTP server, the in-process
-# endpoint, the recorder, and world.py, the assembly) is the one place that knows every plane.
+# endpoint, the recorder, world.py, the assembly, and harness.py, the tests' small assembly) is
+# the one place that knows every plane.
 
 SANDBOX = "rollout.sandbox"
 SANDBOX_PLANES: dict[str, tuple[str, ...]] = {
@@ -136,6 +137,7 @@ SANDBOX_PLANES: dict[str, tuple[str, ...]] = {
         f"{SANDBOX}.inprocess",
         f"{SANDBOX}.recorder",
         f"{SANDBOX}.world",
+        f"{SANDBOX}.harness",  # a small assembly (one simulation, a moto stack) for tests
     ),
     "shared": (f"{SANDBOX}.clock", f"{SANDBOX}.errors", f"{SANDBOX}.faults", f"{SANDBOX}.wire"),
     "control": (f"{SANDBOX}.ecs",),

@@ -35,8 +35,8 @@ from pathlib import Path
 
 from moto import mock_aws
 
-from rollout.sandbox.ecs.harness import SimHarness
 from rollout.sandbox.faults import FaultRule
+from rollout.sandbox.harness import SimHarness
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "benchmarks.md"

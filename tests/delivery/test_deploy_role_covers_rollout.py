@@ -16,7 +16,7 @@ from rollout.engine.probe import ProbeResult
 from rollout.events import EventLog
 from rollout.gateways.r53 import Route53Gateway
 from rollout.sandbox import FaultRule, Sandbox
-from rollout.sandbox.provision import ProvisionResult
+from rollout.sandbox.provisioning.stack import ProvisionResult
 from rollout.verbs import deploy, history, prune, status, undo
 
 from .test_infra import all_policy_statements, as_list, resolver

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rollout.sandbox.provision import Resolver, load_template
+from rollout.sandbox.provisioning.stack import Resolver, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "infra" / "voj.yaml"

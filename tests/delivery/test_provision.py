@@ -1,4 +1,5 @@
-"""rollout.sandbox.provision: the sandbox is built from infra/voj.yaml, gaps covered in code."""
+"""rollout.sandbox.provisioning.stack: the sandbox is built from infra/voj.yaml, gaps covered
+in code."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import botocore.session
 import pytest
 
 from rollout.sandbox import Sandbox
-from rollout.sandbox.provision import (
+from rollout.sandbox.provisioning.stack import (
     DEFAULT_TEMPLATE,
     GAP_TYPES,
     ProvisionError,

@@ -9,7 +9,7 @@ import pytest
 
 from rollout.aws import ClientFactory
 from rollout.sandbox import Sandbox
-from rollout.sandbox.provision import DEFAULT_TEMPLATE, provision_voj
+from rollout.sandbox.provisioning.stack import DEFAULT_TEMPLATE, provision_voj
 
 
 def test_provision_works_over_http(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from rollout.errors import Interrupted
 from rollout.sandbox import Sandbox, provision_remote
-from rollout.sandbox.provision import ProvisionError, provision_voj
+from rollout.sandbox.provisioning.stack import ProvisionError, provision_voj
 
 # What must exist once, however many runs it took.
 CREATED_ONCE = (

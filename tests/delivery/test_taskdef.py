@@ -17,7 +17,7 @@ from rollout.cli import _register, app
 from rollout.config import environment_names, load_config
 from rollout.decisions.isolation import check_isolation, environment_resources
 from rollout.sandbox import Sandbox
-from rollout.sandbox.provision import ProvisionResult, load_template
+from rollout.sandbox.provisioning.stack import ProvisionResult, load_template
 from rollout.templating import lookup_from, substitute_document
 
 ROOT = Path(__file__).resolve().parents[2]

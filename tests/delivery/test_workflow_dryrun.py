@@ -26,7 +26,7 @@ import pytest
 from rollout.decisions import ledger
 from rollout.gateways.ecs import EcsGateway
 from rollout.sandbox import Sandbox
-from rollout.sandbox.provision import ProvisionResult
+from rollout.sandbox.provisioning.stack import ProvisionResult
 
 from .workflows import load_workflow, rollout_steps, step_environment
 

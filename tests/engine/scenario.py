@@ -34,7 +34,7 @@ from rollout.engine.undo import UndoRequest, run_undo
 from rollout.events import Event, EventLog
 from rollout.gateways.ecs import EcsGateway
 from rollout.sandbox import FaultRule, Sandbox
-from rollout.sandbox.provision import ProvisionResult
+from rollout.sandbox.provisioning.stack import ProvisionResult
 from rollout.verbs import deploy as deploy_verb
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,8 +15,8 @@ from rollout.decisions.image_policy import OVERRIDE_TAG
 from rollout.events import EventLog
 from rollout.gateways.ecs import EcsGateway
 from rollout.sandbox import Sandbox
-from rollout.sandbox.provision import ProvisionResult
-from rollout.sandbox.provision_env import EnvironmentResult
+from rollout.sandbox.provisioning.environment import EnvironmentResult
+from rollout.sandbox.provisioning.stack import ProvisionResult
 from rollout.verbs import deploy, verify
 
 from .scenario import CONFIG, World, passing_probe

@@ -14,7 +14,7 @@ from rollout.decisions import ledger
 from rollout.gateways.ecs import EcsGateway
 from rollout.report import Reporter, open_reporter
 from rollout.sandbox import Sandbox
-from rollout.sandbox.provision import ProvisionResult
+from rollout.sandbox.provisioning.stack import ProvisionResult
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "rollout.toml"

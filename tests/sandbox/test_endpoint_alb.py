@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from rollout.sandbox import FaultRule, Sandbox
-from rollout.sandbox.alb import image_tag
+from rollout.sandbox.dataplane.simulated import image_tag
 
 from .conftest import CLUSTER, GOOD_TAGS, LB_NAME, SERVICE, MiniStack
 

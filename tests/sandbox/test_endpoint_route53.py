@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rollout.sandbox import Sandbox
-from rollout.sandbox.route53 import weight_errors
+from rollout.sandbox.overlays.route53 import weight_errors
 
 
 def weighted(name: str, ident: str, weight: int) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 
 from rollout.errors import ConfigError
 from rollout.sandbox import Sandbox
-from rollout.sandbox.images import parse_final_stage, runtime_env
+from rollout.sandbox.runtime.images import parse_final_stage, runtime_env
 
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "backend"

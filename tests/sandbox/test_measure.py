@@ -9,7 +9,7 @@ import pytest
 
 from rollout.sandbox import Sandbox, measure
 from rollout.sandbox.ecs.state import TimelineEntry
-from rollout.sandbox.provision import ProvisionResult
+from rollout.sandbox.provisioning.stack import ProvisionResult
 
 SVC = "api"
 TG = "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:targetgroup/api/1"

@@ -286,7 +286,7 @@ time.sleep(60)
 def _runtime_and_image(tmp_path: Path, *command: str) -> tuple[Any, Any]:
     import threading
 
-    from rollout.sandbox.images import ImageStore
+    from rollout.sandbox.runtime.images import ImageStore
     from rollout.sandbox.runtime.process import ProcessRuntime
 
     source = tmp_path / "backend"

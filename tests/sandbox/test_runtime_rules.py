@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from rollout.sandbox.dataplane.health import Probe, TargetState, matches, probe
-from rollout.sandbox.images import ImageStore
 from rollout.sandbox.runtime import ContainerSpec, StartFailure, TaskSpec, signal_exit_code
+from rollout.sandbox.runtime.images import ImageStore
 from rollout.sandbox.runtime.process import ProcessRuntime, local_address, rewrite_binds
 
 IP = "127.80.0.2"

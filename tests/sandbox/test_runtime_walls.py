@@ -34,5 +34,5 @@ def test_the_ecs_model_knows_no_process() -> None:
     for path in (SANDBOX / "ecs").glob("*.py"):
         imports = _imports(path)
         assert "rollout.sandbox.runtime.process" not in imports, path.name
-        assert "rollout.sandbox.images" not in imports, path.name
+        assert "rollout.sandbox.runtime.images" not in imports, path.name
         assert "subprocess" not in imports, path.name

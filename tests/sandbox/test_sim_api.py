@@ -11,8 +11,8 @@ import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from moto import mock_aws
 
-from rollout.sandbox.ecs.harness import CLUSTER, SERVICE, SimHarness
 from rollout.sandbox.errors import ApiError
+from rollout.sandbox.harness import CLUSTER, SERVICE, SimHarness
 
 MODEL = botocore.session.get_session().get_service_model("ecs")
 

@@ -26,8 +26,8 @@ import pytest
 from moto import mock_aws
 
 from rollout.sandbox.ecs import Behaviour
-from rollout.sandbox.ecs.harness import SimHarness
 from rollout.sandbox.faults import FaultPlan, FaultRule
+from rollout.sandbox.harness import SimHarness
 
 TOLERANCE = 0.25
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from rollout.sandbox.ecs.harness import CLUSTER, SERVICE, SimHarness
 from rollout.sandbox.ecs.rules import rolling_limits
+from rollout.sandbox.harness import CLUSTER, SERVICE, SimHarness
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from rollout.sandbox.ecs.harness import CLUSTER, SERVICE, SimHarness
 from rollout.sandbox.faults import FaultRule
+from rollout.sandbox.harness import CLUSTER, SERVICE, SimHarness
 
 
 @pytest.fixture(autouse=True)

@@ -7,14 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rollout.sandbox.clock import RealtimeClock, VirtualClock
+from rollout.sandbox.dataplane.health_timeline import health_at, target_health_changes
 from rollout.sandbox.ecs.rules import (
     breaker_threshold,
-    health_at,
     normalise_cpu,
     normalise_memory,
     rolling_limits,
     rolling_pass,
-    target_health_changes,
     throttle_delay,
     validate_fargate_size,
 )

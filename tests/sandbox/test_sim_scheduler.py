@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 from rollout.sandbox.ecs.api import image_references
-from rollout.sandbox.ecs.harness import SimHarness
 from rollout.sandbox.faults import FaultRule
+from rollout.sandbox.harness import SimHarness
 
 STUCK = "was unable to stop or start tasks"
 

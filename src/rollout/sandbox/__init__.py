@@ -41,14 +41,14 @@ from rollout.sandbox.inprocess import IN_PROCESS_ENDPOINT, botocore_session
 from rollout.sandbox.observability.metrics import DEFAULT_PERIOD as DEFAULT_METRICS_PERIOD
 from rollout.sandbox.observability.metrics import DEMO_PERIOD as DEMO_METRICS_PERIOD
 from rollout.sandbox.observability.metrics import check_period
+from rollout.sandbox.overlays.route53 import DEFAULT_PROPAGATION_DELAY
 from rollout.sandbox.recorder import RecordedCall, is_mutating
-from rollout.sandbox.route53 import DEFAULT_PROPAGATION_DELAY
 from rollout.sandbox.server import EndpointServer, FrontApp
 from rollout.sandbox.world import ACCOUNT_ID, ApiFault, Ticker, World, steadiness
 
 if TYPE_CHECKING:
-    from rollout.sandbox.provision import ProvisionResult
-    from rollout.sandbox.provision_env import EnvironmentResult
+    from rollout.sandbox.provisioning.environment import EnvironmentResult
+    from rollout.sandbox.provisioning.stack import ProvisionResult
 
 __all__ = [
     "ACCOUNT_ID",
@@ -301,7 +301,7 @@ class Sandbox:
         from rollout.sandbox.dataplane import AlbProxy
 
         if self.world.alb is None:
-            from rollout.sandbox.alb import simulated_reply
+            from rollout.sandbox.dataplane.simulated import simulated_reply
 
             world = self.world
 
@@ -504,7 +504,8 @@ class Sandbox:
     ) -> Any:
         """``rollout sandbox build``: snapshot ``source`` (default: the working tree's
         ``backend/``), apply ``patch`` (a ``git diff`` from the repository root), and push it
-        to ``repository`` as ``tag``. Returns the :class:`~rollout.sandbox.images.BuiltImage`
+        to ``repository`` as ``tag``. Returns the
+        :class:`~rollout.sandbox.runtime.images.BuiltImage`
         (``digest``, ``rootfs``...). Raises ConfigError (nothing registered) when it fails."""
         return self.world.build_image(tag, source=source, patch=patch, repository=repository)
 
@@ -517,7 +518,7 @@ class Sandbox:
         ``DeploymentStrategy`` parameter. With the process runtime the stack's images are built
         from the working tree's ``backend/`` (:meth:`build_image`), so revision 1 runs real
         code."""
-        from rollout.sandbox.provision import check_strategy, provision_voj
+        from rollout.sandbox.provisioning.stack import check_strategy, provision_voj
 
         push = None
         if self.runtime == "process":
@@ -534,9 +535,9 @@ class Sandbox:
 
     def provision_environment(self, env: str, **kwargs: Any) -> EnvironmentResult:
         """Add ``env`` (from rollout.toml, e.g. ``staging``) beside the provisioned voj stack
-        (:func:`rollout.sandbox.provision_env.provision_environment`) and wait until its service
-        runs its revision 1, steady."""
-        from rollout.sandbox.provision_env import provision_environment
+        (:func:`rollout.sandbox.provisioning.environment.provision_environment`) and wait until
+        its service runs its revision 1, steady."""
+        from rollout.sandbox.provisioning.environment import provision_environment
 
         if self.provisioned is None:
             self.provision_voj()
@@ -569,7 +570,7 @@ class Sandbox:
 
 def client_environment(url: str, region: str) -> dict[str, str]:
     """What to export so boto3, the AWS CLI and the JS SDK reach a sandbox endpoint."""
-    from rollout.sandbox.inprocess import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+    from rollout.sandbox.wire import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 
     return {
         "AWS_ENDPOINT_URL": url,
@@ -733,8 +734,8 @@ def provision_remote(
 
     from rollout.clock import SystemClock
     from rollout.errors import Interrupted, UsageError
-    from rollout.sandbox.inprocess import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
-    from rollout.sandbox.provision import check_strategy, provision_voj
+    from rollout.sandbox.wire import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+    from rollout.sandbox.provisioning.stack import check_strategy, provision_voj
 
     strategy = check_strategy(strategy)
     if not endpoint_url:

@@ -24,12 +24,12 @@ from botocore.compat import HTTPHeaders
 from botocore.loaders import Loader, create_loader
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from rollout.sandbox.wire import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+
 IN_PROCESS_HOST = "sandbox.invalid"
 IN_PROCESS_ENDPOINT = f"http://{IN_PROCESS_HOST}"
 
 #: Dummy credentials: SigV4 signing runs for real; the sandbox does not check signatures.
-DUMMY_ACCESS_KEY = "AKIASANDBOXEXAMPLE00"
-DUMMY_SECRET_KEY = "sandbox-secret-key-not-a-real-one"  # noqa: S105 - a dummy, by design
 
 WsgiApp = Callable[..., Any]
 

@@ -39,7 +39,7 @@ from werkzeug.test import run_wsgi_app
 from werkzeug.wsgi import get_input_stream
 
 from rollout.sandbox.recorder import RecordedCall, is_mutating
-from rollout.sandbox.route53 import Reply
+from rollout.sandbox.wire import Reply
 from rollout.sandbox.world import ApiFault, World
 
 log = logging.getLogger(__name__)
@@ -339,7 +339,7 @@ class AdminApi:
     DELETE /_sandbox/api-faults         drop pending API errors
     GET    /_sandbox/clock              ``{"now": ..., "mode": "virtual"|"realtime", ...}``
     POST   /_sandbox/clock/advance      ``{"seconds": N}``: virtual clock only (409 otherwise)
-    GET    /_sandbox/alb/<lb>/<path>    the canned ALB data plane (``rollout.sandbox.alb``)
+    GET    /_sandbox/alb/<lb>/<path>    the canned ALB data plane (``sandbox.dataplane.simulated``)
     GET    /_sandbox/traffic/synthetic  synthetic traffic (simulated runtime): settings, totals
     POST   /_sandbox/traffic/synthetic  start it: ``{"rate": 50, "test_rate": 0, "latency":
                                         0.02, "tick": 1, "load_balancer": null}``
@@ -356,7 +356,7 @@ class AdminApi:
     """
 
     def __init__(self, world: World) -> None:
-        from rollout.sandbox.alb import AlbDataPlane
+        from rollout.sandbox.dataplane.simulated import AlbDataPlane
 
         self.world = world
         self.alb = AlbDataPlane(world)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rollout.sandbox.clock import RealtimeClock, VirtualClock
+from rollout.sandbox.overlays.route53 import DEFAULT_PROPAGATION_DELAY, Route53Overlay
 from rollout.sandbox.recorder import CallRecorder
-from rollout.sandbox.route53 import DEFAULT_PROPAGATION_DELAY, Route53Overlay
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +184,10 @@ class World:
 
     @property
     def images(self) -> Any:
-        """The :class:`~rollout.sandbox.images.ImageStore` of images built for this sandbox."""
+        """The :class:`~rollout.sandbox.runtime.images.ImageStore` of images built for this
+        sandbox."""
         if self._images is None:
-            from rollout.sandbox.images import ImageStore
+            from rollout.sandbox.runtime.images import ImageStore
 
             self._images = ImageStore(self.cache_dir)
         return self._images
@@ -195,8 +196,8 @@ class World:
         self, tag: str, *, source: Path | None = None, patch: str | None = None, repository: str
     ) -> Any:
         """Build an image from source and push it to ``repository`` (see
-        :mod:`rollout.sandbox.images`); returns the ``BuiltImage``."""
-        from rollout.sandbox.images import register_in_ecr
+        :mod:`rollout.sandbox.runtime.images`); returns the ``BuiltImage``."""
+        from rollout.sandbox.runtime.images import register_in_ecr
 
         built = self.images.build(tag=tag, source=source, patch=patch)
         with self.lock:
@@ -291,7 +292,11 @@ def _make_simulation(
     *, clock: SandboxClock, faults: Any, timings: Any, behaviour: Any, runtime: Any
 ) -> Any:
     from rollout.sandbox.ecs.simulation import EcsSimulation
+    from rollout.sandbox.ecs.timings import Timings
+    from rollout.sandbox.runtime.simulated import SimulatedRuntime
 
+    if runtime is None:  # the default: tasks are a model whose future the fault plan predicts
+        runtime = SimulatedRuntime(sigterm_exit=(timings or Timings()).sigterm_exit)
     # The simulation serves every region and account it is asked about (dispatch names them).
     return EcsSimulation(
         clock, faults=faults, timings=timings, behaviour=behaviour, runtime=runtime

@@ -44,7 +44,7 @@ from rollout.gateways.ecs import EcsGateway
 from rollout.gateways.r53 import Route53Gateway
 from rollout.report.result import build_result
 from rollout.sandbox import FaultRule, Sandbox, measure
-from rollout.sandbox.provision import ProvisionResult, fake_manifest
+from rollout.sandbox.provisioning.stack import ProvisionResult, fake_manifest
 from rollout.verbs import deploy, history, status
 
 #: The parameter the "missing secret" release reads and nobody created.

@@ -10,7 +10,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from rollout.sandbox.ecs.rules import HealthChange
+from rollout.sandbox.dataplane.health_timeline import HealthChange
 
 from .conftest import Alb, Targets, body
 

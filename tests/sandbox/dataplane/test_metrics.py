@@ -132,7 +132,7 @@ def test_recorded_outcomes_are_written_when_the_period_ends(sb: Sandbox) -> None
 
 def test_host_counts_come_from_target_health(sb: Sandbox) -> None:
     """HealthyHostCount/UnHealthyHostCount per target group come from the health overlay."""
-    from rollout.sandbox.ecs.rules import HealthChange
+    from rollout.sandbox.dataplane.health_timeline import HealthChange
 
     factory = sb.client_factory()
     ec2, elbv2 = factory.client("ec2"), factory.client("elbv2")

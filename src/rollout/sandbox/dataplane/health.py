@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rollout.sandbox.ecs.rules import HealthChange
+from rollout.sandbox.dataplane.health_timeline import HealthChange
 
 log = logging.getLogger(__name__)
 

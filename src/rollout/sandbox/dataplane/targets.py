@@ -1,8 +1,9 @@
 """What the ALB knows about targets, read from moto's ELBv2 state.
 
 There is one source of truth for target health: moto's target groups with the sandbox's overlay
-(:mod:`rollout.sandbox.elb`) on top. :func:`target_states` asks ``FakeTargetGroup.health_for``
-for each registered target, which is the code ``DescribeTargetHealth`` answers with: the
+(:mod:`rollout.sandbox.dataplane.target_health`) on top. :func:`target_states` asks
+``FakeTargetGroup.health_for`` for each registered target, which is the code
+``DescribeTargetHealth`` answers with: the
 overlay's state for targets the sandbox manages (``initial``/``healthy``/``unhealthy``/
 ``draining``, from the simulation or the real health checker), moto's (``healthy`` at once) for
 targets registered directly with ``RegisterTargets``. Nothing here keeps a second copy.

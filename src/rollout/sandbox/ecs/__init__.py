@@ -16,7 +16,8 @@ What is simulated (references are to ``shared/reference/ecs-behaviour.md``):
   DEPROVISIONING → STOPPED with :class:`Timings`; stop codes and reasons per failure (§4.2); an
   ENI with a private 10.0.x.y address registered (type ip, container port) in the service's
   target groups, whose health follows the group's interval and thresholds (see
-  :mod:`rollout.sandbox.elb`), with the grace period and deregistration delay honoured.
+  :mod:`rollout.sandbox.dataplane.target_health`), with the grace period and deregistration
+  delay honoured.
 - Configuration errors derived from moto's state: images missing from ECR (tag or digest) →
   CannotPullContainerError; ``secrets`` missing from SSM or Secrets Manager →
   ResourceInitializationError; a container port that differs from the target group's port →

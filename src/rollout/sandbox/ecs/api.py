@@ -34,7 +34,8 @@ from rollout.sandbox.errors import (
 )
 
 if TYPE_CHECKING:
-    from rollout.sandbox.ecs.simulation import EcsSimulation
+    # Handlers see the simulation only through this Protocol: no import of ecs/simulation.py.
+    from rollout.sandbox.ecs.ports import SimulationPort as EcsSimulation
 
 Handler = Callable[["EcsSimulation", RegionState, dict[str, Any]], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
@@ -1066,7 +1067,7 @@ def task_view(
     }.get(task.last_status, "ATTACHED")
     health = "UNKNOWN"
     if task.container_health is not None:
-        from rollout.sandbox.ecs.rules import health_at
+        from rollout.sandbox.dataplane.health_timeline import health_at
 
         health = (
             health_at(task.container_health, sim.now).state

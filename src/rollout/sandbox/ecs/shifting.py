@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from rollout.sandbox.errors import ApiError, invalid_parameter
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rollout.sandbox.ecs.simulation import EcsSimulation
+    from rollout.sandbox.ecs.ports import ShiftingPort as EcsSimulation
     from rollout.sandbox.ecs.state import DeploymentRecord, RegionState, ServiceRecord
 
 SHIFTING = ("BLUE_GREEN", "LINEAR", "CANARY")

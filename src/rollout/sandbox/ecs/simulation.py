@@ -22,14 +22,13 @@ from typing import Any, Protocol
 
 from moto.backends import get_backend
 
+from rollout.sandbox.dataplane.health_timeline import HealthChange, health_at, target_health_changes
+from rollout.sandbox.dataplane.target_health import ElbOverlay
 from rollout.sandbox.ecs import api
 from rollout.sandbox.ecs.rules import (
-    HealthChange,
     breaker_threshold,
-    health_at,
     rolling_limits,
     rolling_pass,
-    target_health_changes,
     throttle_delay,
 )
 from rollout.sandbox.ecs.shifting import STAGES, Shifter
@@ -45,7 +44,6 @@ from rollout.sandbox.ecs.state import (
     TimelineEntry,
 )
 from rollout.sandbox.ecs.timings import Behaviour, Timings
-from rollout.sandbox.elb import ElbOverlay
 from rollout.sandbox.errors import ApiError
 from rollout.sandbox.faults import FaultPlan
 from rollout.sandbox.runtime import (
@@ -54,7 +52,6 @@ from rollout.sandbox.runtime import (
     StartFailure,
     TaskSpec,
 )
-from rollout.sandbox.runtime.simulated import SimulatedRuntime
 
 MS = 0.001
 
@@ -85,7 +82,7 @@ class EcsSimulation:
         timings: Timings | None = None,
         behaviour: Behaviour | None = None,
         seed: int = 0,
-        runtime: Runtime | None = None,
+        runtime: Runtime,
     ) -> None:
         self.clock = clock
         self.faults = faults if faults is not None else FaultPlan()
@@ -106,7 +103,7 @@ class EcsSimulation:
         self.hook_answer: str = self.behaviour.hook_answer
         self.hook_delay: float = self.behaviour.hook_delay
         self.elb.set_sync(lambda: self.run_until(self.clock.now()))
-        self.runtime: Runtime = runtime or SimulatedRuntime(sigterm_exit=self.timings.sigterm_exit)
+        self.runtime: Runtime = runtime
         self.runtime.attach(
             lock=self.lock,
             now=lambda: self.now,

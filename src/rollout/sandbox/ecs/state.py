@@ -6,7 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from rollout.sandbox.ecs.rules import HealthChange
+from rollout.sandbox.dataplane.health_timeline import HealthChange
 from rollout.sandbox.faults import TaskFaults
 
 ACTIVE_STATES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING")

@@ -3,7 +3,7 @@
 For each task the control plane starts (``Runtime.start``):
 
 - **image**: the essential container's image digest must be a snapshot ``rollout sandbox build``
-  made (:mod:`rollout.sandbox.images`); anything else fails to start with
+  made (:mod:`rollout.sandbox.runtime.images`); anything else fails to start with
   ``CannotPullContainerError`` (the sandbox has no layers for it).
 - **command**: ``entryPoint``/``command`` of the container definition, else the image's
   ENTRYPOINT/CMD, run in the snapshot (the image's WORKDIR) with the project's locked Python
@@ -55,8 +55,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from rollout.sandbox.images import ImageStore, runtime_env
-from rollout.sandbox.inprocess import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 from rollout.sandbox.runtime import (
     ContainerSpec,
     Readiness,
@@ -67,6 +65,8 @@ from rollout.sandbox.runtime import (
     signal_exit_code,
 )
 from rollout.sandbox.runtime.awslogs import LogShipper, Stream, stream_for
+from rollout.sandbox.runtime.images import ImageStore, runtime_env
+from rollout.sandbox.wire import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 
 log = logging.getLogger(__name__)
 

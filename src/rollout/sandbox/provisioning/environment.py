@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 from rollout.aws import ClientFactory
 from rollout.config import load_config
-from rollout.sandbox.provision import (
+from rollout.sandbox.provisioning.stack import (
     DEFAULT_CONFIG,
     DEFAULT_TASKDEF,
     ProvisionError,

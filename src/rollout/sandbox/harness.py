@@ -20,6 +20,7 @@ from rollout.sandbox.clock import VirtualClock
 from rollout.sandbox.ecs.simulation import EcsSimulation
 from rollout.sandbox.ecs.timings import Behaviour, Timings
 from rollout.sandbox.faults import FaultPlan
+from rollout.sandbox.runtime.simulated import SimulatedRuntime
 
 REGION = "ap-northeast-2"
 ACCOUNT = "123456789012"
@@ -88,7 +89,12 @@ class SimHarness:
         self.clock = VirtualClock()
         self.start = self.clock.now()
         self.sim = EcsSimulation(
-            self.clock, faults=faults, timings=timings, behaviour=behaviour, seed=seed
+            self.clock,
+            faults=faults,
+            timings=timings,
+            behaviour=behaviour,
+            seed=seed,
+            runtime=SimulatedRuntime(sigterm_exit=(timings or Timings()).sigterm_exit),
         )
         factory = _factory()
         self.ec2 = factory.client("ec2")

@@ -24,7 +24,7 @@ from typing import Any
 from moto.backends import get_backend
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 
-from rollout.sandbox.ecs.rules import HealthChange, health_at
+from rollout.sandbox.dataplane.health_timeline import HealthChange, health_at
 
 DRAINING = HealthChange(
     0.0, "draining", "Target.DeregistrationInProgress", "Target deregistration is in progress"

@@ -26,15 +26,28 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from rollout.sandbox.route53 import Reply, iso8601
-from rollout.sandbox.world import World
+from rollout.sandbox.wire import Reply, iso8601
 
 _ALB_503 = (
     b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
     b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n"
 )
+
+
+class SandboxView(Protocol):
+    """What the canned answers need from the sandbox (the front door passes its ``World``):
+    where it is, its lock, the present, and the simulation's ``serving_targets`` and
+    ``DescribeTasks``. A Protocol, so the data plane imports neither the world nor the ECS model.
+    """
+
+    account: str
+    region: str
+    lock: Any
+    sim: Any
+
+    def catch_up(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,7 @@ def image_tag(image: str | None) -> str | None:
 class AlbDataPlane:
     """Answers ``/_sandbox/alb/...`` requests from moto's ELBv2 state and the simulation."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: SandboxView) -> None:
         self.world = world
         self._turn = itertools.count()
         self._lock = threading.Lock()
@@ -151,7 +164,9 @@ class AlbDataPlane:
         return answer(serving, target, method, path, now)
 
 
-def simulated_reply(world: World, tg_arn: str, ip: str, method: str, path: str) -> Reply | None:
+def simulated_reply(
+    world: SandboxView, tg_arn: str, ip: str, method: str, path: str
+) -> Reply | None:
     """The canned answer of the simulated task behind target ``ip`` of ``tg_arn`` (None: the
     simulation has no such target). The ALB listener uses it for simulated tasks, whose
     addresses are not reachable sockets."""

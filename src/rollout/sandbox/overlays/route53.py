@@ -29,9 +29,9 @@ import threading
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from rollout.clock import Clock
+from rollout.sandbox.wire import Reply, iso8601
 
 API_PREFIX = "/2013-04-01/"
 XMLNS = "https://route53.amazonaws.com/doc/2013-04-01/"
@@ -44,25 +44,10 @@ _CHANGE_RRSETS = re.compile(r"^/2013-04-01/hostedzone/(?P<zone>[^/]+)/rrset/?$")
 
 
 @dataclass(frozen=True)
-class Reply:
-    """An HTTP answer: status, headers and body."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-@dataclass(frozen=True)
 class Change:
     id: str
     submitted_at: float
     comment: str | None
-
-
-def iso8601(t: float) -> str:
-    """Route 53's timestamp format, e.g. ``2026-01-01T00:00:30.000Z``."""
-    dt = datetime.fromtimestamp(t, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def _xml_escape(text: str) -> str:

@@ -56,7 +56,7 @@ from rollout.config import load_config
 from rollout.errors import RolloutError
 from rollout.templating import lookup_from, substitute_document
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 DEFAULT_TEMPLATE = REPO_ROOT / "infra" / "voj.yaml"
 DEFAULT_TASKDEF = REPO_ROOT / ".github" / "ecs" / "taskdef.json"
 DEFAULT_CONFIG = REPO_ROOT / "rollout.toml"
@@ -290,7 +290,7 @@ def split_template(template: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
         else:
             raise ProvisionError(
                 f"failed to plan the sandbox stack: resource {logical_id} has type {kind}, which "
-                "neither moto's CloudFormation nor rollout.sandbox.provision covers.",
+                "neither moto's CloudFormation nor rollout.sandbox.provisioning.stack covers.",
                 hint="Add the type to MOTO_TYPES (if moto creates it) or cover it as a gap.",
             )
     return moto, gaps
@@ -561,7 +561,7 @@ def _convert_struct(
             raise ProvisionError(
                 f"failed to map template property {path}.{key} onto the "
                 f"{shape.name} API shape: no such member.",
-                hint="Cover it in PROPERTY_ALIASES in rollout/sandbox/provision.py.",
+                hint="Cover it in PROPERTY_ALIASES in rollout/sandbox/provisioning/stack.py.",
             )
         out[member] = _convert(resource_type, item, shape.members[member], path=f"{path}.{key}")
     return out
@@ -701,7 +701,7 @@ class _Provisioner:
         if getter is None:
             raise ProvisionError(
                 f"failed to resolve Fn::GetAtt {logical_id}.{attribute} ({kind}) in the sandbox.",
-                hint="Teach rollout.sandbox.provision._GET_ATT this attribute.",
+                hint="Teach rollout.sandbox.provisioning.stack._GET_ATT this attribute.",
             )
         return getter(self, str(phys))
 
@@ -1034,7 +1034,9 @@ def _patch_security_group(p: _Provisioner, group_id: str, props: Mapping[str, An
         else:
             raise ProvisionError(
                 f"failed to apply egress rule {rule} of security group {group_id} in the sandbox.",
-                hint="Teach rollout.sandbox.provision._patch_security_group this rule form.",
+                hint=(
+                    "Teach rollout.sandbox.provisioning.stack._patch_security_group this rule form."
+                ),
             )
         permissions.append(permission)
     ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=permissions)

@@ -734,8 +734,8 @@ def provision_remote(
 
     from rollout.clock import SystemClock
     from rollout.errors import Interrupted, UsageError
-    from rollout.sandbox.wire import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
     from rollout.sandbox.provisioning.stack import check_strategy, provision_voj
+    from rollout.sandbox.wire import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 
     strategy = check_strategy(strategy)
     if not endpoint_url:

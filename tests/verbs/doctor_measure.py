@@ -137,7 +137,19 @@ def measure(world: World) -> dict[str, float]:
     assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
     out["rollback"] = run.events[-1].at - run.events[0].at
     world.reset()
-    # ECS alone: UpdateService to a revision whose tasks never pass the ALB check
+    # ECS alone: UpdateService to a revision whose tasks never pass the ALB check. The breaker
+    # alone, as the doctor names it: the stack's deployment alarms (which the sandbox evaluates,
+    # and which can roll back sooner on UnHealthyHostCount) are switched off for this measure.
+    client = world.sb.client_factory().client("ecs")
+    raw = client.describe_services(cluster=world.prov.cluster, services=[world.prov.service])
+    config = dict(raw["services"][0]["deploymentConfiguration"])
+    if config.get("alarms"):
+        config["alarms"] = {**config["alarms"], "enable": False}
+        client.update_service(
+            cluster=world.prov.cluster,
+            service=world.prov.service,
+            deploymentConfiguration=config,
+        )
     ecs = world.ecs
     svc = ecs.describe_service(world.prov.cluster, world.prov.service)
     old = svc.task_definition

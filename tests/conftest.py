@@ -6,6 +6,7 @@ drives, through an injected clock) advances it.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,13 @@ from rollout.sandbox import Sandbox
 # Two shared cores under CI load make wall-clock deadlines a source of flakes, not findings.
 settings.register_profile("suite", deadline=None)
 settings.load_profile("suite")
+
+# A suite started as a background job of a non-interactive shell inherits SIGINT *ignored*, and
+# an ignored signal stays ignored across exec: every `rollout` the tests start would then shrug
+# off the Ctrl-C they send it. A handler (not SIG_IGN) here makes children start with SIG_DFL,
+# as they do under a terminal or CI.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

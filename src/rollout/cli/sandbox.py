@@ -1,4 +1,4 @@
-"""``rollout sandbox up`` and ``rollout sandbox provision``: parse flags, call rollout.sandbox."""
+"""``rollout sandbox up|provision|build|alb|traffic``: parse flags, call rollout.sandbox."""
 
 from __future__ import annotations
 
@@ -28,7 +28,21 @@ def _fail(exc: RolloutError) -> typer.Exit:
 def up(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(4566, help="Port to listen on (0 picks a free one)."),
-    speed: float = typer.Option(10.0, help="Simulated seconds per wall-clock second."),
+    speed: float | None = typer.Option(
+        None,
+        help="Simulated seconds per wall-clock second (default 10; the process runtime runs at 1).",
+    ),
+    runtime: str = typer.Option(
+        "simulated",
+        help="simulated (tasks are a model) or process (each task is a real process of an image "
+        "built with `rollout sandbox build`).",
+    ),
+    preset: str | None = typer.Option(
+        None, help="ECS timings: aws (calibrated, the default) or quick (ECS's own delays cut)."
+    ),
+    max_tasks: int = typer.Option(
+        8, "--max-tasks", help="Process runtime: task processes alive at once, at most."
+    ),
     faults: Annotated[
         Path | None,
         typer.Option(
@@ -38,8 +52,14 @@ def up(
     region: str = typer.Option(
         "ap-northeast-2", envvar="AWS_REGION", help="The region the sandbox reports."
     ),
+    metrics_period: int = typer.Option(
+        60,
+        "--metrics-period",
+        help="Seconds per ALB metric datapoint and alarm evaluation (AWS: 60; 10 for demos).",
+    ),
 ) -> None:
-    """Serve the sandbox until Ctrl-C; print the environment to export for AWS clients."""
+    """Serve the sandbox until Ctrl-C; print the environment to export for AWS clients and the
+    local URL of each load balancer's listener."""
     from rollout.sandbox import run_up
 
     try:
@@ -50,9 +70,111 @@ def up(
             faults_file=faults,
             region=region,
             echo=lambda line: typer.echo(line),
+            runtime=runtime,
+            preset=preset,
+            max_tasks=max_tasks,
+            metrics_period=metrics_period,
         )
     except RolloutError as exc:
         raise _fail(exc) from exc
+
+
+_ENDPOINT = typer.Option(
+    None, "--endpoint-url", help="The sandbox endpoint (default: $AWS_ENDPOINT_URL)."
+)
+
+
+@sandbox_app.command("alb")
+def alb(
+    name: str = typer.Argument(..., help="The load balancer's name."),
+    endpoint_url: str | None = _ENDPOINT,
+) -> None:
+    """Print the local listener URL of a load balancer on a running `rollout sandbox up`."""
+    from rollout.sandbox import alb_url_remote
+
+    try:
+        typer.echo(alb_url_remote(endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), name))
+    except RolloutError as exc:
+        raise _fail(exc) from exc
+
+
+@sandbox_app.command("traffic")
+def traffic(
+    alb: str | None = typer.Option(None, "--alb", help="Load balancer name (sandbox up)."),
+    url: str | None = typer.Option(None, "--url", help="A loopback URL instead of --alb."),
+    rate: float = typer.Option(10.0, help="Requests per second (at most 1000)."),
+    duration: float = typer.Option(10.0, help="Seconds to send for (at most 3600)."),
+    path: Annotated[
+        list[str] | None, typer.Option("--path", help="Path to request; repeat to cycle.")
+    ] = None,
+    host: str | None = typer.Option(None, "--host", help="Host header to send."),
+    timeout: float = typer.Option(10.0, help="Seconds to wait for each answer."),
+    output: str = typer.Option("text", "--output", help="text or json."),
+    endpoint_url: str | None = _ENDPOINT,
+) -> None:
+    """Send bounded, steady traffic to a local ALB listener; report failures and latency per
+    second and in total. Ctrl-C ends it early and still prints the summary."""
+    from rollout.sandbox import run_traffic_command
+
+    if output not in ("text", "json"):
+        typer.echo(f"error: --output must be text or json, got {output!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        run_traffic_command(
+            alb=alb,
+            url=url,
+            endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+            rate=rate,
+            duration=duration,
+            paths=tuple(path or ("/",)),
+            host=host,
+            timeout=timeout,
+            output_json=output == "json",
+            echo=lambda line: typer.echo(line),
+        )
+    except RolloutError as exc:
+        raise _fail(exc) from exc
+
+
+@sandbox_app.command("build")
+def build(
+    tag: str = typer.Option(..., "--tag", help="The image tag to push (e.g. v2 or sha-abc1234)."),
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source",
+            help="A directory laid out like backend/ (default: the working tree's backend/).",
+            file_okay=False,
+        ),
+    ] = None,
+    patch: Annotated[
+        Path | None,
+        typer.Option(
+            "--patch",
+            help="A unified diff (`git diff` from the repo root) to apply first.",
+            dir_okay=False,
+        ),
+    ] = None,
+    repository: str = typer.Option("voj-backend", help="The sandbox ECR repository."),
+    endpoint_url: str | None = typer.Option(
+        None, "--endpoint-url", help="The sandbox endpoint (default: $AWS_ENDPOINT_URL)."
+    ),
+) -> None:
+    """Build an image from source into the sandbox's ECR; print its digest-pinned reference."""
+    from rollout.sandbox import build_remote
+
+    try:
+        doc = build_remote(
+            endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+            tag=tag,
+            source=source,
+            patch_file=patch,
+            repository=repository,
+        )
+    except RolloutError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"# built {doc['tagged']} ({doc['files']} files), digest {doc['digest']}")
+    typer.echo(doc["image"])
 
 
 @sandbox_app.command("provision")

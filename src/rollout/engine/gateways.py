@@ -8,6 +8,7 @@ from rollout.aws import ClientFactory
 from rollout.gateways.cw import CloudWatchGateway
 from rollout.gateways.ecs import EcsGateway
 from rollout.gateways.elb import ElbGateway
+from rollout.gateways.logs import LogsGateway
 from rollout.gateways.r53 import Route53Gateway
 from rollout.gateways.ssm import SsmGateway
 
@@ -19,6 +20,8 @@ class Gateways:
     ssm: SsmGateway
     r53: Route53Gateway
     cw: CloudWatchGateway
+    #: optional so fakes need not provide it (used only to quote a failed task's logs)
+    logs: LogsGateway | None = None
 
     @classmethod
     def from_factory(cls, factory: ClientFactory) -> Gateways:
@@ -28,4 +31,5 @@ class Gateways:
             ssm=SsmGateway(factory),
             r53=Route53Gateway(factory),
             cw=CloudWatchGateway(factory),
+            logs=LogsGateway(factory),
         )

@@ -32,6 +32,9 @@ from rollout.sandbox.clock import DEFAULT_START, RealtimeClock, VirtualClock
 from rollout.sandbox.ecs.timings import Behaviour, Timings
 from rollout.sandbox.faults import FaultPlan, FaultRule
 from rollout.sandbox.inprocess import IN_PROCESS_ENDPOINT, botocore_session
+from rollout.sandbox.observability.metrics import DEFAULT_PERIOD as DEFAULT_METRICS_PERIOD
+from rollout.sandbox.observability.metrics import DEMO_PERIOD as DEMO_METRICS_PERIOD
+from rollout.sandbox.observability.metrics import check_period
 from rollout.sandbox.recorder import RecordedCall, is_mutating
 from rollout.sandbox.route53 import DEFAULT_PROPAGATION_DELAY
 from rollout.sandbox.server import EndpointServer, FrontApp
@@ -42,7 +45,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACCOUNT_ID",
+    "DEFAULT_METRICS_PERIOD",
     "DEFAULT_START",
+    "DEMO_METRICS_PERIOD",
     "ApiFault",
     "Behaviour",
     "FaultPlan",
@@ -106,6 +111,15 @@ class Sandbox:
     ``faults`` is a :class:`FaultPlan` (or its mapping form); ``timings`` and ``behaviour`` tune
     the ECS simulation (``rollout.sandbox.ecs.timings``); ``route53_propagation`` is how long
     Route 53 changes stay PENDING (simulated seconds).
+
+    ``runtime="process"`` runs every task as a real process of an image built with
+    :meth:`build_image` (``rollout.sandbox.runtime.process``): the clock then runs at wall speed
+    (``speed`` must be None or 1), the HTTP endpoint is served at once (tasks reach AWS through
+    it), real ALB health checks run, and ``preset`` (``"quick"``) may shorten ECS's own delays.
+    ``max_tasks`` caps the task processes alive at once.
+    ``metrics_period`` is the sandbox setting for ALB metric resolution: 60 (AWS's) by default;
+    ``DEMO_METRICS_PERIOD`` (10 s, high-resolution data) keeps alarm-driven demos short. Alarms
+    are evaluated at every period boundary (see ``rollout.sandbox.observability``).
     """
 
     def __init__(
@@ -119,6 +133,11 @@ class Sandbox:
         behaviour: Behaviour | None = None,
         route53_propagation: float = DEFAULT_PROPAGATION_DELAY,
         tick_interval: float = 0.05,
+        runtime: str = "simulated",
+        preset: str | None = None,
+        max_tasks: int = 8,
+        serve_on: tuple[str, int] = ("127.0.0.1", 0),
+        metrics_period: int = DEFAULT_METRICS_PERIOD,
     ) -> None:
         if any(other.is_open for other in _OPEN):
             warnings.warn(
@@ -128,9 +147,34 @@ class Sandbox:
                 RuntimeWarning,
                 stacklevel=2,
             )
+        if runtime not in ("simulated", "process"):
+            raise ConfigError(
+                f"failed to start the sandbox: unknown runtime {runtime!r}.",
+                hint="Use --runtime simulated (the default) or --runtime process.",
+            )
+        if runtime == "process":
+            if (speed is not None and speed != 1) or isinstance(clock, VirtualClock):
+                raise ConfigError(
+                    "failed to start the sandbox: the process runtime runs at wall speed "
+                    f"(speed 1), got {speed if speed is not None else 'a virtual clock'}.",
+                    hint="Drop --speed; shorten ECS's own delays with --preset quick instead.",
+                )
+            clock = clock or RealtimeClock(speed=1.0)
+        if preset is not None:
+            from rollout.sandbox.ecs.timings import preset as timings_preset
+
+            try:
+                timings = timings_preset(preset)
+            except ValueError as exc:
+                raise ConfigError(f"failed to start the sandbox: {exc}.") from exc
+        self.preset = preset
         if clock is None:
             clock = VirtualClock() if speed is None else RealtimeClock(speed=speed)
         plan = FaultPlan.from_mapping(faults) if isinstance(faults, Mapping) else faults
+        try:
+            check_period(metrics_period)
+        except ValueError as exc:
+            raise ConfigError(f"failed to create the sandbox: {exc}.") from exc
         self.world = World(
             region=region,
             clock=clock,
@@ -138,16 +182,33 @@ class Sandbox:
             timings=timings,
             behaviour=behaviour,
             route53_propagation=route53_propagation,
+            runtime=runtime,
+            max_tasks=max_tasks,
+            metrics_period=metrics_period,
         )
+        self.world.preset = preset
         self.app = FrontApp(self.world)
         self._server: EndpointServer | None = None
         self._ticker: Ticker | None = None
+        self._health: Any = None
         self._closed = False
         self.provisioned: ProvisionResult | None = None
+        _OPEN.add(self)
+        if runtime == "process":
+            from rollout.sandbox.dataplane.health import HealthChecker
+
+            try:
+                self.serve(*serve_on)
+            except OSError:
+                self.close()
+                raise
+            self._health = HealthChecker(
+                self.world.sim.elb, first_healthy=self.world.sim.behaviour.first_healthy
+            )
+            self._health.start()
         if isinstance(clock, RealtimeClock):
             self._ticker = Ticker(self.world, interval=tick_interval)
             self._ticker.start()
-        _OPEN.add(self)
 
     @property
     def is_open(self) -> bool:
@@ -162,6 +223,11 @@ class Sandbox:
     @property
     def account(self) -> str:
         return self.world.account
+
+    @property
+    def runtime(self) -> str:
+        """``"simulated"`` or ``"process"``."""
+        return self.world.runtime_name
 
     @property
     def clock(self) -> VirtualClock | RealtimeClock:
@@ -200,6 +266,7 @@ class Sandbox:
         if self._server is None:
             self._server = EndpointServer(self.app, host=host, port=port)
             self._server.start()
+            self.world.endpoint_url = self._server.url
         return self._server.url
 
     @property
@@ -217,6 +284,36 @@ class Sandbox:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            self.world.endpoint_url = None
+
+    # -- the ALB data plane and metrics -----------------------------------------------------------
+    def start_alb(self) -> Any:
+        """Serve every application load balancer on loopback (once); returns the
+        :class:`~rollout.sandbox.dataplane.AlbProxy` (``.urls()``, ``.url(name)``, ``.sync()``).
+        Load balancers created later are picked up within half a second (or at ``.sync()``)."""
+        from rollout.sandbox.dataplane import AlbProxy
+
+        if self.world.alb is None:
+            proxy = AlbProxy(
+                account=self.account,
+                region=self.region,
+                clock_now=self.clock.now,
+                record=self.world.observability.metrics.record,
+            )
+            proxy.start()
+            self.world.alb = proxy
+        return self.world.alb
+
+    def alb_url(self, name: str) -> str | None:
+        """The local URL of load balancer ``name``'s listener (starts the listeners)."""
+        proxy = self.start_alb()
+        url: str | None = proxy.url(name) or proxy.sync().get(name)
+        return url
+
+    @property
+    def observability(self) -> Any:
+        """The metrics writer (``.metrics``) and alarm evaluator (``.alarms``)."""
+        return self.world.observability
 
     # -- observing and steering ---------------------------------------------------------------
     def calls(
@@ -300,7 +397,13 @@ class Sandbox:
         return services[0] if services else None
 
     def wait_steady(
-        self, cluster: str, service: str, *, revision: int | None = None, timeout: float = 1800.0
+        self,
+        cluster: str,
+        service: str,
+        *,
+        revision: int | None = None,
+        timeout: float = 1800.0,
+        step: float = 5.0,
     ) -> dict[str, Any]:
         """Advance until the service is steady (on ``revision`` if given); returns it."""
 
@@ -311,16 +414,38 @@ class Sandbox:
             ok, _ = steadiness(doc, revision)
             return doc if ok else None
 
-        return self.advance_until(check, timeout=timeout)
+        return self.advance_until(check, timeout=timeout, step=step)
+
+    # -- images --------------------------------------------------------------------------------
+    def build_image(
+        self,
+        tag: str,
+        *,
+        source: Path | None = None,
+        patch: str | None = None,
+        repository: str = "voj-backend",
+    ) -> Any:
+        """``rollout sandbox build``: snapshot ``source`` (default: the working tree's
+        ``backend/``), apply ``patch`` (a ``git diff`` from the repository root), and push it
+        to ``repository`` as ``tag``. Returns the :class:`~rollout.sandbox.images.BuiltImage`
+        (``digest``, ``rootfs``...). Raises ConfigError (nothing registered) when it fails."""
+        return self.world.build_image(tag, source=source, patch=patch, repository=repository)
 
     # -- voj -----------------------------------------------------------------------------------
     def provision_voj(self) -> ProvisionResult:
         """Create the voj stack (delivery's ``provision_voj``) and wait until the service runs
-        revision 1, steady. The result is also kept as :attr:`provisioned`."""
+        revision 1, steady. The result is also kept as :attr:`provisioned`.
+
+        With the process runtime the stack's images are built from the working tree's
+        ``backend/`` (:meth:`build_image`), so revision 1 runs real code."""
         from rollout.sandbox.provision import provision_voj
 
-        result = provision_voj(self.client_factory())
-        self.wait_steady(result.cluster, result.service, revision=1)
+        push = None
+        if self.runtime == "process":
+            push = lambda tag: self.build_image(tag).digest  # noqa: E731
+        result = provision_voj(self.client_factory(), push=push)
+        step = 0.25 if self.runtime == "process" else 5.0
+        self.wait_steady(result.cluster, result.service, revision=1, step=step)
         self.provisioned = result
         return result
 
@@ -330,11 +455,14 @@ class Sandbox:
         if self._closed:
             return
         self._closed = True
-        self.stop()
+        if self._health is not None:
+            self._health.close()
+            self._health = None
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
-        self.world.close()
+        self.world.close()  # stops the task processes (they may still log into the endpoint)
+        self.stop()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -361,46 +489,97 @@ def run_up(
     *,
     host: str = "127.0.0.1",
     port: int = 4566,
-    speed: float = 10.0,
+    speed: float | None = None,
     faults_file: Path | None = None,
     region: str = DEFAULT_REGION,
     echo: Callable[[str], None] = print,
     stop: Any = None,
+    runtime: str = "simulated",
+    preset: str | None = None,
+    max_tasks: int = 8,
+    metrics_period: int = DEFAULT_METRICS_PERIOD,
 ) -> None:
     """Serve a real-time sandbox until SIGINT/SIGTERM (or ``stop``, a ``threading.Event``, is set).
 
-    Prints the environment a client needs, then blocks. Cleans up on the way out.
+    Prints the environment a client needs, then blocks, printing the local listener URL of each
+    load balancer as it appears (``GET /_sandbox/albs`` lists them too). Cleans up on the way
+    out (with the process runtime: every task process). ``speed`` defaults to 10 (simulated) or
+    1 (process, the only speed it runs at).
     """
     import signal
     import threading
 
+    if speed is None:
+        speed = 1.0 if runtime == "process" else 10.0
     if speed <= 0:
         raise ConfigError(f"failed to start the sandbox: --speed must be > 0, got {speed}.")
+    if max_tasks < 1:
+        raise ConfigError(
+            f"failed to start the sandbox: --max-tasks must be >= 1, got {max_tasks}."
+        )
     plan = load_fault_file(faults_file) if faults_file is not None else None
     done: threading.Event = stop if stop is not None else threading.Event()
-    sandbox = Sandbox(region, speed=speed, faults=plan)
+    sandbox: Sandbox | None = None
     try:
-        try:
-            url = sandbox.serve(host, port)
-        except OSError as exc:
-            raise ConfigError(
-                f"failed to start the sandbox on {host}:{port}: {exc.strerror or exc}.",
-                hint="Stop whatever uses that port, or pass another --port (0 picks a free one).",
-            ) from exc
+        # the process runtime serves its endpoint at once (tasks reach AWS through it)
+        sandbox = Sandbox(
+            region,
+            speed=speed,
+            faults=plan,
+            runtime=runtime,
+            preset=preset,
+            max_tasks=max_tasks,
+            serve_on=(host, port),
+            metrics_period=metrics_period,
+        )
+        url = sandbox.serve(host, port)
+    except OSError as exc:
+        if sandbox is not None:
+            sandbox.close()
+        raise ConfigError(
+            f"failed to start the sandbox on {host}:{port}: {exc.strerror or exc}.",
+            hint="Stop whatever uses that port, or pass another --port (0 picks a free one).",
+        ) from exc
+    try:
         previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, lambda *_: done.set())
         try:
             echo(f"# rollout sandbox on {url} (region {region}, {speed:g}x real time)")
+            echo(
+                f"# runtime: {runtime}"
+                + (
+                    f" (task processes on 127.x.y.z loopback addresses, at most {max_tasks})"
+                    if runtime == "process"
+                    else ""
+                )
+            )
+            echo(
+                f"# ECS timings: {preset or 'aws'}"
+                + (" (ECS's own delays shortened for demos)" if preset == "quick" else "")
+            )
             if plan is not None and plan.rules:
                 echo(f"# fault plan: {len(plan.rules)} rule(s) from {faults_file}")
             echo("# export these in the shell that runs your AWS clients:")
             for name, value in client_environment(url, region).items():
                 echo(f"export {name}={value}")
+            if metrics_period != DEFAULT_METRICS_PERIOD:
+                echo(
+                    f"# ALB metrics every {metrics_period} simulated s (AWS: 60), alarms "
+                    "evaluated at each period"
+                )
+            proxy = sandbox.start_alb()
+            echo("# ALB listeners (also: GET /_sandbox/albs, `rollout sandbox alb NAME`):")
+            shown: set[str] = set()
             echo("# Ctrl-C to stop")
-            while not done.wait(0.5):
-                pass
+            while True:
+                for name, lb_url in sorted(proxy.urls().items()):
+                    if name not in shown:
+                        shown.add(name)
+                        echo(f"# ALB {name}: {lb_url}")
+                if done.wait(0.5):
+                    break
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -462,7 +641,14 @@ def provision_remote(
     session.set_credentials(DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY)
     factory = ClientFactory(region=region, endpoint_url=endpoint_url, botocore_session=session)
     echo(f"provisioning voj on {endpoint_url} ({region})...")
-    result = provision_voj(factory)
+    push = None
+    if health.get("runtime") == "process":
+        echo("process runtime: building the stack's images from the working tree's backend/")
+
+        def push(tag: str) -> str:
+            return str(post_build(endpoint_url, tag=tag)["digest"])
+
+    result = provision_voj(factory, push=push)
     echo(f"waiting for {result.cluster}/{result.service} to be steady on revision 1...")
     ecs = factory.client("ecs")
     wait_clock = clock or SystemClock()
@@ -489,6 +675,85 @@ def provision_remote(
     return result
 
 
+def post_build(
+    endpoint_url: str,
+    *,
+    tag: str,
+    source: Path | None = None,
+    patch: str | None = None,
+    repository: str = "voj-backend",
+) -> dict[str, Any]:
+    """Ask a running sandbox to build and push an image (``POST /_sandbox/images``)."""
+    import urllib.error
+    import urllib.request
+
+    from rollout.errors import AwsError
+
+    body = {"tag": tag, "repository": repository}
+    if source is not None:
+        body["source"] = str(source.resolve())
+    if patch is not None:
+        body["patch"] = patch
+    request = urllib.request.Request(  # noqa: S310 - the sandbox's own http endpoint
+        endpoint_url.rstrip("/") + "/_sandbox/images",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            doc: dict[str, Any] = json.loads(response.read())
+            return doc
+    except urllib.error.HTTPError as exc:
+        try:
+            error = json.loads(exc.read())
+        except ValueError:
+            error = {"error": f"HTTP {exc.code}"}
+        raise ConfigError(
+            str(error.get("error") or f"failed to build {tag}."), hint=error.get("hint") or None
+        ) from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise AwsError(
+            f"failed to reach the sandbox at {endpoint_url}: {exc}.",
+            hint="Start one with `rollout sandbox up` and use the AWS_ENDPOINT_URL it prints.",
+        ) from exc
+
+
+def build_remote(
+    endpoint_url: str | None,
+    *,
+    tag: str,
+    source: Path | None = None,
+    patch_file: Path | None = None,
+    repository: str = "voj-backend",
+) -> dict[str, Any]:
+    """``rollout sandbox build``: build ``source`` (patched with ``patch_file``) as ``tag`` in
+    the sandbox at ``endpoint_url``. Refuses anything that is not a sandbox endpoint."""
+    from rollout.errors import UsageError
+
+    if not endpoint_url:
+        raise UsageError(
+            "failed to build: no sandbox endpoint given.",
+            hint="Pass --endpoint-url or export the AWS_ENDPOINT_URL `rollout sandbox up` printed.",
+        )
+    patch = None
+    if patch_file is not None:
+        try:
+            patch = patch_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"failed to read the patch {patch_file}: {exc.strerror or exc}.",
+                hint="Write one with `git diff > change.patch` from the repository root.",
+            ) from exc
+    if source is not None and not source.is_dir():
+        raise ConfigError(
+            f"failed to build {tag}: --source {source} is not a directory.",
+            hint="Pass a directory laid out like the repository's backend/.",
+        )
+    _check_endpoint(endpoint_url)
+    return post_build(endpoint_url, tag=tag, source=source, patch=patch, repository=repository)
+
+
 def describe_provision(result: Any) -> list[str]:
     """Human-readable lines for a ProvisionResult (every field, one per line)."""
     import dataclasses
@@ -507,3 +772,103 @@ def describe_provision(result: Any) -> list[str]:
     else:
         lines.append(f"  {result}")
     return lines
+
+
+# -- `rollout sandbox alb` and `rollout sandbox traffic` ------------------------------------------
+def alb_urls_remote(endpoint_url: str | None) -> dict[str, str]:
+    """Load balancer name -> local listener URL, from a running ``rollout sandbox up``."""
+    import urllib.error
+    import urllib.request
+
+    from rollout.errors import AwsError, UsageError
+
+    if not endpoint_url:
+        raise UsageError(
+            "failed to look up the ALB listener: no sandbox endpoint given.",
+            hint="Pass --endpoint-url or export the AWS_ENDPOINT_URL `rollout sandbox up` printed.",
+        )
+    _check_endpoint(endpoint_url)
+    albs = endpoint_url.rstrip("/") + "/_sandbox/albs"
+    try:
+        with urllib.request.urlopen(albs, timeout=10) as response:  # noqa: S310 - http only
+            doc = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise AwsError(f"failed to read {albs}: {exc}.") from exc
+    found = doc.get("load_balancers") if isinstance(doc, dict) else None
+    return {str(k): str(v) for k, v in (found or {}).items()}
+
+
+def alb_url_remote(endpoint_url: str | None, name: str) -> str:
+    """The local listener URL of load balancer ``name`` on a running sandbox."""
+    from rollout.errors import UsageError
+
+    urls = alb_urls_remote(endpoint_url)
+    if name not in urls:
+        known = ", ".join(sorted(urls)) or "none yet"
+        raise UsageError(
+            f"failed to find the load balancer {name!r} in the sandbox (load balancers: {known}).",
+            hint="Create it first (e.g. `rollout sandbox provision`), or check the name.",
+        )
+    return urls[name]
+
+
+def run_traffic_command(
+    *,
+    alb: str | None,
+    url: str | None,
+    endpoint_url: str | None,
+    rate: float,
+    duration: float,
+    paths: tuple[str, ...],
+    host: str | None,
+    timeout: float,
+    output_json: bool,
+    echo: Callable[[str], None] = print,
+) -> Any:
+    """``rollout sandbox traffic``: resolve the listener, send bounded traffic, print per-second
+    rows and a summary (or one JSON document). SIGINT ends it early; the summary still prints."""
+    import signal
+    import threading
+
+    from rollout.errors import UsageError
+    from rollout.sandbox.dataplane.traffic import (
+        TrafficOptions,
+        format_row,
+        format_summary,
+        run_traffic,
+    )
+
+    if (alb is None) == (url is None):
+        raise UsageError("failed to send traffic: pass exactly one of --alb NAME or --url URL.")
+    target = url if url is not None else alb_url_remote(endpoint_url, str(alb))
+    try:
+        options = TrafficOptions(
+            target,
+            rate=rate,
+            duration=duration,
+            paths=paths or ("/",),
+            host=host,
+            timeout=timeout,
+        )
+    except ValueError as exc:
+        raise UsageError(f"failed to send traffic: {exc}.") from exc
+    stop = threading.Event()
+    previous: Any = None
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        if not output_json:
+            echo(f"# {rate:g} req/s for {duration:g} s to {options.url} (Ctrl-C ends early)")
+        result = run_traffic(
+            options, stop=stop, on_second=None if output_json else lambda r: echo(format_row(r))
+        )
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    if output_json:
+        echo(json.dumps(result.to_json()))
+    else:
+        for line in format_summary(result):
+            echo(line)
+    return result

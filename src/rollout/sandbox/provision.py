@@ -950,13 +950,20 @@ _PROPERTY_PATCHES: dict[str, Callable[[_Provisioner, str, Mapping[str, Any]], No
 
 
 def _push_images(
-    p: _Provisioner, repository: str, tags: Sequence[str]
+    p: _Provisioner,
+    repository: str,
+    tags: Sequence[str],
+    push: Callable[[str], str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     ecr = p.client("ecr")
     uri = str(_repository(p, repository)["repositoryUri"])
     images: dict[str, str] = {}
     digests: dict[str, str] = {}
     for tag in tags:
+        if push is not None:  # a real image (the process runtime builds it from source)
+            images[tag] = f"{uri}:{tag}"
+            digests[tag] = push(tag)
+            continue
         image = ecr.put_image(
             repositoryName=repository,
             imageManifest=fake_manifest(tag),
@@ -984,11 +991,14 @@ def provision_voj(
     github_org: str = "example-org",
     github_repo: str = "voj",
     parameters: Mapping[str, str] | None = None,
+    push: Callable[[str], str] | None = None,
 ) -> ProvisionResult:
     """Create the voj stack from ``template`` through ``factory``'s clients (see module doc).
 
     Works the same in-process and over HTTP: only AWS API calls are made. The first of
     ``image_tags`` is the image of task-definition revision 1, which the service runs.
+    ``push(tag)`` (returning the digest) replaces the placeholder images: the process runtime
+    builds each tag from the working tree with it.
     """
     if not image_tags:
         raise ProvisionError("failed to provision voj: image_tags is empty.")
@@ -1020,7 +1030,7 @@ def provision_voj(
     p.apply_property_gaps(moto_resources)
 
     # 3. Images, then the remaining gaps (cluster, alarms, bucket policy, service).
-    images, digests = _push_images(p, REPOSITORY, image_tags)
+    images, digests = _push_images(p, REPOSITORY, image_tags, push)
     for logical_id in gap_order(gaps):
         if logical_id not in p.physical and p.created(logical_id):
             p.create_gap(logical_id)

@@ -338,7 +338,13 @@ class AdminApi:
     DELETE /_sandbox/api-faults         drop pending API errors
     GET    /_sandbox/clock              ``{"now": ..., "mode": "virtual"|"realtime", ...}``
     POST   /_sandbox/clock/advance      ``{"seconds": N}``: virtual clock only (409 otherwise)
-    GET    /_sandbox/alb/<lb>/<path>    the ALB data plane (``rollout.sandbox.alb``)
+    GET    /_sandbox/alb/<lb>/<path>    the canned ALB data plane (``rollout.sandbox.alb``)
+    GET    /_sandbox/albs               the local ALB listeners: ``{"load_balancers": {name:
+                                        url}, "listeners": [...]}`` (``rollout.sandbox.dataplane``)
+    POST   /_sandbox/images             ``rollout sandbox build``: ``{"tag": ..., "source":
+                                        "/abs/dir", "patch": "<git diff text>",
+                                        "repository": "voj-backend"}`` → ``{"digest", "image",
+                                        ...}``; 400 with ``error`` when it cannot be built
     ====== ============================ ====================================================
     """
 
@@ -377,7 +383,9 @@ class AdminApi:
             ("POST", "api-faults"): self._add_api_fault,
             ("DELETE", "api-faults"): self._clear_api_faults,
             ("GET", "clock"): self._clock,
+            ("GET", "albs"): self._albs,
             ("POST", "clock/advance"): self._advance,
+            ("POST", "images"): self._build_image,
         }
 
     def _clock_doc(self) -> dict[str, Any]:
@@ -385,7 +393,10 @@ class AdminApi:
         doc: dict[str, Any] = {
             "now": clock.now(),
             "mode": "virtual" if self.world.virtual else "realtime",
+            "runtime": self.world.runtime_name,
         }
+        if self.world.preset is not None:
+            doc["preset"] = self.world.preset
         speed = getattr(clock, "speed", None)
         if speed is not None:
             doc["speed"] = speed
@@ -393,7 +404,47 @@ class AdminApi:
 
     def _health(self, query: dict[str, str], body: bytes) -> Reply:
         return json_reply(
-            200, {"status": "ok", "region": self.world.region, "clock": self._clock_doc()}
+            200,
+            {
+                "status": "ok",
+                "region": self.world.region,
+                "runtime": self.world.runtime_name,
+                "clock": self._clock_doc(),
+            },
+        )
+
+    def _build_image(self, query: dict[str, str], body: bytes) -> Reply:
+        from pathlib import Path
+
+        from rollout.errors import RolloutError
+
+        doc = _json_object(body)
+        tag = str(doc.get("tag") or "")
+        if not tag:
+            raise ValueError("'tag' is required")
+        repository = str(doc.get("repository") or "voj-backend")
+        source = doc.get("source")
+        patch = doc.get("patch")
+        try:
+            built = self.world.build_image(
+                tag,
+                source=Path(str(source)) if source else None,
+                patch=str(patch) if patch is not None else None,
+                repository=repository,
+            )
+        except RolloutError as exc:
+            return json_reply(400, {"error": exc.message, "hint": exc.hint or ""})
+        registry = f"{self.world.account}.dkr.ecr.{self.world.region}.amazonaws.com"
+        return json_reply(
+            200,
+            {
+                "repository": repository,
+                "tag": tag,
+                "digest": built.digest,
+                "image": f"{registry}/{repository}@{built.digest}",
+                "tagged": f"{registry}/{repository}:{tag}",
+                "files": built.files,
+            },
         )
 
     def _calls(self, query: dict[str, str], body: bytes) -> Reply:
@@ -445,6 +496,15 @@ class AdminApi:
     def _clear_api_faults(self, query: dict[str, str], body: bytes) -> Reply:
         self.world.api_faults.clear()
         return json_reply(200, {"pending": 0})
+
+    def _albs(self, query: dict[str, str], body: bytes) -> Reply:
+        proxy = self.world.alb
+        if proxy is None:
+            return json_reply(200, {"load_balancers": {}, "listeners": [], "serving": False})
+        proxy.sync()
+        return json_reply(
+            200, {"load_balancers": proxy.urls(), "listeners": proxy.listeners(), "serving": True}
+        )
 
     def _clock(self, query: dict[str, str], body: bytes) -> Reply:
         return json_reply(200, self._clock_doc())

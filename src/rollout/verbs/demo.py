@@ -438,7 +438,14 @@ def measure_breaker_only(stage: Stage, release: Release, *, k: int = 2) -> Measu
     wall = time.perf_counter()
     new_td, update, waiter_done, api_calls = breaker_only(stage, release)
     trips = [e.time for e in sb.timeline("breaker.trip") if e.time >= update]
-    verdict = "FAILED (breaker)" if trips else "SUCCEEDED"
+    # ECS's deployment alarms (the sandbox evaluates voj's CloudWatch alarms) may fail it first
+    alarms = [e.time for e in sb.timeline("alarm.trip") if e.time >= update]
+    if trips and (not alarms or trips[0] <= alarms[0]):
+        verdict = "FAILED (breaker)"
+    elif alarms:
+        verdict, trips = "FAILED (alarm)", alarms
+    else:
+        verdict = "SUCCEEDED"
     bad = measure.deployment_of(sb.timeline("deployment.created"), new_td, update)
     restored = None
     if release.bad and bad is not None:

@@ -1,0 +1,285 @@
+"""The local ALB listener: routing, weights, failures and draining, with real target apps."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import Counter
+
+import httpx
+import pytest
+from tests.sandbox.dataplane.conftest import Alb, Targets, body
+
+from rollout.sandbox.ecs.rules import HealthChange
+
+HEALTHY = [HealthChange(0.0, "healthy", None, None)]
+
+
+def names(alb: Alb, n: int, path: str = "/") -> list[str]:
+    with httpx.Client(base_url=alb.url, timeout=10) as client:
+        return [body(client.get(path))["target"] for _ in range(n)]
+
+
+def test_round_robin_among_healthy_targets(alb: Alb, targets: Targets) -> None:
+    """Requests alternate between the registered healthy targets of the group."""
+    a, b = targets.start("a", "127.0.0.2"), targets.start("b", "127.0.0.3")
+    alb.register(0, a)
+    alb.register(0, b)
+    got = names(alb, 6)
+    assert Counter(got) == {"a": 3, "b": 3}
+    assert all(x != y for x, y in itertools.pairwise(got))
+
+
+def test_weighted_forward_follows_modify_listener_at_once(alb: Alb, targets: Targets) -> None:
+    """ForwardConfig weights split requests exactly; a ModifyListener applies to the next one."""
+    blue, green = targets.start("blue", "127.0.0.2"), targets.start("green", "127.0.0.3")
+    alb.register(0, blue)
+    alb.register(1, green)
+
+    def weights(b: int, g: int) -> None:
+        alb.elbv2.modify_listener(
+            ListenerArn=alb.listener_arn,
+            DefaultActions=[
+                {
+                    "Type": "forward",
+                    "ForwardConfig": {
+                        "TargetGroups": [
+                            {"TargetGroupArn": alb.tg_arns[0], "Weight": b},
+                            {"TargetGroupArn": alb.tg_arns[1], "Weight": g},
+                        ]
+                    },
+                }
+            ],
+        )
+
+    weights(3, 1)
+    assert Counter(names(alb, 8)) == {"blue": 6, "green": 2}
+    weights(0, 1)
+    assert set(names(alb, 4)) == {"green"}
+
+
+def test_rules_by_priority_path_and_host(alb: Alb, targets: Targets) -> None:
+    """The lowest-priority matching rule wins; host and path conditions; default otherwise."""
+    blue, green = targets.start("blue", "127.0.0.2"), targets.start("green", "127.0.0.3")
+    alb.register(0, blue)
+    alb.register(1, green)
+    forward_green = [{"Type": "forward", "TargetGroupArn": alb.tg_arns[1]}]
+    alb.elbv2.create_rule(
+        ListenerArn=alb.listener_arn,
+        Priority=20,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}],
+        Actions=forward_green,
+    )
+    alb.elbv2.create_rule(
+        ListenerArn=alb.listener_arn,
+        Priority=10,
+        Conditions=[{"Field": "path-pattern", "Values": ["/api/blue*"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": alb.tg_arns[0]}],
+    )
+    alb.elbv2.create_rule(
+        ListenerArn=alb.listener_arn,
+        Priority=30,
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["*.Green.test"]}}],
+        Actions=forward_green,
+    )
+    with httpx.Client(base_url=alb.url, timeout=10) as client:
+        assert body(client.get("/api/books"))["target"] == "green"
+        assert body(client.get("/api/blue/1"))["target"] == "blue"
+        assert body(client.get("/other"))["target"] == "blue"
+        hosted = client.get("/other", headers={"Host": "www.green.test:80"})
+        assert body(hosted)["target"] == "green"
+
+
+def test_forwarded_headers_and_host(alb: Alb, targets: Targets) -> None:
+    """X-Forwarded-For is appended, Proto/Port name the ALB listener, Host passes through."""
+    app = targets.start("a", "127.0.0.2")
+    alb.register(0, app)
+    httpx.get(alb.url + "/", headers={"Host": "api.example.test", "X-Forwarded-For": "203.0.113.9"})
+    seen = app.headers[-1]
+    assert seen["X-Forwarded-For"] == "203.0.113.9, 127.0.0.1"
+    assert seen["X-Forwarded-Proto"] == "http"
+    assert seen["X-Forwarded-Port"] == "80"
+    assert seen["Host"] == "api.example.test"
+
+
+def test_503_without_registered_targets(alb: Alb) -> None:
+    """An empty target group: the ALB itself answers 503 (awselb)."""
+    response = httpx.get(alb.url + "/", timeout=10)
+    assert response.status_code == 503
+    assert response.headers["Server"] == "awselb/2.0"
+    assert b"503 Service Temporarily Unavailable" in response.content
+
+
+def test_fail_open_when_every_target_is_unhealthy(alb: Alb, targets: Targets) -> None:
+    """With only unhealthy targets registered, requests still reach them (fail-open)."""
+    a = targets.start("a", "127.0.0.2")
+    sick = [HealthChange(0.0, "unhealthy", "Target.Timeout", "Request timed out")]
+    with alb.sb.lock:
+        alb.sb.sim.elb.register(alb.sb.account, alb.sb.region, alb.tg_arns[0], a.ip, a.port, sick)
+    assert names(alb, 2) == ["a", "a"]
+
+
+def test_unhealthy_target_gets_nothing_while_one_is_healthy(alb: Alb, targets: Targets) -> None:
+    """A healthy target takes every request while the other is unhealthy."""
+    a, b = targets.start("a", "127.0.0.2"), targets.start("b", "127.0.0.3")
+    sick = [HealthChange(0.0, "unhealthy", "Target.Timeout", "Request timed out")]
+    with alb.sb.lock:
+        alb.sb.sim.elb.register(alb.sb.account, alb.sb.region, alb.tg_arns[0], a.ip, a.port, sick)
+    alb.register(0, b)
+    assert set(names(alb, 4)) == {"b"}
+
+
+def test_502_when_the_target_refuses_or_resets(alb: Alb, targets: Targets) -> None:
+    """A refused connection and a reset mid-request are the ALB's 502, not a target answer."""
+    a = targets.start("a", "127.0.0.2")
+    alb.register(0, a)
+    reset = httpx.get(alb.url + "/reset", timeout=10)
+    assert (reset.status_code, reset.headers["Server"]) == (502, "awselb/2.0")
+    targets.stop(a)
+    refused = httpx.get(alb.url + "/", timeout=10)
+    assert (refused.status_code, refused.headers["Server"]) == (502, "awselb/2.0")
+
+
+def test_target_5xx_is_passed_through(alb: Alb, targets: Targets) -> None:
+    """A target's own 500 reaches the client as the target sent it (not awselb)."""
+    a = targets.start("a", "127.0.0.2")
+    alb.register(0, a)
+    response = httpx.get(alb.url + "/status/500", timeout=10)
+    assert response.status_code == 500
+    assert response.headers.get("Server") != "awselb/2.0"
+
+
+@pytest.mark.slow
+def test_504_past_the_idle_timeout(alb: Alb, targets: Targets) -> None:
+    """A target silent for longer than idle_timeout.timeout_seconds gets the client a 504."""
+    a = targets.start("a", "127.0.0.2")
+    alb.register(0, a)
+    alb.elbv2.modify_load_balancer_attributes(
+        LoadBalancerArn=alb.lb_arn,
+        Attributes=[{"Key": "idle_timeout.timeout_seconds", "Value": "1"}],
+    )
+    started = time.monotonic()
+    response = httpx.get(alb.url + "/slow/3", timeout=10)
+    assert response.status_code == 504
+    assert response.headers["Server"] == "awselb/2.0"
+    assert 0.9 < time.monotonic() - started < 2.5
+
+
+@pytest.mark.slow
+def test_draining_target_finishes_in_flight_and_gets_no_new_requests(
+    alb: Alb, targets: Targets
+) -> None:
+    """A draining target completes its in-flight request, gets no new ones, and its kept-alive
+    connection is closed once that request is done."""
+    a, b = targets.start("a", "127.0.0.2"), targets.start("b", "127.0.0.3")
+    sb = alb.sb
+    with sb.lock:
+        sb.sim.elb.register(sb.account, sb.region, alb.tg_arns[0], a.ip, a.port, HEALTHY)
+        sb.sim.elb.register(sb.account, sb.region, alb.tg_arns[0], b.ip, b.port, HEALTHY)
+    # warm a kept-alive connection to each target
+    assert Counter(names(alb, 2)) == {"a": 1, "b": 1}
+    slow: dict[str, httpx.Response] = {}
+
+    def call() -> None:
+        slow["r"] = httpx.get(alb.url + "/slow/1", timeout=10)
+
+    # the next turn is "a": start a slow request there, then drain "a"
+    thread = threading.Thread(target=call)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while a.requests < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert a.requests == 2
+    with sb.lock:
+        sb.sim.elb.start_draining(alb.tg_arns[0], a.ip, sb.clock.now())
+    assert set(names(alb, 4)) == {"b"}
+    assert a.connections_closed == 0
+    thread.join(timeout=10)
+    assert slow["r"].status_code == 200
+    assert body(slow["r"])["target"] == "a"
+    deadline = time.monotonic() + 2
+    while a.connections_closed < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert a.connections_closed >= 1
+
+
+@pytest.mark.slow
+def test_in_flight_request_cut_when_the_deregistration_delay_ends(
+    alb: Alb, targets: Targets
+) -> None:
+    """A request still running when the target leaves the group is answered 502."""
+    a = targets.start("a", "127.0.0.2")
+    sb = alb.sb
+    with sb.lock:
+        sb.sim.elb.register(sb.account, sb.region, alb.tg_arns[0], a.ip, a.port, HEALTHY)
+    slow: dict[str, httpx.Response] = {}
+    thread = threading.Thread(
+        target=lambda: slow.setdefault("r", httpx.get(alb.url + "/slow/3", timeout=10))
+    )
+    thread.start()
+    deadline = time.monotonic() + 5
+    while a.requests < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with sb.lock:
+        sb.sim.elb.start_draining(alb.tg_arns[0], a.ip, sb.clock.now())
+        sb.sim.elb.finish(sb.account, sb.region, alb.tg_arns[0], a.ip)
+    thread.join(timeout=10)
+    assert slow["r"].status_code == 502
+    assert slow["r"].headers["Server"] == "awselb/2.0"
+
+
+def test_fixed_response_rule(alb: Alb) -> None:
+    """A fixed-response rule answers from the load balancer without any target."""
+    alb.elbv2.create_rule(
+        ListenerArn=alb.listener_arn,
+        Priority=5,
+        Conditions=[{"Field": "path-pattern", "Values": ["/maintenance"]}],
+        Actions=[
+            {
+                "Type": "fixed-response",
+                "FixedResponseConfig": {
+                    "StatusCode": "418",
+                    "ContentType": "text/plain",
+                    "MessageBody": "teapot",
+                },
+            }
+        ],
+    )
+    response = httpx.get(alb.url + "/maintenance", timeout=10)
+    assert (response.status_code, response.text) == (418, "teapot")
+
+
+def test_requests_through_the_listener_become_metrics(alb: Alb, targets: Targets) -> None:
+    """Answers through the listener are counted per target group and load balancer once the
+    period is over: target 2xx/5xx, the ALB's own 503."""
+    from datetime import UTC, datetime, timedelta
+
+    a = targets.start("a", "127.0.0.2")
+    with httpx.Client(base_url=alb.url, timeout=10) as client:
+        assert client.get("/").status_code == 503  # nothing registered yet
+        alb.register(0, a)
+        assert client.get("/").status_code == 200
+        assert client.get("/status/500").status_code == 500
+    alb.sb.advance(60)
+    cw = alb.sb.client_factory().client("cloudwatch")
+    lb_dim = {"Name": "LoadBalancer", "Value": alb.lb_arn.split(":loadbalancer/")[1]}
+    tg_dim = {"Name": "TargetGroup", "Value": alb.tg_arns[0].split(":", 5)[5]}
+    now = datetime.fromtimestamp(alb.sb.clock.now(), UTC)
+
+    def total(name: str, dims: list[dict[str, str]]) -> float:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/ApplicationELB",
+            MetricName=name,
+            Dimensions=dims,
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now,
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return float(sum(p["Sum"] for p in points))
+
+    assert total("RequestCount", [tg_dim, lb_dim]) == 2
+    assert total("HTTPCode_Target_2XX_Count", [tg_dim, lb_dim]) == 1
+    assert total("HTTPCode_Target_5XX_Count", [tg_dim, lb_dim]) == 1
+    assert total("HTTPCode_ELB_503_Count", [lb_dim]) == 1

@@ -122,6 +122,29 @@ class Lock(_Model):
         return value.rstrip("/")
 
 
+class ImagePolicy(_Model):
+    """Which images an environment may run (every container of the rendered task definition).
+
+    ``registries``: allowed registries, each a registry host (``ghcr.io``), optionally with a
+    namespace prefix (``ghcr.io/acme``); ``docker.io`` is Docker Hub. ``<account>`` and
+    ``<region>`` stand for the caller's account id and the environment's region. Empty (the
+    default): only the account's own ECR in the environment's region,
+    ``<account>.dkr.ecr.<region>.amazonaws.com``.
+    ``require_digest``: every image must be pinned by digest once rendered (ECR tags are pinned
+    by render; other registries need ``@sha256:...`` in the reference).
+    """
+
+    registries: tuple[str, ...] = ()
+    require_digest: bool = True
+
+    @field_validator("registries", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
 class EnvConfig(_Model):
     """One environment's settings, fully merged and validated."""
 
@@ -135,6 +158,11 @@ class EnvConfig(_Model):
     smoke_url: str | None = None
     #: Values for ``${NAME}`` in the template when the process environment lacks them.
     vars: dict[str, str] = Field(default_factory=dict)
+    #: Other names of this environment in resource names (its own name always counts), for the
+    #: ``env: resources belong`` check (docs/configuration.md).
+    aliases: tuple[str, ...] = ()
+    #: That check: ``require`` (fail), ``warn``, or ``off``.
+    isolation: Literal["require", "warn", "off"] = "require"
     timeouts: Timeouts = Timeouts()
     watch: Watch = Watch()
     detection: Detection = Detection()
@@ -142,8 +170,9 @@ class EnvConfig(_Model):
     retention: Retention = Retention()
     traffic: Traffic | None = None
     lock: Lock = Lock()
+    image_policy: ImagePolicy = ImagePolicy()
 
-    @field_validator("containers", mode="before")
+    @field_validator("containers", "aliases", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -169,12 +198,13 @@ SECTIONS: dict[str, type[_Model]] = {
     "retention": Retention,
     "traffic": Traffic,
     "lock": Lock,
+    "image_policy": ImagePolicy,
 }
 TOP_LEVEL_KEYS = tuple(k for k in EnvConfig.model_fields if k not in SECTIONS and k != "name")
 #: Sections that may be absent; ROLLOUT_<SECTION>= (empty, off or none) switches them off.
 OPTIONAL_SECTIONS = frozenset({"traffic"})
 OFF_VALUES = frozenset({"", "off", "none"})
-LIST_KEYS = frozenset({"containers", "bake.alarms"})
+LIST_KEYS = frozenset({"containers", "aliases", "bake.alarms", "image_policy.registries"})
 
 
 def _leaf_aliases() -> dict[str, str]:
@@ -230,6 +260,25 @@ def environments(path: Path | None = None) -> tuple[str, ...]:
     raw = _read_toml(path)
     envs = raw.get("env", {})
     return tuple(envs) if isinstance(envs, dict) else ()
+
+
+def environment_names(path: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Every environment in the file → its names in resource names: its own, then its
+    ``aliases`` (from its table, else ``[defaults]``). Read from the file only."""
+    path = path or DEFAULT_CONFIG_FILE
+    raw = _read_toml(path)
+    envs = raw.get("env")
+    found = raw.get("defaults")
+    defaults: dict[str, Any] = found if isinstance(found, dict) else {}
+    names: dict[str, tuple[str, ...]] = {}
+    if not isinstance(envs, dict):
+        return names
+    for env, table in envs.items():
+        aliases = (table if isinstance(table, dict) else {}).get("aliases", defaults.get("aliases"))
+        if isinstance(aliases, str):
+            aliases = [a.strip() for a in aliases.split(",") if a.strip()]
+        names[env] = (env, *(str(a) for a in aliases or ()))
+    return names
 
 
 # -- internals ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ Kinds (dotted, stable; renderers and the JSON result depend on them):
     task.stopped       a task of ours stopped: data {task, stop_code, stopped_reason, exit_codes}
     target.health      a target's health changed: data {target, state, reason}
     check              a preflight check result: data {name, status (pass|fail|warn), fix}
+    image_policy.override  the image policy was overridden: data {reason, violations}
     phase              a timed phase ended: data {phase, seconds}
     signal             a failure signal was noticed: data {signal, definitive}
     rollback.started   data {to, via}

@@ -32,6 +32,14 @@ ecr_repository = "voj-backend"
 [env.prod]
 cluster = "voj-prod"
 service = "voj-backend-api"
+
+[env.prod.vars]
+TASK_FAMILY = "voj-backend-prod"
+APP_ENVIRONMENT = "production"
+SSM_PATH = "voj/prod"
+LOG_GROUP = "/ecs/voj-backend-prod"
+EXECUTION_ROLE_NAME = "voj-backend-execution"
+TASK_ROLE_NAME = "voj-backend-task"
 """
 
 

@@ -128,7 +128,7 @@ def test_cli_diff_exit_codes(stack: Any, workdir: Path, deployed: str) -> None:
         assert other.exit_code == 1, other.output
         assert other.stdout.startswith("--- live voj-backend-prod:")
         (workdir / "taskdef.json").write_text(
-            (workdir / "taskdef.json").read_text().replace('"production"', '"prod-2"')
+            (workdir / "taskdef.json").read_text().replace('"${APP_ENVIRONMENT}"', '"prod-2"')
         )
         masked = runner.invoke(app, ["diff", "--config", config, "--image", IMAGE], env=environ)
         assert masked.exit_code == 1

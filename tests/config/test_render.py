@@ -13,6 +13,7 @@ from rollout.aws import ClientFactory
 from rollout.config import load_config
 from rollout.context import Context
 from rollout.errors import ConfigError
+from rollout.templating import lookup_from, substitute_document
 from rollout.verbs.render import render_task_definition
 
 from .conftest import REGION, edit_template, push
@@ -138,7 +139,11 @@ def test_variables_required_defaulted_and_from_vars(
 
     edit_template(workdir, env)
     toml = workdir / "rollout.toml"
-    toml.write_text(toml.read_text() + '[env.prod.vars]\nTIER = "gold"\nRELEASE = "from-vars"\n')
+    toml.write_text(
+        toml.read_text().replace(
+            "[env.prod.vars]\n", '[env.prod.vars]\nTIER = "gold"\nRELEASE = "from-vars"\n'
+        )
+    )
     push(moto_factory, "t")
     rendered = render_task_definition(load(workdir), "t", ctx_for(moto_factory, RELEASE="r42"))
     values = {
@@ -277,7 +282,10 @@ def test_parity_with_the_render_action(workdir: Path, moto_factory: ClientFactor
         doc["taskDefinitionArn"] = "arn:aws:ecs:ap-northeast-2:1:task-definition/voj:4"
 
     edit_template(workdir, described)
-    template = json.loads((workdir / "taskdef.json").read_text())
+    # the action takes a file with no variables: the template as rendered for prod
+    template = substitute_document(
+        json.loads((workdir / "taskdef.json").read_text()), lookup_from(load(workdir).vars)
+    )
     image = "ghcr.io/org/voj-backend:1.2.3"
     expected = render_action(template, "api", image)
 

@@ -219,7 +219,11 @@ def add_secret(value_from: str) -> Callable[[dict[str, Any]], None]:
         ),
         (set_size("333", "777"), {"fargate: cpu/memory"}, "cpu 333 is not a Fargate size"),
         (add_env("API_TOKEN", "abc"), {"env: no secrets in environment"}, "api.API_TOKEN"),
-        (set_log_group("/ecs/nope", False), {"logs: api"}, "log group /ecs/nope does not exist"),
+        (
+            set_log_group("/ecs/nope-prod", False),
+            {"logs: api"},
+            "log group /ecs/nope-prod does not exist",
+        ),
         (set_role("executionRoleArn", "ghost"), {"role: execution"}, "role/ghost does not exist"),
         (
             set_role("taskRoleArn", "voj-backend-github-deploy"),
@@ -227,7 +231,7 @@ def add_secret(value_from: str) -> Callable[[dict[str, Any]], None]:
             "does not trust ecs-tasks",
         ),
         (
-            add_secret("arn:aws:secretsmanager:ap-northeast-2:<account>:secret:db-AbCdEf"),
+            add_secret("arn:aws:secretsmanager:ap-northeast-2:<account>:secret:prod/db-AbCdEf"),
             {"secret: api.DB"},
             "does not exist",
         ),
@@ -262,7 +266,7 @@ def test_seeded_template_problem_fails(
 
 def test_missing_log_group_with_create_group_passes(stack: Any, workdir: Path) -> None:
     """awslogs-create-group=true makes a missing log group acceptable."""
-    edit_template(workdir, set_log_group("/ecs/new", True))
+    edit_template(workdir, set_log_group("/ecs/new-prod", True))
     code, report, _, _ = run_verify(stack, workdir)
     assert code == 0
     assert any("will be created" in c.message for c in report.checks if c.name == "logs: api")
@@ -357,12 +361,14 @@ def test_cli_render_prints_pinned_definition(
 def test_cli_render_writes_file_and_refuses_missing_image(
     workdir: Path, endpoint: dict[str, str]
 ) -> None:
-    """`--output FILE` writes the JSON; an image not in ECR is refused with exit 2."""
+    """`--out-file FILE` writes the JSON; an image not in ECR is refused with exit 2."""
     out = workdir / "rendered.json"
     config = str(workdir / "rollout.toml")
     runner = CliRunner()
     ok = runner.invoke(
-        app, ["render", "--config", config, "--image", GOOD_IMAGE, "-o", str(out)], env=endpoint
+        app,
+        ["render", "--config", config, "--image", GOOD_IMAGE, "--out-file", str(out)],
+        env=endpoint,
     )
     assert ok.exit_code == 0, ok.output
     assert json.loads(out.read_text())["family"] == "voj-backend-prod"
@@ -373,9 +379,10 @@ def test_cli_render_writes_file_and_refuses_missing_image(
 
 @pytest.fixture
 def other_parameter(stack: Any) -> Iterator[str]:
-    """An SSM parameter outside /voj/prod/*, which the execution role may not read."""
+    """An SSM parameter (prod's, by name) outside /voj/prod/*, which the execution role may not
+    read."""
     ssm = stack.client_factory().client("ssm")
-    name = "/voj/other/DB_URL"
+    name = "/voj/other/prod/DB_URL"
     ssm.put_parameter(Name=name, Value="x", Type="SecureString")
     try:
         yield name

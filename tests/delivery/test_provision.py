@@ -23,8 +23,10 @@ from rollout.sandbox.provision import (
     provision_voj,
     references,
     split_template,
+    taskdef_vars,
     to_api_params,
 )
+from rollout.templating import lookup_from, substitute_document
 
 TEMPLATE = load_template(DEFAULT_TEMPLATE)
 OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
@@ -321,15 +323,17 @@ def test_service_runs_revision_1_with_the_template_settings(
 def test_revision_1_is_the_task_definition_template_rendered(
     built: tuple[Sandbox, ProvisionResult],
 ) -> None:
-    """Revision 1 is .github/ecs/taskdef.json with the account filled in and image sha-0000001."""
+    """Revision 1 is .github/ecs/taskdef.json with prod's variables and the account filled in
+    and image sha-0000001."""
     sb, result = built
     td = (
         sb.client_factory()
         .client("ecs")
         .describe_task_definition(taskDefinition=result.task_definition_arn)["taskDefinition"]
     )
-    template = json.loads(
-        (DEFAULT_TEMPLATE.parents[1] / ".github" / "ecs" / "taskdef.json").read_text()
+    template = substitute_document(
+        json.loads((DEFAULT_TEMPLATE.parents[1] / ".github" / "ecs" / "taskdef.json").read_text()),
+        lookup_from(taskdef_vars("prod")),
     )
     assert td["executionRoleArn"] == result.execution_role_arn
     assert td["taskRoleArn"] == result.task_role_arn

@@ -14,11 +14,25 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from rollout.cli import _register, app
+from rollout.config import environment_names, load_config
+from rollout.decisions.isolation import check_isolation, environment_resources
 from rollout.sandbox import Sandbox
 from rollout.sandbox.provision import ProvisionResult, load_template
+from rollout.templating import lookup_from, substitute_document
 
 ROOT = Path(__file__).resolve().parents[2]
-TASKDEF: dict[str, Any] = json.loads((ROOT / ".github/ecs/taskdef.json").read_text())
+TEMPLATE: dict[str, Any] = json.loads((ROOT / ".github/ecs/taskdef.json").read_text())
+CONFIG = ROOT / "rollout.toml"
+
+
+def rendered_for(env: str) -> dict[str, Any]:
+    """The template with ``env``'s `vars` filled in (placeholders such as <account> left)."""
+    values = load_config(CONFIG, env, environ={}).vars
+    document: dict[str, Any] = substitute_document(TEMPLATE, lookup_from(values))
+    return document
+
+
+TASKDEF = rendered_for("prod")
 (CONTAINER,) = TASKDEF["containerDefinitions"]
 RESOURCES = load_template(ROOT / "infra" / "voj.yaml")["Resources"]
 SEED_COMMAND = (
@@ -55,6 +69,27 @@ def test_environment_and_secrets() -> None:
     assert {s["name"]: s["valueFrom"] for s in CONTAINER["secrets"]} == {
         name: f"arn:aws:ssm:ap-northeast-2:<account>:parameter/voj/prod/{name}" for name in SECRETS
     }
+
+
+@pytest.mark.parametrize("env", sorted(environment_names(CONFIG)))
+def test_every_environment_renders_its_own_names(env: str) -> None:
+    """Each environment in rollout.toml fills every variable of the template, and its family,
+    secrets and log group belong to it (the check verify runs, docs/configuration.md)."""
+    document = rendered_for(env)
+    assert "${" not in json.dumps(document)
+    check = check_isolation(document, env, environment_names(CONFIG))
+    assert check.status == "pass", check.message
+    names = {r.kind: r.name for r in environment_resources(document)}
+    assert env in names["family"]
+    assert f"/{env}/" in f"/{names['secret']}/" or f"/{env}" in names["secret"]
+
+
+def test_environments_share_no_family_secret_or_log_group() -> None:
+    """No two environments render the same family, secret path or log group."""
+    seen: dict[str, str] = {}
+    for env in environment_names(CONFIG):
+        for resource in environment_resources(rendered_for(env)):
+            assert seen.setdefault(resource.name, env) == env, resource
 
 
 def test_filesystem_is_read_only_with_a_scratch_volume_at_tmp() -> None:
@@ -106,7 +141,7 @@ def test_taskdef_matches_the_stack() -> None:
     assert RESOURCES["ExecutionRole"]["Properties"]["RoleName"] == "voj-backend-execution"
     logs = CONTAINER["logConfiguration"]
     assert logs["logDriver"] == "awslogs"
-    assert logs["options"]["awslogs-group"] == "/ecs/voj-backend"
+    assert logs["options"]["awslogs-group"] == "/ecs/voj-backend-prod"
     assert logs["options"]["awslogs-group"] == RESOURCES["LogGroup"]["Properties"]["LogGroupName"]
     repository = RESOURCES["Repository"]["Properties"]["RepositoryName"]
     assert CONTAINER["image"].split("/", 1)[1].split(":")[0] == repository
@@ -156,7 +191,7 @@ def test_renders_with_only_the_image_swapped(
     rendered = json.loads(proc.stdout)
     (container,) = rendered["containerDefinitions"]
     assert container["image"] == f"{result.repository_uri}@{result.digests['sha-0000002']}"
-    expected = json.loads(json.dumps(CONTAINER).replace("<account>", result.account))
+    expected = json.loads(json.dumps(CONTAINER).replace("<account>", result.account))  # prod
     for key, value in expected.items():
         if key != "image":
             assert container[key] == value, key

@@ -14,7 +14,7 @@ app = typer.Typer(
     name="rollout",
     help="Ship a container to ECS Fargate behind an ALB; roll back fast when a release goes bad.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # rollout --install-completion / --show-completion
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )

@@ -22,19 +22,66 @@ from rollout.config import load_config
 from rollout.context import Context
 from rollout.engine.interrupt import Interrupt
 from rollout.engine.outcome import Outcome
-from rollout.errors import RolloutError
+from rollout.errors import RolloutError, UsageError
 from rollout.events import Event, EventSink
-from rollout.report import open_reporter
+from rollout.report import OUTPUTS, open_reporter
 
 ENV_HELP = "Environment in rollout.toml ([env.<name>]); default $ROLLOUT_ENV or prod."
-OUTPUT_HELP = "auto (console on a TTY, plain lines otherwise), console, plain or json."
+OUTPUT_HELP = (
+    "Output format: auto (console on a TTY, plain otherwise), console, plain (text lines, "
+    "no box tables) or json."
+)
 CONFIG_HELP = "Path to rollout.toml (default ./rollout.toml)."
+IMAGE_HELP = (
+    "Image: a full OCI reference (registry/repository[:tag][@sha256:...]), or a bare tag "
+    "(sha-1a2b3c4) or digest (sha256:...) in the configured ECR repository."
+)
+IMAGE_POLICY_OVERRIDE_HELP = (
+    "Deploy an image the environment's image policy rejects (registry not allowed, or not "
+    "pinned by digest). REASON is logged in the events, the JSON result and the revision's tags."
+)
 
 
-# Options several commands share, declared once.
+# -- The CLI's conventions (tests/ops/test_cli_conventions.py walks every command and checks them;
+# a new verb declares its options with these aliases and passes the values to ``run_verb``):
+#
+# * ``-o/--output FORMAT`` is the output format on every verb: auto | console | plain | json.
+#   A file to write is ``--out-file PATH`` (render), never ``--output``.
+# * ``-q/--quiet`` and ``-v/--verbose`` on every verb (``run_verb`` maps them to the reporter).
+# * Every verb that takes ``--env`` (it talks to a service) also takes ``--region``, ``--cluster``
+#   and ``--service``, and ``--config``; ``service_overrides`` turns them into config overrides,
+#   which ``run_verb`` puts in ``Context.overrides``. A verb loads its config with
+#   ``ctx.load_env(options.env)``, never ``load_config`` directly, so the flags always apply.
+# * ``--dry-run`` on every verb that writes; ``--timeout SECONDS`` on every verb that waits.
+# * ``--image`` takes ``ImageOpt``; it is checked against the OCI reference grammar before any
+#   AWS call (``check_image_flag``: a usage error, exit 2).
+
 EnvOpt = Annotated[str | None, typer.Option("--env", help=ENV_HELP)]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Only warnings, errors and the verdict.")
+]
+VerboseOpt = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="Also show debug events (polls).")
+]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="Override `region`.")]
+ClusterOpt = Annotated[str | None, typer.Option("--cluster", help="Override `cluster`.")]
+ServiceOpt = Annotated[str | None, typer.Option("--service", help="Override `service`.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Walk the same path; print each write, send none.")
+]
+TimeoutOpt = Annotated[
+    float | None, typer.Option("--timeout", help="Give up after this many seconds.")
+]
+ImageOpt = Annotated[str | None, typer.Option("--image", help=IMAGE_HELP)]
+ImagePolicyOverrideOpt = Annotated[
+    str | None,
+    typer.Option("--image-policy-override", metavar="REASON", help=IMAGE_POLICY_OVERRIDE_HELP),
+]
+OutFileOpt = Annotated[
+    Path | None, typer.Option("--out-file", help="Write the result to this file.")
+]
 NoRollbackOpt = Annotated[
     bool, typer.Option("--no-rollback", help="On failure, leave the service as it is.")
 ]
@@ -45,6 +92,62 @@ RollbackOnTimeoutOpt = Annotated[
         help="On TIMED_OUT, roll back too (default: leave ECS and its breaker to carry on).",
     ),
 ]
+
+
+def service_overrides(
+    region: str | None, cluster: str | None, service: str | None
+) -> dict[str, Any]:
+    """The ``--region/--cluster/--service`` flags as config overrides (None: not given)."""
+    return {"region": region, "cluster": cluster, "service": service}
+
+
+def verbosity(quiet: bool, verbose: int) -> int:
+    """-1 quiet, 0 normal, 1+ verbose (``-q`` wins over ``-v``)."""
+    return -1 if quiet else verbose
+
+
+def usage_exit(exc: RolloutError) -> typer.Exit:
+    """Print ``exc`` as one ``error:`` line; the Exit to raise with its code."""
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(exc.exit_code)
+
+
+def check_output(output: str, verb: str) -> str:
+    """``output`` if it is a known format, else a usage error (exit 2) naming the formats. For
+    commands that print a document instead of running a reporter (``run_verb`` checks its own);
+    ``text`` (verify's old name for plain) is accepted."""
+    if output == "text":
+        return "plain"
+    if output not in OUTPUTS:
+        raise usage_exit(
+            UsageError(
+                f"failed to {verb}: unknown --output {output!r}.",
+                hint=f"Use one of: {', '.join(OUTPUTS)}.",
+            )
+        )
+    return output
+
+
+def check_timeout(timeout: float | None, flag: str = "--timeout") -> None:
+    """A timeout flag must be a positive number of seconds (usage error, exit 2)."""
+    if timeout is not None and not timeout > 0:
+        raise usage_exit(
+            UsageError(f"failed to parse {flag}: it must be a positive number of seconds.")
+        )
+
+
+def check_image_flag(image: str | None) -> None:
+    """Reject an ``--image`` that is not an image reference before anything else runs (exit 2).
+
+    Bare shorthands (a tag, or ``sha256:<hex>``) are checked as such; anything else must match
+    the OCI distribution reference grammar (:mod:`rollout.decisions.reference`).
+    """
+    from rollout.verbs.render import check_image
+
+    try:
+        check_image(image)
+    except UsageError as exc:
+        raise usage_exit(exc) from None
 
 
 def env_name(env: str | None) -> str:
@@ -59,14 +162,20 @@ def make_context(
     emit: EventSink,
     overrides: Mapping[str, Any] | None = None,
 ) -> Context:
-    """Load the environment's config and build the Context a verb runs with."""
-    cfg = load_config(config, env, environ=environ, overrides=dict(overrides or {}))
+    """Load the environment's config and build the Context a verb runs with.
+
+    ``overrides`` (the ``--region/--cluster/--service`` flags) are kept in the Context, so the
+    verb's own ``ctx.load_env`` sees them too; the region also picks the clients' region.
+    """
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    cfg = load_config(config, env, environ=environ, overrides=given)
     return Context(
         factory=ClientFactory.from_env(region=cfg.region),
         clock=SystemClock(),
         emit=emit,
         config_path=config,
         environ=dict(environ),
+        overrides=given,
     )
 
 
@@ -77,6 +186,9 @@ def run_verb(
     config: Path | None,
     output: str,
     interrupt: Interrupt | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    quiet: bool = False,
+    verbose: int = 0,
 ) -> None:
     """Run ``call`` with a fresh Context and reporter; exit with its outcome's code.
 
@@ -85,13 +197,15 @@ def run_verb(
     """
     environ = dict(os.environ)
     try:
-        reporter = open_reporter(output, stream=sys.stdout, environ=environ)
+        reporter = open_reporter(
+            output, stream=sys.stdout, environ=environ, verbosity=verbosity(quiet, verbose)
+        )
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from exc
     code = 1
     try:
-        ctx = make_context(config, env, environ=environ, emit=reporter)
+        ctx = make_context(config, env, environ=environ, emit=reporter, overrides=overrides)
         if interrupt is None:
             code = call(ctx).exit_code
         else:

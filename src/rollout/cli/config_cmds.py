@@ -1,10 +1,16 @@
-"""``rollout render``, ``rollout verify`` and ``rollout diff``: parse, dispatch, print, exit."""
+"""``rollout render``, ``verify``, ``diff`` and ``config``: parse, dispatch, print, exit.
+
+These verbs print a document rather than a live run, so ``-o`` picks the document's form:
+``json`` is the machine-readable result; ``auto``, ``console`` and ``plain`` print it for people
+(the same text on a terminal and in a pipe). ``-q`` keeps only problems; ``-v`` adds nothing
+today (every line is already shown) and is accepted for uniformity.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -13,24 +19,32 @@ import typer
 from rollout.config import load_config
 from rollout.context import Context
 from rollout.engine.outcome import Outcome
-from rollout.errors import RolloutError, UsageError
+from rollout.errors import RolloutError
 from rollout.events import EventLog
 from rollout.verbs import diff, render, verify
 
 from . import app
-from ._common import ConfigOpt, EnvOpt, env_name, make_context
-
-OptionsT = TypeVar("OptionsT")
-
-IMAGE_HELP = (
-    "Image to deploy: a full reference, or a bare tag (sha-1a2b3c4) or digest (sha256:...) in "
-    "the configured ECR repository. Default: the template's image."
+from ._common import (
+    ClusterOpt,
+    ConfigOpt,
+    EnvOpt,
+    ImageOpt,
+    ImagePolicyOverrideOpt,
+    OutFileOpt,
+    OutputOpt,
+    QuietOpt,
+    RegionOpt,
+    ServiceOpt,
+    VerboseOpt,
+    check_image_flag,
+    check_output,
+    env_name,
+    make_context,
+    service_overrides,
+    usage_exit,
 )
 
-ImageOpt = Annotated[str | None, typer.Option("--image", help=IMAGE_HELP)]
-RegionOpt = Annotated[str | None, typer.Option("--region", help="Override `region`.")]
-ClusterOpt = Annotated[str | None, typer.Option("--cluster", help="Override `cluster`.")]
-ServiceOpt = Annotated[str | None, typer.Option("--service", help="Override `service`.")]
+OptionsT = TypeVar("OptionsT")
 
 
 def _run(
@@ -48,42 +62,60 @@ def _run(
         ctx = make_context(config, env, environ=environ, emit=EventLog(), overrides=overrides)
         return verb(options, ctx)
     except RolloutError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from exc
-
-
-def _overrides(region: str | None, cluster: str | None, service: str | None) -> dict[str, Any]:
-    return {"region": region, "cluster": cluster, "service": service}
+        raise usage_exit(exc) from exc
 
 
 @app.command("render")
 def render_cmd(
     env: EnvOpt = None,
     image: ImageOpt = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the JSON here (default: stdout).")
-    ] = None,
+    out_file: OutFileOpt = None,
     config: ConfigOpt = None,
     region: RegionOpt = None,
     cluster: ClusterOpt = None,
     service: ServiceOpt = None,
+    output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Render the task definition: the template with the image swapped and pinned by digest."""
+    """Render the task definition: the template with the image swapped and pinned by digest.
+
+    The registration document goes to stdout (or --out-file); with -o json, stdout gets a result
+    document instead: {env, image, digest, warnings, out_file, task_definition}.
+    """
+    fmt = check_output(output, "render")
+    check_image_flag(image)
     name = env_name(env)
-    overrides = _overrides(region, cluster, service)
+    overrides = service_overrides(region, cluster, service)
     outcome = _run(
         render.run,
-        render.RenderOptions(env=name, image=image, output=output, overrides=overrides),
+        render.RenderOptions(env=name, image=image, output=out_file, overrides=overrides),
         env=name,
         config=config,
         overrides=overrides,
     )
-    for warning in outcome.details.get("warnings", []):
+    warnings = list(outcome.details.get("warnings", []))
+    if fmt == "json":
+        typer.echo(
+            json.dumps(
+                {
+                    "env": name,
+                    "image": outcome.details["image"],
+                    "digest": outcome.details.get("digest"),
+                    "warnings": warnings,
+                    "out_file": str(out_file) if out_file is not None else None,
+                    "task_definition": json.loads(outcome.details["json"]),
+                },
+                indent=2,
+            )
+        )
+        raise typer.Exit(outcome.exit_code)
+    for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
-    if output is None:
+    if out_file is None:
         typer.echo(outcome.details["json"], nl=False)
-    else:
-        typer.echo(f"wrote {output} ({outcome.details['image']})", err=True)
+    elif not quiet:
+        typer.echo(f"wrote {out_file} ({outcome.details['image']})", err=True)
     raise typer.Exit(outcome.exit_code)
 
 
@@ -91,30 +123,37 @@ def render_cmd(
 def verify_cmd(
     env: EnvOpt = None,
     image: ImageOpt = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="text (default) or json.")] = "text",
+    image_policy_override: ImagePolicyOverrideOpt = None,
     config: ConfigOpt = None,
     region: RegionOpt = None,
     cluster: ClusterOpt = None,
     service: ServiceOpt = None,
+    output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Preflight, read-only: every check with ✓ ✗ ! and a fix. Exit 0 all pass, 10 any fails."""
-    if output not in ("text", "json"):
-        exc = UsageError(
-            f"failed to verify: unknown --output {output!r}.", hint="Use text or json."
-        )
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code)
+    fmt = check_output(output, "verify")
+    check_image_flag(image)
     name = env_name(env)
-    overrides = _overrides(region, cluster, service)
+    overrides = service_overrides(region, cluster, service)
     outcome = _run(
         verify.run,
-        verify.VerifyOptions(env=name, image=image, overrides=overrides),
+        verify.VerifyOptions(
+            env=name,
+            image=image,
+            overrides=overrides,
+            image_policy_override=image_policy_override,
+        ),
         env=name,
         config=config,
         overrides=overrides,
     )
     report: verify.VerifyReport = outcome.details["report"]
-    text = verify.report_json(report) if output == "json" else verify.format_report(report)
+    if fmt == "json":
+        text = verify.report_json(report)
+    else:
+        text = verify.format_report(report, problems_only=quiet)
     typer.echo(text, nl=False)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
@@ -138,10 +177,18 @@ def diff_cmd(
     region: RegionOpt = None,
     cluster: ClusterOpt = None,
     service: ServiceOpt = None,
+    output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Unified diff of the rendered task definition against the live one. Exit 0 same, 1 differs."""
+    """Unified diff of the rendered task definition against the live one. Exit 0 same, 1 differs.
+
+    With -o json: {env, live_task_definition, changed, task_definition_diff, service_diff}.
+    """
+    fmt = check_output(output, "diff")
+    check_image_flag(image)
     name = env_name(env)
-    overrides = _overrides(region, cluster, service)
+    overrides = service_overrides(region, cluster, service)
     outcome = _run(
         diff.run,
         diff.DiffOptions(env=name, image=image, show_values=show_values, overrides=overrides),
@@ -150,8 +197,28 @@ def diff_cmd(
         overrides=overrides,
     )
     result: diff.DiffResult = outcome.details["diff"]
-    typer.echo(result.text(), nl=False)
+    if fmt == "json":
+        doc = {
+            "env": name,
+            "live_task_definition": result.live_task_definition,
+            "changed": result.changed,
+            "task_definition_diff": result.task_definition_diff,
+            "service_diff": result.service_diff,
+        }
+        typer.echo(json.dumps(doc, indent=2))
+    elif not (quiet and not result.changed):
+        typer.echo(result.text(), nl=False)
     raise typer.Exit(outcome.exit_code)
+
+
+def _flatten(settings: Mapping[str, Any], prefix: str = "") -> list[str]:
+    lines: list[str] = []
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            lines.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            lines.append(f"{prefix}{key} = {json.dumps(value)}")
+    return lines
 
 
 @app.command("config")
@@ -164,19 +231,28 @@ def config_cmd(
     show_values: Annotated[
         bool, typer.Option("--show-values", help="Show `vars` values (masked by default).")
     ] = False,
+    output: OutputOpt = "json",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Print the effective settings of one environment (file + ROLLOUT_* variables + flags)."""
+    """Print the effective settings of one environment (file + ROLLOUT_* variables + flags).
+
+    -o json (the default) prints one JSON object; plain prints one `key = value` line each.
+    """
+    fmt = check_output(output, "show the config")
     try:
         cfg = load_config(
             config,
             env_name(env),
             environ=dict(os.environ),
-            overrides=_overrides(region, cluster, service),
+            overrides=service_overrides(region, cluster, service),
         )
     except RolloutError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from exc
+        raise usage_exit(exc) from exc
     settings = cfg.model_dump(mode="json")
     if not show_values:
         settings["vars"] = dict.fromkeys(settings["vars"], "***")
-    typer.echo(json.dumps(settings, indent=2))
+    if fmt == "json":
+        typer.echo(json.dumps(settings, indent=2))
+    else:
+        typer.echo("\n".join(_flatten(settings)))

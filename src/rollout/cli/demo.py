@@ -13,11 +13,15 @@ from rollout.aws import ClientFactory
 from rollout.context import Context
 from rollout.errors import RolloutError
 from rollout.report import open_reporter
+from rollout.verbs.demo_story import ACTS, SUMMARY
 
 from . import app
+from ._common import OutputOpt, QuietOpt, VerboseOpt, verbosity
+
+HELP = f"The demo: {SUMMARY}.\n\n\b\n{ACTS}\n\nEverything runs in-process on a virtual clock."
 
 
-@app.command("demo")
+@app.command("demo", help=HELP, short_help=SUMMARY[0].upper() + SUMMARY[1:] + ".")
 def demo_cmd(
     pace: Annotated[
         float, typer.Option("--pace", help="Wall seconds to pause between acts (0: none).")
@@ -32,11 +36,10 @@ def demo_cmd(
     config: Annotated[
         Path, typer.Option("--config", help="The rollout.toml whose prod environment to use.")
     ] = Path("rollout.toml"),
-    output: Annotated[
-        str, typer.Option("--output", "-o", help="auto, console, plain or json.")
-    ] = "auto",
+    output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Provision voj in-process, deploy a good and three bad releases, show the rollbacks."""
     # Imported here: the demo needs the sandbox (moto), which production installs lack and
     # which every other command should not pay for.
     from rollout.verbs import demo
@@ -44,7 +47,9 @@ def demo_cmd(
     environ = dict(os.environ)
     code = 1
     try:
-        reporter = open_reporter(output, stream=sys.stdout, environ=environ)
+        reporter = open_reporter(
+            output, stream=sys.stdout, environ=environ, verbosity=verbosity(quiet, verbose)
+        )
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from exc

@@ -16,35 +16,50 @@ from rollout.verbs import deploy, undo
 
 from . import app
 from ._common import (
+    IMAGE_HELP,
+    ClusterOpt,
     ConfigOpt,
+    DryRunOpt,
     EnvOpt,
+    ImagePolicyOverrideOpt,
     NoRollbackOpt,
     OutputOpt,
+    QuietOpt,
+    RegionOpt,
     RollbackOnTimeoutOpt,
+    ServiceOpt,
+    VerboseOpt,
+    check_image_flag,
+    check_timeout,
     env_name,
     run_verb,
+    service_overrides,
+    usage_exit,
 )
 
 
 @app.command("deploy")
 def deploy_cmd(
-    image: Annotated[str, typer.Option("--image", help="Image to deploy (repo:tag or digest).")],
+    image: Annotated[str, typer.Option("--image", help=IMAGE_HELP)],
     env: EnvOpt = None,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Whole-deploy timeout in seconds.")
     ] = None,
     no_rollback: NoRollbackOpt = False,
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Walk the same path; print each write, send none.")
-    ] = False,
+    dry_run: DryRunOpt = False,
+    image_policy_override: ImagePolicyOverrideOpt = None,
     config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Deploy IMAGE: verify, register, update, watch, and roll back automatically on failure."""
-    if timeout is not None and timeout <= 0:
-        typer.echo("error: --timeout must be a positive number of seconds.", err=True)
-        raise typer.Exit(UsageError.exit_code)
+    check_image_flag(image)
+    check_timeout(timeout)
     options = deploy.DeployOptions(
         image=image,
         env=env_name(env),
@@ -52,6 +67,7 @@ def deploy_cmd(
         no_rollback=no_rollback,
         dry_run=dry_run,
         rollback_on_timeout=rollback_on_timeout,
+        image_policy_override=image_policy_override,
     )
     interrupt = Interrupt()
     run_verb(
@@ -60,6 +76,9 @@ def deploy_cmd(
         config=config,
         output=output,
         interrupt=interrupt,
+        overrides=service_overrides(region, cluster, service),
+        quiet=quiet,
+        verbose=verbose,
     )
 
 
@@ -74,17 +93,31 @@ def undo_cmd(
         bool,
         typer.Option("--to-last-good", help="The last known good revision (the default)."),
     ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the writes instead of sending them.")
-    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds to wait for the restore to be verified (default: timeouts.healthy).",
+        ),
+    ] = None,
+    dry_run: DryRunOpt = False,
     config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Roll back now to the last known good revision (or --to-revision N), and verify it."""
     if to_revision is not None and to_last_good:
-        typer.echo("error: pass either --to-revision or --to-last-good, not both.", err=True)
-        raise typer.Exit(UsageError.exit_code)
-    options = undo.UndoOptions(env=env_name(env), to_revision=to_revision, dry_run=dry_run)
+        raise usage_exit(
+            UsageError("failed to undo: pass either --to-revision or --to-last-good, not both.")
+        )
+    check_timeout(timeout)
+    options = undo.UndoOptions(
+        env=env_name(env), to_revision=to_revision, dry_run=dry_run, timeout=timeout
+    )
     interrupt = Interrupt()
     run_verb(
         lambda ctx: undo.run(options, ctx, interrupt=interrupt),
@@ -92,6 +125,9 @@ def undo_cmd(
         config=config,
         output=output,
         interrupt=interrupt,
+        overrides=service_overrides(region, cluster, service),
+        quiet=quiet,
+        verbose=verbose,
     )
 
 
@@ -104,9 +140,15 @@ def watch_cmd(
     no_rollback: NoRollbackOpt = False,
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
     config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Resume: watch the deployment in flight to a verdict, rolling back on failure."""
+    check_timeout(timeout)
     options = deploy.WatchOptions(
         env=env_name(env),
         timeout=timeout,
@@ -120,4 +162,7 @@ def watch_cmd(
         config=config,
         output=output,
         interrupt=interrupt,
+        overrides=service_overrides(region, cluster, service),
+        quiet=quiet,
+        verbose=verbose,
     )

@@ -6,10 +6,25 @@ from typing import Annotated
 
 import typer
 
+from rollout.engine.interrupt import Interrupt
 from rollout.verbs import history, prune, status
 
 from . import app
-from ._common import ConfigOpt, EnvOpt, OutputOpt, env_name, run_verb
+from ._common import (
+    ClusterOpt,
+    ConfigOpt,
+    DryRunOpt,
+    EnvOpt,
+    OutputOpt,
+    QuietOpt,
+    RegionOpt,
+    ServiceOpt,
+    VerboseOpt,
+    check_timeout,
+    env_name,
+    run_verb,
+    service_overrides,
+)
 
 
 @app.command("status")
@@ -18,17 +33,34 @@ def status_cmd(
     events: Annotated[
         int, typer.Option("--events", help="How many recent service events to show.")
     ] = 10,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C (every --interval s).")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds between refreshes with --watch.")
+    ] = 5.0,
     config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Show the service: deployments, tasks, target health, last events and the lock holder."""
+    check_timeout(interval, "--interval")
     name = env_name(env)
-    options = status.StatusOptions(env=name, events=events)
+    options = status.StatusOptions(env=name, events=events, watch=watch, interval=interval)
+    interrupt = Interrupt()
     run_verb(
-        lambda ctx: status.run(options, ctx),
+        lambda ctx: status.run(options, ctx, interrupt=interrupt),
         env=name,
         config=config,
         output=output,
+        interrupt=interrupt if watch else None,
+        overrides=service_overrides(region, cluster, service),
+        quiet=quiet,
+        verbose=verbose,
     )
 
 
@@ -39,7 +71,12 @@ def history_cmd(
         int, typer.Option("--limit", help="How many of the newest revisions to show.")
     ] = 20,
     config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Show the deploy ledger kept in task-definition tags."""
     name = env_name(env)
@@ -49,6 +86,9 @@ def history_cmd(
         env=name,
         config=config,
         output=output,
+        overrides=service_overrides(region, cluster, service),
+        quiet=quiet,
+        verbose=verbose,
     )
 
 
@@ -58,12 +98,15 @@ def prune_cmd(
         int | None,
         typer.Option("--keep", help="Newest revisions to keep (default: retention.keep)."),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print each deregistration instead of sending it.")
-    ] = False,
+    dry_run: DryRunOpt = False,
     env: EnvOpt = None,
     config: ConfigOpt = None,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    service: ServiceOpt = None,
     output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Deregister old task-definition revisions; never one that is current, in use or a target."""
     name = env_name(env)
@@ -73,4 +116,7 @@ def prune_cmd(
         env=name,
         config=config,
         output=output,
+        overrides=service_overrides(region, cluster, service),
+        quiet=quiet,
+        verbose=verbose,
     )

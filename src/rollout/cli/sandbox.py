@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from rollout.cli import app
 from rollout.errors import RolloutError
+
+from ._common import OutputOpt, QuietOpt, VerboseOpt, check_output
 
 sandbox_app = typer.Typer(
     name="sandbox",
@@ -22,6 +27,28 @@ app.add_typer(sandbox_app, name="sandbox")
 def _fail(exc: RolloutError) -> typer.Exit:
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(exc.exit_code)
+
+
+def _up_echo(fmt: str, quiet: bool) -> Callable[[str], None]:
+    """How `sandbox up` prints: the lines as they come (``-q``: only the ``export`` lines), or
+    with ``-o json`` one JSON object of the variables to export (comments go to stderr)."""
+    exports: dict[str, str] = {}
+
+    def echo(line: str) -> None:
+        is_export = line.startswith("export ")
+        if fmt != "json":
+            if is_export or not quiet:
+                typer.echo(line)
+            return
+        if is_export:
+            name, _, value = line[len("export ") :].partition("=")
+            exports[name] = value
+        elif line.startswith("# Ctrl-C") and exports:
+            typer.echo(json.dumps({"environment": exports}))
+        if not is_export and not quiet:
+            typer.echo(line, err=True)
+
+    return echo
 
 
 @sandbox_app.command("up")
@@ -57,11 +84,17 @@ def up(
         "--metrics-period",
         help="Seconds per ALB metric datapoint and alarm evaluation (AWS: 60; 10 for demos).",
     ),
+    output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Serve the sandbox until Ctrl-C; print the environment to export for AWS clients and the
-    local URL of each load balancer's listener."""
+    local URL of each load balancer's listener.
+
+    -o json prints {"environment": {NAME: value}} once serving; -q prints only the exports."""
     from rollout.sandbox import run_up
 
+    fmt = check_output(output, "start the sandbox")
     try:
         run_up(
             host=host,
@@ -69,7 +102,7 @@ def up(
             speed=speed,
             faults_file=faults,
             region=region,
-            echo=lambda line: typer.echo(line),
+            echo=_up_echo(fmt, quiet),
             runtime=runtime,
             preset=preset,
             max_tasks=max_tasks,
@@ -186,16 +219,31 @@ def provision(
     ),
     region: str | None = typer.Option(None, help="Region (default: the sandbox's)."),
     timeout: float = typer.Option(900.0, help="Wall seconds to wait for a steady service."),
+    output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Create the voj stack on a running `rollout sandbox up` and wait until it is steady."""
+    """Create the voj stack on a running `rollout sandbox up` and wait until it is steady.
+
+    -o json prints what was built as one JSON object (progress goes to stderr); -q prints no
+    progress."""
     from rollout.sandbox import provision_remote
 
+    fmt = check_output(output, "provision")
+
+    def echo(line: str) -> None:
+        if not quiet:
+            typer.echo(line, err=fmt == "json")
+
     try:
-        provision_remote(
+        result = provision_remote(
             endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
             region=region,
-            echo=lambda line: typer.echo(line),
+            echo=echo,
             timeout=timeout,
         )
     except RolloutError as exc:
         raise _fail(exc) from exc
+    if fmt == "json":
+        built: dict[str, Any] = dataclasses.asdict(result)
+        typer.echo(json.dumps(built, indent=2, default=str))

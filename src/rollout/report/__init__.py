@@ -123,8 +123,14 @@ def open_reporter(
     *,
     stream: TextIO | None = None,
     environ: Mapping[str, str] | None = None,
+    verbosity: int = 0,
 ) -> Reporter:
-    """A :class:`Reporter` for ``output`` (``auto|console|plain|json``) writing to ``stream``."""
+    """A :class:`Reporter` for ``output`` (``auto|console|plain|json``) writing to ``stream``.
+
+    ``verbosity`` (``-q`` → -1, ``-v`` → 1) filters what console and plain show: quiet keeps
+    warnings, errors, the verdict and report tables; verbose adds debug events (every poll).
+    The JSON document always holds every event.
+    """
     stream = stream if stream is not None else sys.stdout
     environ = environ if environ is not None else os.environ
     if output not in OUTPUTS:
@@ -143,7 +149,29 @@ def open_reporter(
     if output == "json":
         return Reporter(None, json_stream=stream, **common)
     if output == "console":
-        console = ConsoleRenderer(stream, live=_is_tty(stream))
-        return Reporter(console, finish=console.close, fallback_stream=stream, **common)
-    plain = PlainRenderer(stream, annotations=environ.get("GITHUB_ACTIONS") == "true")
-    return Reporter(plain, finish=plain.close, fallback_stream=stream, **common)
+        console = ConsoleRenderer(
+            stream, live=_is_tty(stream) and verbosity >= 0, verbose=verbosity > 0
+        )
+        return Reporter(
+            shown(console, verbosity), finish=console.close, fallback_stream=stream, **common
+        )
+    plain = PlainRenderer(
+        stream, annotations=environ.get("GITHUB_ACTIONS") == "true", verbose=verbosity > 0
+    )
+    return Reporter(shown(plain, verbosity), finish=plain.close, fallback_stream=stream, **common)
+
+
+#: Kinds a quiet run still shows: the outcome and the report a read-only verb exists to print.
+QUIET_KINDS = frozenset({"verdict", "status", "history", "prune.plan", "demo.summary"})
+
+
+def shown(render: Callable[[Event], None], verbosity: int) -> Callable[[Event], None]:
+    """``render`` behind the ``-q`` filter (normal and verbose runs see every event)."""
+    if verbosity >= 0:
+        return render
+
+    def quiet(event: Event) -> None:
+        if event.level in ("warning", "error") or event.kind in QUIET_KINDS:
+            render(event)
+
+    return quiet

@@ -41,9 +41,17 @@ VERDICT_STYLES = {
 class ConsoleRenderer:
     """Renders events on a rich console; ``live=False`` prints the log lines only."""
 
-    def __init__(self, stream: TextIO, *, live: bool = True, console: Console | None = None):
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        live: bool = True,
+        console: Console | None = None,
+        verbose: bool = False,
+    ):
         self.console = console or Console(file=stream, highlight=False)
         self._live_enabled = live
+        self._verbose = verbose
         self._live: Live | None = None
         self._origin: float | None = None
         self._now: float = 0.0
@@ -150,7 +158,7 @@ class ConsoleRenderer:
                 redirect_stderr=False,
             )
             self._live.start()
-        if event.kind != "observation" and event.level != "debug":
+        if event.kind != "observation" and (event.level != "debug" or self._verbose):
             self.console.print(self._line(event))
             if event.kind in RENDERABLES:
                 self.console.print(RENDERABLES[event.kind](event.data))

@@ -14,7 +14,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
 
 from rollout.events import Event
 from rollout.report.tables import RENDERABLES
@@ -105,6 +106,19 @@ def format_line(event: Event, origin: float) -> str:
     )
 
 
+def unboxed(renderable: RenderableType) -> RenderableType:
+    """The renderable with every table's box removed: plain output is text, not box drawing
+    (columns stay aligned by spaces; titles become plain lines)."""
+    if isinstance(renderable, Table):
+        renderable.box = None
+        renderable.show_edge = False
+        renderable.pad_edge = False
+    elif isinstance(renderable, Group):
+        for part in renderable.renderables:
+            unboxed(part)
+    return renderable
+
+
 def _escape_command(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -112,26 +126,29 @@ def _escape_command(text: str) -> str:
 class PlainRenderer:
     """Writes :func:`format_line` for each event to ``stream``."""
 
-    def __init__(self, stream: TextIO, *, annotations: bool = False) -> None:
+    def __init__(self, stream: TextIO, *, annotations: bool = False, verbose: bool = False) -> None:
         self._stream = stream
         self._annotations = annotations
+        self._verbose = verbose
         self._origin: float | None = None
         self._last_observation: str | None = None
 
     def __call__(self, event: Event) -> None:
         if self._origin is None:
             self._origin = event.at
-        if event.kind == "observation":
+        if event.kind == "observation" and not self._verbose:
             summary = describe_deployments(event.data) or event.message
             if summary == self._last_observation:
                 return
             self._last_observation = summary
-        elif event.level == "debug":
+        elif event.level == "debug" and not self._verbose:
             return
         self._stream.write(format_line(event, self._origin) + "\n")
         if event.kind in RENDERABLES:
-            console = Console(file=self._stream, no_color=True, highlight=False, width=150)
-            console.print(RENDERABLES[event.kind](event.data))
+            console = Console(
+                file=self._stream, no_color=True, highlight=False, width=150, emoji=False
+            )
+            console.print(unboxed(RENDERABLES[event.kind](event.data)))
         if self._annotations and event.level in ("warning", "error"):
             self._stream.write(f"::{event.level} title=rollout::{_escape_command(event.message)}\n")
         self._stream.flush()

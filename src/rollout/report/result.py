@@ -54,6 +54,7 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
         "ecs_events": [],
         "writes": [],
         "checks": [],
+        "image_policy_override": None,
         "rollback": None,
         "failed_task_logs": None,
         "events": [e.to_json() for e in evs],
@@ -132,6 +133,11 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
                 doc["checks"].append(
                     {"name": d.get("name"), "status": d.get("status"), "message": e.message}
                 )
+            case "image_policy.override":
+                doc["image_policy_override"] = {
+                    "reason": d.get("reason"),
+                    "violations": list(d.get("violations") or []),
+                }
             case "rollback.started":
                 doc["rollback"] = {"at": e.at, "to": d.get("to"), "via": d.get("via")}
                 _append_unique(td_arns, d.get("to"))

@@ -42,6 +42,7 @@ from rollout.sandbox.world import ACCOUNT_ID, ApiFault, Ticker, World, steadines
 
 if TYPE_CHECKING:
     from rollout.sandbox.provision import ProvisionResult
+    from rollout.sandbox.provision_env import EnvironmentResult
 
 __all__ = [
     "ACCOUNT_ID",
@@ -447,6 +448,19 @@ class Sandbox:
         step = 0.25 if self.runtime == "process" else 5.0
         self.wait_steady(result.cluster, result.service, revision=1, step=step)
         self.provisioned = result
+        return result
+
+    def provision_environment(self, env: str, **kwargs: Any) -> EnvironmentResult:
+        """Add ``env`` (from rollout.toml, e.g. ``staging``) beside the provisioned voj stack
+        (:func:`rollout.sandbox.provision_env.provision_environment`) and wait until its service
+        runs its revision 1, steady."""
+        from rollout.sandbox.provision_env import provision_environment
+
+        if self.provisioned is None:
+            self.provision_voj()
+        assert self.provisioned is not None
+        result = provision_environment(self.client_factory(), self.provisioned, env, **kwargs)
+        self.wait_steady(result.cluster, result.service, revision=1)
         return result
 
     # -- lifecycle -----------------------------------------------------------------------------

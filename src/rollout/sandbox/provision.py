@@ -45,11 +45,14 @@ import yaml
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from rollout.aws import ClientFactory
+from rollout.config import load_config
 from rollout.errors import RolloutError
+from rollout.templating import lookup_from, substitute_document
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TEMPLATE = REPO_ROOT / "infra" / "voj.yaml"
 DEFAULT_TASKDEF = REPO_ROOT / ".github" / "ecs" / "taskdef.json"
+DEFAULT_CONFIG = REPO_ROOT / "rollout.toml"
 DEFAULT_STACK_NAME = "voj-prod"
 DEFAULT_IMAGE_TAGS: tuple[str, ...] = ("sha-0000001", "sha-0000002", "sha-0000003")
 REPOSITORY = "voj-backend"
@@ -558,13 +561,27 @@ def _convert(resource_type: str, value: Any, shape: Shape, *, path: str) -> Any:
 # ----------------------------------------------------------------------------- provision
 
 
-def render_taskdef(path: Path, *, account: str, image: str) -> dict[str, Any]:
-    """The task-definition template with ``<account>`` filled in and every image swapped."""
+def taskdef_vars(env: str = "prod", config: Path = DEFAULT_CONFIG) -> dict[str, str]:
+    """The template's ``${NAME}`` values for ``env``: its ``vars`` in ``config`` (rollout.toml),
+    as an operator bootstrapping the stack would fill them in."""
+    return dict(load_config(config, env, environ={}).vars)
+
+
+def render_taskdef(
+    path: Path, *, account: str, image: str, variables: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The task-definition template with ``${NAME}`` variables (default: prod's in
+    rollout.toml) and ``<account>`` filled in and every image swapped."""
     try:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProvisionError(f"failed to read task definition {path}: {exc.strerror}.") from exc
-    taskdef: dict[str, Any] = json.loads(raw.replace(ACCOUNT_PLACEHOLDER, account))
+    values = taskdef_vars() if variables is None else variables
+    taskdef: dict[str, Any] = substitute_document(
+        json.loads(raw.replace(ACCOUNT_PLACEHOLDER, account)),
+        lookup_from(values),
+        source=f"the task definition {path}",
+    )
     for container in taskdef.get("containerDefinitions", []):
         container["image"] = image
     return taskdef

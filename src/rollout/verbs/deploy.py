@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rollout.config import EnvConfig, load_config
+from rollout.config import EnvConfig
 from rollout.context import Context
+from rollout.decisions.image_policy import OVERRIDE_TAG
+from rollout.decisions.taskdef import tag_value
 from rollout.engine.deploy import DeployRequest, DeployRun, Prepared
 from rollout.engine.gateways import Gateways
 from rollout.engine.interrupt import Interrupt
@@ -19,7 +21,7 @@ from rollout.engine.outcome import Outcome
 from rollout.engine.probe import Prober, http_probe
 from rollout.engine.session import Session
 from rollout.engine.settings import EngineSettings, settings_from_config
-from rollout.verbs.render import render_task_definition
+from rollout.verbs.render import check_image, render_task_definition
 from rollout.verbs.verify import run_checks
 
 
@@ -31,6 +33,8 @@ class DeployOptions:
     no_rollback: bool = False
     dry_run: bool = False
     rollback_on_timeout: bool = False
+    #: Deploy an image the environment's image policy rejects; the reason is logged and tagged.
+    image_policy_override: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,14 +52,20 @@ def engine_settings(cfg: EnvConfig, timeout: float | None) -> EngineSettings:
     return settings
 
 
-def prepare(cfg: EnvConfig, image: str, ctx: Context) -> Prepared:
-    """Render and verify (read-only); the engine's Preflight step."""
+def prepare(
+    cfg: EnvConfig, image: str, ctx: Context, *, image_policy_override: str | None = None
+) -> Prepared:
+    """Render and verify (read-only); the engine's Preflight step. An image-policy override
+    that was needed is recorded on the revision (``rollout:image-policy-override``)."""
     # a missing image is a failed preflight check (exit 10), not a config error
     rendered = render_task_definition(cfg, image, ctx, require_image=False)
-    report = run_checks(cfg, rendered, ctx)
+    report = run_checks(cfg, rendered, ctx, image_policy_override=image_policy_override)
+    tags = dict(rendered.tags)
+    if report.image_policy_override:
+        tags[OVERRIDE_TAG] = tag_value(report.image_policy_override)
     return Prepared(
         document=rendered.document,
-        tags=rendered.tags,
+        tags=tags,
         image=rendered.image,
         digest=rendered.digest,
         ok=report.ok,
@@ -76,7 +86,8 @@ def run(
     interrupt: Interrupt | None = None,
     prober: Prober = http_probe,
 ) -> Outcome:
-    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    check_image(options.image)  # a malformed --image is a usage error before any AWS call
+    cfg = ctx.load_env(options.env)
     session = Session(
         ctx,
         Gateways.from_factory(ctx.factory),
@@ -87,7 +98,9 @@ def run(
     )
     request = DeployRequest(
         image=options.image,
-        prepare=lambda: prepare(cfg, options.image, ctx),
+        prepare=lambda: prepare(
+            cfg, options.image, ctx, image_policy_override=options.image_policy_override
+        ),
         no_rollback=options.no_rollback,
         rollback_on_timeout=options.rollback_on_timeout,
         retention=lambda: _retention(cfg, ctx),
@@ -102,7 +115,7 @@ def run_watch(
     interrupt: Interrupt | None = None,
     prober: Prober = http_probe,
 ) -> Outcome:
-    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    cfg = ctx.load_env(options.env)
     session = Session(
         ctx,
         Gateways.from_factory(ctx.factory),

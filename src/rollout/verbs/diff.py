@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rollout.config import EnvConfig, load_config
+from rollout.config import EnvConfig
 from rollout.context import Context
 from rollout.decisions.jsondiff import (
     mask_environment,
@@ -122,9 +122,7 @@ class DiffOptions:
 def run(options: DiffOptions, ctx: Context) -> Outcome:
     """Load the config, render, diff against the live service. ``details["diff"]`` is the
     :class:`DiffResult`; exit 0 (same) or 1 (different)."""
-    cfg = load_config(
-        ctx.config_path, options.env, environ=ctx.environ, overrides=options.overrides
-    )
+    cfg = ctx.load_env(options.env, options.overrides)
     rendered = render_task_definition(cfg, options.image, ctx)
     result = diff(cfg, rendered, ctx, show_values=options.show_values)
     return Outcome(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rollout.config import EnvConfig, load_config
+from rollout.config import EnvConfig
 from rollout.context import Context
 from rollout.decisions import ledger
 from rollout.engine.outcome import Outcome
@@ -74,7 +74,7 @@ def run(options: HistoryOptions, ctx: Context) -> Outcome:
             f"failed to read history: --limit must be at least 1 (got {options.limit}).",
             hint="Pass --limit 20, for example.",
         )
-    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    cfg = ctx.load_env(options.env)
     started = start(ctx, "history", cfg)
     family, current, found = revisions(cfg, ctx, limit=options.limit)
     rows = [_row(ledger.parse(td), _image(td), current) for td in found]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rollout.config import EnvConfig, load_config
+from rollout.config import EnvConfig
 from rollout.context import Context
 from rollout.decisions import ledger
 from rollout.decisions.retention import PrunePlan, Revision, plan_prune
@@ -103,7 +103,7 @@ def apply(cfg: EnvConfig, ctx: Context, *, keep: int, dry_run: bool) -> PrunePla
 
 
 def run(options: PruneOptions, ctx: Context) -> Outcome:
-    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    cfg = ctx.load_env(options.env)
     keep = options.keep if options.keep is not None else cfg.retention.keep
     if keep < 1:
         raise UsageError(

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rollout.config import EnvConfig, load_config
+from rollout.config import EnvConfig
 from rollout.context import Context
+from rollout.decisions.reference import ReferenceError, check_image_argument
 from rollout.decisions.taskdef import (
     ImageRef,
     container_names,
@@ -40,7 +41,7 @@ from rollout.decisions.taskdef import (
     tags_to_list,
 )
 from rollout.engine.outcome import Outcome
-from rollout.errors import AwsError, ConfigError
+from rollout.errors import AwsError, ConfigError, UsageError
 from rollout.gateways.ecr import EcrGateway
 from rollout.gateways.sts import StsGateway
 from rollout.templating import contains, fill_placeholders, lookup_from, substitute_document
@@ -112,6 +113,18 @@ def load_template(path: Path) -> dict[str, Any]:
     return doc
 
 
+def check_image(image: str | None) -> None:
+    """Raise :class:`UsageError` (exit 2) when ``image`` is not an image reference or shorthand
+    (the OCI reference grammar, :mod:`rollout.decisions.reference`). No I/O: callers run it
+    before any AWS call."""
+    if image is None:
+        return
+    try:
+        check_image_argument(image)
+    except ReferenceError as exc:
+        raise UsageError(f"failed to parse the image {image!r}: {exc}.", hint=exc.hint) from None
+
+
 def render_task_definition(
     cfg: EnvConfig,
     image: str | None,
@@ -127,6 +140,7 @@ def render_task_definition(
     When an ECR image cannot be found the result is left unpinned with a warning (so ``verify``
     can report it beside every other problem); ``require_image=True`` raises instead.
     """
+    check_image(image)
     template = load_template(cfg.template)
     lookup = lookup_from(ctx.environ, cfg.vars)
     document = substitute_document(template, lookup, source=f"the template {cfg.template}")
@@ -254,9 +268,7 @@ class RenderOptions:
 def run(options: RenderOptions, ctx: Context) -> Outcome:
     """Load the config, render (an ECR image that is not found is an error here), write the file
     when asked. ``details["json"]`` holds the registration document as JSON text."""
-    cfg = load_config(
-        ctx.config_path, options.env, environ=ctx.environ, overrides=options.overrides
-    )
+    cfg = ctx.load_env(options.env, options.overrides)
     rendered = render_task_definition(cfg, options.image, ctx, require_image=True)
     text = rendered.to_json()
     if options.output is not None:
@@ -267,5 +279,10 @@ def run(options: RenderOptions, ctx: Context) -> Outcome:
     return Outcome(
         verdict="rendered",
         exit_code=0,
-        details={"json": text, "image": rendered.image, "warnings": list(rendered.warnings)},
+        details={
+            "json": text,
+            "image": rendered.image,
+            "digest": rendered.digest,
+            "warnings": list(rendered.warnings),
+        },
     )

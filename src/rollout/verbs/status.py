@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rollout.config import EnvConfig, load_config
+from rollout.config import EnvConfig
 from rollout.context import Context
 from rollout.decisions import ledger
+from rollout.engine.interrupt import Interrupt
 from rollout.engine.outcome import Outcome
 from rollout.events import Event
 from rollout.gateways.ecs import EcsGateway
@@ -26,6 +27,11 @@ class StatusOptions:
     env: str = "prod"
     #: How many of the newest service events to show.
     events: int = 10
+    #: Refresh every ``interval`` seconds until interrupted (Ctrl-C) or ``count`` looks.
+    watch: bool = False
+    interval: float = 5.0
+    #: With ``watch``: stop after this many looks (None: until interrupted). For tests and CI.
+    count: int | None = None
 
 
 def snapshot(cfg: EnvConfig, ctx: Context, *, events: int = 10) -> dict[str, Any]:
@@ -103,17 +109,29 @@ def snapshot(cfg: EnvConfig, ctx: Context, *, events: int = 10) -> dict[str, Any
     }
 
 
-def run(options: StatusOptions, ctx: Context) -> Outcome:
-    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+def run(options: StatusOptions, ctx: Context, *, interrupt: Interrupt | None = None) -> Outcome:
+    """One look at the service; with ``watch``, one every ``interval`` seconds (on the Context's
+    clock) until ``interrupt`` is set (Ctrl-C) or ``count`` looks were shown. Stopping a watch
+    is the normal way out: exit 0."""
+    cfg = ctx.load_env(options.env)
+    interrupt = interrupt or Interrupt()
     started = start(ctx, "status", cfg)
-    data = snapshot(cfg, ctx, events=options.events)
-    ctx.emit(
-        Event(
-            "status",
-            ctx.clock.now(),
-            f"{cfg.cluster}/{cfg.service}: {data['running']}/{data['desired']} running on "
-            f"{data['task_definition'].rsplit('/', 1)[-1]}",
-            data=data,
+    looks = 0
+    while True:
+        data = snapshot(cfg, ctx, events=options.events)
+        looks += 1
+        ctx.emit(
+            Event(
+                "status",
+                ctx.clock.now(),
+                f"{cfg.cluster}/{cfg.service}: {data['running']}/{data['desired']} running on "
+                f"{data['task_definition'].rsplit('/', 1)[-1]}",
+                data={**data, "look": looks} if options.watch else data,
+            )
         )
-    )
-    return finish(ctx, started)
+        if not options.watch or (options.count is not None and looks >= options.count):
+            break
+        interrupt.sleep(ctx.clock, options.interval)
+        if interrupt.is_set():
+            break
+    return finish(ctx, started, message="stopped watching" if options.watch else "done")

@@ -6,9 +6,8 @@ The default target is the newest revision before the current one that ran health
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from rollout.config import load_config
 from rollout.context import Context
 from rollout.engine.gateways import Gateways
 from rollout.engine.interrupt import Interrupt
@@ -23,14 +22,21 @@ class UndoOptions:
     env: str = "prod"
     to_revision: int | None = None  # None: the last known good before the current one
     dry_run: bool = False
+    #: Seconds to wait for the restore to be verified (overrides ``timeouts.healthy``).
+    timeout: float | None = None
 
 
 def run(options: UndoOptions, ctx: Context, *, interrupt: Interrupt | None = None) -> Outcome:
-    cfg = load_config(ctx.config_path, options.env, environ=ctx.environ)
+    cfg = ctx.load_env(options.env)
+    settings = settings_from_config(cfg)
+    if options.timeout is not None:
+        settings = replace(
+            settings, timeouts=replace(settings.timeouts, healthy=float(options.timeout))
+        )
     session = Session(
         ctx,
         Gateways.from_factory(ctx.factory),
-        settings_from_config(cfg),
+        settings,
         interrupt or Interrupt(),
         dry_run=options.dry_run,
     )

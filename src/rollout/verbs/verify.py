@@ -4,11 +4,13 @@ Every check is a :class:`~rollout.decisions.checks.Check` (✓ pass, ✗ fail, !
 one-line fix; each is also emitted as a ``check`` event. Only read calls are made
 (Describe*/Get*/List*); ``tests/config/test_verify.py`` asserts that on the recorded calls.
 
-Checks (in order): image in ECR, Fargate size, secret-looking plain environment variables,
-execution/task roles (exist, trust ecs-tasks.amazonaws.com), each ``secrets`` reference (exists;
-readable by the execution role's policies), awslogs log groups, the service (exists), its circuit
-breaker, min/max percent at the desired count, network mode and subnets, container/port wiring
-to its target groups, and the speed its health-check and draining settings cost.
+Checks (in order): image in ECR, the image policy (allowed registries, digest pinning), the
+environment's resources (family, secrets and log groups belong to it), Fargate size,
+secret-looking plain environment variables, execution/task roles (exist, trust
+ecs-tasks.amazonaws.com), each ``secrets`` reference (exists; readable by the execution role's
+policies), awslogs log groups, the service (exists), its circuit breaker, min/max percent at the
+desired count, network mode and subnets, container/port wiring to its target groups, and the
+speed its health-check and draining settings cost.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rollout.config import EnvConfig, load_config
+from rollout.config import EnvConfig, environment_names
 from rollout.context import Context
 from rollout.decisions.checks import (
     Check,
@@ -37,9 +39,19 @@ from rollout.decisions.checks import (
     trusts_ecs_tasks,
 )
 from rollout.decisions.fargate import fargate_size_problem
+from rollout.decisions.image_policy import (
+    CHECK_NAME as IMAGE_POLICY_CHECK,
+)
+from rollout.decisions.image_policy import (
+    allowed_registries,
+    check_image_policy,
+    container_images,
+    violations,
+)
+from rollout.decisions.isolation import check_isolation
 from rollout.decisions.taskdef import parse_image
 from rollout.engine.outcome import Outcome
-from rollout.errors import AwsError, CredentialsError
+from rollout.errors import AwsError, ConfigError, CredentialsError
 from rollout.events import Event, Level
 from rollout.gateways.ecr import EcrGateway
 from rollout.gateways.ecs import EcsGateway, ServiceNotFound
@@ -62,6 +74,8 @@ class VerifyReport:
     checks: tuple[Check, ...]
     env: str = ""
     image: str = ""
+    #: The reason given with --image-policy-override, when the policy was actually overridden.
+    image_policy_override: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -84,6 +98,7 @@ class VerifyReport:
             "exit_code": self.exit_code,
             "summary": {"pass": passed, "fail": failed, "warn": warned},
             "checks": [c.to_json() for c in self.checks],
+            "image_policy_override": self.image_policy_override,
         }
 
 
@@ -132,18 +147,36 @@ class _Run:
         return self._account
 
 
-def run_checks(cfg: EnvConfig, rendered: Rendered, ctx: Context) -> VerifyReport:
-    """Run every preflight check (read-only) and emit one ``check`` event per result."""
+def run_checks(
+    cfg: EnvConfig,
+    rendered: Rendered,
+    ctx: Context,
+    *,
+    image_policy_override: str | None = None,
+) -> VerifyReport:
+    """Run every preflight check (read-only) and emit one ``check`` event per result.
+
+    ``image_policy_override`` (a reason) turns image-policy violations into a warning, emitted
+    as an ``image_policy.override`` event and kept in the report.
+    """
     run = _Run(cfg, rendered, ctx)
     doc = rendered.document
     run.guarded("image", lambda: _image(run))
+    overridden: list[str] = []
+    run.guarded(IMAGE_POLICY_CHECK, lambda: _image_policy(run, image_policy_override, overridden))
+    _isolation(run)
     _fargate(run, doc)
     run.add(check_secret_env(doc))
     run.guarded("roles", lambda: _roles(run, doc))
     run.guarded("secrets", lambda: _secrets(run, doc))
     run.guarded("logs", lambda: _logs(run, doc))
     run.guarded("service", lambda: _service(run, doc))
-    return VerifyReport(checks=tuple(run.checks), env=cfg.name, image=rendered.image)
+    return VerifyReport(
+        checks=tuple(run.checks),
+        env=cfg.name,
+        image=rendered.image,
+        image_policy_override=image_policy_override if overridden else None,
+    )
 
 
 # -- groups ----------------------------------------------------------------------------------
@@ -198,6 +231,53 @@ def _image(run: _Run) -> None:
         )
     else:
         run.add(Check(name, "pass", f"{shown} → {found.digest}"))
+
+
+def _image_policy(run: _Run, override: str | None, overridden: list[str]) -> None:
+    """Allowed registries and digest pinning for every container's image (no AWS call unless
+    the allow-list needs the account id)."""
+    policy = run.cfg.image_policy
+    patterns = policy.registries
+    needs_account = not patterns or any("<account>" in p for p in patterns)
+    account = run.account if needs_account else ""
+    allowed = allowed_registries(patterns, account=account, region=run.cfg.region)
+    images = container_images(run.rendered.document)
+    # an ECR image render could not find is unpinned because it is missing: `image: in ECR`
+    # reports that, so it is not reported twice
+    excused = [] if run.rendered.in_ecr or not _is_ecr(run.rendered.image) else [run.rendered.image]
+    check = check_image_policy(
+        images,
+        allowed,
+        require_digest=policy.require_digest,
+        override=override,
+        unpinned_ok=excused,
+    )
+    run.add(check)
+    if override and check.status == "warn":
+        found = violations(
+            images, allowed, require_digest=policy.require_digest, unpinned_ok=excused
+        )
+        overridden.extend(found)
+        run.ctx.emit(
+            Event(
+                kind="image_policy.override",
+                at=run.ctx.clock.now(),
+                message=f"image policy overridden: {override}",
+                level="warning",
+                data={"reason": override, "violations": found},
+            )
+        )
+
+
+def _isolation(run: _Run) -> None:
+    """The family, secrets and log groups must be this environment's (decisions.isolation)."""
+    cfg = run.cfg
+    try:
+        names = dict(environment_names(run.ctx.config_path))
+    except ConfigError:
+        names = {}
+    names[cfg.name] = (cfg.name, *cfg.aliases)
+    run.add(check_isolation(run.rendered.document, cfg.name, names, cfg.isolation))
 
 
 def _fargate(run: _Run, doc: dict[str, Any]) -> None:
@@ -459,11 +539,14 @@ def _wiring_and_speed(run: _Run, doc: dict[str, Any], service: Service) -> None:
 # -- human output -----------------------------------------------------------------------------
 
 
-def format_report(report: VerifyReport) -> str:
-    """The check list for a terminal: one line per check, a fix line under each ✗ and !."""
+def format_report(report: VerifyReport, *, problems_only: bool = False) -> str:
+    """The check list for a terminal: one line per check, a fix line under each ✗ and !.
+    ``problems_only`` (``-q``) leaves out the checks that passed."""
     lines = [f"verify {report.env}: {report.image}"]
     width = max((len(c.name) for c in report.checks), default=0)
     for c in report.checks:
+        if problems_only and c.status == "pass":
+            continue
         lines.append(f"  {c.symbol} {c.name.ljust(width)}  {c.message}")
         if c.status != "pass" and c.fix:
             lines.append(f"    {' ' * width}  fix: {c.fix}")
@@ -502,16 +585,16 @@ class VerifyOptions:
     env: str
     image: str | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    #: Accept an image the environment's image policy rejects; the reason is recorded.
+    image_policy_override: str | None = None
 
 
 def run(options: VerifyOptions, ctx: Context) -> Outcome:
     """Load the config, render (leniently: a missing image becomes a failed check), run the
     checks. ``details["report"]`` is the :class:`VerifyReport`."""
-    cfg = load_config(
-        ctx.config_path, options.env, environ=ctx.environ, overrides=options.overrides
-    )
+    cfg = ctx.load_env(options.env, options.overrides)
     rendered = render_task_definition(cfg, options.image, ctx)
-    report = run_checks(cfg, rendered, ctx)
+    report = run_checks(cfg, rendered, ctx, image_policy_override=options.image_policy_override)
     failed = report.failed
     return Outcome(
         verdict="ok" if report.ok else "preflight-failed",

@@ -1,0 +1,308 @@
+"""The CLI's conventions, checked on every command there is (so verbs added later are held to
+them too): -o/--output is the output format, -q/-v everywhere, --region/--cluster/--service
+wherever --env is, --dry-run on writers; plus what the conventions promise at run time."""
+
+from __future__ import annotations
+
+import ast
+import io
+import itertools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from rollout.cli import _register, app
+from rollout.engine.interrupt import Interrupt
+from rollout.events import Event
+from rollout.report import OUTPUTS, open_reporter
+from rollout.verbs import status
+from rollout.verbs.demo_story import ACTS, SUMMARY
+
+from .conftest import REPO, LedgerWorld
+
+#: No endpoint, no credentials: any AWS call would fail, so exit 2 proves none was made.
+ENV = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "", "ROLLOUT_ENV": ""}
+#: Verbs that write to AWS (when present): each must offer --dry-run.
+WRITERS = {"deploy", "undo", "prune", "restart", "scale", "run"}
+BOX = re.compile(r"[─│┃━┏┓┗┛┡┩╇┌┐└┘├┤┬┴┼╭╮╰╯═║]")
+
+
+# typer vendors its own click: commands and parameters are matched by shape, not by class
+def _commands() -> Iterator[tuple[str, Any]]:
+    _register()
+    root = typer.main.get_command(app)
+
+    def walk(prefix: str, cmd: Any) -> Iterator[tuple[str, Any]]:
+        if hasattr(cmd, "commands"):
+            for name, sub in sorted(cmd.commands.items()):
+                yield from walk(f"{prefix} {name}".strip(), sub)
+        else:
+            yield prefix, cmd
+
+    yield from walk("", root)
+
+
+COMMANDS = dict(_commands())
+
+
+def _option(cmd: Any, name: str) -> Any:
+    for param in cmd.params:
+        if param.param_type_name == "option" and name in param.opts + param.secondary_opts:
+            return param
+    return None
+
+
+def test_the_walk_sees_every_verb() -> None:
+    """The walk finds the commands (a broken walk would make the checks below vacuous)."""
+    assert {"deploy", "undo", "status", "render", "verify", "demo", "sandbox up"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_output_is_the_format_everywhere(name: str) -> None:
+    """-o/--output names the output format (a string, one of auto|console|plain|json), never a
+    file: a file is --out-file."""
+    cmd = COMMANDS[name]
+    option = _option(cmd, "--output")
+    assert option is not None, f"{name} has no --output"
+    assert "-o" in option.opts, f"{name}: --output lacks -o"
+    annotation = getattr(getattr(option, "type_descriptor", None), "annotation", str)
+    assert annotation is str, f"{name}: --output is a {annotation}, not a format"
+    assert option.default in OUTPUTS, f"{name}: --output defaults to {option.default!r}"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_quiet_and_verbose_everywhere(name: str) -> None:
+    """-q/--quiet and -v/--verbose are on every command."""
+    cmd = COMMANDS[name]
+    quiet, verbose = _option(cmd, "--quiet"), _option(cmd, "--verbose")
+    assert quiet is not None, name
+    assert "-q" in quiet.opts
+    assert quiet.is_flag
+    assert verbose is not None, name
+    assert "-v" in verbose.opts
+    assert verbose.count
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in COMMANDS.items() if _option(c, "--env")))
+def test_every_service_verb_takes_region_cluster_service(name: str) -> None:
+    """A command that takes --env talks to a service: it takes --region, --cluster and
+    --service too."""
+    cmd = COMMANDS[name]
+    for flag in ("--region", "--cluster", "--service"):
+        assert _option(cmd, flag) is not None, f"{name} lacks {flag}"
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS & set(COMMANDS)))
+def test_writers_have_dry_run(name: str) -> None:
+    """Every verb that writes offers --dry-run."""
+    assert _option(COMMANDS[name], "--dry-run") is not None
+
+
+def test_undo_timeout_and_status_watch() -> None:
+    """undo takes --timeout; status takes --watch."""
+    assert _option(COMMANDS["undo"], "--timeout") is not None
+    assert _option(COMMANDS["status"], "--watch") is not None
+
+
+def _minimal_args(cmd: Any) -> list[str]:
+    """Dummy values for a command's required parameters (they are never used: -o fails first)."""
+    args: list[str] = []
+    for param in cmd.params:
+        if param.param_type_name == "option" and param.required:
+            args += [param.opts[-1], "nginx:1"]
+        elif param.param_type_name == "argument" and param.required:
+            args += ["--", "true"] if param.nargs == -1 else ["1"]
+    return args
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_unknown_output_is_a_usage_error_before_any_call(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-o yaml` exits 2 naming the formats, on every command, with no AWS reachable."""
+    monkeypatch.chdir(REPO)
+    cmd = COMMANDS[name]
+    args = [*name.split(), "-o", "yaml", *_minimal_args(cmd)]
+    result = CliRunner().invoke(app, args, env=ENV)
+    assert result.exit_code == 2, (args, result.output)
+    assert "unknown --output 'yaml'" in result.output, result.output
+
+
+def test_verbs_load_config_through_the_context() -> None:
+    """No verb calls load_config itself (demo excepted: it stages its own copy), so the
+    --region/--cluster/--service flags, kept in Context.overrides, reach every verb."""
+    offenders = []
+    for path in sorted((REPO / "src/rollout/verbs").glob("*.py")):
+        if path.stem in {"demo"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "load_config":
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
+
+
+# -- at run time ---------------------------------------------------------------------------------
+
+
+def test_cluster_flag_reaches_the_verb(ledger_world: LedgerWorld) -> None:
+    """`status --cluster C` reads cluster C (here: one that does not exist, so it says so)."""
+    _register()
+    env = ledger_world.sb.env()
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                "status",
+                "--cluster",
+                "voj-elsewhere",
+                "-o",
+                "plain",
+                "--config",
+                str(REPO / "rollout.toml"),
+            ],
+            env={**env, "ROLLOUT_ENV": None},
+        )
+    finally:
+        ledger_world.sb.stop()
+    assert result.exit_code != 0
+    assert "voj-elsewhere" in result.output
+
+
+def test_status_watch_refreshes_on_the_injected_clock(ledger_world: LedgerWorld) -> None:
+    """status --watch looks every --interval seconds of the Context's clock until Ctrl-C (the
+    interrupt flag); stopping is the normal end: exit 0."""
+    ctx, reporter = ledger_world.context()
+    interrupt = Interrupt()
+    looks: list[float] = []
+
+    def sink(event: Event) -> None:
+        reporter(event)
+        if event.kind == "status":
+            looks.append(event.at)
+            if len(looks) == 3:
+                interrupt.set("SIGINT")  # Ctrl-C during the third look
+
+    ctx.emit = sink
+    outcome = status.run(
+        status.StatusOptions(env="prod", watch=True, interval=7.0), ctx, interrupt=interrupt
+    )
+    assert outcome.exit_code == 0
+    assert len(looks) == 3
+    assert [round(b - a, 3) for a, b in itertools.pairwise(looks)] == [7.0, 7.0]
+
+
+def test_status_watch_count_stops_by_itself(ledger_world: LedgerWorld) -> None:
+    """With count, the watch stops after that many looks (no interrupt needed)."""
+    ctx, reporter = ledger_world.context()
+    status.run(status.StatusOptions(env="prod", watch=True, interval=1.0, count=2), ctx)
+    assert sum(e.kind == "status" for e in reporter.events) == 2
+
+
+def test_plain_output_has_no_box_tables(ledger_world: LedgerWorld) -> None:
+    """--output plain prints status and history as text columns, with no box drawing."""
+    from rollout.verbs import history
+
+    out = io.StringIO()
+    reporter = open_reporter("plain", stream=out, environ={})
+    ctx, _ = ledger_world.context(reporter)
+    status.run(status.StatusOptions(env="prod"), ctx)
+    history.run(history.HistoryOptions(env="prod"), ctx)
+    reporter.close()
+    text = out.getvalue()
+    assert "Deployments" in text
+    assert "History of" in text
+    assert BOX.search(text) is None, BOX.findall(text)[:5]
+
+
+def _events() -> list[Event]:
+    return [
+        Event("run.started", 0.0, "deploy", level="debug"),
+        Event("observation", 1.0, "poll 1", level="debug", data={"healthy": 0}),
+        Event("observation", 2.0, "poll 2", level="debug", data={"healthy": 0}),
+        Event("step.started", 3.0, "step 1/3: register"),
+        Event("signal", 4.0, "task crashed", level="warning"),
+        Event("verdict", 5.0, "SUCCEEDED", level="success", data={"verdict": "SUCCEEDED"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("verbosity", "shown", "hidden"),
+    [
+        (-1, ["task crashed", "SUCCEEDED"], ["register", "poll"]),
+        (0, ["register", "task crashed", "SUCCEEDED", "poll 1"], ["poll 2", "DEBUG deploy"]),
+        (1, ["register", "poll 1", "poll 2", "DEBUG deploy"], []),
+    ],
+    ids=["quiet", "normal", "verbose"],
+)
+def test_quiet_and_verbose_filter_plain_lines(
+    verbosity: int, shown: list[str], hidden: list[str]
+) -> None:
+    """-q keeps warnings, errors and the verdict; -v adds debug events and every poll."""
+    out = io.StringIO()
+    reporter = open_reporter("plain", stream=out, environ={}, verbosity=verbosity)
+    for event in _events():
+        reporter(event)
+    reporter.close()
+    text = out.getvalue()
+    for phrase in shown:
+        assert phrase in text, (phrase, text)
+    for phrase in hidden:
+        assert phrase not in text, (phrase, text)
+
+
+def test_shell_completion_is_on() -> None:
+    """`rollout --install-completion` / `--show-completion` are typer's (completion enabled)."""
+    _register()
+    result = CliRunner().invoke(app, ["--help"])
+    assert "--install-completion" in result.output
+    shown = CliRunner().invoke(app, ["--show-completion", "bash"], prog_name="rollout")
+    assert shown.exit_code == 0, shown.output
+    assert "complete" in shown.output
+
+
+def test_readme_and_demo_help_say_the_same() -> None:
+    """The README's `make demo` line and `rollout demo --help` both say demo_story.SUMMARY, and
+    the story names every release the demo ships, and counts its bad ones right."""
+    from rollout.verbs import demo
+
+    _register()
+    help_text = " ".join(CliRunner().invoke(app, ["demo", "--help"]).output.split())
+    assert " ".join(SUMMARY.split()) in help_text
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"make demo   # {SUMMARY}" in readme
+    releases = [v for v in vars(demo).values() if isinstance(v, demo.Release)]
+    assert releases
+    for release in releases:
+        assert f'"{release.name}"' in ACTS, release.name
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+    bad = sum(r.bad for r in releases)
+    assert f"{words[bad]} bad" in SUMMARY
+
+
+@pytest.mark.parametrize(
+    ("verbosity", "shown", "hidden"),
+    [
+        (-1, ["task crashed", "SUCCEEDED"], ["register", "· deploy"]),
+        (0, ["register", "task crashed", "SUCCEEDED"], ["· deploy"]),
+        (1, ["register", "· deploy", "SUCCEEDED"], []),
+    ],
+    ids=["quiet", "normal", "verbose"],
+)
+def test_quiet_and_verbose_filter_the_console(
+    verbosity: int, shown: list[str], hidden: list[str]
+) -> None:
+    """The console honours -q and -v the same way (its panel, not lines, shows the polls)."""
+    out = io.StringIO()
+    reporter = open_reporter("console", stream=out, environ={}, verbosity=verbosity)
+    for event in _events():
+        reporter(event)
+    reporter.close()
+    text = out.getvalue()
+    for phrase in shown:
+        assert phrase in text, (phrase, text)
+    for phrase in hidden:
+        assert phrase not in text, (phrase, text)

@@ -9,7 +9,7 @@
     ├── DeployFailedRolledBack        release bad, service restored and verified; exit 20
     ├── RollbackFailed                release bad and the restore failed: page someone; exit 21
     ├── Superseded                    another deployment replaced ours; exit 30
-    ├── LockHeld                      another deploy or undo holds the service lock; exit 30
+    ├── LockHeld                      another deploy or undo holds the service lock; exit 31
     ├── Interrupted                   SIGINT/SIGTERM while watching; exit 40
     └── TimedOut                      ECS still progressing at the deadline; exit 50
 
@@ -72,7 +72,9 @@ class Superseded(RolloutError):
 
 
 class LockHeld(RolloutError):
-    exit_code = 30
+    #: distinct from SUPERSEDED (30): "someone else is deploying, I wrote nothing" versus
+    #: "someone else's deploy replaced mine"
+    exit_code = 31
 
 
 class Interrupted(RolloutError):

@@ -226,6 +226,18 @@ def denied_response() -> AWSResponse:
     )
 
 
+def conflict_response() -> AWSResponse:
+    body = json.dumps(
+        {"__type": "ConflictException", "message": "The service deployment is not in progress"}
+    ).encode()
+    return AWSResponse(
+        "http://sandbox.invalid/",
+        400,
+        {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "conflict"},
+        _Raw(body),
+    )
+
+
 def expired_response() -> AWSResponse:
     body = json.dumps(
         {

@@ -29,12 +29,21 @@ from rollout.model import TaskDefinition
         ("SUPERSEDED", 30),
         ("INTERRUPTED", 40),
         ("TIMED_OUT", 50),
+        ("NO_TASKS", 60),
         ("NONSENSE", 2),
     ],
 )
 def test_exit_code_contract(verdict: str, code: int) -> None:
     """Each verdict maps to its documented exit code; anything else is a usage error (2)."""
     assert exit_code(verdict) == code
+
+
+def test_lock_held_and_superseded_have_distinct_exit_codes() -> None:
+    """CI can tell "someone else is deploying" (31) from "someone else's deploy replaced mine"."""
+    from rollout.errors import LockHeld
+
+    assert LockHeld.exit_code == 31
+    assert exit_code("SUPERSEDED") == 30
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from rollout.decisions.target import (
     NoTarget,
     RollbackTarget,
     deploy_rollback_target,
+    in_flight,
     primary_completed,
     undo_target,
 )
@@ -88,6 +89,8 @@ def test_deploy_rollback_target_table(
         ),  # no rolloutState: sole deployment, all running
         (svc(dep("ecs-svc/3", 3, state=None, running=1)), False),
         (svc(dep("a", 3, state=None), dep("b", 2, state=None, status="ACTIVE")), False),
+        # COMPLETED at desiredCount 0: nothing ran, so nothing was proven (issue 11, item 1)
+        (svc(dep("ecs-svc/3", 3, desired=0, running=0), desired=0), False),
     ],
 )
 def test_primary_completed_table(service: Service, completed: bool) -> None:
@@ -130,3 +133,24 @@ def test_undo_target_table(
     else:
         assert isinstance(got, NoTarget)
         assert expected in got.why
+
+
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        (STEADY_ON_3, False),
+        (IN_FLIGHT_ON_5, True),
+        (svc(dep("a", 3, state=None)), False),
+        (svc(dep("a", 3, state=None), dep("b", 2, state=None, status="ACTIVE")), True),
+        (
+            svc(
+                dep("ecs-svc/1", 1, state="IN_PROGRESS", reason="circuit breaker: rolling back"),
+                dep("ecs-svc/2", 2, status="ACTIVE", state="FAILED"),
+            ),
+            True,
+        ),
+    ],
+)
+def test_in_flight_table(service: Service, expected: bool) -> None:
+    """`rollout watch` has something to watch only while a deployment is in flight."""
+    assert in_flight(service) is expected

@@ -13,6 +13,7 @@ from rollout.decisions.verdict import (
     Continue,
     Decision,
     Failed,
+    NoTasks,
     Observation,
     Policy,
     RestoreObservation,
@@ -21,6 +22,7 @@ from rollout.decisions.verdict import (
     TimedOut,
     Timeouts,
     judge,
+    restore_waiting_on,
     restored,
 )
 from rollout.model import ServiceDeploymentInfo
@@ -54,7 +56,9 @@ SUPERSEDED = svc(
     OLD,
 )
 
-BASE = Observation(at=160.0, service=STARTING, deployment_id=OURS, started_at=100.0)
+BASE = Observation(
+    at=160.0, service=STARTING, deployment_id=OURS, started_at=100.0, deployment_created_at=100.0
+)
 POLICY = Policy(timeouts=Timeouts(deploy=1800, healthy=600, drain=300))
 PULL = stopped(1, at=130, reason="CannotPullContainerError: not found", code="TaskFailedToStart")
 
@@ -107,6 +111,20 @@ def sd(status: str) -> ServiceDeploymentInfo:
             ),
             SupersededBy("ecs-svc/3", td(1)),
         ),
+        # desiredCount 0: ECS completes the deployment with no task; never "healthy"
+        (replace(BASE, service=svc(dep(OURS, 2, desired=0, running=0), desired=0)), NoTasks()),
+        (
+            replace(
+                BASE,
+                service=svc(dep(OURS, 2, state="IN_PROGRESS", desired=0, running=0), desired=0),
+            ),
+            Continue(False, False),
+        ),
+        # right after UpdateService PRIMARY shows desired 0 while the service wants 2
+        (
+            replace(BASE, service=svc(dep(OURS, 2, state="IN_PROGRESS", desired=0, running=0))),
+            Continue(False, False),
+        ),
         # timeouts, per phase
         (replace(BASE, at=700.0), TimedOut(PHASE_HEALTHY)),
         (replace(BASE, at=699.0), Continue(False, False)),
@@ -130,6 +148,10 @@ def test_verdict_table(obs: Observation, expected: Decision | type[Failed]) -> N
     if expected is Failed:
         assert isinstance(got, Failed), got
         assert got.reason
+    elif isinstance(expected, TimedOut):
+        assert isinstance(got, TimedOut), got
+        assert got.phase == expected.phase
+        assert got.waiting_on.startswith("waiting on"), got.waiting_on
     else:
         assert got == expected
 
@@ -175,6 +197,8 @@ def test_slow_start_inside_grace_is_not_failed() -> None:
         # rollback just started: PRIMARY reports desired 0, the service still wants 2
         (svc(dep("ecs-svc/1", 1, state="IN_PROGRESS", desired=0, running=1)), 1, False),
         (svc(dep("ecs-svc/1", 1, state="IN_PROGRESS", desired=0, running=2)), 2, True),
+        # desiredCount 0: nothing runs, so nothing is restored and verified (issue 11, item 1)
+        (svc(dep("ecs-svc/1", 1, desired=0, running=0), desired=0), 0, False),
     ],
 )
 def test_restore_verified_table(service: object, healthy: int, ok: bool) -> None:
@@ -183,3 +207,46 @@ def test_restore_verified_table(service: object, healthy: int, ok: bool) -> None
 
     assert isinstance(service, Service)
     assert restored(RestoreObservation(service, td(1), healthy)) is ok
+
+
+def test_restore_is_not_verified_while_a_bad_task_still_serves() -> None:
+    """Issue 11, item 6: "restored" also needs no task of the bad revision serving."""
+    service = svc(
+        dep("ecs-svc/1", 1, state="IN_PROGRESS"),
+        dep("ecs-svc/2", 2, status="ACTIVE", state="FAILED", desired=0, running=1),
+    )
+    assert not restored(RestoreObservation(service, td(1), 2, others_serving=1))
+    assert restored(RestoreObservation(service, td(1), 2, others_serving=0))
+    assert "1 task(s) of another revision still serving" in restore_waiting_on(
+        RestoreObservation(service, td(1), 2, others_serving=1)
+    )
+
+
+def test_ecs_unable_to_place_tasks_fails_at_once_naming_the_configuration() -> None:
+    """ECS's "unable to stop or start tasks" event: a definitive failure with its own reason."""
+    obs = replace(
+        BASE,
+        placement_blocked="(service voj-api) was unable to stop or start tasks during a "
+        "deployment because of the service deployment configuration. Update the "
+        "minimumHealthyPercent or maximumPercent value and try again.",
+    )
+    got = judge(obs, POLICY)
+    assert isinstance(got, Failed)
+    assert got.definitive
+    assert "minimumHealthyPercent 100 %" in got.reason
+
+
+@pytest.mark.parametrize(
+    ("obs", "needle"),
+    [
+        (replace(BASE, at=700.0), "0 of 2 new tasks healthy (0 running, 0 pending)"),
+        (
+            replace(BASE, at=1000.0, service=RUNNING_BOTH, new_tasks_healthy=2, healthy_at=650.0),
+            "2 old task(s) still running or pending",
+        ),
+    ],
+)
+def test_timeout_says_what_it_was_waiting_on(obs: Observation, needle: str) -> None:
+    got = judge(obs, POLICY)
+    assert isinstance(got, TimedOut)
+    assert needle in got.waiting_on

@@ -35,7 +35,7 @@ def test_two_deploys_at_once_one_is_refused_naming_the_holder(world: World) -> N
     assert run.outcome.verdict == "SUCCEEDED"
     assert refused
     assert "tester (deploy)" in str(refused[0])
-    assert refused[0].exit_code == 30
+    assert refused[0].exit_code == 31  # LockHeld: distinct from SUPERSEDED (30)
     assert writes_of_second == [[]]  # PutParameter(Overwrite=false) refused: nothing written
     assert world.ops("RegisterTaskDefinition") == 1
 

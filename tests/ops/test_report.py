@@ -335,10 +335,10 @@ def test_json_result_says_why_a_run_ended_without_a_verdict() -> None:
             T0 + 1,
             "failed to deploy voj-prod/voj-backend-api: another deploy holds the service lock",
             level="error",
-            data={"error": "LockHeld", "exit_code": 30},
+            data={"error": "LockHeld", "exit_code": 31},
         ),
     ]
     doc = build_result(events)
     assert doc["verdict"] is None
-    assert (doc["error"], doc["exit_code"]) == ("LockHeld", 30)
+    assert (doc["error"], doc["exit_code"]) == ("LockHeld", 31)
     assert "holds the service lock" in doc["reason"]

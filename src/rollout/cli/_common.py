@@ -214,8 +214,9 @@ def run_verb(
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code
-        # the JSON result and the CI summary say why the run ended without a verdict
-        reporter(
+        # the JSON result and the CI summary say why the run ended without a verdict; the
+        # message is printed once (the line above), so the renderers do not show it again
+        reporter.record(
             Event(
                 "error",
                 time.time(),

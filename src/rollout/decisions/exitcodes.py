@@ -7,8 +7,11 @@
 | FAILED_ROLLED_BACK     | 20   | release bad; service restored and verified on the old rev   |
 | FAILED_ROLLBACK_FAILED | 21   | release bad and the restore failed or was impossible: page  |
 | SUPERSEDED             | 30   | another deployment replaced ours; we never roll back over it|
+| (lock held: LockHeld)  | 31   | another deploy or undo holds the lock; nothing was written  |
 | INTERRUPTED            | 40   | SIGINT/SIGTERM; state left behind is printed                |
 | TIMED_OUT              | 50   | ECS still progressing at the deadline; no rollback          |
+| NO_TASKS               | 60   | the service runs no tasks (desiredCount 0): nothing verified|
+| NOTHING_TO_WATCH       | 61   | ``watch``: no deployment in flight; nothing was written     |
 | (usage or config error)| 2    |                                                             |
 """
 
@@ -25,6 +28,8 @@ class Verdict(StrEnum):
     SUPERSEDED = "SUPERSEDED"
     INTERRUPTED = "INTERRUPTED"
     TIMED_OUT = "TIMED_OUT"
+    NO_TASKS = "NO_TASKS"
+    NOTHING_TO_WATCH = "NOTHING_TO_WATCH"
 
 
 EXIT_CODES: dict[Verdict, int] = {
@@ -35,6 +40,8 @@ EXIT_CODES: dict[Verdict, int] = {
     Verdict.SUPERSEDED: 30,
     Verdict.INTERRUPTED: 40,
     Verdict.TIMED_OUT: 50,
+    Verdict.NO_TASKS: 60,
+    Verdict.NOTHING_TO_WATCH: 61,
 }
 
 USAGE_EXIT_CODE = 2
@@ -48,8 +55,13 @@ def exit_code(verdict: Verdict | str) -> int:
         return USAGE_EXIT_CODE
 
 
-def ledger_outcome(verdict: Verdict) -> str:
-    """The ``rollout:outcome`` tag value recorded on our revision for ``verdict``."""
+def ledger_outcome(verdict: Verdict, *, rollback_tried: bool = True) -> str:
+    """The ``rollout:outcome`` tag value recorded on our revision for ``verdict``.
+
+    A failure with no rollback attempted (nothing to roll back to, or ``--no-rollback``) is
+    ``failed``, not ``rollback-failed``: no rollback was tried, so none failed."""
+    if verdict is Verdict.FAILED_ROLLBACK_FAILED and not rollback_tried:
+        return "failed"
     return {
         Verdict.SUCCEEDED: "succeeded",
         Verdict.PREFLIGHT_FAILED: "pending",
@@ -58,4 +70,6 @@ def ledger_outcome(verdict: Verdict) -> str:
         Verdict.SUPERSEDED: "superseded",
         Verdict.INTERRUPTED: "interrupted",
         Verdict.TIMED_OUT: "timed-out",
+        Verdict.NO_TASKS: "no-tasks",
+        Verdict.NOTHING_TO_WATCH: "pending",  # never recorded: nothing was deployed
     }[verdict]

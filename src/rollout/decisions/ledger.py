@@ -5,8 +5,8 @@ rollback-target decision trusts only revisions tagged ``rollout:good=true`` (a r
 healthy as the service's completed deployment). Tag values are strings; times are ISO-8601 UTC.
 
     rollout:git-sha  rollout:image  rollout:digest  rollout:actor  rollout:run-url
-    rollout:outcome  pending | succeeded | rolled-back | rollback-failed | superseded |
-                     interrupted | timed-out
+    rollout:outcome  pending | succeeded | rolled-back | rollback-failed | failed |
+                     superseded | interrupted | timed-out | no-tasks
     rollout:started-at  rollout:finished-at  rollout:deployment-id  rollout:good
 """
 
@@ -35,9 +35,11 @@ OUTCOMES = (
     "succeeded",
     "rolled-back",
     "rollback-failed",
+    "failed",
     "superseded",
     "interrupted",
     "timed-out",
+    "no-tasks",
 )
 # AWS tag values: at most 256 characters.
 MAX_VALUE = 256

@@ -35,19 +35,32 @@ class NoTarget:
 
 
 def primary_completed(service: Service) -> bool:
-    """True when the PRIMARY deployment reached steady state (COMPLETED).
+    """True when the PRIMARY deployment reached steady state (COMPLETED) with tasks running.
 
+    A deployment COMPLETED at desiredCount 0 ran nothing, so it proves nothing about its
+    revision: it is not "completed" here (never a recorded target, never tagged good).
     Services without ``rolloutState`` count as completed only when PRIMARY is the sole
     deployment and all its desired tasks run.
     """
     primary = service.primary
-    if primary is None:
+    if primary is None or service.desired == 0:
         return False
     if primary.rollout_state is not None:
         return primary.rollout_state == "COMPLETED"
     return (
         len(service.deployments) == 1 and primary.desired > 0 and primary.running >= primary.desired
     )
+
+
+def in_flight(service: Service) -> bool:
+    """A deployment is in flight: PRIMARY still IN_PROGRESS (ours, someone else's, or ECS's
+    breaker restoring an older one), or, without ``rolloutState``, more than one deployment."""
+    primary = service.primary
+    if primary is None:
+        return False
+    if primary.rollout_state is not None:
+        return primary.rollout_state == "IN_PROGRESS"
+    return len(service.deployments) > 1
 
 
 def last_known_good(

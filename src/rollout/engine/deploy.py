@@ -16,13 +16,15 @@ from typing import Any
 
 from rollout.decisions import ledger
 from rollout.decisions.exitcodes import Verdict, exit_code, ledger_outcome
+from rollout.decisions.jsondiff import normalise_task_definition
 from rollout.decisions.target import (
     NoTarget,
     RollbackTarget,
     deploy_rollback_target,
+    in_flight,
     last_known_good,
 )
-from rollout.decisions.verdict import Failed, Succeeded, SupersededBy, TimedOut
+from rollout.decisions.verdict import Failed, NoTasks, Succeeded, SupersededBy, TimedOut
 from rollout.engine.ledger import load_ledger, tag
 from rollout.engine.lock import ServiceLock, actor, run_url
 from rollout.engine.logs import quote_failed_task_logs
@@ -66,6 +68,13 @@ class DeployRequest:
 @dataclass(frozen=True)
 class Preflight:
     name: str = "render and verify"
+
+
+@dataclass(frozen=True)
+class Locate:
+    """``rollout watch``: is there a deployment in flight at all? (read-only, before the lock)"""
+
+    name: str = "find the deployment in flight"
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,7 @@ class Finish:
 
 Step = (
     Preflight
+    | Locate
     | TakeLock
     | RecordTarget
     | Register
@@ -127,6 +137,7 @@ Step = (
 TOTAL_STEPS = 8
 INDEX = {
     Preflight: 1,
+    Locate: 1,
     TakeLock: 2,
     RecordTarget: 3,
     Register: 4,
@@ -148,10 +159,12 @@ class DeployState:
     new_arn: str | None = None
     deployment_id: str | None = None
     deployment_created_at: float | None = None
-    update_at: float | None = None
+    update_at: float | None = None  # local clock: UpdateService returned, or we attached
+    attached: bool = False  # adopted a deployment in flight (watch, or a re-run deploy)
     service_deployment_arn: str | None = None
     last_service: Service | None = None
     rollback: RollbackResult | None = None
+    rollback_tried: bool = False  # a rollback call was sent, or ECS's breaker was restoring
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -180,11 +193,18 @@ class DeployRun:
             dry_run=self.s.dry_run,
             image=self.req.image,
         )
-        step: Step = Preflight() if self.req.verb == "deploy" else TakeLock()
+        step: Step = Preflight() if self.req.verb == "deploy" else Locate()
         try:
             while True:
                 if self.s.interrupt.is_set() and isinstance(
-                    step, Preflight | TakeLock | RecordTarget | Register | UpdateService | Attach
+                    step,
+                    Preflight
+                    | Locate
+                    | TakeLock
+                    | RecordTarget
+                    | Register
+                    | UpdateService
+                    | Attach,
                 ):
                     step = Finish(Verdict.INTERRUPTED, self._interrupted_before(step))
                 index = INDEX[type(step)]
@@ -236,6 +256,8 @@ class DeployRun:
         match step:
             case Preflight():
                 return self._preflight()
+            case Locate():
+                return self._locate()
             case TakeLock():
                 self.lock.acquire()
                 return RecordTarget() if self.req.verb == "deploy" else Attach()
@@ -270,6 +292,10 @@ class DeployRun:
         family = str(self.state.prepared.document.get("family")) if self.state.prepared else ""
         family = family or ledger.family_of(svc.task_definition)
         self.state.family = family
+        if self._in_flight_is_ours(svc):
+            if self.s.dry_run:
+                return Finish(Verdict.SUCCEEDED, "DRY RUN OK")
+            return Attach()
         entries = load_ledger(s, family)
         choice = deploy_rollback_target(svc, entries)
         if isinstance(choice, NoTarget):
@@ -295,18 +321,88 @@ class DeployRun:
                 tag(s, choice.arn, dict(ledger.GOOD_TAGS), "ran healthy (completed PRIMARY)")
         return Register()
 
+    def _locate(self) -> Step:
+        """``watch`` with no deployment in flight says so and writes nothing (no lock, no bake,
+        no ledger tag): a steady service has nothing to watch."""
+        s, st = self.s, self.s.settings
+        svc = s.gw.ecs.describe_service(st.cluster, st.service)
+        primary = svc.primary
+        if primary is not None and in_flight(svc):
+            return TakeLock()
+        if primary is None:
+            where = "the service has no PRIMARY deployment"
+        else:
+            where = (
+                f"PRIMARY {primary.id} is {primary.rollout_state or 'steady'} on "
+                f"{primary.task_definition.rsplit('/', 1)[-1]}"
+            )
+            try:
+                entry = ledger.parse(s.gw.ecs.describe_task_definition(primary.task_definition))
+                if entry.outcome is not None:
+                    where += f" (ledger: {entry.outcome}{', good' if entry.good else ''})"
+            except RolloutError:
+                pass
+        return Finish(
+            Verdict.NOTHING_TO_WATCH,
+            f"nothing to watch: no deployment in flight on {st.cluster}/{st.service}; {where}. "
+            "Nothing was written; `rollout status` shows the service",
+        )
+
+    def _in_flight_is_ours(self, svc: Service) -> bool:
+        """Is the deployment in flight already this deploy (same rendered task definition)?
+
+        A deploy re-run after an interrupt must adopt it, as ``rollout watch`` does, instead of
+        registering an identical revision and starting a second deployment over it. The whole
+        rendered document is compared with the in-flight revision (normalised as ``rollout
+        diff`` does), not only the image: a changed template is a new deploy."""
+        primary = svc.primary
+        prepared = self.state.prepared
+        if primary is None or prepared is None or primary.rollout_state != "IN_PROGRESS":
+            return False
+        live = self.s.gw.ecs.describe_task_definition(primary.task_definition)
+        if normalise_task_definition(live.document, show_values=True) != (
+            normalise_task_definition(prepared.document, show_values=True)
+        ):
+            return False
+        self.s.emit(
+            "deployment.adopted",
+            f"deployment {primary.id} in flight already deploys this image and rendered "
+            f"revision ({primary.task_definition.rsplit('/', 1)[-1]}): adopting it as "
+            "`rollout watch` would, instead of registering it again and starting a second "
+            "deployment",
+            level="warning",
+            deployment_id=primary.id,
+            task_definition_arn=primary.task_definition,
+        )
+        return True
+
     def _attach(self) -> Step:
         s, st = self.s, self.s.settings
         svc = s.gw.ecs.describe_service(st.cluster, st.service)
         primary = svc.primary
         if primary is None:
-            return Finish(Verdict.TIMED_OUT, "the service has no PRIMARY deployment to watch")
+            return Finish(
+                Verdict.NOTHING_TO_WATCH, "nothing to watch: the service has no PRIMARY deployment"
+            )
+        if "rolling back" in (primary.rollout_state_reason or ""):
+            # ECS's breaker is restoring an older deployment: the one in flight that failed
+            # is the one to see to a verdict (judged FAILED at once; the restore is verified)
+            failed = next(
+                (d for d in svc.deployments if d.id != primary.id and d.rollout_state == "FAILED"),
+                None,
+            )
+            if failed is not None:
+                primary = failed
         family = ledger.family_of(primary.task_definition)
         entries = load_ledger(s, family)
         self.state.family = family
         self.state.deployment_id = primary.id
+        # createdAt is ECS's clock: it bounds service events (also ECS's clock) and tells a
+        # newer deployment from ours; every duration and timeout counts on the local clock,
+        # from now (the two clocks are never mixed: a skewed runner would show "-879s")
         self.state.deployment_created_at = primary.created_at
-        self.state.update_at = primary.created_at
+        self.state.update_at = s.now()
+        self.state.attached = True
         self.state.new_arn = primary.task_definition
         self.state.registered = next(
             (
@@ -427,6 +523,7 @@ class DeployRun:
             deployment_id=self.state.deployment_id,
             started_at=self.state.update_at,
             deployment_created_at=self.state.deployment_created_at,
+            since_note="since watching began" if self.state.attached else None,
         )
         self.state.last_service = result.service
         self.state.service_deployment_arn = result.service_deployment_arn
@@ -435,13 +532,15 @@ class DeployRun:
                 return Finish(Verdict.INTERRUPTED, "interrupted while watching")
             case Succeeded():
                 return Finish(Verdict.SUCCEEDED, "new tasks healthy and old tasks drained")
+            case NoTasks():
+                return Finish(Verdict.NO_TASKS, self._no_tasks_reason())
             case SupersededBy(deployment_id=other, task_definition=td):
                 return Finish(
                     Verdict.SUPERSEDED,
                     f"deployment {other} ({td.rsplit('/', 1)[-1]}) replaced ours; not rolling back",
                 )
-            case TimedOut(phase=phase) if self.req.rollback_on_timeout:
-                reason = f"'{phase}' timed out and --rollback-on-timeout is set"
+            case TimedOut(phase=phase, waiting_on=waiting) if self.req.rollback_on_timeout:
+                reason = f"'{phase}' timed out ({waiting}) and --rollback-on-timeout is set"
                 s.emit(
                     "signal",
                     f"deploy failed: {reason}",
@@ -451,10 +550,12 @@ class DeployRun:
                     reason=reason,
                 )
                 return RollBack(Failed(reason=reason, definitive=False))
-            case TimedOut(phase=phase):
+            case TimedOut(phase=phase, waiting_on=waiting):
                 return Finish(
                     Verdict.TIMED_OUT,
-                    f"'{phase}' timed out; ECS is still progressing (its breaker stays armed)",
+                    f"'{phase}' timed out after {self.s.now() - self.state.update_at:.0f}s, "
+                    f"{waiting}; rollout stops watching and leaves the deployment to ECS (its "
+                    "breaker stays armed)",
                 )
             case Failed() as failure:
                 s.emit(
@@ -474,17 +575,26 @@ class DeployRun:
             case other:
                 raise AssertionError(f"unexpected decision {other!r}")
 
+    def _no_tasks_reason(self) -> str:
+        new = (self.state.new_arn or "our revision").rsplit("/", 1)[-1]
+        return (
+            f"the service runs no tasks (desiredCount 0): ECS completed the deployment of {new} "
+            "without starting a task, so nothing was verified and the revision is not marked "
+            "good; scale the service up and run `rollout watch`, or deploy again once it runs"
+        )
+
     def _roll_back(self, failure: Failed) -> Step:
         if self.req.no_rollback and not failure.ecs_rolling_back:
             return Finish(
                 Verdict.FAILED_ROLLBACK_FAILED,
                 f"{failure.reason}; --no-rollback: the service was left as it is",
             )
+        self.state.rollback_tried = True
         try:
             result = roll_back(
                 self.s,
                 deployment_id=self.state.deployment_id,
-                ours_created_at=self.state.deployment_created_at or self.state.update_at or 0.0,
+                ours_created_at=self.state.deployment_created_at,
                 target=self.state.target,
                 ecs_rolling_back=failure.ecs_rolling_back,
                 service_deployment_arn=self.state.service_deployment_arn,
@@ -498,6 +608,7 @@ class DeployRun:
                 "breaker is still armed; page someone and run `rollout status`",
             )
         self.state.rollback = result
+        self.state.rollback_tried = result.attempted
         self.state.details["rollback_via"] = result.via
         self.state.details["restore_seconds"] = result.restore_seconds
         return Finish(result.verdict, result.reason)
@@ -533,12 +644,12 @@ class DeployRun:
                     s,
                     registered.arn,
                     ledger.outcome_tags(
-                        ledger_outcome(verdict),
+                        ledger_outcome(verdict, rollback_tried=self.state.rollback_tried),
                         finished_at=s.now(),
                         deployment_id=self.state.deployment_id,
                         good=verdict is Verdict.SUCCEEDED,
                     ),
-                    f"outcome {ledger_outcome(verdict)}",
+                    f"outcome {ledger_outcome(verdict, rollback_tried=self.state.rollback_tried)}",
                 )
                 rb = self.state.rollback
                 if verdict is Verdict.FAILED_ROLLED_BACK and rb and self.state.target:
@@ -560,7 +671,13 @@ class DeployRun:
         target_arn = self.state.target.arn if self.state.target else None
         new_arn = registered.arn if registered else None
         level: Level = "success" if verdict is Verdict.SUCCEEDED else "error"
-        if verdict in (Verdict.SUPERSEDED, Verdict.INTERRUPTED, Verdict.TIMED_OUT):
+        if verdict in (
+            Verdict.SUPERSEDED,
+            Verdict.INTERRUPTED,
+            Verdict.TIMED_OUT,
+            Verdict.NO_TASKS,
+            Verdict.NOTHING_TO_WATCH,
+        ):
             level = "warning"
         message = "DRY RUN OK" if s.dry_run and verdict is Verdict.SUCCEEDED else f"{verdict}"
         s.emit(

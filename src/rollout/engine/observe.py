@@ -62,6 +62,9 @@ class HealthCount:
     counts: dict[str, int]  # target states of these tasks: healthy/unhealthy/initial/draining
     #: RUNNING tasks failing a check now: (task, why, which check)
     failing: tuple[tuple[Task, str, FailureKind], ...] = ()
+    #: task ARNs that can receive traffic: registered in a target group and not draining
+    #: (healthy, unhealthy or initial), or, without a load balancer, RUNNING
+    serving: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -129,10 +132,13 @@ class Observer:
         self, session: Session, *, since: float, events_since: float | None = None
     ) -> None:
         self.s = session
-        self.since = since
+        self.since = since  # local clock
         #: service events older than this are history; ideally our deployment's ``createdAt``,
-        #: which comes from AWS's clock like the events' own timestamps (no client clock skew)
-        self.events_since = since if events_since is None else events_since
+        #: which comes from AWS's clock like the events' own timestamps (no client clock skew).
+        #: Without it, ``since`` moved onto ECS's clock at the first read (see :meth:`ecs_now`).
+        self._events_since = events_since
+        #: ECS's clock minus ours, a lower bound from the freshest ECS timestamp seen
+        self._skew: float | None = None
         self._seen_events: set[str] = set()
         self._first_read = True
         self.tasks: dict[str, Task] = {}
@@ -155,9 +161,34 @@ class Observer:
 
     # -- service ---------------------------------------------------------------------------
 
+    # -- the two clocks -----------------------------------------------------------------------
+
+    def _saw(self, *ecs_times: float | None) -> None:
+        """ECS timestamps just read: ECS's clock was at least this far ahead of ours."""
+        local = self.s.now()
+        for t in ecs_times:
+            if t is not None and (self._skew is None or t - local > self._skew):
+                self._skew = t - local
+
+    def ecs_now(self) -> float:
+        """Now on ECS's clock (estimated from the freshest ECS timestamp seen, never ahead of
+        it): compare ECS timestamps (task start, stop, events) with this, never with the local
+        clock, so a runner whose clock is off by minutes judges grace periods right."""
+        now = self.s.now()
+        return now if self._skew is None else now + self._skew
+
+    @property
+    def events_since(self) -> float:
+        if self._events_since is not None:
+            return self._events_since
+        return self.since + (self._skew or 0.0)
+
     def service(self) -> Service:
         st = self.s.settings
         svc = self.s.gw.ecs.describe_service(st.cluster, st.service)
+        self._saw(*(d.updated_at for d in svc.deployments), *(e.created_at for e in svc.events))
+        if self._events_since is None and self._first_read:
+            self._events_since = self.events_since
         fresh = [e for e in reversed(svc.events) if e.id not in self._seen_events]
         self.fresh_events = []
         for e in fresh:
@@ -184,6 +215,7 @@ class Observer:
         if wanted:
             for task in self.s.gw.ecs.describe_tasks(self.s.settings.cluster, wanted):
                 self.tasks[task.arn] = task
+                self._saw(task.created_at, task.started_at, task.stopped_at)
 
     def running(
         self,
@@ -273,6 +305,8 @@ class Observer:
         if not fresh:
             return []
         described = self.s.gw.ecs.describe_tasks(st.cluster, fresh)
+        for task in described:
+            self._saw(task.created_at, task.started_at, task.stopped_at)
         out = []
         for task in described:
             if not task.stopped_reason and task.stop_code is None:
@@ -332,9 +366,19 @@ class Observer:
                         target_group=lb.target_group_arn,
                     )
         healthy: set[str] = set()
+        serving: set[str] = set()
         counts: dict[str, int] = {}
         failing: list[tuple[Task, str, FailureKind]] = []
         for task in tasks:
+            if task.last_status == "RUNNING" and (
+                not svc.load_balancers
+                or any(
+                    group[task.private_ip].state in ("healthy", "unhealthy", "initial")
+                    for group in by_tg.values()
+                    if task.private_ip and task.private_ip in group
+                )
+            ):
+                serving.add(task.arn)
             if task.last_status != "RUNNING" or task.health_status == "UNHEALTHY":
                 if task.last_status != "RUNNING":
                     counts["initial"] = counts.get("initial", 0) + 1
@@ -371,7 +415,7 @@ class Observer:
             counts[state] = counts.get(state, 0) + 1
             if state == "healthy":
                 healthy.add(task.arn)
-        return HealthCount(frozenset(healthy), counts, tuple(failing))
+        return HealthCount(frozenset(healthy), counts, tuple(failing), frozenset(serving))
 
     # -- service deployments API ---------------------------------------------------------------
 
@@ -412,8 +456,9 @@ class Observer:
         st = self.s.settings
         ecs = self.s.gw.ecs
         if self._sd_arn is None:
+            # a filter on ECS's clock (createdAt): never the local one
             arns = ecs.list_service_deployments(
-                st.cluster, st.service, created_after=self.since - 60
+                st.cluster, st.service, created_after=self.events_since - 60
             )
             if arns is None:
                 self._sd_api = False

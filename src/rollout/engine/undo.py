@@ -18,7 +18,7 @@ from rollout.decisions.target import NoTarget, RollbackTarget, undo_target
 from rollout.engine.ledger import load_ledger, tag
 from rollout.engine.lock import ServiceLock
 from rollout.engine.outcome import Outcome
-from rollout.engine.rollback import shift_traffic_back, wait_restored
+from rollout.engine.rollback import start_traffic_shift, watch_restore
 from rollout.engine.session import Session
 from rollout.errors import RolloutError, UsageError
 from rollout.events import Level
@@ -105,30 +105,48 @@ def run_undo(s: Session, request: UndoRequest) -> Outcome:
             f"point {st.service} at {target.arn.rsplit('/', 1)[-1]}",
             lambda: s.gw.ecs.update_service(st.cluster, st.service, task_definition=target.arn),
         )
-        if st.traffic is not None:
-            shift_traffic_back(s)
+        change = start_traffic_shift(s) if st.traffic is not None else None
         if s.dry_run:
             return _finish(s, started, Verdict.SUCCEEDED, "DRY RUN OK", target, current)
-        ok = wait_restored(s, target.arn, since=begin)
-        if ok is None:
-            return _finish(
-                s,
-                started,
-                Verdict.INTERRUPTED,
-                "interrupted while verifying the restore; ECS keeps rolling to the target",
-                target,
-                current,
-            )
-        if not ok:
-            return _finish(
-                s,
-                started,
-                Verdict.FAILED_ROLLBACK_FAILED,
-                f"{target.arn.rsplit('/', 1)[-1]} was not healthy within "
-                f"{st.timeouts.healthy:.0f}s",
-                target,
-                current,
-            )
+        # INSYNC is awaited in the restore's own polls (verdict when both are back)
+        result = watch_restore(s, target.arn, since=begin, bad_arn=current, traffic_change=change)
+        rev = target.arn.rsplit("/", 1)[-1]
+        match result.status:
+            case "interrupted":
+                return _finish(
+                    s,
+                    started,
+                    Verdict.INTERRUPTED,
+                    "interrupted while verifying the restore; ECS keeps rolling to the target",
+                    target,
+                    current,
+                )
+            case "failed" | "timed-out":
+                what = (
+                    f"the restore to {rev} failed: {result.reason}"
+                    if result.status == "failed"
+                    else f"{rev} was not verified within {st.timeouts.healthy:.0f}s "
+                    f"({result.reason})"
+                )
+                return _finish(
+                    s,
+                    started,
+                    Verdict.FAILED_ROLLBACK_FAILED,
+                    f"{what}. Service left: {result.state}",
+                    target,
+                    current,
+                )
+            case "no-tasks":
+                return _finish(s, started, Verdict.NO_TASKS, result.reason, target, current)
+            case "superseded":
+                return _finish(
+                    s,
+                    started,
+                    Verdict.SUPERSEDED,
+                    f"undo to {rev} started, but {result.reason}",
+                    target,
+                    current,
+                )
         seconds = s.now() - begin
         s.emit(
             "phase",
@@ -139,7 +157,8 @@ def run_undo(s: Session, request: UndoRequest) -> Outcome:
         )
         s.emit(
             "restore.verified",
-            f"service restored on {target.arn.rsplit('/', 1)[-1]} and verified healthy",
+            f"service restored on {rev}: its desired tasks healthy in every target group, no "
+            "task of another revision serving",
             level="success",
             task_definition=target.arn,
             seconds=seconds,
@@ -171,9 +190,11 @@ def _finish(
     current: str | None,
 ) -> Outcome:
     _step(s, 4, "finish")
-    if verdict is Verdict.SUCCEEDED and not s.dry_run and target and current:
+    undone = verdict in (Verdict.SUCCEEDED, Verdict.NO_TASKS)
+    if undone and not s.dry_run and target and current:
         try:
-            tag(s, target.arn, dict(ledger.GOOD_TAGS), "restored by undo and healthy")
+            if verdict is Verdict.SUCCEEDED:  # never "good" on the word of zero tasks
+                tag(s, target.arn, dict(ledger.GOOD_TAGS), "restored by undo and healthy")
             tag(
                 s,
                 current,
@@ -188,7 +209,7 @@ def _finish(
             s.emit("ledger.failed", f"could not record the undo: {exc}", level="warning")
     code = exit_code(verdict)
     level: Level = "success" if verdict is Verdict.SUCCEEDED else "error"
-    if verdict in (Verdict.SUPERSEDED, Verdict.INTERRUPTED):
+    if verdict in (Verdict.SUPERSEDED, Verdict.INTERRUPTED, Verdict.NO_TASKS):
         level = "warning"
     s.emit(
         "verdict",

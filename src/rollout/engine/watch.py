@@ -15,6 +15,7 @@ from rollout.decisions.failures import failing_check
 from rollout.decisions.verdict import (
     PHASE_DRAINED,
     PHASE_HEALTHY,
+    STUCK_EVENT,
     Continue,
     Decision,
     Observation,
@@ -46,8 +47,16 @@ def watch(
     deployment_id: str,
     started_at: float,
     deployment_created_at: float | None = None,
+    since_note: str | None = None,
 ) -> WatchResult:
+    """Watch deployment ``deployment_id`` to a decision.
+
+    ``started_at`` is on the local clock (every duration shown and every timeout counts from
+    it); ``deployment_created_at`` is ECS's ``createdAt`` (ECS's clock), used only against
+    other ECS timestamps. ``since_note`` qualifies the first phase's duration when the watch did not
+    start the deployment (e.g. "since watching began")."""
     st = s.settings
+    suffix = f" ({since_note})" if since_note else ""
     observer = Observer(s, since=started_at, events_since=deployment_created_at)
     smoke: SmokeState = "pending" if st.smoke_url else "not-configured"
     smoke_detail: str | None = None
@@ -59,11 +68,13 @@ def watch(
     polls = 0
     alarms_readable = True
     warned_missing = False
+    blocked: str | None = None
     while True:
         if s.interrupt.is_set():
             return WatchResult(None, svc, observer.service_deployment_arn, observer)
         polls += 1
         svc = observer.service()
+        blocked = blocked or next((m for m in observer.fresh_events if STUCK_EVENT.search(m)), None)
         grace = float(svc.health_check_grace_period)
         policy = Policy(
             consecutive_failures=st.consecutive_failures, grace_period=grace, timeouts=st.timeouts
@@ -73,8 +84,10 @@ def watch(
         ours = observer.watch_tasks(svc, deployment_id, grace_period=grace)
         health = observer.health(svc, ours)
         now = s.now()
+        # task start/stop times are ECS's clock: the failure rules compare them with ECS's now
+        ecs_now = observer.ecs_now()
         if health.healthy:
-            last_healthy_at = now
+            last_healthy_at = ecs_now
         sd = observer.service_deployment(deployment_id, svc)
         alarms: tuple[str, ...] = ()
         if bake_until is not None and st.bake_alarms and alarms_readable:
@@ -112,7 +125,7 @@ def watch(
             failing=tuple(
                 signal
                 for task, why, kind in health.failing
-                if (signal := failing_check(task, why, kind=kind, now=now, grace_period=grace))
+                if (signal := failing_check(task, why, kind=kind, now=ecs_now, grace_period=grace))
                 is not None
             ),
             last_healthy_at=last_healthy_at,
@@ -122,6 +135,7 @@ def watch(
             smoke_detail=smoke_detail,
             bake_remaining=(bake_until - now) if bake_until is not None else st.bake_seconds,
             alarms_firing=alarms,
+            placement_blocked=blocked,
         )
         decision = judge(obs, policy)
         s.emit(
@@ -138,7 +152,7 @@ def watch(
                 healthy_at = now
                 s.emit(
                     "phase",
-                    f"{PHASE_HEALTHY} in {now - started_at:.0f}s",
+                    f"{PHASE_HEALTHY} in {now - started_at:.0f}s{suffix}",
                     level="success",
                     phase=PHASE_HEALTHY,
                     seconds=round(now - started_at, 3),
@@ -194,7 +208,7 @@ def watch(
                     healthy_at = now
                     s.emit(
                         "phase",
-                        f"{PHASE_HEALTHY} in {now - started_at:.0f}s",
+                        f"{PHASE_HEALTHY} in {now - started_at:.0f}s{suffix}",
                         level="success",
                         phase=PHASE_HEALTHY,
                         seconds=round(now - started_at, 3),

@@ -66,6 +66,11 @@ class Reporter:
         except Exception as exc:  # a display bug must never abort a rollout
             self._fallback(event, exc)
 
+    def record(self, event: Event) -> None:
+        """Keep ``event`` for the result document and the summary without rendering it (the
+        caller already printed it, e.g. the CLI's one ``error:`` line on stderr)."""
+        self.events.append(event)
+
     def _fallback(self, event: Event, exc: Exception) -> None:
         """Show an event a renderer choked on as a bare line, and carry on."""
         stream = self._fallback_stream or sys.stderr

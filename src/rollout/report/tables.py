@@ -20,6 +20,8 @@ OUTCOME_STYLES = {
     "superseded": "cyan",
     "interrupted": "magenta",
     "timed-out": "magenta",
+    "no-tasks": "magenta",
+    "failed": "red",
     "pending": "blue",
 }
 
@@ -198,6 +200,41 @@ def _secs(value: Any) -> str:
     return f"{value:.0f}s" if isinstance(value, int | float) else "—"
 
 
+#: seconds within which a verdict and a measured restore count as the same moment (one poll)
+SAME_MOMENT = 6.0
+
+
+def restore_note(row: Mapping[str, Any]) -> str | None:
+    """Why a row's "restored" is not at its "verdict", when the two differ by more than a poll.
+
+    The "restored" column is when ECS marked the service steady on the good revision; rollout's
+    verdict comes when the good revision's desired tasks are healthy in the target group with no
+    bad task serving (and, when it moved traffic back, Route 53 is INSYNC). The table must never
+    show one before the other without saying why."""
+    if row.get("verdict") != "FAILED_ROLLED_BACK":
+        return None
+    verdict, restored = row.get("verdict_after"), row.get("restored_after")
+    if not isinstance(verdict, int | float) or not isinstance(restored, int | float):
+        return None
+    traffic = row.get("traffic_restored_after")
+    healthy = (
+        f" (good targets healthy, none bad, at {traffic:.0f}s)"
+        if isinstance(traffic, int | float)
+        else ""
+    )
+    if verdict + SAME_MOMENT < restored:
+        return (
+            f"verdict {restored - verdict:.0f}s before ECS marked the restore steady: rollout's "
+            f"restore is traffic-level{healthy}; ECS also waits for the old tasks to drain"
+        )
+    if restored + SAME_MOMENT < verdict:
+        return (
+            f"verdict {verdict - restored:.0f}s after ECS was steady: rollout also waits for "
+            "the Route 53 change moving traffic back to be INSYNC, and confirms at its next poll"
+        )
+    return None
+
+
 def demo_summary_renderable(data: Mapping[str, Any]) -> RenderableType:
     table = Table(
         title="What happened (simulated seconds after UpdateService; breaker = UpdateService + "
@@ -215,7 +252,13 @@ def demo_summary_renderable(data: Mapping[str, Any]) -> RenderableType:
         "faster",
     ):
         table.add_column(col, no_wrap=True)
+    notes: list[str] = []
     for row in data.get("rows") or []:
+        note = restore_note(row)
+        mark = ""
+        if note is not None:
+            notes.append(note)
+            mark = f" [{len(notes)}]"
         verdict = _s(row.get("verdict"))
         style = {"SUCCEEDED": "green", "FAILED_ROLLED_BACK": "yellow"}.get(verdict, "red")
         if verdict == "PREFLIGHT_FAILED":
@@ -231,14 +274,15 @@ def demo_summary_renderable(data: Mapping[str, Any]) -> RenderableType:
         table.add_row(
             _s(row.get("release")),
             Text(verdict, style=style),
-            _secs(row.get("verdict_after")),
-            restored_text,
+            _secs(row.get("verdict_after")) + mark,
+            restored_text + mark,
             _s(row.get("api_calls")),
             _secs(row.get("breaker_only_verdict_after")),
             _secs(row.get("breaker_only_restored_after")),
             f"{speedup}x" if speedup else "—",
         )
     parts: list[RenderableType] = [table]
+    parts += [Text(f"[{i}] {note}", style="dim") for i, note in enumerate(notes, 1)]
     if data.get("wall_seconds") is not None:
         parts.append(Text(f"demo wall time: {data['wall_seconds']}s", style="dim"))
     return Group(*parts)

@@ -65,6 +65,9 @@ class Rendered:
     requested_image: str = ""
     #: render looked the image up in ECR and found it (verify need not look again)
     in_ecr: bool = False
+    #: render looked the image up in ECR and it is not there: "image" or "repository" (verify
+    #: reports it without asking ECR a second time)
+    ecr_missing: str | None = None
     account: str | None = None
     template: Path | None = None
     #: Non-fatal findings (e.g. the ECR image was not found, so nothing was pinned).
@@ -180,7 +183,7 @@ def render_task_definition(
         ) from None
 
     warnings: list[str] = []
-    digest, final_image, in_ecr = _pin(ref, ctx, warnings, require_image)
+    digest, final_image, in_ecr, ecr_missing = _pin(ref, ctx, warnings, require_image)
 
     provenance = provenance_from_environ(ctx.environ)
     labels = release_labels(ref, provenance)
@@ -192,6 +195,7 @@ def render_task_definition(
         image=final_image,
         digest=digest,
         in_ecr=in_ecr,
+        ecr_missing=ecr_missing,
         tags={k: tag_value(v) for k, v in tags.items()},
         labels=labels,
         requested_image=str(ref),
@@ -219,17 +223,18 @@ def _template_image(document: dict[str, Any], containers: tuple[str, ...]) -> st
 
 def _pin(
     ref: ImageRef, ctx: Context, warnings: list[str], require_image: bool
-) -> tuple[str | None, str, bool]:
-    """(digest, image to run, found in ECR). Pins ECR tags to their digest; other registries
-    stay as given."""
+) -> tuple[str | None, str, bool, str | None]:
+    """(digest, image to run, found in ECR, what ECR lacks: "image", "repository" or None).
+    Pins ECR tags to their digest; other registries stay as given."""
     if not ref.is_ecr:
         if ref.digest is None:
             warnings.append(
                 f"{ref} is not in ECR, so it is not pinned by digest; a rollback may pull "
                 "different bytes if the tag moves."
             )
-        return ref.digest, str(ref), False
+        return ref.digest, str(ref), False, None
     problem: str | None = None
+    missing = "image"
     try:
         found = EcrGateway(ctx.factory).find_image(
             ref.repository,
@@ -242,6 +247,7 @@ def _pin(
         if exc.code != "RepositoryNotFoundException":
             raise
         found, problem = None, f"the ECR repository {ref.repository} does not exist"
+        missing = "repository"
     if found is None:
         problem = problem or f"{ref} is not in ECR"
         if require_image:
@@ -250,8 +256,8 @@ def _pin(
                 hint="Push the image first (or check the tag), then render again.",
             )
         warnings.append(f"{problem}; the image is not pinned by digest.")
-        return ref.digest, str(ref), False
-    return found.digest, ref.pinned(found.digest), True
+        return ref.digest, str(ref), False, missing
+    return found.digest, ref.pinned(found.digest), True, None
 
 
 # -- verb ---------------------------------------------------------------------------------------

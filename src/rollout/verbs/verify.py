@@ -49,7 +49,7 @@ from rollout.decisions.image_policy import (
     violations,
 )
 from rollout.decisions.isolation import check_isolation
-from rollout.decisions.taskdef import parse_image
+from rollout.decisions.taskdef import ImageRef, parse_image
 from rollout.engine.outcome import Outcome
 from rollout.errors import AwsError, ConfigError, CredentialsError
 from rollout.events import Event, Level
@@ -189,6 +189,9 @@ def _image(run: _Run) -> None:
         run.add(Check(name, "pass", f"{shown} → {run.rendered.digest}"))
         return
     ref = parse_image(run.rendered.image)
+    if run.rendered.ecr_missing is not None:  # render asked ECR moments ago: not again
+        _image_missing(run, ref, repository=run.rendered.ecr_missing == "repository")
+        return
     if not ref.is_ecr:
         run.add(
             Check(
@@ -210,6 +213,18 @@ def _image(run: _Run) -> None:
     except AwsError as exc:
         if exc.code != "RepositoryNotFoundException":
             raise
+        _image_missing(run, ref, repository=True)
+        return
+    shown = run.rendered.requested_image or str(ref)
+    if found is None:
+        _image_missing(run, ref, repository=False)
+    else:
+        run.add(Check(name, "pass", f"{shown} → {found.digest}"))
+
+
+def _image_missing(run: _Run, ref: ImageRef, *, repository: bool) -> None:
+    name = "image: in ECR"
+    if repository:
         run.add(
             Check(
                 name,
@@ -219,18 +234,14 @@ def _image(run: _Run) -> None:
             )
         )
         return
-    shown = run.rendered.requested_image or str(ref)
-    if found is None:
-        run.add(
-            Check(
-                name,
-                "fail",
-                f"{shown} is not in ECR",
-                "push the image first, or pass the tag/digest that was pushed",
-            )
+    run.add(
+        Check(
+            name,
+            "fail",
+            f"{run.rendered.requested_image or str(ref)} is not in ECR",
+            "push the image first, or pass the tag/digest that was pushed",
         )
-    else:
-        run.add(Check(name, "pass", f"{shown} → {found.digest}"))
+    )
 
 
 def _image_policy(run: _Run, override: str | None, overridden: list[str]) -> None:

@@ -40,6 +40,11 @@ class LoadBalancerRef:
     target_group_arn: str
     container_name: str
     container_port: int
+    #: ``advancedConfiguration`` (native blue/green, linear, canary); None when absent
+    alternate_target_group_arn: str | None = None
+    production_listener_rule: str | None = None
+    test_listener_rule: str | None = None
+    role_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,13 @@ class Service:
     health_check_grace_period: int = 0
     launch_type: str | None = None
     network_configuration: Mapping[str, Any] | None = None
+    #: ``deploymentController.type``: ECS | CODE_DEPLOY | EXTERNAL
+    deployment_controller: str = "ECS"
+    #: ``deploymentConfiguration.strategy``: ROLLING | BLUE_GREEN | LINEAR | CANARY
+    strategy: str = "ROLLING"
+    #: ``deploymentConfiguration`` as DescribeServices returned it (sent back, changed, by a
+    #: deploy that sets the strategy)
+    deployment_configuration_raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def primary(self) -> Deployment | None:
@@ -142,6 +154,13 @@ class ServiceDeploymentInfo:
     circuit_breaker_failures: int | None = None
     circuit_breaker_threshold: int | None = None
     rollback_reason: str | None = None
+    #: ``lifecycleStage`` (native strategies walk them; traffic-shifting.md §1.2)
+    lifecycle_stage: str | None = None
+    #: green's ``requestedProductionTrafficWeight`` / ``requestedTestTrafficWeight`` (percent)
+    production_weight: float | None = None
+    test_weight: float | None = None
+    #: ``deploymentConfiguration.strategy`` of this deployment, when reported
+    strategy: str | None = None
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ class EcsGateway:
         task_definition: str | None = None,
         force_new_deployment: bool = False,
         desired_count: int | None = None,
+        deployment_configuration: Mapping[str, Any] | None = None,
     ) -> Service:
         """Point the service at ``task_definition`` (and/or force a new deployment).
 
@@ -72,6 +73,8 @@ class EcsGateway:
             kwargs["taskDefinition"] = task_definition
         if desired_count is not None:
             kwargs["desiredCount"] = desired_count
+        if deployment_configuration is not None:
+            kwargs["deploymentConfiguration"] = dict(deployment_configuration)
         client = self._ecs
         if force_new_deployment:
             kwargs["forceNewDeployment"] = True
@@ -236,6 +239,14 @@ def _service(raw: Mapping[str, Any]) -> Service:
                 target_group_arn=lb.get("targetGroupArn", ""),
                 container_name=lb.get("containerName", ""),
                 container_port=int(lb.get("containerPort", 0)),
+                alternate_target_group_arn=(lb.get("advancedConfiguration") or {}).get(
+                    "alternateTargetGroupArn"
+                ),
+                production_listener_rule=(lb.get("advancedConfiguration") or {}).get(
+                    "productionListenerRule"
+                ),
+                test_listener_rule=(lb.get("advancedConfiguration") or {}).get("testListenerRule"),
+                role_arn=(lb.get("advancedConfiguration") or {}).get("roleArn"),
             )
             for lb in raw.get("loadBalancers", [])
         ),
@@ -251,6 +262,9 @@ def _service(raw: Mapping[str, Any]) -> Service:
         health_check_grace_period=int(raw.get("healthCheckGracePeriodSeconds", 0) or 0),
         launch_type=raw.get("launchType"),
         network_configuration=raw.get("networkConfiguration"),
+        deployment_controller=str((raw.get("deploymentController") or {}).get("type") or "ECS"),
+        strategy=str(cfg.get("strategy") or "ROLLING"),
+        deployment_configuration_raw=dict(cfg),
     )
 
 
@@ -319,6 +333,7 @@ def _task(raw: Mapping[str, Any]) -> Task:
 def _service_deployment(raw: Mapping[str, Any]) -> ServiceDeploymentInfo:
     breaker = raw.get("deploymentCircuitBreaker", {}) or {}
     rollback = raw.get("rollback", {}) or {}
+    target = raw.get("targetServiceRevision") or {}
     return ServiceDeploymentInfo(
         arn=raw["serviceDeploymentArn"],
         status=raw.get("status", ""),
@@ -330,4 +345,12 @@ def _service_deployment(raw: Mapping[str, Any]) -> ServiceDeploymentInfo:
         circuit_breaker_failures=breaker.get("failureCount"),
         circuit_breaker_threshold=breaker.get("threshold"),
         rollback_reason=rollback.get("reason"),
+        lifecycle_stage=raw.get("lifecycleStage"),
+        production_weight=_float(target.get("requestedProductionTrafficWeight")),
+        test_weight=_float(target.get("requestedTestTrafficWeight")),
+        strategy=(raw.get("deploymentConfiguration") or {}).get("strategy"),
     )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -432,7 +432,12 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
 def _env_value(dotted: str, value: str) -> Any:
     if dotted in LIST_KEYS:
         return tuple(part.strip() for part in value.split(",") if part.strip())
-    if value == "" and dotted in {"smoke_url", "test_url", "traffic.hosted_zone_id", "traffic.zone_name"}:
+    if value == "" and dotted in {
+        "smoke_url",
+        "test_url",
+        "traffic.hosted_zone_id",
+        "traffic.zone_name",
+    }:
         return None
     return value
 

@@ -161,6 +161,8 @@ class ServiceDeploymentInfo:
     test_weight: float | None = None
     #: ``deploymentConfiguration.strategy`` of this deployment, when reported
     strategy: str | None = None
+    #: ``hookId`` of a PAUSE lifecycle hook AWAITING_ACTION (ContinueServiceDeployment's input)
+    pause_hook_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -465,7 +465,7 @@ def check_alternate_target_group(alternate: str | None, existing: Iterable[str])
             "fail",
             "the service's load balancer has no advancedConfiguration.alternateTargetGroupArn",
             "give the service an alternate target group (infra/voj.yaml: DeploymentStrategy "
-            "parameter) or set strategy = \"rolling\"",
+            'parameter) or set strategy = "rolling"',
         )
     if alternate not in set(existing):
         return Check(

@@ -44,7 +44,9 @@ STAGES: tuple[str, ...] = (
     "CLEAN_UP",
 )
 #: Stages in which green serves production traffic (analysis runs), blue still running.
-SERVING_STAGES = frozenset({"PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME"})
+SERVING_STAGES = frozenset(
+    {"PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME"}
+)
 #: Stages before any production traffic reaches green (the test-listener smoke probe's place).
 BEFORE_PRODUCTION = frozenset(STAGES[: STAGES.index("PRODUCTION_TRAFFIC_SHIFT")])
 
@@ -101,9 +103,7 @@ def deployment_configuration(
     return out
 
 
-def configuration_differences(
-    current: Mapping[str, Any], strategy: str, shape: Shape
-) -> list[str]:
+def configuration_differences(current: Mapping[str, Any], strategy: str, shape: Shape) -> list[str]:
     """How the service's deploymentConfiguration differs from ``rollout.toml`` (empty: it
     matches). Used when ``set_on_deploy`` is off: the service must already be configured."""
     want = deployment_configuration(current, strategy, shape)

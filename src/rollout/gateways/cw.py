@@ -42,7 +42,7 @@ class CloudWatchGateway:
         ``targetgroup/<name>/<id>``: rollout.decisions.progressive). The window is one period
         (``end - start`` seconds). The ALB publishes a count only when it is non-zero, so a
         missing count is 0; a missing p99 is None (no request)."""
-        period = max(1, int(round(end - start)))
+        period = max(1, round(end - start))
         queries: list[dict[str, Any]] = []
         metrics = (
             ("req", "RequestCount", "Sum"),

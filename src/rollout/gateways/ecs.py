@@ -204,6 +204,13 @@ class EcsGateway:
             raise
         return True
 
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str = "CONTINUE") -> None:
+        """Answer a PAUSE lifecycle hook: CONTINUE to the next stage, or ROLLBACK."""
+        with aws_errors(f"continue service deployment {arn}"):
+            self._ecs.continue_service_deployment(
+                serviceDeploymentArn=arn, hookId=hook_id, action=action
+            )
+
 
 # -- shape conversion -------------------------------------------------------------------------
 
@@ -349,6 +356,14 @@ def _service_deployment(raw: Mapping[str, Any]) -> ServiceDeploymentInfo:
         production_weight=_float(target.get("requestedProductionTrafficWeight")),
         test_weight=_float(target.get("requestedTestTrafficWeight")),
         strategy=(raw.get("deploymentConfiguration") or {}).get("strategy"),
+        pause_hook_id=next(
+            (
+                h.get("hookId")
+                for h in raw.get("lifecycleHookDetails") or []
+                if h.get("targetType") == "PAUSE" and h.get("status") == "AWAITING_ACTION"
+            ),
+            None,
+        ),
     )
 
 

@@ -219,6 +219,12 @@ def provision(
     ),
     region: str | None = typer.Option(None, help="Region (default: the sandbox's)."),
     timeout: float = typer.Option(900.0, help="Wall seconds to wait for a steady service."),
+    strategy: str = typer.Option(
+        "rolling",
+        "--strategy",
+        help="ECS deployment strategy of the service: rolling, blue-green, canary or linear "
+        "(infra/voj.yaml's DeploymentStrategy).",
+    ),
     output: OutputOpt = "auto",
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
@@ -241,6 +247,7 @@ def provision(
             region=region,
             echo=echo,
             timeout=timeout,
+            strategy=strategy,
         )
     except RolloutError as exc:
         raise _fail(exc) from exc

@@ -194,6 +194,8 @@ class Sandbox:
         self._health: Any = None
         self._closed = False
         self.provisioned: ProvisionResult | None = None
+        #: synthetic traffic, once started (:meth:`start_synthetic_traffic`)
+        self.synthetic: Any = None
         _OPEN.add(self)
         if runtime == "process":
             from rollout.sandbox.dataplane.health import HealthChecker
@@ -310,6 +312,76 @@ class Sandbox:
         proxy = self.start_alb()
         url: str | None = proxy.url(name) or proxy.sync().get(name)
         return url
+
+    # -- synthetic traffic and ECS lifecycle hooks (traffic-shifting deployments) --------------
+    def start_synthetic_traffic(
+        self,
+        rate: float = 10.0,
+        *,
+        test_rate: float = 0.0,
+        latency: float = 0.02,
+        tick: float = 1.0,
+        load_balancer: str | None = None,
+    ) -> Any:
+        """Send synthetic requests through the load balancers on the simulation's clock
+        (simulated runtime): ``rate`` production requests/s per listener split by the listener
+        rules' weights, ``test_rate`` requests/s through each test listener rule; the active
+        faults (``serve_5xx``, ``slow``, crashes) shape the answers and the ALB metrics
+        (:mod:`rollout.sandbox.dataplane.synthetic`). Returns the
+        :class:`~rollout.sandbox.dataplane.synthetic.SyntheticTraffic` (``.totals``,
+        ``.blind_moments``, ``.stop()``). Starting again replaces the settings."""
+        from rollout.sandbox.dataplane.synthetic import SyntheticSettings, SyntheticTraffic
+
+        if self.runtime == "process":
+            raise ConfigError(
+                "failed to start synthetic traffic: the process runtime serves real requests.",
+                hint="Send real traffic through the ALB listener (`rollout sandbox traffic`).",
+            )
+        try:
+            settings = SyntheticSettings(
+                rate=rate,
+                test_rate=test_rate,
+                latency=latency,
+                tick=tick,
+                load_balancer=load_balancer,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"failed to start synthetic traffic: {exc}.") from exc
+        with self.world.lock:
+            self.world.catch_up()
+            if self.synthetic is not None:
+                self.synthetic.stop()
+            self.synthetic = SyntheticTraffic(
+                sim=self.world.sim,
+                account=self.account,
+                region=self.region,
+                record=self.world.observability.metrics.record,
+                settings=settings,
+            )
+            self.synthetic.start()
+        return self.synthetic
+
+    def stop_synthetic_traffic(self) -> None:
+        if self.synthetic is not None:
+            self.synthetic.stop()
+
+    def set_hook_answer(self, answer: str, *, delay: float | None = None) -> None:
+        """What AWS_LAMBDA lifecycle hooks answer from now on (the sandbox cannot invoke
+        Lambda): ``"SUCCEEDED"``, ``"FAILED"`` or ``"TIMED_OUT"`` (never answers: the hook's
+        timeout action applies), after ``delay`` simulated seconds."""
+        from rollout.sandbox.ecs.shifting import HOOK_ANSWERS
+
+        if answer not in HOOK_ANSWERS:
+            raise ConfigError(
+                f"failed to set the hook answer: {answer!r} is not one of "
+                f"{', '.join(HOOK_ANSWERS)}."
+            )
+        if delay is not None and delay < 0:
+            raise ConfigError(f"failed to set the hook answer: delay must be >= 0, got {delay}.")
+        with self.world.lock:
+            self.world.sim.hook_answer = answer
+            if delay is not None:
+                self.world.sim.hook_delay = delay
 
     @property
     def observability(self) -> Any:
@@ -433,18 +505,24 @@ class Sandbox:
         return self.world.build_image(tag, source=source, patch=patch, repository=repository)
 
     # -- voj -----------------------------------------------------------------------------------
-    def provision_voj(self) -> ProvisionResult:
+    def provision_voj(self, strategy: str = "rolling") -> ProvisionResult:
         """Create the voj stack (delivery's ``provision_voj``) and wait until the service runs
         revision 1, steady. The result is also kept as :attr:`provisioned`.
 
-        With the process runtime the stack's images are built from the working tree's
-        ``backend/`` (:meth:`build_image`), so revision 1 runs real code."""
-        from rollout.sandbox.provision import provision_voj
+        ``strategy`` (rolling, blue-green, canary, linear) is the template's
+        ``DeploymentStrategy`` parameter. With the process runtime the stack's images are built
+        from the working tree's ``backend/`` (:meth:`build_image`), so revision 1 runs real
+        code."""
+        from rollout.sandbox.provision import check_strategy, provision_voj
 
         push = None
         if self.runtime == "process":
             push = lambda tag: self.build_image(tag).digest  # noqa: E731
-        result = provision_voj(self.client_factory(), push=push)
+        result = provision_voj(
+            self.client_factory(),
+            push=push,
+            parameters={"DeploymentStrategy": check_strategy(strategy)},
+        )
         step = 0.25 if self.runtime == "process" else 5.0
         self.wait_steady(result.cluster, result.service, revision=1, step=step)
         self.provisioned = result
@@ -631,6 +709,7 @@ def provision_remote(
     timeout: float = 900.0,
     interval: float = 2.0,
     clock: Any = None,
+    strategy: str = "rolling",
 ) -> ProvisionResult:
     """Provision voj against a running ``rollout sandbox up`` and wait until it is steady.
 
@@ -642,8 +721,9 @@ def provision_remote(
     from rollout.clock import SystemClock
     from rollout.errors import UsageError
     from rollout.sandbox.inprocess import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
-    from rollout.sandbox.provision import provision_voj
+    from rollout.sandbox.provision import check_strategy, provision_voj
 
+    strategy = check_strategy(strategy)
     if not endpoint_url:
         raise UsageError(
             "failed to provision: no sandbox endpoint given.",
@@ -662,7 +742,7 @@ def provision_remote(
         def push(tag: str) -> str:
             return str(post_build(endpoint_url, tag=tag)["digest"])
 
-    result = provision_voj(factory, push=push)
+    result = provision_voj(factory, push=push, parameters={"DeploymentStrategy": strategy})
     echo(f"waiting for {result.cluster}/{result.service} to be steady on revision 1...")
     ecs = factory.client("ecs")
     wait_clock = clock or SystemClock()

@@ -21,10 +21,14 @@ Effects (``effect``):
 - ``slow_start``: health checks pass only ``after`` seconds after RUNNING;
 - ``flaky``: the first ``count`` matching tasks crash ``after`` seconds after RUNNING with
   ``exit_code``; later tasks are fine;
-- ``serve_5xx``: ``after`` seconds after RUNNING the application answers requests with
-  ``status_code`` (default 500). Health checks keep passing (the health path is separate), so
-  only an alarm or a smoke probe can see it; the ALB data plane asks
-  ``EcsSimulation.serving_status``. CloudWatch metrics are not written.
+- ``serve_5xx``: ``after`` seconds after RUNNING the application answers ``share`` of its
+  requests (default all, ``1.0``) with ``status_code`` (default 500). Health checks keep passing
+  (the health path is separate), so only metrics, an alarm or a smoke probe can see it; the
+  canned ALB data plane asks ``EcsSimulation.serving_status``, the synthetic traffic
+  (:mod:`rollout.sandbox.dataplane.synthetic`) writes the ALB metrics it causes;
+- ``slow``: ``after`` seconds after RUNNING, ``share`` of the requests (default ``0.1``: so
+  p90–p100 of ``TargetResponseTime``) take ``latency`` seconds; health checks keep passing.
+  Seen by the synthetic traffic's metrics (simulated runtime only).
 
 A file for ``rollout sandbox up --faults`` holds ``{"fault": [{...}, ...]}`` (TOML or JSON).
 """
@@ -37,8 +41,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Effect = Literal["crash", "never_healthy", "slow_start", "flaky", "serve_5xx"]
-EFFECTS: tuple[str, ...] = ("crash", "never_healthy", "slow_start", "flaky", "serve_5xx")
+Effect = Literal["crash", "never_healthy", "slow_start", "flaky", "serve_5xx", "slow"]
+EFFECTS: tuple[str, ...] = ("crash", "never_healthy", "slow_start", "flaky", "serve_5xx", "slow")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class FaultRule:
     exit_code: int = 1
     count: int = 1
     status_code: int = 500
+    #: serve_5xx / slow: the share of requests affected (0 < share <= 1; slow defaults to 0.1)
+    share: float | None = None
+    #: slow: seconds a slow request takes
+    latency: float = 0.0
 
     def __post_init__(self) -> None:
         if self.effect not in EFFECTS:
@@ -64,6 +72,10 @@ class FaultRule:
             raise ValueError(f"fault 'after' must be >= 0 seconds, got {self.after}")
         if self.count < 1:
             raise ValueError(f"fault 'count' must be >= 1, got {self.count}")
+        if self.share is not None and not 0 < self.share <= 1:
+            raise ValueError(f"fault 'share' must be in (0, 1], got {self.share}")
+        if self.effect == "slow" and self.latency <= 0:
+            raise ValueError(f"fault 'slow' needs 'latency' > 0 seconds, got {self.latency}")
 
     def matches(
         self,
@@ -108,6 +120,11 @@ class TaskFaults:
     serve_5xx_after: float | None = None
     status_code: int = 500
     health_status_code: int = 503
+    #: share of requests answered with ``status_code`` once ``serve_5xx_after`` is due
+    error_share: float = 1.0
+    slow_after: float | None = None
+    latency: float = 0.0
+    slow_share: float = 0.1
 
 
 @dataclass
@@ -183,9 +200,19 @@ class FaultPlan:
                     )
                 elif rule.effect == "slow_start":
                     result = _replace(result, healthy_after=rule.after)
+                elif rule.effect == "slow":
+                    result = _replace(
+                        result,
+                        slow_after=rule.after,
+                        latency=rule.latency,
+                        slow_share=rule.share if rule.share is not None else 0.1,
+                    )
                 else:
                     result = _replace(
-                        result, serve_5xx_after=rule.after, status_code=rule.status_code
+                        result,
+                        serve_5xx_after=rule.after,
+                        status_code=rule.status_code,
+                        error_share=rule.share if rule.share is not None else 1.0,
                     )
         return result
 

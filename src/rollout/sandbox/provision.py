@@ -56,6 +56,8 @@ DEFAULT_CONFIG = REPO_ROOT / "rollout.toml"
 DEFAULT_STACK_NAME = "voj-prod"
 DEFAULT_IMAGE_TAGS: tuple[str, ...] = ("sha-0000001", "sha-0000002", "sha-0000003")
 REPOSITORY = "voj-backend"
+#: The template's ``DeploymentStrategy`` values (``rollout sandbox provision --strategy``).
+STRATEGIES: tuple[str, ...] = ("rolling", "blue-green", "canary", "linear")
 ACCOUNT_PLACEHOLDER = "<account>"
 
 # Resource types moto's CloudFormation does not create (or must not: ECS belongs to our
@@ -87,6 +89,7 @@ MOTO_TYPES: frozenset[str] = frozenset(
         "AWS::ElasticLoadBalancingV2::LoadBalancer",
         "AWS::ElasticLoadBalancingV2::TargetGroup",
         "AWS::ElasticLoadBalancingV2::Listener",
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
         "AWS::DynamoDB::Table",
         "AWS::S3::Bucket",
         "AWS::SSM::Parameter",
@@ -378,6 +381,18 @@ def _listener_for_moto(resource: dict[str, Any]) -> dict[str, Any]:
 _MOTO_DOWNGRADES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "AWS::ElasticLoadBalancingV2::Listener": _listener_for_moto,
 }
+
+
+def check_strategy(strategy: str) -> str:
+    """``strategy`` if the template accepts it as ``DeploymentStrategy``."""
+    from rollout.errors import UsageError
+
+    if strategy not in STRATEGIES:
+        raise UsageError(
+            f"failed to provision: unknown strategy {strategy!r}.",
+            hint=f"Use one of {', '.join(STRATEGIES)}.",
+        )
+    return strategy
 
 
 # ----------------------------------------------------------------------------- intrinsics

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.backends import get_backend
 
+from rollout.sandbox.ecs import shifting
 from rollout.sandbox.ecs.rules import normalise_cpu, normalise_memory, validate_fargate_size
 from rollout.sandbox.ecs.state import (
     PENDING_STATES,
@@ -693,11 +694,12 @@ def _deployment_configuration(
         raise invalid_parameter(
             "maximumPercent must be at least 100 for the REPLICA scheduling strategy."
         )
-    if config.get("strategy", "ROLLING") != "ROLLING":
+    if (given or {}).get("strategy") == "BLUE_GREEN" and "bakeTimeInMinutes" not in (given or {}):
         raise invalid_parameter(
-            "The rollout sandbox simulates the ROLLING "
-            f"strategy only, not {config.get('strategy')}."
+            "deploymentConfiguration.bakeTimeInMinutes is required when the deployment strategy "
+            "is BLUE_GREEN."
         )
+    shifting.check_configuration(config)
     if config.get("alarms") is not None:
         alarms = config["alarms"]
         alarms.setdefault("alarmNames", [])
@@ -771,6 +773,8 @@ def create_service(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]) -> di
         raise invalid_parameter("The rollout sandbox simulates the ECS deployment controller only.")
     lbs = copy.deepcopy(p.get("loadBalancers") or [])
     _check_load_balancers(rs, td, lbs)
+    config = _deployment_configuration(p.get("deploymentConfiguration"))
+    shifting.check_load_balancers(rs.account, rs.region, config["strategy"], lbs)
     network = copy.deepcopy(p.get("networkConfiguration"))
     _check_network(td, network)
     desired = int(p.get("desiredCount", 0 if p.get("schedulingStrategy") == "DAEMON" else 1))
@@ -792,7 +796,7 @@ def create_service(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]) -> di
         platform_version=str(p.get("platformVersion") or "LATEST"),
         network_configuration=network,
         load_balancers=lbs,
-        deployment_configuration=_deployment_configuration(p.get("deploymentConfiguration")),
+        deployment_configuration=config,
         grace_period=int(grace) if grace is not None else (0 if lbs else None),
         created_at=sim.now,
         created_by=_caller(rs),
@@ -852,6 +856,7 @@ def update_service(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]) -> di
     )
     if p.get("desiredCount") is not None and int(p["desiredCount"]) < 0:
         raise invalid_parameter("desiredCount must be 0 or more.")
+    shifting.check_load_balancers(rs.account, rs.region, config["strategy"], lbs)
     # all checks passed: apply
     if td_ref and td.arn != service.task_definition:
         new_deployment = True
@@ -1297,6 +1302,16 @@ def _sd_view(
         dep = service.deployment(number)
         if dep is not None:
             sources.append(revision(dep))
+    target = revision(d)
+    shift = d.shift
+    if shift is not None:
+        # a snapshot of the requested weights (§1.1); blue has the rest
+        target["requestedProductionTrafficWeight"] = shift.production
+        target["requestedTestTrafficWeight"] = shift.test
+        for source in sources:
+            if source["arn"].endswith("/" + shift.blue.split("/", 1)[1]):
+                source["requestedProductionTrafficWeight"] = 100.0 - shift.production
+                source["requestedTestTrafficWeight"] = 100.0 - shift.test
     config = copy.deepcopy(d.deployment_configuration)
     out: dict[str, Any] = {
         "serviceDeploymentArn": sim.service_deployment_arn(rs, service, d),
@@ -1305,7 +1320,7 @@ def _sd_view(
         "createdAt": d.created_at,
         "updatedAt": d.sd_updated_at,
         "sourceServiceRevisions": sources,
-        "targetServiceRevision": revision(d),
+        "targetServiceRevision": target,
         "status": d.sd_status,
         "deploymentConfiguration": config,
         "deploymentCircuitBreaker": {
@@ -1325,6 +1340,9 @@ def _sd_view(
             out[key] = value
     if d.rollback is not None:
         out["rollback"] = dict(d.rollback)
+    if shift is not None:
+        out["lifecycleStage"] = shift.reported
+        out["lifecycleHookDetails"] = [h.view() for h in shift.hooks]
     alarms = config.get("alarms")
     if alarms is not None:
         out["alarms"] = {
@@ -1398,6 +1416,9 @@ def stop_service_deployment(
             "ServiceDeploymentNotFoundException", "The service deployment does not exist."
         )
     service, d = hit
+    conflict = shifting.stop_conflict(d)
+    if conflict is not None and d.sd_status in ("PENDING", "IN_PROGRESS"):
+        raise conflict
     if d.status != "PRIMARY" or d.sd_status not in ("PENDING", "IN_PROGRESS"):
         raise ApiError(
             "ConflictException",
@@ -1411,12 +1432,37 @@ def stop_service_deployment(
             "service revision to roll back to.",
         )
     sim.set_sd_status(service, d, "ROLLBACK_REQUESTED")
+    d.sd_status_reason = "Rollback requested by StopServiceDeployment."  # UNVERIFIED text
     # UNVERIFIED: the rolloutStateReason of a manually stopped deployment.
     sim.set_rollout(
         service, d, "FAILED", "ECS deployment stopped by StopServiceDeployment (ROLLBACK)."
     )
     sim.record("deployment.stop_requested", service=service.name, deployment=d.id)
     sim.start_rollback(rs, service, d, target, breaker=False)
+    return {"serviceDeploymentArn": arn}
+
+
+@handler("ContinueServiceDeployment")
+def continue_service_deployment(
+    sim: EcsSimulation, rs: RegionState, p: dict[str, Any]
+) -> dict[str, Any]:
+    """Continue or roll back a deployment paused by a PAUSE lifecycle hook (§1.6)."""
+    arn = str(_required(p, "serviceDeploymentArn"))
+    hook_id = str(_required(p, "hookId"))
+    action = p.get("action") or "CONTINUE"
+    if action not in ("CONTINUE", "ROLLBACK"):
+        raise invalid_parameter(f"action must be CONTINUE or ROLLBACK, got {action!r}.")
+    hit = _sd_find(sim, rs, arn)
+    if hit is None:
+        raise ApiError(
+            "ServiceDeploymentNotFoundException", "The service deployment does not exist."
+        )
+    service, d = hit
+    if d.sd_status not in ("PENDING", "IN_PROGRESS"):
+        raise invalid_parameter(
+            f"The service deployment is in status {d.sd_status} and cannot be continued."
+        )
+    sim.shifter.continue_hook(rs, service, d, hook_id, str(action))
     return {"serviceDeploymentArn": arn}
 
 
@@ -1456,6 +1502,23 @@ def describe_service_revisions(
                     for c in td.body.get("containerDefinitions", [])
                 ],
                 "createdAt": d.created_at,
+                "resolvedConfiguration": {
+                    "loadBalancers": [
+                        {
+                            "targetGroupArn": lb.get("targetGroupArn"),
+                            **(
+                                {"productionListenerRule": rule}
+                                if (
+                                    rule := (lb.get("advancedConfiguration") or {}).get(
+                                        "productionListenerRule"
+                                    )
+                                )
+                                else {}
+                            ),
+                        }
+                        for lb in d.load_balancers
+                    ]
+                },
             }
         )
     return {"serviceRevisions": found, "failures": failures}

@@ -32,6 +32,7 @@ from rollout.sandbox.ecs.rules import (
     target_health_changes,
     throttle_delay,
 )
+from rollout.sandbox.ecs.shifting import STAGES, Shifter
 from rollout.sandbox.ecs.state import (
     PENDING_STATES,
     ContainerRecord,
@@ -99,6 +100,11 @@ class EcsSimulation:
         self._timeline: list[TimelineEntry] = []
         self._pending_registrations: dict[tuple[str, str], list[TaskRecord]] = {}
         self.elb = ElbOverlay(self.lock, clock.now)
+        #: traffic-shifting deployments (BLUE_GREEN, LINEAR, CANARY): see ecs/shifting.py
+        self.shifter = Shifter(self)
+        #: what AWS_LAMBDA lifecycle hooks answer, and after how many seconds (sandbox setting)
+        self.hook_answer: str = self.behaviour.hook_answer
+        self.hook_delay: float = self.behaviour.hook_delay
         self.elb.set_sync(lambda: self.run_until(self.clock.now()))
         self.runtime: Runtime = runtime or SimulatedRuntime(sigterm_exit=self.timings.sigterm_exit)
         self.runtime.attach(
@@ -245,6 +251,7 @@ class EcsSimulation:
                 old.sd_updated_at = self.now
         service.deployments.append(deployment)
         service.current_deployment = number
+        self.shifter.begin(rs, service, deployment, active=len(previous))
         service.steady = False
         service.stuck_reported = False
         service.throttle_reported = False
@@ -357,6 +364,8 @@ class EcsSimulation:
             self.record("deployment.stalled", service=service.name, deployment=d.id)
             self.set_sd_status(service, d, self.behaviour.stall_service_deployment_status)
             return
+        if d.shift is not None:
+            self.set_sd_status(service, d, "ROLLBACK_REQUESTED")
         self.start_rollback(rs, service, d, target, breaker=True)
 
     def start_rollback(
@@ -377,6 +386,9 @@ class EcsSimulation:
             # UNVERIFIED: no verbatim sample of a manual (StopServiceDeployment) rollback reason.
             else f"ECS deployment rolling back to deploymentId {target.id}."
         )
+        if failed.shift is not None and not failed.shift.rolled_back:
+            # traffic-shifting: every listener rule back on blue in this instant (§1.4)
+            self.shifter.rollback_traffic(rs, service, failed)
         self.make_primary(service, target, reason)
         failed.rolled_back_to = target.id
         failed.rollback = {
@@ -386,6 +398,26 @@ class EcsSimulation:
         }
         self.set_sd_status(service, failed, "ROLLBACK_IN_PROGRESS")
         self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
+
+    def hook_failed(
+        self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord, stage: str, answer: str
+    ) -> None:
+        """A lifecycle hook failed, timed out (timeout action ROLLBACK) or was continued with
+        ROLLBACK: the deployment rolls back to blue (§1.4)."""
+        target = self.last_completed(service, exclude=d)
+        # UNVERIFIED: the exact reason texts of a hook-triggered rollback
+        reason = f"ECS deployment lifecycle hook at {stage} returned {answer}."
+        self.set_rollout(service, d, "FAILED", reason)
+        self.service_event(
+            service,
+            f"(service {service.name}) (deployment {d.id}) deployment failed: lifecycle hook "
+            f"at {stage} {answer.lower().replace('_', ' ')}.",
+        )
+        if target is None:
+            self.set_sd_status(service, d, self.behaviour.stall_service_deployment_status)
+            return
+        self.set_sd_status(service, d, "ROLLBACK_REQUESTED")
+        self.start_rollback(rs, service, d, target, breaker=False)
 
     def count_failure(self, rs: RegionState, service: ServiceRecord, task: TaskRecord) -> None:
         """A task of an IN_PROGRESS deployment failed (§1.4, §2.1): count it, maybe trip."""
@@ -403,6 +435,8 @@ class EcsSimulation:
         )
         breaker = service.deployment_configuration.get("deploymentCircuitBreaker", {})
         if not breaker.get("enable") or d.status != "PRIMARY":
+            return
+        if d.shift is not None and not self.behaviour.breaker_with_traffic_shifting:
             return
         threshold = self.threshold(service)
         if d.failed_tasks >= threshold:
@@ -452,6 +486,10 @@ class EcsSimulation:
             for name in alarms.get("alarmNames", [])
             if name not in d.alarms_ignored and self._alarm_state(rs, name) == "ALARM"
         ]
+        if d.shift is not None:
+            # traffic shifting: alarms count from a stage on (Behaviour.alarms_from_stage)
+            window = STAGES.index(self.behaviour.alarms_from_stage)
+            running = running and window <= STAGES.index(d.shift.stage) < STAGES.index("CLEAN_UP")
         if running and fired:
             d.alarms_triggered = fired
             self.fail_deployment(
@@ -558,6 +596,11 @@ class EcsSimulation:
             primary.started = True
             primary.sd_started_at = self.now
             self.set_sd_status(service, primary, "IN_PROGRESS")
+        shift = primary.shift
+        if shift is not None and not shift.done and not shift.rolled_back:
+            self.shifter.advance(rs, service, primary)
+            self._drop_drained(rs, service)
+            return
         for d in service.visible_deployments():
             want = service.desired if d is primary else 0
             if d.desired != want:
@@ -736,7 +779,8 @@ class EcsSimulation:
         if primary.rollout_state == "IN_PROGRESS":
             alarms = service.deployment_configuration.get("alarms") or {}
             bake = int(service.deployment_configuration.get("bakeTimeInMinutes", 0) or 0)
-            if alarms.get("enable") and bake > 0:
+            rolling = service.deployment_configuration.get("strategy", "ROLLING") == "ROLLING"
+            if alarms.get("enable") and bake > 0 and rolling:
                 if primary.bake_until is None:
                     primary.bake_until = self.now + bake * 60
                     self.request_pass(rs, service, primary.bake_until)

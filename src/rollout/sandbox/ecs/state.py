@@ -163,6 +163,8 @@ class DeploymentRecord:
     alarms_triggered: list[str] = field(default_factory=list)
     deployment_configuration: dict[str, Any] = field(default_factory=dict)
     bake_until: float | None = None
+    #: traffic-shifting state (a :class:`rollout.sandbox.ecs.shifting.Shift`) of a green deployment
+    shift: Any = None
 
 
 @dataclass

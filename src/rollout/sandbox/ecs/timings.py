@@ -178,3 +178,23 @@ class Behaviour:
     #: With rollback on but nothing COMPLETED to roll back to, the ServiceDeployment ends in
     #: ROLLBACK_FAILED (chosen; the docs only say the deployment stalls).
     stall_service_deployment_status: Literal["ROLLBACK_FAILED", "STOPPED"] = "ROLLBACK_FAILED"
+    # -- traffic-shifting deployments (BLUE_GREEN, LINEAR, CANARY; traffic-shifting.md) --------
+    #: §1.5: the model doc says the circuit breaker is for rolling deployments; the sandbox
+    #: also lets it count green's failed tasks and roll back by a traffic switch (the issue's
+    #: reading). False: the breaker is ignored under BLUE_GREEN/LINEAR/CANARY.
+    breaker_with_traffic_shifting: bool = True
+    #: §1.5 UNVERIFIED: from which stage deployment alarms can fail a traffic-shifting
+    #: deployment. Documented reading: once production traffic has shifted (through BAKE_TIME).
+    alarms_from_stage: Literal["PRODUCTION_TRAFFIC_SHIFT", "SCALE_UP", "TEST_TRAFFIC_SHIFT"] = (
+        "PRODUCTION_TRAFFIC_SHIFT"
+    )
+    #: §1.1 UNVERIFIED: what ``lifecycleStage`` reports while PRE_PRODUCTION_TRAFFIC_SHIFT hooks
+    #: run. The enum has no such value: ``"previous"`` keeps the previous stage (documented
+    #: reading); ``"PRODUCTION_TRAFFIC_SHIFT"`` reports the shift about to happen.
+    pre_production_stage_reported: Literal["previous", "PRODUCTION_TRAFFIC_SHIFT"] = "previous"
+    #: What an AWS_LAMBDA lifecycle hook answers (the sandbox cannot invoke Lambda):
+    #: SUCCEEDED, FAILED or TIMED_OUT (no answer: the hook's timeout action applies when its
+    #: ``timeoutInMinutes`` is over). ``Sandbox.set_hook_answer`` changes it at run time.
+    hook_answer: Literal["SUCCEEDED", "FAILED", "TIMED_OUT"] = "SUCCEEDED"
+    #: Seconds before an AWS_LAMBDA hook answers.
+    hook_delay: float = 1.0

@@ -48,7 +48,9 @@ SERVING_STAGES = frozenset(
     {"PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME"}
 )
 #: Stages before any production traffic reaches green (the test-listener smoke probe's place).
-BEFORE_PRODUCTION = frozenset(STAGES[: STAGES.index("PRODUCTION_TRAFFIC_SHIFT")])
+BEFORE_PRODUCTION = frozenset(
+    (*STAGES[: STAGES.index("PRODUCTION_TRAFFIC_SHIFT")], "PRE_PRODUCTION_TRAFFIC_SHIFT")
+)
 
 #: ``ServiceDeploymentStatus`` values that end a deployment.
 DONE_STATUSES = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})

@@ -29,6 +29,7 @@ from rollout.decisions.progressive import (
     BEFORE_PRODUCTION,
     DONE_STATUSES,
     SERVING_STAGES,
+    STAGES,
     green_and_blue,
     load_balancer_dimension,
     stage_label,
@@ -197,7 +198,27 @@ class NativeWatch:
         stage = sd.lifecycle_stage
         if stage == self.stage or stage is None:
             return
+        previous = self.stage
         self.stage = stage
+        if stage in STAGES:
+            # stages ECS walked between two polls: shown (and recorded) as such, in AWS's order
+            start = STAGES.index(previous) + 1 if previous in STAGES else 0
+            for skipped in STAGES[start : STAGES.index(stage)]:
+                if skipped == "RECONCILE_SERVICE" or (
+                    previous is None
+                    and skipped != "PRE_SCALE_UP"
+                    and STAGES.index(skipped) < STAGES.index("SCALE_UP")
+                ):
+                    continue
+                self.result.stages.append(skipped)
+                self.s.emit(
+                    "stage",
+                    f"stage {stage_label(skipped)} (passed between polls)",
+                    stage=skipped,
+                    status=sd.status,
+                    observed=False,
+                    seconds=round(self.s.now() - self.started_at, 3),
+                )
         self.result.stages.append(stage)
         weights = []
         if sd.production_weight is not None:
@@ -211,6 +232,7 @@ class NativeWatch:
             status=sd.status,
             production_weight=sd.production_weight,
             test_weight=sd.test_weight,
+            observed=True,
             seconds=round(self.s.now() - self.started_at, 3),
         )
 

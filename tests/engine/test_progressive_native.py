@@ -1,0 +1,158 @@
+"""Deploying through ECS's native strategies with analysis (issue 10), on the sandbox's virtual
+clock with synthetic traffic through the ALB: stages walked, verdicts, rollbacks by traffic switch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from rollout.decisions.analysis import Thresholds
+from rollout.engine.settings import EngineSettings, ShiftSettings
+from rollout.sandbox import Sandbox
+
+from .scenario import Run, World
+
+STRATEGIES = ("blue-green", "canary", "linear")
+SHIFT = ShiftSettings(
+    bake_minutes=3,
+    canary_percent=20.0,
+    canary_bake_minutes=3,
+    step_percent=50.0,
+    step_bake_minutes=2,
+)
+
+
+@pytest.fixture(scope="module")
+def shifting(request: pytest.FixtureRequest) -> Iterator[World]:
+    """voj provisioned for one strategy (``provision --strategy``; the deploys also set it from
+    the settings, as rollout.toml's ``shift.set_on_deploy`` does). One sandbox at a time."""
+    sb = Sandbox()
+    try:
+        yield World(sb, sb.provision_voj(strategy=request.param))
+    finally:
+        sb.stop_synthetic_traffic()
+        sb.close()
+
+
+@pytest.fixture
+def world(shifting: World) -> World:
+    """Settled, no faults, steady synthetic traffic (10 req/s production, 1 req/s test)."""
+    shifting.reset()
+    shifting.sb.start_synthetic_traffic(rate=10.0, test_rate=1.0)
+    return shifting
+
+
+def settings(world: World, strategy: str, **changes: Any) -> EngineSettings:
+    base: dict[str, Any] = {
+        "strategy": strategy,
+        "shift": SHIFT,
+        "thresholds": Thresholds(min_requests=50),
+        "analysis_window": 60,
+        "smoke_url": None,
+    }
+    return replace(world.settings(), **(base | changes))
+
+
+def stages(run: Run) -> list[str]:
+    return [e.data["stage"] for e in run.kinds("stage")]
+
+
+def prod_weights(world: World) -> dict[str, int]:
+    svc = world.ecs.describe_service(world.prov.cluster, world.prov.service)
+    lb = svc.load_balancers[0]
+    assert lb.production_listener_rule
+    client = world.sb.client_factory().client("elbv2")
+    rule = client.describe_rules(RuleArns=[lb.production_listener_rule])["Rules"][0]
+    fwd = next(a for a in rule["Actions"] if a["Type"] == "forward")
+    return {g["TargetGroupArn"]: int(g["Weight"]) for g in fwd["ForwardConfig"]["TargetGroups"]}
+
+
+@pytest.mark.parametrize(
+    ("shifting", "strategy"), [(x, x) for x in STRATEGIES], indirect=["shifting"]
+)
+def test_a_good_release_walks_every_stage_and_succeeds(world: World, strategy: str) -> None:
+    run = world.deploy("sha-0000002", settings=settings(world, strategy))
+    assert run.outcome.verdict == "SUCCEEDED", run.outcome
+    walked = stages(run)
+    for stage in ("SCALE_UP", "TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME"):
+        assert stage in walked, walked
+    assert walked.index("BAKE_TIME") > walked.index("PRODUCTION_TRAFFIC_SHIFT")
+    windows = run.kinds("analysis")
+    assert windows and all(e.data["outcome"] != "fail" for e in windows)
+    # blue stopped after the bake: only the new revision's tasks remain
+    world.sb.advance_until(lambda: True if world.steady() else None, timeout=1800, step=5)
+    assert world.current_revision() == world.next_revision() - 1
+    assert not run.kinds("rollback.started")
+
+
+@pytest.mark.parametrize(
+    ("shifting", "strategy"), [(x, x) for x in STRATEGIES], indirect=["shifting"]
+)
+def test_a_release_serving_5xx_is_failed_by_analysis_and_rolled_back_to_blue(
+    world: World, strategy: str
+) -> None:
+    before = world.current_revision()
+    world.break_next("serve_5xx", share=0.2)
+    run = world.deploy("sha-0000003", settings=settings(world, strategy))
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
+    failed = [e for e in run.kinds("analysis") if e.data["outcome"] == "fail"]
+    assert failed and failed[-1].data["metric"] == "5xx rate"
+    assert failed[-1].data["stage"] in (
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+        "BAKE_TIME",
+    )
+    assert "5xx rate" in run.outcome.reason and "requests" in run.outcome.reason
+    assert run.kinds("traffic.restored") and run.kinds("restore.verified")
+    assert "StopServiceDeployment" in " ".join(world.writes())
+    weights = prod_weights(world)
+    svc = world.ecs.describe_service(world.prov.cluster, world.prov.service)
+    # production weight back on the group the old revision serves
+    assert sorted(weights.values()) == [0, max(weights.values())]
+    assert world.current_revision() == before, svc.task_definition
+
+
+@pytest.mark.parametrize("shifting", ["canary"], indirect=True)
+def test_too_few_requests_is_inconclusive_and_never_rolls_back_on_its_own(
+    world: World,
+) -> None:
+    world.sb.start_synthetic_traffic(rate=0.5, test_rate=0.0)  # ~30 requests a minute
+    run = world.deploy(
+        "sha-0000002",
+        settings=settings(
+            world, "canary", thresholds=Thresholds(min_requests=50, inconclusive_limit=100)
+        ),
+    )
+    assert run.outcome.verdict == "SUCCEEDED", run.outcome
+    outcomes = {e.data["outcome"] for e in run.kinds("analysis")}
+    assert outcomes == {"inconclusive"}
+    assert not run.kinds("rollback.started")
+
+
+@pytest.mark.parametrize("shifting", ["canary"], indirect=True)
+def test_a_limit_turns_inconclusive_windows_into_a_failure(world: World) -> None:
+    world.sb.start_synthetic_traffic(rate=0.5, test_rate=0.0)
+    run = world.deploy(
+        "sha-0000002",
+        settings=settings(
+            world, "canary", thresholds=Thresholds(min_requests=50, inconclusive_limit=1)
+        ),
+    )
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
+    assert "inconclusive 2 windows in a row (limit 1)" in run.outcome.reason
+
+
+@pytest.mark.parametrize("shifting", ["canary"], indirect=True)
+def test_a_slow_but_healthy_release_inside_the_thresholds_is_not_rolled_back(
+    world: World,
+) -> None:
+    world.break_next("slow", share=0.5, latency=0.4)  # p99 400 ms < 1000 ms allowed
+    run = world.deploy("sha-0000002", settings=settings(world, "canary"))
+    assert run.outcome.verdict == "SUCCEEDED", run.outcome
+    passes = [e for e in run.kinds("analysis") if e.data["outcome"] == "pass"]
+    assert passes and max(e.data["green"]["p99_ms"] or 0 for e in passes) >= 300

@@ -82,7 +82,8 @@ def test_a_good_release_walks_every_stage_and_succeeds(world: World, strategy: s
         assert stage in walked, walked
     assert walked.index("BAKE_TIME") > walked.index("PRODUCTION_TRAFFIC_SHIFT")
     windows = run.kinds("analysis")
-    assert windows and all(e.data["outcome"] != "fail" for e in windows)
+    assert windows
+    assert all(e.data["outcome"] != "fail" for e in windows)
     # blue stopped after the bake: only the new revision's tasks remain
     world.sb.advance_until(lambda: True if world.steady() else None, timeout=1800, step=5)
     assert world.current_revision() == world.next_revision() - 1
@@ -100,15 +101,18 @@ def test_a_release_serving_5xx_is_failed_by_analysis_and_rolled_back_to_blue(
     run = world.deploy("sha-0000003", settings=settings(world, strategy))
     assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
     failed = [e for e in run.kinds("analysis") if e.data["outcome"] == "fail"]
-    assert failed and failed[-1].data["metric"] == "5xx rate"
+    assert failed
+    assert failed[-1].data["metric"] == "5xx rate"
     assert failed[-1].data["stage"] in (
         "PRODUCTION_TRAFFIC_SHIFT",
         "PRE_PRODUCTION_TRAFFIC_SHIFT",
         "POST_PRODUCTION_TRAFFIC_SHIFT",
         "BAKE_TIME",
     )
-    assert "5xx rate" in run.outcome.reason and "requests" in run.outcome.reason
-    assert run.kinds("traffic.restored") and run.kinds("restore.verified")
+    assert "5xx rate" in run.outcome.reason
+    assert "requests" in run.outcome.reason
+    assert run.kinds("traffic.restored")
+    assert run.kinds("restore.verified")
     assert "StopServiceDeployment" in " ".join(world.writes())
     weights = prod_weights(world)
     svc = world.ecs.describe_service(world.prov.cluster, world.prov.service)
@@ -155,4 +159,5 @@ def test_a_slow_but_healthy_release_inside_the_thresholds_is_not_rolled_back(
     run = world.deploy("sha-0000002", settings=settings(world, "canary"))
     assert run.outcome.verdict == "SUCCEEDED", run.outcome
     passes = [e for e in run.kinds("analysis") if e.data["outcome"] == "pass"]
-    assert passes and max(e.data["green"]["p99_ms"] or 0 for e in passes) >= 300
+    assert passes
+    assert max(e.data["green"]["p99_ms"] or 0 for e in passes) >= 300

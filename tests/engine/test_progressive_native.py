@@ -4,14 +4,20 @@ clock with synthetic traffic through the ALB: stages walked, verdicts, rollbacks
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from rollout.decisions.analysis import Thresholds
 from rollout.engine.settings import EngineSettings, ShiftSettings
+from rollout.report.console import ConsoleRenderer
+from rollout.report.github import step_summary
+from rollout.report.plain import format_line
+from rollout.report.result import build_result
 from rollout.sandbox import Sandbox
 
 from .scenario import Run, World
@@ -161,3 +167,31 @@ def test_a_slow_but_healthy_release_inside_the_thresholds_is_not_rolled_back(
     passes = [e for e in run.kinds("analysis") if e.data["outcome"] == "pass"]
     assert passes
     assert max(e.data["green"]["p99_ms"] or 0 for e in passes) >= 300
+
+
+@pytest.mark.parametrize("shifting", ["canary"], indirect=True)
+def test_stages_and_windows_reach_every_renderer(world: World) -> None:
+    """JSON result, GitHub summary (stages on the mermaid timeline), plain lines and the console
+    panel all carry the lifecycle stages and the analysis."""
+    world.break_next("serve_5xx", share=0.3)
+    run = world.deploy("sha-0000003", settings=settings(world, "canary"))
+    doc = build_result(run.events)
+    walked = [x["stage"] for x in doc["stages"]]
+    assert "PRODUCTION_TRAFFIC_SHIFT" in walked
+    assert doc["analysis"][-1]["outcome"] == "fail"
+    assert doc["traffic_back_seconds"] is not None
+    summary = step_summary(doc)
+    assert "section stages" in summary
+    assert "production traffic shift" in summary
+    assert "| Analysis window |" in summary
+    origin = run.events[0].at
+    lines = [format_line(e, origin) for e in run.events if e.kind in ("stage", "analysis")]
+    assert any("stage production traffic shift" in line for line in lines)
+    assert any("analysis window" in line and "fail" in line for line in lines)
+    console = ConsoleRenderer(io.StringIO(), live=False)
+    for event in run.events:
+        console(event)
+    panel = io.StringIO()
+    Console(file=panel, width=120).print(console.panel())
+    assert "stage " in panel.getvalue()
+    assert "analysis window" in panel.getvalue()

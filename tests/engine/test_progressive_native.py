@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from rollout.config import load_config
 from rollout.decisions.analysis import Thresholds
 from rollout.engine.settings import EngineSettings, ShiftSettings
 from rollout.report.console import ConsoleRenderer
@@ -19,8 +20,10 @@ from rollout.report.github import step_summary
 from rollout.report.plain import format_line
 from rollout.report.result import build_result
 from rollout.sandbox import Sandbox
+from rollout.verbs.render import render_task_definition
+from rollout.verbs.verify import run_checks
 
-from .scenario import Run, World
+from .scenario import CONFIG, Run, World
 
 STRATEGIES = ("blue-green", "canary", "linear")
 SHIFT = ShiftSettings(
@@ -195,3 +198,42 @@ def test_stages_and_windows_reach_every_renderer(world: World) -> None:
     Console(file=panel, width=120).print(console.panel())
     assert "stage " in panel.getvalue()
     assert "analysis window" in panel.getvalue()
+
+
+@pytest.mark.parametrize("shifting", ["canary"], indirect=True)
+def test_verify_checks_what_a_traffic_shifting_service_needs(world: World) -> None:
+    ctx, _ = world.context()
+    cfg = load_config(CONFIG, "prod", environ={"ROLLOUT_STRATEGY": "canary"})
+    rendered = render_task_definition(cfg, world.prov.images["sha-0000002"], ctx)
+    report = run_checks(cfg, rendered, ctx)
+    strategy = {c.name: c for c in report.checks if c.name.startswith("strategy:")}
+    assert set(strategy) == {
+        "strategy: deployment controller",
+        "strategy: alternate target group",
+        "strategy: production listener rule",
+        "strategy: test listener rule",
+        "strategy: ECS infrastructure role",
+    }
+    failed = {n: c.message for n, c in strategy.items() if c.status != "pass"}
+    assert failed == {}
+
+
+@pytest.mark.parametrize("shifting", ["rolling"], indirect=True)
+def test_verify_fails_a_rolling_only_service_for_canary(world: World) -> None:
+    ctx, _ = world.context()
+    cfg = load_config(CONFIG, "prod", environ={"ROLLOUT_STRATEGY": "canary"})
+    rendered = render_task_definition(cfg, world.prov.images["sha-0000002"], ctx)
+    report = run_checks(cfg, rendered, ctx)
+    failed = {c.name for c in report.checks if c.status == "fail"}
+    assert "strategy: alternate target group" in failed
+    assert report.exit_code == 10
+
+
+@pytest.mark.parametrize("shifting", ["rolling"], indirect=True)
+def test_deploying_canary_on_a_rolling_only_service_writes_nothing(world: World) -> None:
+    run = world.deploy("sha-0000002", settings=settings(world, "canary"))
+    assert run.outcome.verdict == "PREFLIGHT_FAILED"
+    assert "advancedConfiguration" in run.outcome.reason
+    assert world.writes(run.calls_before) == [] or all(
+        "ssm" in w.lower() for w in world.writes(run.calls_before)
+    )

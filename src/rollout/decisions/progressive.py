@@ -67,6 +67,17 @@ class Shape:
     step_bake_minutes: int = 6
 
 
+def shape_of(shift: Any) -> Shape:
+    """A :class:`Shape` from anything with the ``[shift]`` keys (config or engine settings)."""
+    return Shape(
+        bake_minutes=int(shift.bake_minutes),
+        canary_percent=float(shift.canary_percent),
+        canary_bake_minutes=int(shift.canary_bake_minutes),
+        step_percent=float(shift.step_percent),
+        step_bake_minutes=int(shift.step_bake_minutes),
+    )
+
+
 def ecs_strategy(strategy: str) -> str:
     try:
         return ECS_STRATEGY[strategy]

@@ -19,10 +19,10 @@ from rollout.decisions.exitcodes import Verdict, exit_code, ledger_outcome
 from rollout.decisions.jsondiff import normalise_task_definition
 from rollout.decisions.progressive import (
     NATIVE,
-    Shape,
     analysis_summary,
     configuration_differences,
     deployment_configuration,
+    shape_of,
     strategy_summary,
 )
 from rollout.decisions.target import (
@@ -341,13 +341,7 @@ class DeployRun:
         """Native strategies: find blue and green, and what UpdateService sends (reads only)."""
         s, st = self.s, self.s.settings
         sh = st.shift
-        shape = Shape(
-            bake_minutes=sh.bake_minutes,
-            canary_percent=sh.canary_percent,
-            canary_bake_minutes=sh.canary_bake_minutes,
-            step_percent=sh.step_percent,
-            step_bake_minutes=sh.step_bake_minutes,
-        )
+        shape = shape_of(sh)
         current = dict(svc.deployment_configuration_raw)
         if st.strategy not in NATIVE:
             if svc.strategy != "ROLLING" and sh.set_on_deploy:

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from rollout.config import load_config
 from rollout.decisions.analysis import Thresholds
+from rollout.engine.probe import ProbeResult
 from rollout.engine.settings import EngineSettings, ShiftSettings
 from rollout.report.console import ConsoleRenderer
 from rollout.report.github import step_summary
@@ -237,3 +238,49 @@ def test_deploying_canary_on_a_rolling_only_service_writes_nothing(world: World)
     assert world.writes(run.calls_before) == [] or all(
         "ssm" in w.lower() for w in world.writes(run.calls_before)
     )
+
+
+@pytest.mark.parametrize("shifting", ["blue-green"], indirect=True)
+def test_the_smoke_probe_hits_the_test_listener_before_any_production_traffic(
+    world: World,
+) -> None:
+    """With test_url, rollout adds a PAUSE hook at POST_TEST_TRAFFIC_SHIFT, probes green through
+    the test listener while the hook holds it, and continues only then."""
+    probed: list[tuple[str, dict[str, int]]] = []
+
+    def probe(url: str) -> ProbeResult:
+        probed.append((url, prod_weights(world)))
+        return ProbeResult("pass", 200, f"GET {url} -> 200")
+
+    test_url = "http://test.voj.invalid:8080/health"
+    run = world.deploy(
+        "sha-0000002", settings=settings(world, "blue-green", test_url=test_url), prober=probe
+    )
+    assert run.outcome.verdict == "SUCCEEDED", run.outcome
+    assert [url for url, _ in probed] == [test_url]
+    # green had no production weight when it was probed
+    _, weights = probed[0]
+    assert sorted(weights.values())[0] == 0
+    smoke = run.kinds("smoke")[0]
+    assert smoke.data["before_production"] is True
+    continued = [
+        e for e in run.kinds("write") if e.data["operation"] == "ContinueServiceDeployment"
+    ]
+    assert len(continued) == 1
+
+
+@pytest.mark.parametrize("shifting", ["blue-green"], indirect=True)
+def test_a_failing_smoke_probe_rolls_back_before_production_traffic(world: World) -> None:
+    def probe(url: str) -> ProbeResult:
+        return ProbeResult("fail", 500, f"GET {url} -> 500")
+
+    before = world.current_revision()
+    run = world.deploy(
+        "sha-0000002",
+        settings=settings(world, "blue-green", test_url="http://test.voj.invalid/health"),
+        prober=probe,
+    )
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
+    assert "smoke probe through the test listener failed" in run.outcome.reason
+    assert not [e for e in run.kinds("stage") if e.data["stage"] == "BAKE_TIME"]
+    assert world.current_revision() == before

@@ -23,6 +23,7 @@ from typing import Any
 from rollout.config import EnvConfig, environment_names
 from rollout.context import Context
 from rollout.decisions.checks import (
+    INFRASTRUCTURE_ROLE_MANAGED_POLICY,
     Check,
     awslogs_targets,
     check_alternate_target_group,
@@ -550,8 +551,10 @@ def _strategy(run: _Run, service: Service) -> None:
         role = iam.get_role(name)
         if role is not None:
             trust = role.trust_policy
-            policies = iam.role_policies(name)
             attached = iam.attached_policy_names(name)
+            if INFRASTRUCTURE_ROLE_MANAGED_POLICY not in attached:
+                # only then read the policy documents (the deploy role need not read them)
+                policies = iam.role_policies(name)
     run.add(check_infrastructure_role(lb.role_arn, trust, policies, attached, rules))
     if not cfg.shift.set_on_deploy:
         diffs = configuration_differences(

@@ -47,4 +47,4 @@ demo: sync
 	$(RUN) rollout demo
 
 bench: sync
-	$(RUN) python bench/backend.py && $(RUN) python bench/restore.py && $(RUN) python bench/sim_cost.py
+	$(RUN) python bench/backend.py && $(RUN) python bench/restore.py && $(RUN) python bench/sim_cost.py && $(RUN) python bench/runtime.py

@@ -254,3 +254,106 @@ def test_no_task_process_outlives_sandbox_up(sig: signal.Signals) -> None:
         if up.poll() is None:
             up.kill()
             up.wait()
+
+
+# -- the runtime alone: stop timeout and exit codes -------------------------------------------
+
+
+class _Events:
+    def __init__(self) -> None:
+        self.exits: list[int] = []
+
+    def exited(self, exit_code: int) -> None:
+        self.exits.append(exit_code)
+
+    def container_health(self, status: str) -> None:
+        pass
+
+    def failed_to_start(self, reason: str) -> None:
+        pass
+
+
+STUBBORN = """
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: print("ignoring SIGTERM", flush=True))
+print("up", flush=True)
+if sys.argv[1:] == ["exit"]:
+    sys.exit(3)
+time.sleep(60)
+"""
+
+
+def _runtime_and_image(tmp_path: Path, *command: str) -> tuple[Any, Any]:
+    import threading
+
+    from rollout.sandbox.images import ImageStore
+    from rollout.sandbox.runtime.process import ProcessRuntime
+
+    source = tmp_path / "backend"
+    source.mkdir()
+    (source / "app.py").write_text(STUBBORN)
+    cmd = json.dumps(["python", "app.py", *command])
+    (source / "Dockerfile").write_text(
+        f"FROM python\nWORKDIR /app\nCOPY backend/app.py ./\nCMD {cmd}\n"
+    )
+    store = ImageStore(tmp_path / "cache")
+    image = store.build(tag="t", source=source)
+    runtime = ProcessRuntime(
+        images=store, endpoint=lambda: "http://127.0.0.1:1", clock_now=time.time
+    )
+    runtime.attach(lock=threading.RLock(), now=time.time, scheduler=None, catch_up=lambda: None)  # type: ignore[arg-type]
+    return runtime, image
+
+
+def _spec(image: Any, ip: str, stop_timeout: float) -> Any:
+    from rollout.sandbox.runtime import ContainerSpec, TaskSpec
+
+    container = ContainerSpec(
+        name="app",
+        image="x/app:t",
+        image_digest=image.digest,
+        essential=True,
+        command=None,
+        entry_point=None,
+        environment={},
+        secrets=(),
+        ports=(),
+        health_check=None,
+        stop_timeout=stop_timeout,
+        log_configuration=None,
+    )
+    return TaskSpec("t1", "arn:t1", "c", "f", 1, "123456789012", "ap-northeast-2", ip, (container,))
+
+
+def _wait_exit(events: _Events, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not events.exits and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_process_that_ignores_sigterm_is_killed_after_the_stop_timeout(tmp_path: Path) -> None:
+    """stop(): SIGTERM, then SIGKILL of the group after stopTimeout: exit code 137."""
+    runtime, image = _runtime_and_image(tmp_path)
+    events = _Events()
+    try:
+        runtime.start(_spec(image, runtime.address(1, []), 1.0), events)
+        time.sleep(1.0)  # let it install its handler
+        began = time.monotonic()
+        runtime.stop("t1", timeout=1.0)
+        _wait_exit(events, 10)
+        assert events.exits == [137]
+        assert 0.9 <= time.monotonic() - began < 5
+    finally:
+        runtime.close()
+
+
+def test_a_process_exit_code_is_reported(tmp_path: Path) -> None:
+    """A command exiting with status 3 reports exit code 3."""
+    runtime, image = _runtime_and_image(tmp_path, "exit")
+    events = _Events()
+    try:
+        runtime.start(_spec(image, runtime.address(1, []), 30.0), events)
+        _wait_exit(events, 10)
+        assert events.exits == [3]
+    finally:
+        runtime.close()

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from rollout.sandbox.dataplane.health import Probe, TargetState, matches, probe
-from rollout.sandbox.runtime import signal_exit_code
-from rollout.sandbox.runtime.process import local_address, rewrite_binds
+from rollout.sandbox.images import ImageStore
+from rollout.sandbox.runtime import ContainerSpec, StartFailure, TaskSpec, signal_exit_code
+from rollout.sandbox.runtime.process import ProcessRuntime, local_address, rewrite_binds
 
 IP = "127.80.0.2"
 
@@ -135,3 +139,105 @@ def test_probe_reasons(server: tuple[str, int]) -> None:
 def test_exit_codes_as_docker_reports_them(returncode: int, code: int) -> None:
     """A process killed by signal n exits 128 + n."""
     assert signal_exit_code(returncode) == code
+
+
+def _spec(digest: str | None = "sha256:" + "0" * 64) -> TaskSpec:
+    container = ContainerSpec(
+        name="api",
+        image="123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/voj-backend:v1",
+        image_digest=digest,
+        essential=True,
+        command=None,
+        entry_point=None,
+        environment={},
+        secrets=(),
+        ports=(8000,),
+        health_check=None,
+        stop_timeout=30.0,
+        log_configuration=None,
+    )
+    return TaskSpec(
+        task_id="t1",
+        task_arn="arn:aws:ecs:ap-northeast-2:123456789012:task/c/t1",
+        cluster="c",
+        family="f",
+        revision=1,
+        account="123456789012",
+        region="ap-northeast-2",
+        ip=IP,
+        containers=(container,),
+    )
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[ProcessRuntime]:
+    rt = ProcessRuntime(
+        images=ImageStore(tmp_path),
+        endpoint=lambda: "http://127.0.0.1:1",
+        clock_now=time.time,
+        max_tasks=1,
+    )
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def test_an_image_not_built_from_source_cannot_be_pulled(runtime: ProcessRuntime) -> None:
+    """Process mode runs only snapshots `rollout sandbox build` made."""
+    with pytest.raises(StartFailure, match=r"^CannotPullContainerError: .*sandbox build"):
+        runtime.start(_spec(), events=None)  # type: ignore[arg-type]
+
+
+def test_past_the_cap_a_task_fails_to_start_saying_so(runtime: ProcessRuntime) -> None:
+    """With max_tasks live task processes, the next start fails with a reason naming the cap."""
+    busy = SimpleNamespace(done=threading.Event())
+    runtime._tasks["other"] = busy  # type: ignore[assignment]
+    try:
+        with pytest.raises(StartFailure, match=r"already runs 1 task processes .*--max-tasks"):
+            runtime.start(_spec(), events=None)  # type: ignore[arg-type]
+    finally:
+        del runtime._tasks["other"]
+
+
+def test_addresses_are_loopback_and_skip_busy_ones(runtime: ProcessRuntime) -> None:
+    """Task addresses are 127.x.y.z; one whose port is taken is skipped."""
+    import socket
+
+    first = runtime.address(1, [8000])
+    assert first.startswith("127.")
+    with socket.socket() as held:
+        held.bind((first, 8000))
+        held.listen()
+        assert runtime.address(1, [8000]) != first
+
+
+def test_secrets_resolve_from_ssm_and_secrets_manager_as_the_agent_does() -> None:
+    """SSM by name or ARN (SecureString decrypted), Secrets Manager whole or one JSON key."""
+    from rollout.sandbox import Sandbox
+    from rollout.sandbox.runtime.process import resolve_secrets
+
+    with Sandbox() as sb:
+        factory = sb.client_factory()
+        ssm = factory.client("ssm")
+        ssm.put_parameter(Name="/app/plain", Value="p1", Type="String")
+        ssm.put_parameter(Name="/app/secure", Value="s3cr3t", Type="SecureString")
+        arn = factory.client("secretsmanager").create_secret(
+            Name="db", SecretString='{"user": "u", "password": "pw"}'
+        )["ARN"]
+        resolved = resolve_secrets(
+            [
+                ("PLAIN", "/app/plain"),
+                ("SECURE", f"arn:aws:ssm:{sb.region}:{sb.account}:parameter/app/secure"),
+                ("WHOLE", arn),
+                ("PASSWORD", f"{arn}:password::"),
+            ],
+            account=sb.account,
+            region=sb.region,
+        )
+    assert resolved == {
+        "PLAIN": "p1",
+        "SECURE": "s3cr3t",
+        "WHOLE": '{"user": "u", "password": "pw"}',
+        "PASSWORD": "pw",
+    }

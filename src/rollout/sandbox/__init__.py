@@ -194,8 +194,6 @@ class Sandbox:
         self._health: Any = None
         self._closed = False
         self.provisioned: ProvisionResult | None = None
-        #: synthetic traffic, once started (:meth:`start_synthetic_traffic`)
-        self.synthetic: Any = None
         _OPEN.add(self)
         if runtime == "process":
             from rollout.sandbox.dataplane.health import HealthChecker
@@ -297,11 +295,22 @@ class Sandbox:
         from rollout.sandbox.dataplane import AlbProxy
 
         if self.world.alb is None:
+            from rollout.sandbox.alb import simulated_reply
+
+            world = self.world
+
+            def simulated(
+                tg_arn: str, ip: str, method: str, path: str
+            ) -> tuple[int, list[tuple[str, str]], bytes] | None:
+                reply = simulated_reply(world, tg_arn, ip, method, path)
+                return None if reply is None else (reply.status, reply.headers, reply.body)
+
             proxy = AlbProxy(
                 account=self.account,
                 region=self.region,
                 clock_now=self.clock.now,
                 record=self.world.observability.metrics.record,
+                simulated=simulated,
             )
             proxy.start()
             self.world.alb = proxy
@@ -330,13 +339,8 @@ class Sandbox:
         (:mod:`rollout.sandbox.dataplane.synthetic`). Returns the
         :class:`~rollout.sandbox.dataplane.synthetic.SyntheticTraffic` (``.totals``,
         ``.blind_moments``, ``.stop()``). Starting again replaces the settings."""
-        from rollout.sandbox.dataplane.synthetic import SyntheticSettings, SyntheticTraffic
+        from rollout.sandbox.dataplane.synthetic import SyntheticSettings
 
-        if self.runtime == "process":
-            raise ConfigError(
-                "failed to start synthetic traffic: the process runtime serves real requests.",
-                hint="Send real traffic through the ALB listener (`rollout sandbox traffic`).",
-            )
         try:
             settings = SyntheticSettings(
                 rate=rate,
@@ -345,25 +349,19 @@ class Sandbox:
                 tick=tick,
                 load_balancer=load_balancer,
             )
+            with self.world.lock:
+                return self.world.start_synthetic_traffic(settings)
         except ValueError as exc:
             raise ConfigError(f"failed to start synthetic traffic: {exc}.") from exc
-        with self.world.lock:
-            self.world.catch_up()
-            if self.synthetic is not None:
-                self.synthetic.stop()
-            self.synthetic = SyntheticTraffic(
-                sim=self.world.sim,
-                account=self.account,
-                region=self.region,
-                record=self.world.observability.metrics.record,
-                settings=settings,
-            )
-            self.synthetic.start()
-        return self.synthetic
+
+    @property
+    def synthetic(self) -> Any:
+        """The running :class:`~rollout.sandbox.dataplane.synthetic.SyntheticTraffic` or None."""
+        return self.world.synthetic
 
     def stop_synthetic_traffic(self) -> None:
-        if self.synthetic is not None:
-            self.synthetic.stop()
+        if self.world.synthetic is not None:
+            self.world.synthetic.stop()
 
     def set_hook_answer(self, answer: str, *, delay: float | None = None) -> None:
         """What AWS_LAMBDA lifecycle hooks answer from now on (the sandbox cannot invoke

@@ -148,29 +148,48 @@ class AlbDataPlane:
                 turn = next(self._turn)
             target = candidates[turn % len(candidates)]
             serving = self.serving(target)
-        extra = [("X-Sandbox-Target", f"{target.ip}:{target.port}")]
-        if serving.task_arn:
-            extra.append(("X-Sandbox-Task", serving.task_arn))
-        if serving.status_code >= 400:
-            return _json(
-                serving.status_code,
-                {"detail": "Internal Server Error", "sandbox_fault": "serve_5xx"},
-                extra,
-            )
-        if method == "HEAD":
-            return Reply(200, [("Content-Length", "0"), *extra], b"")
-        if path.rstrip("/") == "/version":
-            tag = image_tag(serving.image)
-            doc: dict[str, Any] = {
-                "version": tag or "unknown",
-                "git_sha": tag[4:] if tag and tag.startswith("sha-") else None,
-                "environment": "sandbox",
-                "started_at": iso8601(serving.started_at or now),
-                "image": serving.image,
-            }
-            return _json(200, doc, extra)
+        return answer(serving, target, method, path, now)
+
+
+def simulated_reply(world: World, tg_arn: str, ip: str, method: str, path: str) -> Reply | None:
+    """The canned answer of the simulated task behind target ``ip`` of ``tg_arn`` (None: the
+    simulation has no such target). The ALB listener uses it for simulated tasks, whose
+    addresses are not reachable sockets."""
+    plane = AlbDataPlane(world)
+    with world.lock:
+        now = world.catch_up()
+        target = next((t for t in world.sim.serving_targets(tg_arn) if t.ip == ip), None)
+        if target is None:
+            return None
+        serving = plane.serving(target)
+    return answer(serving, target, method, path, now)
+
+
+def answer(serving: Serving, target: Any, method: str, path: str, now: float) -> Reply:
+    """What a simulated task answers: its ``serve_5xx`` status, ``/version``, or a small JSON."""
+    extra = [("X-Sandbox-Target", f"{target.ip}:{target.port}")]
+    if serving.task_arn:
+        extra.append(("X-Sandbox-Task", serving.task_arn))
+    if serving.status_code >= 400:
         return _json(
-            200,
-            {"status": "ok", "path": path, "task": serving.task_arn, "image": serving.image},
+            serving.status_code,
+            {"detail": "Internal Server Error", "sandbox_fault": "serve_5xx"},
             extra,
         )
+    if method == "HEAD":
+        return Reply(200, [("Content-Length", "0"), *extra], b"")
+    if path.rstrip("/") == "/version":
+        tag = image_tag(serving.image)
+        doc: dict[str, Any] = {
+            "version": tag or "unknown",
+            "git_sha": tag[4:] if tag and tag.startswith("sha-") else None,
+            "environment": "sandbox",
+            "started_at": iso8601(serving.started_at or now),
+            "image": serving.image,
+        }
+        return _json(200, doc, extra)
+    return _json(
+        200,
+        {"status": "ok", "path": path, "task": serving.task_arn, "image": serving.image},
+        extra,
+    )

@@ -518,4 +518,8 @@ def runtime_env(config: ImageConfig, rootfs: Path, venv: Path) -> dict[str, str]
         if config.workdir not in ("", "/"):
             value = re.sub(rf"(?<![\w/]){re.escape(config.workdir)}(?=$|[/:])", str(rootfs), value)
         out[name] = value
+    # the image's Python is the project's locked environment: first on PATH, whatever ENV says
+    path = out.get("PATH", BASE_PATH)
+    if f"{venv}/bin" not in path.split(":"):
+        out["PATH"] = f"{venv}/bin:{path}"
     return out

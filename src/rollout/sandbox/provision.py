@@ -1104,7 +1104,7 @@ def _result(
     roles = {
         str(resource["Properties"].get("RoleName", logical_id)): p.get_att(logical_id, "Arn")
         for logical_id, resource in _iter_type(doc, "AWS::IAM::Role")
-        if logical_id in p.physical  # a role under a false Condition was not created
+        if p.created(logical_id)  # conditional roles (traffic shifting) may not exist
     }
     container = str(binding["ContainerName"])
     return ProvisionResult(

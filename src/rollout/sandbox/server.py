@@ -339,6 +339,12 @@ class AdminApi:
     GET    /_sandbox/clock              ``{"now": ..., "mode": "virtual"|"realtime", ...}``
     POST   /_sandbox/clock/advance      ``{"seconds": N}``: virtual clock only (409 otherwise)
     GET    /_sandbox/alb/<lb>/<path>    the canned ALB data plane (``rollout.sandbox.alb``)
+    GET    /_sandbox/traffic/synthetic  synthetic traffic (simulated runtime): settings, totals
+    POST   /_sandbox/traffic/synthetic  start it: ``{"rate": 50, "test_rate": 0, "latency":
+                                        0.02, "tick": 1, "load_balancer": null}``
+    DELETE /_sandbox/traffic/synthetic  stop it
+    POST   /_sandbox/hooks              what Lambda lifecycle hooks answer: ``{"answer":
+                                        "SUCCEEDED"|"FAILED"|"TIMED_OUT", "delay": 1}``
     GET    /_sandbox/albs               the local ALB listeners: ``{"load_balancers": {name:
                                         url}, "listeners": [...]}`` (``rollout.sandbox.dataplane``)
     POST   /_sandbox/images             ``rollout sandbox build``: ``{"tag": ..., "source":
@@ -386,17 +392,74 @@ class AdminApi:
             ("GET", "albs"): self._albs,
             ("POST", "clock/advance"): self._advance,
             ("POST", "images"): self._build_image,
+            ("GET", "traffic/synthetic"): self._synthetic,
+            ("POST", "traffic/synthetic"): self._start_synthetic,
+            ("DELETE", "traffic/synthetic"): self._stop_synthetic,
+            ("POST", "hooks"): self._hook_answer,
         }
+
+    # -- synthetic traffic and lifecycle-hook answers (traffic-shifting deployments) -----------
+    def _synthetic_doc(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        traffic = self.world.synthetic
+        if traffic is None:
+            return {"running": False}
+        return {
+            "running": traffic.running,
+            "settings": asdict(traffic.settings),
+            "totals": [
+                {"target_group": tg, "status": status, "requests": n}
+                for (tg, status), n in sorted(traffic.totals.items(), key=str)
+            ],
+            "blind_moments": len(traffic.blind_moments),
+        }
+
+    def _synthetic(self, query: dict[str, str], body: bytes) -> Reply:
+        with self.world.lock:
+            self.world.catch_up()
+            return json_reply(200, self._synthetic_doc())
+
+    def _start_synthetic(self, query: dict[str, str], body: bytes) -> Reply:
+        from rollout.sandbox.dataplane.synthetic import SyntheticSettings
+
+        doc = _json_object(body)
+        allowed = set(SyntheticSettings.__dataclass_fields__)
+        unknown = set(doc) - allowed
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+        settings = SyntheticSettings(**doc)
+        with self.world.lock:
+            self.world.start_synthetic_traffic(settings)
+            return json_reply(200, self._synthetic_doc())
+
+    def _stop_synthetic(self, query: dict[str, str], body: bytes) -> Reply:
+        with self.world.lock:
+            if self.world.synthetic is not None:
+                self.world.synthetic.stop()
+            return json_reply(200, self._synthetic_doc())
+
+    def _hook_answer(self, query: dict[str, str], body: bytes) -> Reply:
+        from rollout.sandbox.ecs.shifting import HOOK_ANSWERS
+
+        doc = _json_object(body)
+        answer = str(doc.get("answer", ""))
+        if answer not in HOOK_ANSWERS:
+            raise ValueError(f"'answer' must be one of {', '.join(HOOK_ANSWERS)}")
+        delay = float(doc.get("delay", self.world.sim.hook_delay))
+        if delay < 0:
+            raise ValueError("'delay' must be >= 0 seconds")
+        with self.world.lock:
+            self.world.sim.hook_answer = answer
+            self.world.sim.hook_delay = delay
+        return json_reply(200, {"answer": answer, "delay": delay})
 
     def _clock_doc(self) -> dict[str, Any]:
         clock = self.world.clock
         doc: dict[str, Any] = {
             "now": clock.now(),
             "mode": "virtual" if self.world.virtual else "realtime",
-            "runtime": self.world.runtime_name,
         }
-        if self.world.preset is not None:
-            doc["preset"] = self.world.preset
         speed = getattr(clock, "speed", None)
         if speed is not None:
             doc["speed"] = speed
@@ -409,6 +472,7 @@ class AdminApi:
                 "status": "ok",
                 "region": self.world.region,
                 "runtime": self.world.runtime_name,
+                "preset": self.world.preset or "aws",
                 "clock": self._clock_doc(),
             },
         )

@@ -173,6 +173,8 @@ class World:
         self.observability = _make_observability(self, metrics_period)
         #: The local ALB listeners, once started (``Sandbox.start_alb``).
         self.alb: Any = None
+        #: Synthetic traffic (simulated runtime), once started (``start_synthetic_traffic``).
+        self.synthetic: Any = None
 
     @property
     def cache_dir(self) -> Path:
@@ -233,6 +235,29 @@ class World:
         ``kind`` is an exact kind, or a prefix ending in ``.`` (``"task."``)."""
         entries: list[Any] = self.sim.timeline(kind)
         return entries
+
+    def start_synthetic_traffic(self, settings: Any) -> Any:
+        """Start (or restart with new settings) the synthetic traffic of the simulated runtime
+        (:mod:`rollout.sandbox.dataplane.synthetic`); caller holds :attr:`lock`."""
+        from rollout.sandbox.dataplane.synthetic import SyntheticTraffic
+
+        if self.runtime_name == "process":
+            raise ValueError(
+                "synthetic traffic is for the simulated runtime; the process runtime serves real "
+                "requests (send them through the ALB listener: `rollout sandbox traffic`)"
+            )
+        self.catch_up()
+        if self.synthetic is not None:
+            self.synthetic.stop()
+        self.synthetic = SyntheticTraffic(
+            sim=self.sim,
+            account=self.account,
+            region=self.region,
+            record=self.observability.metrics.record,
+            settings=settings,
+        )
+        self.synthetic.start()
+        return self.synthetic
 
     def close(self) -> None:
         """Release what the world installed into moto (nothing is left to a later world)."""

@@ -86,3 +86,42 @@ def test_target_5xx_alarm_rolls_the_deployment_back(voj: Sandbox) -> None:
     assert alarm["StateValue"] == "OK"  # notBreaching: the next, quiet minute is fine again
     primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
     assert primary["taskDefinition"] == old["taskDefinition"]
+
+
+def test_demo_resolution_fires_a_10_second_alarm_within_one_period() -> None:
+    """With metrics_period=DEMO_METRICS_PERIOD (10 s) a Period=10 alarm on high-resolution data
+    goes to ALARM at the first boundary after the bad 10 s, and back to OK after a quiet one."""
+    from rollout.sandbox import DEMO_METRICS_PERIOD
+
+    lb = (
+        "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:"
+        "loadbalancer/app/w/0123456789abcdef"
+    )
+    with Sandbox(metrics_period=DEMO_METRICS_PERIOD) as sb:
+        cw = sb.client_factory().client("cloudwatch")
+        cw.put_metric_alarm(
+            AlarmName="elb-5xx-fast",
+            Namespace="AWS/ApplicationELB",
+            MetricName="HTTPCode_ELB_5XX_Count",
+            Dimensions=[{"Name": "LoadBalancer", "Value": "app/w/0123456789abcdef"}],
+            Statistic="Sum",
+            Period=10,
+            EvaluationPeriods=1,
+            Threshold=5,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="notBreaching",
+        )
+        start = sb.clock.now()
+        for _ in range(6):
+            sb.observability.metrics.record(RequestOutcome(start + 1, lb, 503, "elb"))
+
+        def state() -> str:
+            doc = cw.describe_alarms(AlarmNames=["elb-5xx-fast"])["MetricAlarms"][0]
+            return str(doc["StateValue"])
+
+        sb.advance(9)
+        assert state() == "OK"
+        sb.advance(1)
+        assert state() == "ALARM"
+        sb.advance(10)
+        assert state() == "OK"

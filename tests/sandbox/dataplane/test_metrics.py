@@ -186,3 +186,38 @@ def test_response_times_stay_bounded_and_percentiles_close(sb: Sandbox) -> None:
     got = value(stat(sb, "TargetResponseTime", [TG_DIM, LB_DIM], "p99"), "p99")
     assert got == pytest.approx(exact, rel=0.005)
     assert value(stat(sb, "TargetResponseTime", [LB_DIM], "SampleCount"), "SampleCount") == 10_000
+
+
+def test_an_alarm_it_cannot_read_is_skipped(sb: Sandbox) -> None:
+    """Alarms it cannot evaluate (an anomaly band, no threshold) are left alone and the clock
+    keeps going."""
+    cw = sb.client_factory().client("cloudwatch")
+    cw.put_metric_alarm(
+        AlarmName="band",
+        ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold",
+        EvaluationPeriods=1,
+        ThresholdMetricId="ad1",
+        Metrics=[
+            {
+                "Id": "m1",
+                "MetricStat": {
+                    "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount"},
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            },
+            {"Id": "ad1", "Expression": "ANOMALY_DETECTION_BAND(m1, 2)"},
+        ],
+    )
+    cw.put_metric_alarm(  # no Threshold: moto stores None; the evaluator must not choke
+        AlarmName="no-threshold",
+        Namespace="AWS/ApplicationELB",
+        MetricName="RequestCount",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    sb.advance(120)
+    alarms = cw.describe_alarms(AlarmNames=["band", "no-threshold"])["MetricAlarms"]
+    assert [a["StateValue"] for a in alarms] == ["OK", "OK"]  # moto's initial state, untouched

@@ -186,12 +186,13 @@ def test_stop_with_rollback_puts_production_back_on_blue_at_once(
     doc = stack.deployment(arn)
     assert doc["status"] in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
     assert doc["targetServiceRevision"]["requestedProductionTrafficWeight"] == 0.0
+    green = "ecs-svc/" + doc["targetServiceRevision"]["arn"].rsplit("/", 1)[1]
     statuses = [
         e.detail["status"]
         for e in stack.sb.timeline("service_deployment.status")
-        if e.detail["deployment"] == doc["targetServiceRevision"]["arn"].rsplit("/", 1)[0] or True
+        if e.detail["deployment"] == green
     ]
-    assert statuses[-2:] == ["ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"]
+    assert statuses == ["IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"]
     doc = stack.run_until(arn, lambda d: d["status"] == "ROLLBACK_SUCCESSFUL")
     assert doc["rollback"]["serviceRevisionArn"].endswith(
         stack.service()["deployments"][0]["id"].split("/", 1)[1]
@@ -352,3 +353,33 @@ def test_slow_fault_raises_green_p99_only(make_service: Any) -> None:
     assert green[int(len(green) * 0.99)] == 2.5
     assert green[int(len(green) * 0.5)] == 0.05
     assert max(blue) == 0.05
+
+
+def test_a_deployment_superseded_mid_canary_is_scaled_in(make_service: Any) -> None:
+    stack = make_service(CONFIGS["CANARY"])
+    first = stack.deploy("v2")
+    stack.run_until(
+        first, lambda d: d["targetServiceRevision"].get("requestedProductionTrafficWeight") == 10.0
+    )
+    second = stack.deploy("v3")
+    doc = stack.run_until(second, lambda d: d["status"] == "SUCCESSFUL")
+    assert doc["lifecycleStage"] == "CLEAN_UP"
+    assert stack.deployment(first)["status"] == "STOPPED"
+    assert stack.live_tasks("v2") == 0
+    assert stack.live_tasks("v1") == 0
+    assert stack.live_tasks("v3") == 2
+
+
+def test_a_stage_that_lasts_24_hours_rolls_back(make_service: Any) -> None:
+    """Green can never pull its image (breaker off): SCALE_UP times out after 24 h (§1.2)."""
+    stack = make_service(CONFIGS["BLUE_GREEN"])
+    arn = stack.deploy("no-such-tag")
+    stack.sb.advance(23 * 3600)
+    assert stack.deployment(arn)["status"] == "IN_PROGRESS"
+    stack.sb.advance(3600)
+    doc = stack.run_until(arn, lambda d: d["status"] == "ROLLBACK_SUCCESSFUL", step=30)
+    assert doc["lifecycleStage"] == "SCALE_UP"
+    assert [e.detail["stage"] for e in stack.sb.timeline("deployment.stage_timeout")] == [
+        "SCALE_UP"
+    ]
+    assert stack.weights() == {stack.blue_tg: 1, stack.green_tg: 0}

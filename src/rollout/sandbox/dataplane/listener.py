@@ -24,7 +24,10 @@ port) and forwards each request the way an ALB does (facts from
   connections to a draining target are closed once it has no request in flight, so no kept-alive
   connection is reused;
 - answers the ALB makes itself carry ``Server: awselb/2.0`` and AWS's HTML body, so a client can
-  tell them from a target's own 5xx.
+  tell them from a target's own 5xx;
+- requests only ever go to loopback targets (127.0.0.0/8): a simulated task's address (10.0.x.y)
+  is answered by ``simulated`` (the simulation's canned answer: ``serve_5xx`` status,
+  ``/version``...), or with a 502 when nothing simulates it; no packet leaves the machine.
 
 Every answer becomes a :class:`~rollout.sandbox.observability.metrics.RequestOutcome` for the
 ``AWS/ApplicationELB`` metrics. Times are wall-clock (real sockets); the outcome's timestamp is the
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import logging
 import threading
 import time
@@ -57,6 +61,19 @@ from rollout.sandbox.dataplane.targets import (
 from rollout.sandbox.observability.metrics import RequestOutcome
 
 log = logging.getLogger(__name__)
+
+#: ``(target group ARN, target IP, method, path) -> (status, headers, body)`` of a simulated
+#: task, or None when the simulation has no such target.
+Simulated = Callable[[str, str, str, str], tuple[int, list[tuple[str, str]], bytes] | None]
+
+
+@functools.lru_cache(maxsize=4096)
+def is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
 
 #: TS §2.4: "could not connect within the connection timeout (10 s)".
 CONNECT_TIMEOUT = 10.0
@@ -138,6 +155,7 @@ class AlbProxy:
         host: str = "127.0.0.1",
         sync_interval: float = 0.5,
         sweep_interval: float = 0.1,
+        simulated: Simulated | None = None,
     ) -> None:
         if not host.startswith("127."):
             raise ValueError(f"the ALB listener serves loopback only, not {host!r}")
@@ -146,6 +164,7 @@ class AlbProxy:
         self.host = host
         self._clock_now = clock_now
         self._record = record
+        self._simulated = simulated
         self._sync_interval = sync_interval
         self._sweep_interval = sweep_interval
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -158,6 +177,7 @@ class AlbProxy:
         self._tasks: list[asyncio.Task[Any]] = []
         self._elbv2: Any = None
         self._ec2: Any = None
+        self._timeouts: dict[float, Any] = {}
 
     # -- lifecycle (any thread) ---------------------------------------------------------------
     def start(self) -> None:
@@ -397,7 +417,30 @@ class AlbProxy:
         if not candidates:
             return self._elb(local, 503)
         target = self._rr.pick(tg_arn, candidates)
+        if not is_loopback(target.ip):
+            return await self._simulate(local, request, tg_arn, target)
         return await self._forward(local, lb, request, tg_arn, target)
+
+    async def _simulate(self, local: _Local, request: Any, tg_arn: str, target: Target) -> Any:
+        """A target that is not a loopback socket: the simulation answers, or nobody does."""
+        from aiohttp import web
+
+        started = time.perf_counter()
+        reply = None
+        if self._simulated is not None:
+            loop = asyncio.get_running_loop()
+            reply = await loop.run_in_executor(
+                None, self._simulated, tg_arn, target.ip, request.method, request.rel_url.path
+            )
+        if reply is None:  # unreachable: as a refused connection
+            return self._elb(local, 502, tg_arn, connection_error=True)
+        status, headers, body = reply
+        self._outcome(local, status, "target", tg_arn, latency=time.perf_counter() - started)
+        response = web.Response(status=status, body=body)
+        for k, v in headers:
+            if k.lower() not in HOP_BY_HOP:
+                response.headers.add(k, v)
+        return response
 
     async def _forward(
         self, local: _Local, lb: Any, request: Any, tg_arn: str, target: Target
@@ -405,17 +448,24 @@ class AlbProxy:
         import aiohttp
         from aiohttp import web
 
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        headers = [(k, v) for k, v in headers if not k.lower().startswith("x-forwarded-")]
+        headers = [
+            (k, v)
+            for k, v in request.headers.items()
+            if (low := k.lower()) not in HOP_BY_HOP and not low.startswith("x-forwarded-")
+        ]
         client = request.remote or ""
         prior = request.headers.get("X-Forwarded-For")
         headers.append(("X-Forwarded-For", f"{prior}, {client}" if prior else client))
         headers.append(("X-Forwarded-Proto", local.protocol.lower()))
         headers.append(("X-Forwarded-Port", str(local.port)))
         body = await request.read()
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=CONNECT_TIMEOUT, sock_read=self._idle_timeout(lb)
-        )
+        idle = self._idle_timeout(lb)
+        timeout = self._timeouts.get(idle)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=CONNECT_TIMEOUT, sock_read=idle
+            )
+            self._timeouts[idle] = timeout
         link = self._link(tg_arn, target)
         url = f"http://{target.address}{request.rel_url}"
         task = asyncio.current_task()

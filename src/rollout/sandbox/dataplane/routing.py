@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -111,18 +111,24 @@ def _priority(rule: Any) -> float:
 def select_action(listener: Any, host: str, path: str) -> Action:
     """The action moto's ``FakeListener`` takes for a request (first matching rule, else the
     default action)."""
+    extra = getattr(listener, "_non_default_rules", None)  # moto 5.2.5's rules (no default)
+    if extra is not None and not extra:
+        return _first(list(listener.default_actions))
+    candidates = list(extra.values()) if extra is not None else list(listener.rules.values())
     rules = sorted(
-        (r for r in list(listener.rules.values()) if not getattr(r, "is_default", False)),
+        (r for r in candidates if not getattr(r, "is_default", False)),
         key=_priority,
     )
     for rule in rules:
         conditions: Sequence[Mapping[str, Any]] = rule.conditions or []
         if conditions and all(condition_matches(c, host, path) for c in conditions):
-            return _first(rule.actions)
-    return _first(listener.default_actions)
+            return _first(list(rule.actions))
+    return _first(list(listener.default_actions))
 
 
-def _first(actions: Iterable[Any]) -> Action:
+def _first(actions: Sequence[Any]) -> Action:
+    if len(actions) == 1 and actions[0].data.get("Type") in ("forward", "fixed-response"):
+        return action_of(actions[0].data)
     ordered = sorted(actions, key=lambda a: int(a.data.get("Order", 0) or 0))
     for action in ordered:
         if action.data.get("Type") in ("forward", "fixed-response", "redirect"):

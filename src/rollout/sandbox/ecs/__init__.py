@@ -25,7 +25,10 @@ What is simulated (references are to ``shared/reference/ecs-behaviour.md``):
   task, rollback to the last COMPLETED deployment reusing its id, stall without one), the
   service throttle, and CloudWatch alarm detection (moto's alarm states, polled) with bake time.
 
-Not simulated: BLUE_GREEN/LINEAR/CANARY strategies, EC2 and external launch types, capacity
+- Traffic-shifting deployments (BLUE_GREEN, LINEAR, CANARY): :mod:`rollout.sandbox.ecs.shifting`
+  (lifecycle stages, listener rule weights, bake, clean-up, rollback by traffic switch, hooks).
+
+Not simulated: EC2 and external launch types, capacity
 providers, Service Connect/Cloud Map, task protection, ECS Exec, EventBridge events, CloudWatch
 metrics from the data plane, changes to a target group's health-check settings after a target
 was registered (they apply to targets registered later).

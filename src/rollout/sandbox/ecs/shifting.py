@@ -71,6 +71,9 @@ HOOK_STAGES = (
 #: "PAUSE hooks cannot be configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT" (§1.1).
 NO_PAUSE_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
 HOOK_ANSWERS = ("SUCCEEDED", "FAILED", "TIMED_OUT")
+#: "Each lifecycle stage can last up to 24 hours" (and each production step), then ECS fails the
+#: deployment and rolls back (§1.2).
+STAGE_LIMIT = 24 * 3600.0
 #: ECS's default hook timeout (minutes, §1.1) and the 10-per-type limit (§1.6).
 DEFAULT_HOOK_TIMEOUT = 1440
 MAX_HOOKS_PER_TYPE = 10
@@ -439,7 +442,7 @@ class Shifter:
             strategy=strategy,
             blue=blue.id,
             routes=routes,
-            steps=production_steps(service.deployment_configuration),
+            steps=production_steps(d.deployment_configuration),
             reconcile=active > 1,
             stage="",  # entered at the first scheduler pass
             reported="RECONCILE_SERVICE" if active > 1 else "PRE_SCALE_UP",
@@ -514,8 +517,34 @@ class Shifter:
             step=shift.step,
         )
         d.sd_updated_at = self.sim.now
+        entered = self.sim.now
+        self.sim.schedule(
+            entered + STAGE_LIMIT, partial(self._stage_limit, rs, service, d, stage, entered)
+        )
         if stage in HOOK_STAGES:
             self._start_hooks(rs, service, d, stage)
+
+    def _stage_limit(
+        self,
+        rs: RegionState,
+        service: ServiceRecord,
+        d: DeploymentRecord,
+        stage: str,
+        entered: float,
+    ) -> None:
+        shift = d.shift
+        if shift is None or shift.done or shift.rolled_back:
+            return
+        if shift.stage != stage or shift.stage_started != entered:
+            return  # moved on (a production step re-enters the stage: a new limit)
+        if shift.wait_until is not None and shift.wait_until <= entered + STAGE_LIMIT:
+            return  # a step bake of up to 1440 minutes is the configured wait
+        if d.sd_status not in ("PENDING", "IN_PROGRESS") or stage in ("BAKE_TIME", "CLEAN_UP"):
+            return  # the bake is the configured time; clean-up ends with blue's tasks
+        self.sim.record(
+            "deployment.stage_timeout", service=service.name, deployment=d.id, stage=stage
+        )
+        self.sim.hook_failed(rs, service, d, stage, "TIMED_OUT", what="stage")
 
     def _start_hooks(
         self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord, stage: str
@@ -524,7 +553,7 @@ class Shifter:
         assert shift is not None
         hooks = [
             h
-            for h in service.deployment_configuration.get("lifecycleHooks") or []
+            for h in d.deployment_configuration.get("lifecycleHooks") or []
             if stage in (h.get("lifecycleStages") or [])
         ]
         for hook in hooks:
@@ -638,6 +667,7 @@ class Shifter:
             self._keep_tasks(rs, service, d, service.desired)
         if blue is not None and shift.stage != "CLEAN_UP":
             self._keep_tasks(rs, service, blue, service.desired)
+        self._stop_others(rs, service, d, blue)
         for _ in range(len(STAGES) * (len(shift.steps) + 1)):
             if shift.done or d.sd_status not in ("PENDING", "IN_PROGRESS"):
                 return
@@ -675,12 +705,12 @@ class Shifter:
                 f"(service {service.name}) (deployment {d.id}) shifted {weight:g}% of production "
                 "traffic to the green service revision.",
             )
-            bake = step_bake_seconds(service.deployment_configuration, weight)
+            bake = step_bake_seconds(d.deployment_configuration, weight)
             shift.step += 1
             if bake > 0:
                 shift.wait_until = sim.now + bake
         elif stage == "BAKE_TIME":
-            minutes = int(service.deployment_configuration.get("bakeTimeInMinutes") or 0)
+            minutes = int(d.deployment_configuration.get("bakeTimeInMinutes") or 0)
             shift.wait_until = sim.now + minutes * 60
         elif stage == "CLEAN_UP":
             blue = service.deployment(shift.blue)
@@ -792,6 +822,33 @@ class Shifter:
             )
             d.replaced_unhealthy = 0
         sim.service_event(service, message)
+
+    def _stop_others(
+        self,
+        rs: RegionState,
+        service: ServiceRecord,
+        d: DeploymentRecord,
+        blue: DeploymentRecord | None,
+    ) -> None:
+        """Deployments that are neither green nor blue (an older green this one superseded)
+        are scaled in."""
+        sim = self.sim
+        keep = {d.id} | ({blue.id} if blue is not None else set())
+        for other in service.visible_deployments():
+            if other.id in keep:
+                continue
+            other.desired = 0
+            doomed = [
+                t for t in sim.service_tasks(rs, service) if t.deployment_id == other.id and t.live
+            ]
+            if doomed:
+                sim.stop_tasks(
+                    rs,
+                    service,
+                    doomed,
+                    code="ServiceSchedulerInitiated",
+                    reason=f"Scaling activity initiated by (deployment {d.id})",
+                )
 
     def _finish_if_clean(
         self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord

@@ -400,18 +400,29 @@ class EcsSimulation:
         self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
 
     def hook_failed(
-        self, rs: RegionState, service: ServiceRecord, d: DeploymentRecord, stage: str, answer: str
+        self,
+        rs: RegionState,
+        service: ServiceRecord,
+        d: DeploymentRecord,
+        stage: str,
+        answer: str,
+        *,
+        what: str = "hook",
     ) -> None:
         """A lifecycle hook failed, timed out (timeout action ROLLBACK) or was continued with
-        ROLLBACK: the deployment rolls back to blue (§1.4)."""
+        ROLLBACK, or a stage passed its 24 h (``what="stage"``): the deployment rolls back to
+        blue (§1.4)."""
         target = self.last_completed(service, exclude=d)
-        # UNVERIFIED: the exact reason texts of a hook-triggered rollback
-        reason = f"ECS deployment lifecycle hook at {stage} returned {answer}."
+        # UNVERIFIED: the exact reason and event texts of these rollbacks
+        if what == "stage":
+            reason = f"ECS deployment lifecycle stage {stage} exceeded 24 hours."
+            cause = f"lifecycle stage {stage} timed out"
+        else:
+            reason = f"ECS deployment lifecycle hook at {stage} returned {answer}."
+            cause = f"lifecycle hook at {stage} {answer.lower().replace('_', ' ')}"
         self.set_rollout(service, d, "FAILED", reason)
         self.service_event(
-            service,
-            f"(service {service.name}) (deployment {d.id}) deployment failed: lifecycle hook "
-            f"at {stage} {answer.lower().replace('_', ' ')}.",
+            service, f"(service {service.name}) (deployment {d.id}) deployment failed: {cause}."
         )
         if target is None:
             self.set_sd_status(service, d, self.behaviour.stall_service_deployment_status)

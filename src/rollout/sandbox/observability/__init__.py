@@ -9,6 +9,7 @@ metric alarm (:class:`~.alarms.AlarmEvaluator`), so the ECS model's deployment-a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from rollout.sandbox.observability import cloudwatch
@@ -22,6 +23,8 @@ from rollout.sandbox.observability.metrics import (
     check_period,
     write_outcomes,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_PERIOD",
@@ -57,10 +60,14 @@ class Observability:
         return now - (now % self.period) + self.period
 
     def tick(self, now: float) -> None:
-        """Write the periods that ended by ``now``, then evaluate every alarm."""
-        self.metrics.flush(now)
-        for name, state in self.alarms.evaluate_all(now):
-            self.changes.append((now, name, state))
+        """Write the periods that ended by ``now``, then evaluate every alarm. A failure here is
+        logged and never stops the simulation that drives it."""
+        try:
+            self.metrics.flush(now)
+            for name, state in self.alarms.evaluate_all(now):
+                self.changes.append((now, name, state))
+        except Exception:
+            log.exception("sandbox observability: tick at %s failed", now)
 
     def schedule_on(self, schedule: Callable[..., None], now: float) -> None:
         """Keep ticking on a discrete-event simulation's queue (``schedule(at, action)``)."""

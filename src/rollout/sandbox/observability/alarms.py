@@ -226,10 +226,14 @@ class AlarmEvaluator:
         backend = get_backend("cloudwatch")[self.account][self.region]
         changed = []
         for alarm in list(backend.alarms.values()):
-            spec = spec_of(alarm)
-            if spec is None:
+            try:
+                spec = spec_of(alarm)
+                if spec is None:
+                    continue
+                result = evaluate(spec, points_for(backend, alarm, spec, now), alarm.state_value)
+            except (TypeError, ValueError) as exc:  # an alarm this evaluator cannot read
+                log.warning("alarm %s is not evaluated: %s", alarm.name, exc)
                 continue
-            result = evaluate(spec, points_for(backend, alarm, spec, now), alarm.state_value)
             if result.state == alarm.state_value:
                 continue
             data = dict(result.reason_data)

@@ -143,8 +143,8 @@ def resolve_secrets(
                     param = pieces[5].split("parameter", 1)[1]
                 ssm = get_backend("ssm")[acct][reg]
                 found = ssm.get_parameter(param)
-                if found is not None:
-                    out[name] = str(found.value)
+                if found is not None:  # the agent reads with decryption (SecureString)
+                    out[name] = str(found.decrypt(found.value))
         except Exception:  # noqa: S112 - checked upstream; a race with a deletion drops it
             continue
     return out

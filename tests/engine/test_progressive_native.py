@@ -42,7 +42,21 @@ def shifting(request: pytest.FixtureRequest) -> Iterator[World]:
     the settings, as rollout.toml's ``shift.set_on_deploy`` does). One sandbox at a time."""
     sb = Sandbox()
     try:
-        yield World(sb, sb.provision_voj(strategy=request.param))
+        prov = sb.provision_voj(strategy=request.param)
+        # rollout's analysis is what these tests judge: the stack's own deployment alarms (which
+        # also roll a bad release back, tests/sandbox/strategies) are switched off here
+        ecs = sb.client_factory().client("ecs")
+        config = ecs.describe_services(cluster=prov.cluster, services=[prov.service])["services"][
+            0
+        ]["deploymentConfiguration"]
+        config["alarms"] = {**config.get("alarms", {}), "enable": False, "rollback": False}
+        config.setdefault("alarms", {}).setdefault("alarmNames", [])
+        ecs.update_service(
+            cluster=prov.cluster, service=prov.service, deploymentConfiguration=config
+        )
+        world = World(sb, prov)
+        world.reset()
+        yield world
     finally:
         sb.stop_synthetic_traffic()
         sb.close()

@@ -277,3 +277,79 @@ def test_check_infrastructure_role(
     check = check_infrastructure_role(role, trust, policies, attached, [RULE])
     assert check.status == status
     assert words in check.message
+
+
+def test_render_shows_the_strategy_and_its_analysis(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from rollout.config import load_config
+    from rollout.verbs.render import deployment_summary
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(
+        root / "rollout.toml",
+        "prod",
+        environ={"ROLLOUT_STRATEGY": "canary", "ROLLOUT_CANARY_PERCENT": "20"},
+    )
+    shown = deployment_summary(cfg)
+    assert shown["strategy"] == "canary"
+    assert "20 % of production" in shown["summary"]
+    assert shown["deployment_configuration"]["canaryConfiguration"]["canaryPercent"] == 20.0
+    assert "60 s windows" in shown["analysis"]
+    rolling = deployment_summary(load_config(root / "rollout.toml", "prod", environ={}))
+    assert rolling["analysis"] is None
+    assert rolling["deployment_configuration"] is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "line"),
+    [
+        ({"ROLLOUT_STRATEGY": "bluegreen"}, "key 'strategy': Input should be 'rolling'"),
+        ({"ROLLOUT_STEP_PERCENT": "3.05"}, "key 'shift.step_percent': Value error, must be a"),
+        ({"ROLLOUT_STEP_PERCENT": "2"}, "key 'shift.step_percent': Input should be greater"),
+        ({"ROLLOUT_CANARY_BAKE_MINUTES": "1441"}, "key 'shift.canary_bake_minutes'"),
+        ({"ROLLOUT_WINDOW": "45"}, "key 'analysis.window': Value error, must be 10, 20, 30"),
+        ({"ROLLOUT_MIN_REQUESTS": "0"}, "key 'analysis.min_requests'"),
+        ({"ROLLOUT_P99_RATIO": "0.5"}, "key 'analysis.p99_ratio'"),
+        ({"ROLLOUT_TEST_URL": "test.invalid"}, "key 'test_url': Value error, must start with"),
+    ],
+)
+def test_strategy_and_analysis_keys_are_validated_with_one_line_each(
+    environ: dict[str, str], line: str
+) -> None:
+    from pathlib import Path
+
+    from rollout.config import load_config
+    from rollout.errors import ConfigError
+
+    root = Path(__file__).resolve().parents[2]
+    with pytest.raises(ConfigError) as info:
+        load_config(root / "rollout.toml", "prod", environ=environ)
+    lines = [x.strip() for x in str(info.value).splitlines()]
+    found = [x for x in lines if x.startswith(line)]
+    assert len(found) == 1, lines
+    var = next(iter(environ))
+    assert found[0].endswith(f"[from environment variable {var}]")
+
+
+def test_env_vars_set_strategy_and_analysis_keys() -> None:
+    from pathlib import Path
+
+    from rollout.config import load_config
+    from rollout.engine.settings import settings_from_config
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(
+        root / "rollout.toml",
+        "prod",
+        environ={
+            "ROLLOUT_STRATEGY": "linear",
+            "ROLLOUT_STEP_PERCENT": "25",
+            "ROLLOUT_ANALYSIS__MIN_REQUESTS": "20",
+            "ROLLOUT_INCONCLUSIVE_LIMIT": "5",
+            "ROLLOUT_SET_ON_DEPLOY": "false",
+        },
+    )
+    st = settings_from_config(cfg)
+    assert (st.strategy, st.shift.step_percent, st.shift.set_on_deploy) == ("linear", 25.0, False)
+    assert (st.thresholds.min_requests, st.thresholds.inconclusive_limit) == (20, 5)

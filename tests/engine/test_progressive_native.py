@@ -298,3 +298,24 @@ def test_a_failing_smoke_probe_rolls_back_before_production_traffic(world: World
     assert "smoke probe through the test listener failed" in run.outcome.reason
     assert not [e for e in run.kinds("stage") if e.data["stage"] == "BAKE_TIME"]
     assert world.current_revision() == before
+
+
+@pytest.mark.parametrize("shifting", ["blue-green"], indirect=True)
+def test_a_release_crashing_after_turning_healthy_goes_back_to_blue_with_a_healthy_target(
+    world: World,
+) -> None:
+    before = world.current_revision()
+    world.break_next("crash", after=30.0, count=100)
+    run = world.deploy("sha-0000003", settings=settings(world, "blue-green"))
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
+    assert "no healthy target" in run.outcome.reason
+    assert world.current_revision() == before
+    # production weight back on blue within a second of the decision; green was without a
+    # healthy target only between its crash and rollout's next polls (two, 5 s apart): the
+    # tasks crash together, so no watcher could see it earlier
+    assert run.kinds("traffic.restored")[0].data["seconds"] <= 1.0
+    blind = world.sb.synthetic.blind_moments
+    assert blind
+    assert max(blind) - min(blind) <= 2 * 5.0 + 1.0
+    weights = prod_weights(world)
+    assert sorted(weights.values())[0] == 0

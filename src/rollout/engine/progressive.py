@@ -126,6 +126,7 @@ class NativeWatch:
         self.stage: str | None = None
         self.smoke = "pending" if s.settings.test_url else "not-configured"
         self.window_start: float | None = None
+        self.green_down_polls = 0
         self.lb = the_plan.load_balancer
         self.green_dim = target_group_dimension(the_plan.green)
         self.blue_dim = target_group_dimension(the_plan.blue)
@@ -282,6 +283,9 @@ class NativeWatch:
             serving = True  # green has all production traffic (weights may not be reported)
         if not serving:
             return None
+        down = self._green_down()
+        if down is not None:
+            return down
         w = st.analysis_window
         if self.window_start is None:
             # windows aligned on the period, as CloudWatch aggregates them
@@ -327,6 +331,37 @@ class NativeWatch:
         )
         if final is Outcome.FAIL:
             return final_message(self.state, st.thresholds)
+        return None
+
+    def _green_down(self) -> str | None:
+        """Green serves production with no healthy target for ``consecutive_failures`` polls in
+        a row: a failure now, not at the end of the window (its requests are failing: the ALB
+        routes to unhealthy targets when none is healthy, or answers 503)."""
+        st = self.s.settings
+        try:
+            health = self.s.gw.elb.describe_target_health(self.plan.green)
+        except CredentialsError:
+            raise
+        except AwsError:
+            return None
+        healthy = sum(1 for t in health if t.state == "healthy")
+        if healthy:
+            self.green_down_polls = 0
+            return None
+        self.green_down_polls += 1
+        states = ", ".join(sorted({t.state for t in health})) or "no registered target"
+        self.s.emit(
+            "target.health",
+            f"green target group {_short(self.plan.green)} has no healthy target ({states})",
+            level="warning",
+            target=_short(self.plan.green),
+            state=states,
+        )
+        if self.green_down_polls >= st.consecutive_failures:
+            return (
+                f"green target group {_short(self.plan.green)} had no healthy target for "
+                f"{self.green_down_polls} polls in a row while serving production ({states})"
+            )
         return None
 
     # -- rollback ---------------------------------------------------------------------------

@@ -36,7 +36,8 @@ class CloudWatchGateway:
         self, load_balancer: str, target_groups: Sequence[str], *, start: float, end: float
     ) -> dict[str, GroupStats]:
         """One window of ``AWS/ApplicationELB`` metrics per target group, in one GetMetricData:
-        RequestCount (Sum), HTTPCode_Target_5XX_Count (Sum) and TargetResponseTime (p99).
+        RequestCount (Sum), HTTPCode_Target_5XX_Count and TargetConnectionErrorCount (Sum: both
+        count as the group's failed requests) and TargetResponseTime (p99).
 
         ``load_balancer`` and ``target_groups`` are dimension values (``app/<name>/<id>``,
         ``targetgroup/<name>/<id>``: rollout.decisions.progressive). The window is one period
@@ -47,6 +48,7 @@ class CloudWatchGateway:
         metrics = (
             ("req", "RequestCount", "Sum"),
             ("err", "HTTPCode_Target_5XX_Count", "Sum"),
+            ("conn", "TargetConnectionErrorCount", "Sum"),
             ("p99", "TargetResponseTime", "p99"),
         )
         for i, tg in enumerate(target_groups):
@@ -93,7 +95,9 @@ class CloudWatchGateway:
             p99s = values.get(f"p99{i}", [])
             out[tg] = GroupStats(
                 requests=int(sum(values.get(f"req{i}", []))),
-                target_5xx=int(sum(values.get(f"err{i}", []))),
+                # a request the ALB could not deliver to a chosen target of this group (it
+                # answers 502) failed on this group's account too
+                target_5xx=int(sum(values.get(f"err{i}", [])) + sum(values.get(f"conn{i}", []))),
                 # seconds → ms; with more than one period in the window, the worst one
                 p99_ms=max(p99s) * 1000.0 if p99s else None,
             )

@@ -270,8 +270,8 @@ def section(rows: list[Row], wall: float) -> str:
         + ratios(rows)
         + "\n\nCaveat: every rolling deploy on the sandbox answers about 100 ALB 502s "
         "(a connection error to a target of the old revision as it stops: the sandbox's "
-        "synthetic traffic still picks targets whose task has exited; on AWS the target drains first), and the stack's "
-        "ELB-5xx deployment alarm then rolls even the good release back (its verdict above). "
+        "synthetic traffic still picks targets whose task has exited; on AWS the target "
+        "drains first), and the stack's ELB-5xx deployment alarm then rolls even the good release back (its verdict above). "
         "That inflates both rolling rows by the same ~100 requests and is reported to the "
         "sandbox's owners; the traffic-shifting rows do not stop tasks that serve."
         + "\n\nNot yet measured: the same on the process runtime (real requests through the ALB "

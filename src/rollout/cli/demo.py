@@ -33,6 +33,13 @@ def demo_cmd(
             help="Replay the bad releases the breaker-only way for the restore comparison.",
         ),
     ] = True,
+    progressive: Annotated[
+        bool,
+        typer.Option(
+            "--progressive/--no-progressive",
+            help="Act 8: one bad release rolling vs canary, failed requests side by side.",
+        ),
+    ] = True,
     config: Annotated[
         Path, typer.Option("--config", help="The rollout.toml whose prod environment to use.")
     ] = Path("rollout.toml"),
@@ -61,7 +68,9 @@ def demo_cmd(
             config_path=config,
             environ=environ,
         )
-        code = demo.run(demo.DemoOptions(pace=pace, compare=compare), ctx).exit_code
+        code = demo.run(
+            demo.DemoOptions(pace=pace, compare=compare, progressive=progressive), ctx
+        ).exit_code
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code

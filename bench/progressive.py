@@ -278,7 +278,7 @@ def section(rows: list[Row], wall: float) -> str:
         + "\n\nNot yet measured: the same on the process runtime (real requests through the ALB "
         "listener), and the time from the rollback decision to traffic on blue "
         "(`traffic_back_seconds` in the deploy's JSON result; ≤ 1 s in "
-        "tests/engine/test_progressive_native.py).\n"
+        "tests/progressive/test_native_deploy.py).\n"
     )
 
 

@@ -1,5 +1,8 @@
 """Deploying through ECS's native strategies with analysis (issue 10), on the sandbox's virtual
 clock with synthetic traffic through the ALB: stages walked, verdicts, rollbacks by traffic switch.
+
+In a package of its own: each module opens its own sandbox, and one must never be opened while
+tests/engine's package-wide sandbox is open (moto's state is process-global).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from engine.scenario import CONFIG, Run, World
 from rollout.config import load_config
 from rollout.decisions.analysis import Thresholds
 from rollout.engine.probe import ProbeResult
@@ -23,8 +27,6 @@ from rollout.report.result import build_result
 from rollout.sandbox import Sandbox
 from rollout.verbs.render import render_task_definition
 from rollout.verbs.verify import run_checks
-
-from .scenario import CONFIG, Run, World
 
 STRATEGIES = ("blue-green", "canary", "linear")
 SHIFT = ShiftSettings(

@@ -36,17 +36,25 @@ Kinds the engine adds (deploy, undo, watch):
     target.recorded    the rollback target: data {task_definition, rollback_target_arn, source}
     registered         our new revision: data {task_definition_arn, revision}
     deployment         our deployment is PRIMARY: data {deployment_id, task_definition_arn}
+    deployment.adopted a re-run deploy adopts the deployment in flight that already deploys its
+                       rendered task definition: data {deployment_id, task_definition_arn}
     smoke              smoke probe result: data {outcome (pass|fail|error), status, url}
     bake               the bake window started: data {seconds, alarms}
     deployments_api.unavailable  the service-deployments API is denied or failing: data {code}
     bake.unavailable   bake alarms unreadable or missing: data {code} or {missing}
     rollback.failed    the rollback write itself failed (message says why)
-    rollback.fallback  StopServiceDeployment failed; UpdateService is used instead
+    rollback.fallback  StopServiceDeployment failed and ours is still the one to undo;
+                       UpdateService is used instead
+    rollback.superseded  the rollback call failed and a newer deployment is in flight: nothing
+                       more is written: data {code}
     traffic.set        Route 53 weights moved back and read back: data {change, weights}
     traffic.shifted    the weight change is INSYNC: data {change, weights}
     traffic.failed     the Route 53 weights could not be moved (the ECS rollback goes on)
     traffic.pending    the Route 53 change was not INSYNC in time: data {}
-    restore.verified   PRIMARY runs the target, all tasks healthy: data {task_definition, seconds}
+    restore.waiting    "rolling back": what the restore still waits on, when it changes:
+                       data {healthy_on_target, others_serving}
+    restore.verified   restored: PRIMARY on the target, its desired tasks healthy in every target
+                       group, no task of another revision serving: data {task_definition, seconds}
     interrupted        SIGINT/SIGTERM: data {signal, state, deployments, resume, undo}
     ledger.failed      the outcome could not be tagged on the revision
     retention.failed   retention after the deploy was skipped

@@ -11,6 +11,7 @@ from rollout.decisions.target import (
     deploy_rollback_target,
     in_flight,
     primary_completed,
+    restore_in_flight,
     undo_target,
 )
 from rollout.model import Service
@@ -154,3 +155,39 @@ def test_undo_target_table(
 def test_in_flight_table(service: Service, expected: bool) -> None:
     """`rollout watch` has something to watch only while a deployment is in flight."""
     assert in_flight(service) is expected
+
+
+RESTORING_3 = svc(
+    dep("ecs-svc/9", 3, state="IN_PROGRESS", created=90, running=1),
+    dep("ecs-svc/5", 5, status="ACTIVE", created=50),
+)
+
+
+@pytest.mark.parametrize(
+    ("service", "ledger", "to_revision", "expected"),
+    [
+        # an undo to 3 interrupted while verifying: adopt it (undoing 5)
+        (RESTORING_3, [entry(3, good=True), entry(5, good=True)], None, (3, 5)),
+        (RESTORING_3, [entry(3, good=True), entry(5, good=True)], 3, (3, 5)),
+        # asked for another revision: not this one
+        (RESTORING_3, [entry(3, good=True), entry(5, good=True)], 2, None),
+        # a deploy of a revision never proven healthy is no restore
+        (RESTORING_3, [entry(3), entry(5, good=True)], None, None),
+        # a deploy in flight to a NEWER revision is not a restore
+        (IN_FLIGHT_ON_5, [entry(3, good=True), entry(5, good=True)], None, None),
+        (STEADY_ON_3, [entry(3, good=True)], None, None),
+    ],
+)
+def test_restore_in_flight_table(
+    service: Service,
+    ledger: list[LedgerEntry],
+    to_revision: int | None,
+    expected: tuple[int, int] | None,
+) -> None:
+    """A re-run undo adopts a restore in flight; anything else is not one."""
+    got = restore_in_flight(service, ledger, to_revision=to_revision)
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert (got[0].revision, got[1]) == (expected[0], td(expected[1]))

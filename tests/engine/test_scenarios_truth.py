@@ -64,6 +64,68 @@ def test_deploy_at_desired_zero_claims_no_healthy_tasks_and_is_not_good(
     assert entry.outcome == "no-tasks"
 
 
+def test_undo_at_desired_zero_is_no_tasks_not_verified_healthy(world: World) -> None:
+    """An undo on a service scaled to 0 points it back but verifies nothing: NO_TASKS (60)."""
+    good = world.deploy("sha-0000002")  # a good revision to undo to, then one to undo
+    assert good.outcome.exit_code == 0
+    world.reset()
+    assert world.deploy("sha-0000003").outcome.exit_code == 0
+    world.reset()
+    desired = _ecs(world).describe_services(
+        cluster=world.prov.cluster, services=[world.prov.service]
+    )["services"][0]["desiredCount"]
+    _ecs(world).update_service(
+        cluster=world.prov.cluster, service=world.prov.service, desiredCount=0
+    )
+    world.reset()
+    try:
+        run = world.undo()
+        assert (run.outcome.verdict, run.outcome.exit_code) == ("NO_TASKS", 60)
+        assert not run.kinds("restore.verified")
+        assert "runs no tasks" in (run.outcome.reason or "")
+    finally:
+        _ecs(world).update_service(
+            cluster=world.prov.cluster, service=world.prov.service, desiredCount=desired
+        )
+        world.reset()
+
+
+def test_watch_at_desired_zero_with_nothing_in_flight_writes_nothing(
+    scaled_to_zero: World,
+) -> None:
+    ctx, _ = _watch_ctx(scaled_to_zero)
+    outcome = deploy_verb.run_watch(deploy_verb.WatchOptions(env="prod"), ctx)
+    assert outcome.verdict == "NOTHING_TO_WATCH"
+    assert scaled_to_zero.writes() == []
+
+
+def test_undo_rerun_after_an_interrupt_verifies_the_restore_in_flight(world: World) -> None:
+    """Same cause as item 2, in undo: an undo interrupted while verifying, run again, adopts the
+    restore in flight instead of undoing one revision further."""
+    from rollout.engine.undo import UndoRequest, run_undo
+
+    assert world.deploy("sha-0000002").outcome.exit_code == 0
+    world.reset()
+    assert world.deploy("sha-0000003").outcome.exit_code == 0
+    world.reset()
+    interrupt = Interrupt()
+
+    def stop_while_verifying(event: Event) -> None:
+        if event.kind == "observation" and event.data.get("phase") == "restore":
+            interrupt.set("SIGTERM")
+
+    ctx, _ = world.context(stop_while_verifying)
+    first = run_undo(world.session(ctx, interrupt=interrupt), UndoRequest())
+    assert first.exit_code == 40
+    updates = world.ops("UpdateService")
+    again = world.undo()
+    assert world.ops("UpdateService") == updates  # no second undo
+    assert again.outcome.verdict == "SUCCEEDED"
+    assert again.outcome.rollback_target_arn == first.rollback_target_arn
+    assert again.kinds("deployment.adopted")
+    assert again.kinds("restore.verified")
+
+
 # -- 3. rollback over someone else's deploy -----------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from rollout.report.tables import demo_summary_renderable, restore_note
             {"verdict": "FAILED_ROLLED_BACK", "verdict_after": 99, "restored_after": 76},
             "INSYNC",
         ),
-        ({"verdict": "FAILED_ROLLED_BACK", "verdict_after": 81, "restored_after": 84}, None),
+        ({"verdict": "FAILED_ROLLED_BACK", "verdict_after": 81, "restored_after": 81.5}, None),
         ({"verdict": "SUCCEEDED", "verdict_after": 120, "restored_after": None}, None),
     ],
 )

@@ -140,3 +140,38 @@ def undo_target(
         source="last-known-good",
         why=f"newest revision before {current} that ran healthy",
     )
+
+
+def restore_in_flight(
+    service: Service, ledger: Sequence[LedgerEntry], *, to_revision: int | None = None
+) -> tuple[RollbackTarget, str] | None:
+    """An undo or rollback already in flight: (its target, the revision it undoes), or None.
+
+    PRIMARY is IN_PROGRESS on a revision that ran healthy while a deployment of a NEWER revision
+    still drains: that is a restore under way (e.g. an undo interrupted while verifying). A
+    re-run undo must adopt and verify it, not undo one revision further."""
+    primary = service.primary
+    if primary is None or not in_flight(service):
+        return None
+    rev = revision_of(primary.task_definition)
+    if rev is None or (to_revision is not None and to_revision != rev):
+        return None
+    entry = next((e for e in ledger if e.arn == primary.task_definition), None)
+    if entry is None or not entry.good:
+        return None
+    newer = [
+        d
+        for d in service.deployments
+        if d.id != primary.id and (revision_of(d.task_definition) or 0) > rev
+    ]
+    if not newer:
+        return None
+    return (
+        RollbackTarget(
+            arn=primary.task_definition,
+            revision=rev,
+            source="in-flight",
+            why=f"a restore to it is already in flight (deployment {primary.id})",
+        ),
+        newer[0].task_definition,
+    )

@@ -206,7 +206,7 @@ class DeployRun:
             dry_run=self.s.dry_run,
             image=self.req.image,
         )
-        step: Step = Preflight() if self.req.verb == "deploy" else Locate()
+        step: Step = Locate() if self.req.verb == "watch" else Preflight()
         try:
             while True:
                 if self.s.interrupt.is_set() and isinstance(

@@ -139,6 +139,8 @@ class Observer:
         self._events_since = events_since
         #: ECS's clock minus ours, a lower bound from the freshest ECS timestamp seen
         self._skew: float | None = None
+        #: stopped tasks that stopped before this (ECS's clock) are kept but not reported
+        self.quiet_stops_before: float | None = None
         self._seen_events: set[str] = set()
         self._first_read = True
         self.tasks: dict[str, Task] = {}
@@ -313,6 +315,12 @@ class Observer:
                 self._stops_unresolved = True  # not stopped far enough to say why: look again
                 continue
             self.stopped[task.arn] = task
+            if (
+                self.quiet_stops_before is not None
+                and task.stopped_at is not None
+                and task.stopped_at < self.quiet_stops_before
+            ):
+                continue  # stopped before this watch began (e.g. scaled in by the deploy)
             out.append(task)
             codes = [c.exit_code for c in task.containers if c.exit_code is not None]
             self.s.emit(

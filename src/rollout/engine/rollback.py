@@ -435,6 +435,9 @@ def watch_restore(
             return RestoreResult("interrupted")
         dns.poll()
         svc = observer.service()
+        # the restoring deployment may be an old one (StopServiceDeployment): its tasks stopped
+        # before the restore (scaled in by the deploy) are not news
+        observer.quiet_stops_before = observer.events_since
         blocked = blocked or next((m for m in observer.fresh_events if STUCK_EVENT.search(m)), None)
         primary = svc.primary
         if restoring is None and primary is not None and primary.task_definition == target_arn:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rollout.decisions import ledger
 from rollout.decisions.exitcodes import Verdict, exit_code
-from rollout.decisions.target import NoTarget, RollbackTarget, undo_target
+from rollout.decisions.target import NoTarget, RollbackTarget, restore_in_flight, undo_target
 from rollout.engine.ledger import load_ledger, tag
 from rollout.engine.lock import ServiceLock
 from rollout.engine.outcome import Outcome
@@ -51,7 +51,22 @@ def run_undo(s: Session, request: UndoRequest) -> Outcome:
         svc = s.gw.ecs.describe_service(st.cluster, st.service)
         current = svc.primary.task_definition if svc.primary else svc.task_definition
         entries = load_ledger(s, ledger.family_of(current))
-        choice = undo_target(svc, entries, to_revision=request.to_revision)
+        adopted = restore_in_flight(svc, entries, to_revision=request.to_revision)
+        choice: RollbackTarget | NoTarget
+        if adopted is not None:
+            # a re-run after an interrupted undo: verify the restore in flight, never undo
+            # one revision further
+            choice, current = adopted
+            s.emit(
+                "deployment.adopted",
+                f"a restore to {choice.arn.rsplit('/', 1)[-1]} is already in flight: verifying "
+                "it instead of starting another undo",
+                level="warning",
+                deployment_id=svc.primary.id if svc.primary else None,
+                task_definition_arn=choice.arn,
+            )
+        else:
+            choice = undo_target(svc, entries, to_revision=request.to_revision)
         if isinstance(choice, NoTarget):
             raise UsageError(
                 f"failed to undo {st.cluster}/{st.service}: {choice.why}.",
@@ -77,6 +92,10 @@ def run_undo(s: Session, request: UndoRequest) -> Outcome:
                 current,
             )
         _step(s, 3, "restore")
+        if adopted is not None:
+            if s.dry_run:
+                return _finish(s, started, Verdict.SUCCEEDED, "DRY RUN OK", target, current)
+            return _verify(s, started, target, current, begin=s.now(), change=None)
         # re-read PRIMARY right before the write
         svc = s.gw.ecs.describe_service(st.cluster, st.service)
         now_current = svc.primary.task_definition if svc.primary else svc.task_definition
@@ -108,71 +127,84 @@ def run_undo(s: Session, request: UndoRequest) -> Outcome:
         change = start_traffic_shift(s) if st.traffic is not None else None
         if s.dry_run:
             return _finish(s, started, Verdict.SUCCEEDED, "DRY RUN OK", target, current)
-        # INSYNC is awaited in the restore's own polls (verdict when both are back)
-        result = watch_restore(s, target.arn, since=begin, bad_arn=current, traffic_change=change)
-        rev = target.arn.rsplit("/", 1)[-1]
-        match result.status:
-            case "interrupted":
-                return _finish(
-                    s,
-                    started,
-                    Verdict.INTERRUPTED,
-                    "interrupted while verifying the restore; ECS keeps rolling to the target",
-                    target,
-                    current,
-                )
-            case "failed" | "timed-out":
-                what = (
-                    f"the restore to {rev} failed: {result.reason}"
-                    if result.status == "failed"
-                    else f"{rev} was not verified within {st.timeouts.healthy:.0f}s "
-                    f"({result.reason})"
-                )
-                return _finish(
-                    s,
-                    started,
-                    Verdict.FAILED_ROLLBACK_FAILED,
-                    f"{what}. Service left: {result.state}",
-                    target,
-                    current,
-                )
-            case "no-tasks":
-                return _finish(s, started, Verdict.NO_TASKS, result.reason, target, current)
-            case "superseded":
-                return _finish(
-                    s,
-                    started,
-                    Verdict.SUPERSEDED,
-                    f"undo to {rev} started, but {result.reason}",
-                    target,
-                    current,
-                )
-        seconds = s.now() - begin
-        s.emit(
-            "phase",
-            f"restore in {seconds:.0f}s",
-            level="success",
-            phase="restore",
-            seconds=round(seconds, 3),
-        )
-        s.emit(
-            "restore.verified",
-            f"service restored on {rev}: its desired tasks healthy in every target group, no "
-            "task of another revision serving",
-            level="success",
-            task_definition=target.arn,
-            seconds=seconds,
-        )
-        return _finish(
-            s,
-            started,
-            Verdict.SUCCEEDED,
-            f"restored on {target.arn.rsplit('/', 1)[-1]} and verified healthy",
-            target,
-            current,
-        )
+        return _verify(s, started, target, current, begin=begin, change=change)
     finally:
         lock.release()
+
+
+def _verify(
+    s: Session,
+    started: float,
+    target: RollbackTarget,
+    current: str,
+    *,
+    begin: float,
+    change: str | None,
+) -> Outcome:
+    """Watch the restore to ``target`` (INSYNC of ``change`` in the same polls) to a verdict."""
+    st = s.settings
+    # INSYNC is awaited in the restore's own polls (verdict when both are back)
+    result = watch_restore(s, target.arn, since=begin, bad_arn=current, traffic_change=change)
+    rev = target.arn.rsplit("/", 1)[-1]
+    match result.status:
+        case "interrupted":
+            return _finish(
+                s,
+                started,
+                Verdict.INTERRUPTED,
+                "interrupted while verifying the restore; ECS keeps rolling to the target",
+                target,
+                current,
+            )
+        case "failed" | "timed-out":
+            what = (
+                f"the restore to {rev} failed: {result.reason}"
+                if result.status == "failed"
+                else f"{rev} was not verified within {st.timeouts.healthy:.0f}s ({result.reason})"
+            )
+            return _finish(
+                s,
+                started,
+                Verdict.FAILED_ROLLBACK_FAILED,
+                f"{what}. Service left: {result.state}",
+                target,
+                current,
+            )
+        case "no-tasks":
+            return _finish(s, started, Verdict.NO_TASKS, result.reason, target, current)
+        case "superseded":
+            return _finish(
+                s,
+                started,
+                Verdict.SUPERSEDED,
+                f"undo to {rev} started, but {result.reason}",
+                target,
+                current,
+            )
+    seconds = s.now() - begin
+    s.emit(
+        "phase",
+        f"restore in {seconds:.0f}s",
+        level="success",
+        phase="restore",
+        seconds=round(seconds, 3),
+    )
+    s.emit(
+        "restore.verified",
+        f"service restored on {rev}: its desired tasks healthy in every target group, no "
+        "task of another revision serving",
+        level="success",
+        task_definition=target.arn,
+        seconds=seconds,
+    )
+    return _finish(
+        s,
+        started,
+        Verdict.SUCCEEDED,
+        f"restored on {target.arn.rsplit('/', 1)[-1]} and verified healthy",
+        target,
+        current,
+    )
 
 
 def _step(s: Session, index: int, name: str) -> None:

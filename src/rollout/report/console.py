@@ -35,6 +35,8 @@ VERDICT_STYLES = {
     "OK": "bold green",
     "FAILED_ROLLED_BACK": "bold yellow",
     "PREFLIGHT_FAILED": "bold cyan",
+    "NO_TASKS": "bold magenta",  # nothing ran, nothing verified: never green
+    "NOTHING_TO_WATCH": "bold blue",
 }
 
 

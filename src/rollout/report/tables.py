@@ -200,8 +200,8 @@ def _secs(value: Any) -> str:
     return f"{value:.0f}s" if isinstance(value, int | float) else "—"
 
 
-#: seconds within which a verdict and a measured restore count as the same moment (one poll)
-SAME_MOMENT = 6.0
+#: seconds within which a verdict and a measured restore count as the same moment
+SAME_MOMENT = 1.0
 
 
 def restore_note(row: Mapping[str, Any]) -> str | None:
@@ -209,8 +209,8 @@ def restore_note(row: Mapping[str, Any]) -> str | None:
 
     The "restored" column is when ECS marked the service steady on the good revision; rollout's
     verdict comes when the good revision's desired tasks are healthy in the target group with no
-    bad task serving (and, when it moved traffic back, Route 53 is INSYNC). The table must never
-    show one before the other without saying why."""
+    bad task serving (and, when it moved traffic back, Route 53 is INSYNC), at its next poll.
+    The table must never show one before the other without saying why."""
     if row.get("verdict") != "FAILED_ROLLED_BACK":
         return None
     verdict, restored = row.get("verdict_after"), row.get("restored_after")
@@ -229,8 +229,8 @@ def restore_note(row: Mapping[str, Any]) -> str | None:
         )
     if restored + SAME_MOMENT < verdict:
         return (
-            f"verdict {verdict - restored:.0f}s after ECS was steady: rollout also waits for "
-            "the Route 53 change moving traffic back to be INSYNC, and confirms at its next poll"
+            f"verdict {verdict - restored:.0f}s after ECS was steady: rollout confirms at its "
+            "next poll and, when it moved traffic back, once the Route 53 change is INSYNC"
         )
     return None
 

@@ -206,3 +206,30 @@ def test_step_plans_and_weight_encoding() -> None:
     assert alb_weights(100.0) == (1, 0)
     assert alb_weights(0.1) == (1, 999)
     assert alb_weights(25.5) == (255, 745)
+
+
+@pytest.mark.parametrize(
+    ("reading", "expected"),
+    [
+        ("previous", "POST_TEST_TRAFFIC_SHIFT"),
+        ("PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"),
+    ],
+)
+def test_what_lifecycle_stage_says_during_pre_production_hooks(reading: str, expected: str) -> None:
+    """UNVERIFIED (§1.1): the switch Behaviour.pre_production_stage_reported."""
+    from rollout.sandbox import Behaviour, Sandbox
+
+    from .conftest import build
+
+    with Sandbox(behaviour=Behaviour(pre_production_stage_reported=reading)) as sb:  # type: ignore[arg-type]
+        stack = build(sb)
+        hook = lambda_hook(stack, ["PRE_PRODUCTION_TRAFFIC_SHIFT"])
+        stack.create_service({**BG, "lifecycleHooks": [hook]})
+        sb.wait_steady("shift", "shift-api", revision=1)
+        sb.set_hook_answer("SUCCEEDED", delay=60)
+        arn = stack.deploy("v2")
+        doc = stack.run_until(arn, lambda d: bool(d.get("lifecycleHookDetails")), step=1)
+        assert doc["lifecycleStage"] == expected
+        assert doc["lifecycleHookDetails"][0]["status"] == "IN_PROGRESS"
+        doc = stack.run_until(arn, lambda d: d["status"] == "SUCCESSFUL")
+        assert doc["lifecycleHookDetails"][0]["status"] == "SUCCEEDED"

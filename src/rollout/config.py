@@ -145,6 +145,56 @@ class ImagePolicy(_Model):
         return value
 
 
+class Shift(_Model):
+    """The shape of a native ECS strategy (``strategy`` other than ``rolling``).
+
+    ``bake_minutes``: both revisions keep running this long after production traffic moved
+    (``bakeTimeInMinutes``; rollout's analysis runs through it). ``canary_percent`` /
+    ``canary_bake_minutes``: the canary's share and how long it stays there
+    (``canaryConfiguration``). ``step_percent`` / ``step_bake_minutes``: linear steps and the
+    wait between them (``linearConfiguration``). Ranges are AWS's (ECS API reference).
+    ``set_on_deploy``: UpdateService carries the strategy and these values (true), or the service
+    must already be configured that way and ``verify`` checks it (false).
+    """
+
+    bake_minutes: int = Field(default=10, ge=0, le=1440)
+    canary_percent: float = Field(default=5.0, ge=0.1, le=100.0)
+    canary_bake_minutes: int = Field(default=10, ge=0, le=1440)
+    step_percent: float = Field(default=10.0, ge=3.0, le=100.0)
+    step_bake_minutes: int = Field(default=6, ge=0, le=1440)
+    set_on_deploy: bool = True
+
+    @field_validator("canary_percent", "step_percent")
+    @classmethod
+    def _tenths(cls, value: float) -> float:
+        if abs(value * 10 - round(value * 10)) > 1e-9:
+            raise ValueError("must be a multiple of 0.1")
+        return value
+
+
+class Analysis(_Model):
+    """How the new release's target group is judged against the old one's while it takes
+    traffic (``rollout.decisions.analysis.Thresholds`` plus the window length)."""
+
+    window: int = Field(default=60, gt=0)
+    min_requests: int = Field(default=50, ge=1)
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    error_rate_margin: float = Field(default=0.005, ge=0, le=1)
+    max_p99_ms: float = Field(default=1000.0, gt=0)
+    p99_ratio: float = Field(default=2.0, ge=1)
+    inconclusive_limit: int = Field(default=3, ge=0)
+    failure_limit: int = Field(default=0, ge=0)
+
+    @field_validator("window")
+    @classmethod
+    def _period(cls, value: int) -> int:
+        # a CloudWatch period: 10, 20, 30 (high resolution) or a multiple of 60; the ALB
+        # publishes its metrics per 60 s, so AWS needs a multiple of 60
+        if value not in (10, 20, 30) and value % 60:
+            raise ValueError("must be 10, 20, 30 or a multiple of 60 (a CloudWatch period)")
+        return value
+
+
 class EnvConfig(_Model):
     """One environment's settings, fully merged and validated."""
 
@@ -156,6 +206,11 @@ class EnvConfig(_Model):
     template: Path
     ecr_repository: str
     smoke_url: str | None = None
+    #: ``rolling`` (ECS's rolling update) or a native traffic-shifting strategy.
+    strategy: Literal["rolling", "blue-green", "canary", "linear"] = "rolling"
+    #: A URL that reaches the new release through the test listener, probed before any
+    #: production traffic moves (native strategies only).
+    test_url: str | None = None
     #: Values for ``${NAME}`` in the template when the process environment lacks them.
     vars: dict[str, str] = Field(default_factory=dict)
     #: Other names of this environment in resource names (its own name always counts), for the
@@ -171,6 +226,8 @@ class EnvConfig(_Model):
     traffic: Traffic | None = None
     lock: Lock = Lock()
     image_policy: ImagePolicy = ImagePolicy()
+    shift: Shift = Shift()
+    analysis: Analysis = Analysis()
 
     @field_validator("containers", "aliases", mode="before")
     @classmethod
@@ -179,7 +236,7 @@ class EnvConfig(_Model):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("smoke_url")
+    @field_validator("smoke_url", "test_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None:
@@ -199,6 +256,8 @@ SECTIONS: dict[str, type[_Model]] = {
     "traffic": Traffic,
     "lock": Lock,
     "image_policy": ImagePolicy,
+    "shift": Shift,
+    "analysis": Analysis,
 }
 TOP_LEVEL_KEYS = tuple(k for k in EnvConfig.model_fields if k not in SECTIONS and k != "name")
 #: Sections that may be absent; ROLLOUT_<SECTION>= (empty, off or none) switches them off.
@@ -373,7 +432,12 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
 def _env_value(dotted: str, value: str) -> Any:
     if dotted in LIST_KEYS:
         return tuple(part.strip() for part in value.split(",") if part.strip())
-    if value == "" and dotted in {"smoke_url", "traffic.hosted_zone_id", "traffic.zone_name"}:
+    if value == "" and dotted in {
+        "smoke_url",
+        "test_url",
+        "traffic.hosted_zone_id",
+        "traffic.zone_name",
+    }:
         return None
     return value
 

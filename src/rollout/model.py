@@ -40,6 +40,11 @@ class LoadBalancerRef:
     target_group_arn: str
     container_name: str
     container_port: int
+    #: ``advancedConfiguration`` (native blue/green, linear, canary); None when absent
+    alternate_target_group_arn: str | None = None
+    production_listener_rule: str | None = None
+    test_listener_rule: str | None = None
+    role_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,13 @@ class Service:
     network_configuration: Mapping[str, Any] | None = None
     capacity_provider_strategy: tuple[Mapping[str, Any], ...] = ()
     platform_version: str | None = None
+    #: ``deploymentController.type``: ECS | CODE_DEPLOY | EXTERNAL
+    deployment_controller: str = "ECS"
+    #: ``deploymentConfiguration.strategy``: ROLLING | BLUE_GREEN | LINEAR | CANARY
+    strategy: str = "ROLLING"
+    #: ``deploymentConfiguration`` as DescribeServices returned it (sent back, changed, by a
+    #: deploy that sets the strategy)
+    deployment_configuration_raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def primary(self) -> Deployment | None:
@@ -144,6 +156,15 @@ class ServiceDeploymentInfo:
     circuit_breaker_failures: int | None = None
     circuit_breaker_threshold: int | None = None
     rollback_reason: str | None = None
+    #: ``lifecycleStage`` (native strategies walk them; traffic-shifting.md §1.2)
+    lifecycle_stage: str | None = None
+    #: green's ``requestedProductionTrafficWeight`` / ``requestedTestTrafficWeight`` (percent)
+    production_weight: float | None = None
+    test_weight: float | None = None
+    #: ``deploymentConfiguration.strategy`` of this deployment, when reported
+    strategy: str | None = None
+    #: ``hookId`` of a PAUSE lifecycle hook AWAITING_ACTION (ContinueServiceDeployment's input)
+    pause_hook_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from rollout.events import EventLog
 from rollout.gateways.r53 import Route53Gateway
 from rollout.sandbox import FaultRule, Sandbox
 from rollout.sandbox.provisioning.stack import ProvisionResult
-from rollout.verbs import deploy, history, prune, status, undo
+from rollout.verbs import deploy, history, prune, status, traffic, undo
 
 from .test_infra import all_policy_statements, as_list, resolver
 
@@ -33,10 +33,12 @@ IMPLIED = {"ecs:RegisterTaskDefinition": {"iam:PassRole"}}
 PRUNE_ONLY = {"ecs:DeregisterTaskDefinition"}
 
 
-def _granted(prune: str) -> set[str]:
+def _granted(prune: str, strategy: str = "rolling") -> set[str]:
     return {
         action
-        for logical_id, statement in all_policy_statements(resolver(EnablePrune=prune))
+        for logical_id, statement in all_policy_statements(
+            resolver(EnablePrune=prune, DeploymentStrategy=strategy)
+        )
         if logical_id == "DeployRole"
         for action in as_list(statement["Action"])
     }
@@ -94,6 +96,12 @@ def exercised() -> Iterator[tuple[set[tuple[str, str]], list[str]]]:
         status.run(status.StatusOptions(), context())
         history.run(history.HistoryOptions(), context())
         prune.run(prune.PruneOptions(keep=1), context())
+        # the operator moves clients to the new ALB in gated steps (ALB metrics judged)
+        sb.start_synthetic_traffic(rate=10.0)
+        shifted = traffic.run_shift(traffic.ShiftOptions(steps="50,100"), context())
+        sb.stop_synthetic_traffic()
+        verdicts.append(shifted.verdict)
+        traffic.run_status(traffic.StatusOptions(), context())
         calls = {(c.service, c.operation) for c in sb.calls()}
         yield calls, verdicts
     finally:
@@ -106,7 +114,7 @@ def test_the_scenarios_ran_their_course(exercised: tuple[set[tuple[str, str]], l
     calls, verdicts = exercised
     assert (
         verdicts
-        == ["SUCCEEDED", "SUCCEEDED", "FAILED_ROLLED_BACK", "SUCCEEDED"] + ["SUCCEEDED"] * 2
+        == ["SUCCEEDED", "SUCCEEDED", "FAILED_ROLLED_BACK", "SUCCEEDED"] + ["SUCCEEDED"] * 3
     )
     operations = {operation for _, operation in calls}
     assert {

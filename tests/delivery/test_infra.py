@@ -39,6 +39,8 @@ UNSCOPABLE = {
     "elasticloadbalancing:DescribeRules",
     "ssm:DescribeParameters",
     "route53:ListHostedZonesByName",
+    # the Service Authorization Reference lists no resource type for GetMetricData
+    "cloudwatch:GetMetricData",
 }
 
 

@@ -81,7 +81,8 @@ def render_cmd(
     """Render the task definition: the template with the image swapped and pinned by digest.
 
     The registration document goes to stdout (or --out-file); with -o json, stdout gets a result
-    document instead: {env, image, digest, warnings, out_file, task_definition}.
+    document instead: {env, image, digest, warnings, out_file, task_definition, deployment}.
+    The strategy and its analysis are printed to stderr (stdout stays the document).
     """
     fmt = check_output(output, "render")
     check_image_flag(image)
@@ -105,6 +106,7 @@ def render_cmd(
                     "warnings": warnings,
                     "out_file": str(out_file) if out_file is not None else None,
                     "task_definition": json.loads(outcome.details["json"]),
+                    "deployment": outcome.details.get("deployment"),
                 },
                 indent=2,
             )
@@ -112,6 +114,12 @@ def render_cmd(
         raise typer.Exit(outcome.exit_code)
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
+    deployment = outcome.details.get("deployment") or {}
+    if deployment and not quiet:
+        # stdout stays the registration document; how it will be shipped goes to stderr
+        typer.echo(f"strategy: {deployment['summary']}", err=True)
+        if deployment.get("analysis"):
+            typer.echo(deployment["analysis"], err=True)
     if out_file is None:
         typer.echo(outcome.details["json"], nl=False)
     elif not quiet:

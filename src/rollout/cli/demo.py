@@ -33,6 +33,13 @@ def demo_cmd(
             help="Replay the bad releases the breaker-only way for the restore comparison.",
         ),
     ] = True,
+    progressive: Annotated[
+        bool,
+        typer.Option(
+            "--progressive/--no-progressive",
+            help="Act 8: one bad release rolling vs canary, failed requests side by side.",
+        ),
+    ] = True,
     config: Annotated[
         Path, typer.Option("--config", help="The rollout.toml whose prod environment to use.")
     ] = Path("rollout.toml"),
@@ -41,10 +48,12 @@ def demo_cmd(
     verbose: VerboseOpt = 0,
 ) -> None:
     with without_user_aws_config():
-        _demo(pace, compare, config, output, verbosity(quiet, verbose))
+        _demo(pace, compare, progressive, config, output, verbosity(quiet, verbose))
 
 
-def _demo(pace: float, compare: bool, config: Path, output: str, level: int) -> None:
+def _demo(
+    pace: float, compare: bool, progressive: bool, config: Path, output: str, level: int
+) -> None:
     # Imported here: the demo needs the sandbox (moto), which production installs lack and
     # which every other command should not pay for.
     from rollout.verbs import demo
@@ -64,7 +73,9 @@ def _demo(pace: float, compare: bool, config: Path, output: str, level: int) -> 
             config_path=config,
             environ=environ,
         )
-        code = demo.run(demo.DemoOptions(pace=pace, compare=compare), ctx).exit_code
+        code = demo.run(
+            demo.DemoOptions(pace=pace, compare=compare, progressive=progressive), ctx
+        ).exit_code
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code

@@ -292,6 +292,12 @@ def check_network(
 
 def trusts_ecs_tasks(policy: Any) -> bool:
     """Whether an IAM trust policy (dict, JSON or URL-encoded JSON) lets ecs-tasks assume it."""
+    return trusts_service(policy, "ecs-tasks.amazonaws.com")
+
+
+def trusts_service(policy: Any, service: str) -> bool:
+    """Whether an IAM trust policy (dict, JSON or URL-encoded JSON) lets ``service`` (e.g.
+    ``ecs.amazonaws.com``) assume the role."""
     if isinstance(policy, str):
         try:
             policy = json.loads(unquote(policy))
@@ -312,7 +318,7 @@ def trusts_ecs_tasks(policy: Any) -> bool:
         principal = st.get("Principal") or {}
         services = principal.get("Service") if isinstance(principal, Mapping) else None
         services = [services] if isinstance(services, str) else services or []
-        if "ecs-tasks.amazonaws.com" in services:
+        if service in services:
             return True
     return False
 
@@ -424,6 +430,136 @@ def awslogs_targets(document: Mapping[str, Any]) -> list[LogTarget]:
             )
         )
     return targets
+
+
+# -- native traffic-shifting strategies (blue-green, canary, linear) ---------------------------
+
+#: What the ECS infrastructure role must be able to do on the listener rules (AWS managed
+#: policy AmazonECSInfrastructureRolePolicyForLoadBalancers; traffic-shifting.md §1.7).
+INFRASTRUCTURE_ROLE_ACTIONS = ("elasticloadbalancing:ModifyRule",)
+INFRASTRUCTURE_ROLE_MANAGED_POLICY = "AmazonECSInfrastructureRolePolicyForLoadBalancers"
+
+
+def check_strategy_controller(controller: str | None, strategy: str) -> Check:
+    """The service's deployment controller must be ``ECS`` for any strategy rollout drives
+    (CODE_DEPLOY and EXTERNAL services are deployed by something else)."""
+    name = "strategy: deployment controller"
+    kind = controller or "ECS"
+    if kind == "ECS":
+        return Check(name, "pass", f"controller ECS allows {strategy}")
+    return Check(
+        name,
+        "fail",
+        f"the service's deployment controller is {kind}; {strategy} needs ECS",
+        "recreate the service with deploymentController ECS (it cannot be changed in place)",
+    )
+
+
+def check_alternate_target_group(alternate: str | None, existing: Iterable[str]) -> Check:
+    """The load balancer's ``advancedConfiguration`` names an alternate target group that
+    exists."""
+    name = "strategy: alternate target group"
+    if not alternate:
+        return Check(
+            name,
+            "fail",
+            "the service's load balancer has no advancedConfiguration.alternateTargetGroupArn",
+            "give the service an alternate target group (infra/voj.yaml: DeploymentStrategy "
+            'parameter) or set strategy = "rolling"',
+        )
+    if alternate not in set(existing):
+        return Check(
+            name,
+            "fail",
+            f"alternate target group {alternate.rsplit(':', 1)[-1]} does not exist",
+            "create it, or fix advancedConfiguration.alternateTargetGroupArn",
+        )
+    return Check(name, "pass", f"{alternate.rsplit(':', 1)[-1]} exists")
+
+
+def check_listener_rule(
+    role: str,
+    rule_arn: str | None,
+    forwards: Mapping[str, int] | None,
+    groups: tuple[str, str],
+    *,
+    required: bool = True,
+) -> Check:
+    """A production (or test) listener rule exists and forwards to both target groups, so ECS
+    can move the weights between them. ``forwards`` is the rule's forward action as
+    {target group ARN: weight}; None when the rule was not found."""
+    name = f"strategy: {role} listener rule"
+    if not rule_arn:
+        if not required:
+            return Check(
+                name,
+                "warn",
+                f"no {role} listener rule: the smoke probe cannot reach green before production",
+                "add advancedConfiguration.testListenerRule and test_url in rollout.toml",
+            )
+        return Check(
+            name,
+            "fail",
+            f"the service's load balancer has no advancedConfiguration.{role}ListenerRule",
+            f"add the {role} listener rule to the service's advancedConfiguration",
+        )
+    short = rule_arn.rsplit("/", 1)[-1]
+    if forwards is None:
+        return Check(name, "fail", f"rule {short} does not exist", "fix the rule ARN")
+    missing = [g.rsplit(":", 1)[-1] for g in groups if g not in forwards]
+    if missing:
+        return Check(
+            name,
+            "fail",
+            f"rule {short} does not forward to {', '.join(missing)}",
+            "make the rule's forward action list both target groups (weights 1 and 0)",
+        )
+    return Check(name, "pass", f"rule {short} forwards to both target groups")
+
+
+def check_infrastructure_role(
+    role_arn: str | None,
+    trust_policy: Any,
+    policies: Iterable[Any],
+    attached_names: Iterable[str],
+    rule_arns: Sequence[str],
+) -> Check:
+    """The ECS infrastructure role exists, trusts ecs.amazonaws.com and may modify the listener
+    rules (a static reading of its policies, like the execution-role check)."""
+    name = "strategy: ECS infrastructure role"
+    if not role_arn:
+        return Check(
+            name,
+            "fail",
+            "the service's load balancer has no advancedConfiguration.roleArn",
+            "name the ECS infrastructure role for load balancers in advancedConfiguration",
+        )
+    short = role_name(role_arn)
+    if trust_policy is None:
+        return Check(name, "fail", f"role {short} does not exist", "create it (infra/voj.yaml)")
+    if not trusts_service(trust_policy, "ecs.amazonaws.com"):
+        return Check(
+            name,
+            "fail",
+            f"role {short} does not trust ecs.amazonaws.com",
+            "add ecs.amazonaws.com to its trust policy (sts:AssumeRole)",
+        )
+    if INFRASTRUCTURE_ROLE_MANAGED_POLICY in set(attached_names):
+        return Check(name, "pass", f"{short} has {INFRASTRUCTURE_ROLE_MANAGED_POLICY}")
+    docs = list(policies)
+    denied = [
+        r.rsplit("/", 1)[-1]
+        for r in rule_arns
+        if not policy_allows(docs, INFRASTRUCTURE_ROLE_ACTIONS, r)
+    ]
+    if denied:
+        return Check(
+            name,
+            "fail",
+            f"role {short} may not modify listener rule(s) {', '.join(denied)}",
+            f"attach {INFRASTRUCTURE_ROLE_MANAGED_POLICY} to it",
+        )
+    return Check(name, "pass", f"{short} may modify the listener rules")
 
 
 def summarize(checks: Iterable[Check]) -> tuple[int, int, int]:

@@ -22,6 +22,14 @@ from typing import Any
 from rollout.decisions import ledger
 from rollout.decisions.exitcodes import Verdict, exit_code, ledger_outcome
 from rollout.decisions.jsondiff import normalise_task_definition
+from rollout.decisions.progressive import (
+    NATIVE,
+    analysis_summary,
+    configuration_differences,
+    deployment_configuration,
+    shape_of,
+    strategy_summary,
+)
 from rollout.decisions.target import (
     NoTarget,
     RollbackTarget,
@@ -34,6 +42,7 @@ from rollout.engine.ledger import load_ledger, tag
 from rollout.engine.lock import ServiceLock, actor, run_url
 from rollout.engine.logs import quote_failed_task_logs
 from rollout.engine.outcome import Outcome
+from rollout.engine.progressive import NativeResult, Plan, PlanError, pause_hook, plan, watch_native
 from rollout.engine.rollback import RollbackResult, roll_back
 from rollout.engine.session import Session
 from rollout.engine.watch import watch
@@ -200,6 +209,10 @@ class DeployState:
     rollback: RollbackResult | None = None
     rollback_tried: bool = False  # a rollback call was sent, or ECS's breaker was restoring
     details: dict[str, Any] = field(default_factory=dict)
+    #: native strategies: the target groups and rules (read before anything is written)
+    plan: Plan | None = None
+    #: the deploymentConfiguration UpdateService sends (None: leave the service's as it is)
+    deployment_configuration: dict[str, Any] | None = None
 
 
 class DeployRun:
@@ -336,6 +349,9 @@ class DeployRun:
             if self.s.dry_run:
                 return Finish(Verdict.SUCCEEDED, "DRY RUN OK")
             return Attach()
+        problem = self._strategy(svc)
+        if problem is not None:
+            return problem
         entries = load_ledger(s, family)
         choice = deploy_rollback_target(svc, entries)
         if isinstance(choice, NoTarget):
@@ -360,6 +376,51 @@ class DeployRun:
             if entry is None or not entry.good:
                 tag(s, choice.arn, dict(ledger.GOOD_TAGS), "ran healthy (completed PRIMARY)")
         return Register()
+
+    def _strategy(self, svc: Service) -> Step | None:
+        """Native strategies: find blue and green, and what UpdateService sends (reads only)."""
+        s, st = self.s, self.s.settings
+        sh = st.shift
+        shape = shape_of(sh)
+        current = dict(svc.deployment_configuration_raw)
+        if st.strategy not in NATIVE:
+            if svc.strategy != "ROLLING" and sh.set_on_deploy:
+                self.state.deployment_configuration = deployment_configuration(
+                    current, "rolling", shape
+                )
+            return None
+        try:
+            self.state.plan = plan(s, svc)
+        except PlanError as exc:
+            return Finish(Verdict.PREFLIGHT_FAILED, f"preflight failed: {exc.message}")
+        if sh.set_on_deploy:
+            wanted = deployment_configuration(current, st.strategy, shape)
+            hooks = [
+                h for h in current.get("lifecycleHooks") or [] if h.get("targetType") != "PAUSE"
+            ]
+            if st.test_url:
+                hooks.append(pause_hook())
+            if hooks or current.get("lifecycleHooks"):
+                wanted["lifecycleHooks"] = hooks
+            self.state.deployment_configuration = wanted
+        else:
+            diffs = configuration_differences(current, st.strategy, shape)
+            if diffs:
+                return Finish(
+                    Verdict.PREFLIGHT_FAILED,
+                    "preflight failed: the service is not configured as rollout.toml says "
+                    f"(shift.set_on_deploy = false): {'; '.join(diffs)}",
+                )
+        s.emit(
+            "strategy",
+            f"{strategy_summary(st.strategy, shape)}; "
+            f"{analysis_summary(st.thresholds, st.analysis_window)}",
+            strategy=st.strategy,
+            deployment_configuration=self.state.deployment_configuration,
+            green=self.state.plan.green,
+            blue=self.state.plan.blue,
+        )
+        return None
 
     def _locate(self) -> Step:
         """``watch`` with no deployment in flight says so and writes nothing (no lock, no bake,
@@ -568,12 +629,23 @@ class DeployRun:
                 lambda: s.gw.ecs.update_service(st.cluster, st.service, force_new_deployment=True),
             )
         else:
+            request: dict[str, Any] = {
+                "cluster": st.cluster,
+                "service": st.service,
+                "taskDefinition": new_arn,
+            }
+            config = self.state.deployment_configuration
+            if config is not None:
+                request["deploymentConfiguration"] = config
+            how = f" ({st.strategy})" if config is not None else ""
             updated = s.write(
                 "ecs",
                 "UpdateService",
-                {"cluster": st.cluster, "service": st.service, "taskDefinition": new_arn},
-                f"point {st.service} at {new_arn.rsplit('/', 1)[-1]}",
-                lambda: s.gw.ecs.update_service(st.cluster, st.service, task_definition=new_arn),
+                request,
+                f"point {st.service} at {new_arn.rsplit('/', 1)[-1]}{how}",
+                lambda: s.gw.ecs.update_service(
+                    st.cluster, st.service, task_definition=new_arn, deployment_configuration=config
+                ),
             )
         self.state.update_at = s.now()
         if updated is None:  # dry run
@@ -609,6 +681,8 @@ class DeployRun:
         s = self.s
         assert self.state.deployment_id is not None
         assert self.state.update_at is not None
+        if self.state.plan is not None:
+            return self._watch_native(self.state.plan)
         result = watch(
             s,
             deployment_id=self.state.deployment_id,
@@ -665,6 +739,34 @@ class DeployRun:
                 return RollBack(failure)
             case other:
                 raise AssertionError(f"unexpected decision {other!r}")
+
+    def _watch_native(self, the_plan: Plan) -> Step:
+        assert self.state.deployment_id is not None
+        assert self.state.update_at is not None
+        result: NativeResult = watch_native(
+            self.s,
+            the_plan,
+            deployment_id=self.state.deployment_id,
+            started_at=self.state.update_at,
+            deployment_created_at=self.state.deployment_created_at,
+        )
+        self.state.service_deployment_arn = result.service_deployment_arn
+        self.state.details["stages"] = list(result.stages)
+        self.state.details["analysis_windows"] = result.analysis.windows
+        if result.traffic_back_seconds is not None:
+            self.state.details["traffic_back_seconds"] = result.traffic_back_seconds
+        if result.restore_seconds is not None:
+            self.state.details["restore_seconds"] = result.restore_seconds
+            self.state.details["rollback_via"] = "ecs-stop-service-deployment"
+        verdict = {
+            "succeeded": Verdict.SUCCEEDED,
+            "rolled-back": Verdict.FAILED_ROLLED_BACK,
+            "rollback-failed": Verdict.FAILED_ROLLBACK_FAILED,
+            "timed-out": Verdict.TIMED_OUT,
+            "interrupted": Verdict.INTERRUPTED,
+        }[result.outcome]
+        self.state.rollback_tried = result.outcome in ("rolled-back", "rollback-failed")
+        return Finish(verdict, result.reason)
 
     def _no_tasks_reason(self) -> str:
         new = (self.state.new_arn or "our revision").rsplit("/", 1)[-1]

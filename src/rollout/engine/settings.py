@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rollout.decisions.analysis import Thresholds
 from rollout.decisions.verdict import Timeouts
 
 
@@ -21,6 +22,18 @@ class TrafficSettings:
     record_type: str = "A"
     hosted_zone_id: str | None = None
     zone_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ShiftSettings:
+    """A native strategy's shape (``[env.<name>.shift]``)."""
+
+    bake_minutes: int = 10
+    canary_percent: float = 5.0
+    canary_bake_minutes: int = 10
+    step_percent: float = 10.0
+    step_bake_minutes: int = 6
+    set_on_deploy: bool = True
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,13 @@ class EngineSettings:
     lock_prefix: str = "/rollout/lock"
     retention_keep: int = 10
     prune_after_deploy: bool = False
+    #: rolling | blue-green | canary | linear
+    strategy: str = "rolling"
+    test_url: str | None = None
+    shift: ShiftSettings = field(default_factory=ShiftSettings)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    #: seconds per analysis window (a CloudWatch period)
+    analysis_window: int = 60
 
 
 def settings_from_config(cfg: Any) -> EngineSettings:
@@ -77,4 +97,33 @@ def settings_from_config(cfg: Any) -> EngineSettings:
         lock_prefix=str(cfg.lock.parameter_prefix),
         retention_keep=int(cfg.retention.keep),
         prune_after_deploy=bool(cfg.retention.prune_after_deploy),
+        strategy=str(getattr(cfg, "strategy", "rolling")),
+        test_url=getattr(cfg, "test_url", None),
+        **_progressive(cfg),
     )
+
+
+def _progressive(cfg: Any) -> dict[str, Any]:
+    shift, analysis = getattr(cfg, "shift", None), getattr(cfg, "analysis", None)
+    out: dict[str, Any] = {}
+    if shift is not None:
+        out["shift"] = ShiftSettings(
+            bake_minutes=int(shift.bake_minutes),
+            canary_percent=float(shift.canary_percent),
+            canary_bake_minutes=int(shift.canary_bake_minutes),
+            step_percent=float(shift.step_percent),
+            step_bake_minutes=int(shift.step_bake_minutes),
+            set_on_deploy=bool(shift.set_on_deploy),
+        )
+    if analysis is not None:
+        out["analysis_window"] = int(analysis.window)
+        out["thresholds"] = Thresholds(
+            min_requests=int(analysis.min_requests),
+            max_error_rate=float(analysis.max_error_rate),
+            error_rate_margin=float(analysis.error_rate_margin),
+            max_p99_ms=float(analysis.max_p99_ms),
+            p99_ratio=float(analysis.p99_ratio),
+            inconclusive_limit=int(analysis.inconclusive_limit),
+            failure_limit=int(analysis.failure_limit),
+        )
+    return out

@@ -62,6 +62,7 @@ class EcsGateway:
         task_definition: str | None = None,
         force_new_deployment: bool = False,
         desired_count: int | None = None,
+        deployment_configuration: Mapping[str, Any] | None = None,
     ) -> Service:
         """Point the service at ``task_definition`` (and/or force a new deployment).
 
@@ -72,6 +73,8 @@ class EcsGateway:
             kwargs["taskDefinition"] = task_definition
         if desired_count is not None:
             kwargs["desiredCount"] = desired_count
+        if deployment_configuration is not None:
+            kwargs["deploymentConfiguration"] = dict(deployment_configuration)
         client = self._ecs
         if force_new_deployment:
             kwargs["forceNewDeployment"] = True
@@ -219,6 +222,13 @@ class EcsGateway:
             raise
         return True
 
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str = "CONTINUE") -> None:
+        """Answer a PAUSE lifecycle hook: CONTINUE to the next stage, or ROLLBACK."""
+        with aws_errors(f"continue service deployment {arn}"):
+            self._ecs.continue_service_deployment(
+                serviceDeploymentArn=arn, hookId=hook_id, action=action
+            )
+
 
 # -- shape conversion -------------------------------------------------------------------------
 
@@ -254,6 +264,14 @@ def _service(raw: Mapping[str, Any]) -> Service:
                 target_group_arn=lb.get("targetGroupArn", ""),
                 container_name=lb.get("containerName", ""),
                 container_port=int(lb.get("containerPort", 0)),
+                alternate_target_group_arn=(lb.get("advancedConfiguration") or {}).get(
+                    "alternateTargetGroupArn"
+                ),
+                production_listener_rule=(lb.get("advancedConfiguration") or {}).get(
+                    "productionListenerRule"
+                ),
+                test_listener_rule=(lb.get("advancedConfiguration") or {}).get("testListenerRule"),
+                role_arn=(lb.get("advancedConfiguration") or {}).get("roleArn"),
             )
             for lb in raw.get("loadBalancers", [])
         ),
@@ -271,6 +289,9 @@ def _service(raw: Mapping[str, Any]) -> Service:
         network_configuration=raw.get("networkConfiguration"),
         capacity_provider_strategy=tuple(raw.get("capacityProviderStrategy") or ()),
         platform_version=raw.get("platformVersion"),
+        deployment_controller=str((raw.get("deploymentController") or {}).get("type") or "ECS"),
+        strategy=str(cfg.get("strategy") or "ROLLING"),
+        deployment_configuration_raw=dict(cfg),
     )
 
 
@@ -339,6 +360,7 @@ def _task(raw: Mapping[str, Any]) -> Task:
 def _service_deployment(raw: Mapping[str, Any]) -> ServiceDeploymentInfo:
     breaker = raw.get("deploymentCircuitBreaker", {}) or {}
     rollback = raw.get("rollback", {}) or {}
+    target = raw.get("targetServiceRevision") or {}
     return ServiceDeploymentInfo(
         arn=raw["serviceDeploymentArn"],
         status=raw.get("status", ""),
@@ -350,4 +372,20 @@ def _service_deployment(raw: Mapping[str, Any]) -> ServiceDeploymentInfo:
         circuit_breaker_failures=breaker.get("failureCount"),
         circuit_breaker_threshold=breaker.get("threshold"),
         rollback_reason=rollback.get("reason"),
+        lifecycle_stage=raw.get("lifecycleStage"),
+        production_weight=_float(target.get("requestedProductionTrafficWeight")),
+        test_weight=_float(target.get("requestedTestTrafficWeight")),
+        strategy=(raw.get("deploymentConfiguration") or {}).get("strategy"),
+        pause_hook_id=next(
+            (
+                h.get("hookId")
+                for h in raw.get("lifecycleHookDetails") or []
+                if h.get("targetType") == "PAUSE" and h.get("status") == "AWAITING_ACTION"
+            ),
+            None,
+        ),
     )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

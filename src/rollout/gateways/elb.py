@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rollout.aws import ClientFactory
+from rollout.errors import AwsError
 from rollout.gateways._base import aws_errors
 from rollout.model import LoadBalancer, TargetGroup, TargetHealth
 
@@ -75,6 +76,22 @@ class ElbGateway:
                     )
         return out
 
+    def rule_forwards(self, rule_arns: Sequence[str]) -> dict[str, dict[str, int]]:
+        """{rule ARN: {target group ARN: weight}} of each rule's forward action; rules that do
+        not exist are absent (a missing one fails the whole call on AWS: asked one by one)."""
+        out: dict[str, dict[str, int]] = {}
+        for arn in rule_arns:
+            try:
+                with aws_errors(f"describe listener rule {arn}"):
+                    resp = self._elb.describe_rules(RuleArns=[arn])
+            except AwsError as exc:
+                if exc.code == "RuleNotFound":
+                    continue
+                raise
+            for rule in resp.get("Rules", []):
+                out[rule["RuleArn"]] = _forwards(rule)
+        return out
+
     def describe_load_balancers(
         self, *, arns: Sequence[str] = (), names: Sequence[str] = ()
     ) -> list[LoadBalancer]:
@@ -94,6 +111,20 @@ class ElbGateway:
             )
             for lb in resp.get("LoadBalancers", [])
         ]
+
+
+def _forwards(rule: Mapping[str, Any]) -> dict[str, int]:
+    """A rule's forward action as {target group: weight} (a plain TargetGroupArn is weight 1)."""
+    weights: dict[str, int] = {}
+    for action in rule.get("Actions", []):
+        if action.get("Type") != "forward":
+            continue
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+        for g in groups:
+            weights[g["TargetGroupArn"]] = int(g.get("Weight", 1))
+        if not groups and action.get("TargetGroupArn"):
+            weights[action["TargetGroupArn"]] = 1
+    return weights
 
 
 def _target_group(raw: Mapping[str, Any], attributes: Sequence[Mapping[str, str]]) -> TargetGroup:

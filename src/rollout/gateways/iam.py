@@ -65,6 +65,18 @@ class IamGateway:
                     docs.append(_decode(version.get("Document")))
         return docs
 
+    def attached_policy_names(self, name: str) -> list[str]:
+        """Names of the managed policies attached to role ``name``."""
+        with aws_errors(f"list the attached policies of IAM role {name}"):
+            return _attached_names(self._iam, name)
+
+
+def _attached_names(iam: Any, name: str) -> list[str]:
+    names: list[str] = []
+    for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+        names.extend(str(p["PolicyName"]) for p in page.get("AttachedPolicies", []))
+    return names
+
 
 def _decode(document: Any) -> Any:
     """IAM returns policy documents URL-encoded (boto3 usually decodes them already). moto's

@@ -65,6 +65,8 @@ class ConsoleRenderer:
         self._targets: dict[str, dict[str, Any]] = {}
         self._ecs_events: deque[str] = deque(maxlen=5)
         self._stops: deque[str] = deque(maxlen=4)
+        self._stage = ""
+        self._analysis = ""
 
     # -- state -------------------------------------------------------------------------------
 
@@ -75,6 +77,7 @@ class ConsoleRenderer:
                 self._run_started = event.at
                 self._step = ""
                 self._observation = {}
+                self._stage = self._analysis = ""
                 self._targets.clear()
                 self._ecs_events.clear()
                 self._stops.clear()
@@ -106,6 +109,10 @@ class ConsoleRenderer:
                 self._ecs_events.append(f"{clock_time(event.at)} {event.message}")
             case "task.stopped":
                 self._stops.append(f"{clock_time(event.at)} {event.message}{detail(event)}")
+            case "stage":
+                self._stage = event.message
+            case "analysis":
+                self._analysis = event.message
             case _:
                 pass
 
@@ -115,6 +122,9 @@ class ConsoleRenderer:
         start = self._run_started if self._run_started is not None else self._origin
         elapsed = self._now - start if start is not None else 0.0
         parts.append(Text(f"{self._step or 'starting'}   ({elapsed:.0f}s)", style="bold"))
+        for line in (self._stage, self._analysis):
+            if line:
+                parts.append(Text(line, no_wrap=True, overflow="ellipsis"))
         deployments = self._observation.get("deployments")
         if isinstance(deployments, list) and deployments:
             table = deployments_table([x for x in deployments if isinstance(x, Mapping)])
@@ -150,7 +160,7 @@ class ConsoleRenderer:
         self._now = event.at
         self._update(event)
         # The panel appears once a run has steps or polls to show (not for status/history).
-        live_kinds = ("step.started", "observation")
+        live_kinds = ("step.started", "observation", "stage")
         if event.kind in live_kinds and self._live_enabled and self._live is None:
             self._live = Live(
                 self.panel(),

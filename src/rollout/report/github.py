@@ -81,6 +81,19 @@ def mermaid_gantt(result: Mapping[str, Any]) -> str:
             status = "crit, " if any(w in outcome for w in CRITICAL_OUTCOMES) else ""
             label = _mermaid_label(f"{span.get(label_key)} {span.get('seconds') or 0:.0f}s")
             lines.append(f"    {label} :{status}s{n}, {start}, {end}")
+    stages = [x for x in result.get("stages") or [] if x.get("started_at") is not None]
+    if stages:
+        # the ECS lifecycle stages of a traffic-shifting deployment, on the same time axis
+        lines.append("    section stages")
+        for stage in stages:
+            n += 1
+            start = max(0, round(stage["started_at"] - origin))
+            end = max(start + 1, round((stage.get("ended_at") or stage["started_at"]) - origin))
+            weight = stage.get("production_weight")
+            label = str(stage.get("stage") or "?").replace("_", " ").lower()
+            if weight:
+                label += f" {weight:g} pct"
+            lines.append(f"    {_mermaid_label(label)} :s{n}, {start}, {end}")
     if n == 0:
         lines.append("    section run")
         total = max(1, round(result.get("seconds") or 0))
@@ -125,6 +138,24 @@ def step_summary(result: Mapping[str, Any]) -> str:
             f"{_cell(s.get('stop_code'))} | "
             f"{_cell(s.get('stopped_reason'))} | {_cell(s.get('exit_codes'))} |"
             for s in stops[:10]
+        ]
+    windows = result.get("analysis") or []
+    if windows:
+        out += [
+            "",
+            "| Analysis window | Stage | Outcome | Requests | Detail |",
+            "|---:|---|---|---:|---|",
+        ]
+        out += [
+            f"| {i} | {_cell(w.get('stage'))} | {_cell(w.get('outcome'))} | "
+            f"{_cell(w.get('requests'))} | {_cell(w.get('message'))} |"
+            for i, w in enumerate(windows[-20:], start=max(1, len(windows) - 19))
+        ]
+    if result.get("traffic_back_seconds") is not None:
+        out += [
+            "",
+            f"Production traffic back on blue {result['traffic_back_seconds']:g}s after "
+            "the rollback decision.",
         ]
     out += ["", "```mermaid", mermaid_gantt(result), "```", ""]
     return "\n".join(out)

@@ -63,6 +63,9 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
         "image_policy_override": None,
         "rollback": None,
         "failed_task_logs": None,
+        "stages": [],
+        "analysis": [],
+        "traffic_back_seconds": None,
         "events": [e.to_json() for e in evs],
     }
     started = False
@@ -121,6 +124,40 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
                     key: d.get(key)
                     for key in ("task", "container", "log_group", "log_stream", "lines")
                 }
+            case "stage":
+                if doc["stages"]:
+                    doc["stages"][-1]["ended_at"] = e.at
+                doc["stages"].append(
+                    {
+                        "stage": d.get("stage"),
+                        "started_at": e.at,
+                        "ended_at": None,
+                        "observed": d.get("observed", True),
+                        "production_weight": d.get("production_weight"),
+                    }
+                )
+            case "analysis":
+                doc["analysis"].append(
+                    {
+                        "at": e.at,
+                        **{
+                            k: d.get(k)
+                            for k in (
+                                "stage",
+                                "outcome",
+                                "metric",
+                                "observed",
+                                "limit",
+                                "requests",
+                                "green",
+                                "blue",
+                            )
+                        },
+                        "message": e.message,
+                    }
+                )
+            case "traffic.restored":
+                doc["traffic_back_seconds"] = _num(d.get("seconds"))
             case "signal":
                 doc["signals"].append({"at": e.at, **dict(d), "message": e.message})
             case "ecs.event":
@@ -175,6 +212,8 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
                 doc[REPORT_KINDS[kind]] = dict(d)
             case _:
                 pass
+    if doc["stages"] and doc["stages"][-1]["ended_at"] is None:
+        doc["stages"][-1]["ended_at"] = doc["finished_at"]
     if doc["seconds"] is None and doc["started_at"] is not None and doc["finished_at"]:
         doc["seconds"] = round(doc["finished_at"] - doc["started_at"], 3)
     return doc

@@ -284,6 +284,22 @@ def demo_summary_renderable(data: Mapping[str, Any]) -> RenderableType:
         )
     parts: list[RenderableType] = [table]
     parts += [Text(f"[{i}] {note}", style="dim") for i, note in enumerate(notes, 1)]
+    shipped = data.get("progressive") or []
+    if shipped:
+        side = Table(
+            title="One bad release (500 on 20 % of its requests), 50 req/s: failed requests",
+            title_justify="left",
+        )
+        for col in ("strategy", "verdict", "failed requests", "requests"):
+            side.add_column(col, no_wrap=True)
+        for row in shipped:
+            side.add_row(
+                _s(row.get("strategy")),
+                _s(row.get("verdict")),
+                _s(row.get("failed_requests")),
+                _s(row.get("requests")),
+            )
+        parts.append(side)
     if data.get("wall_seconds") is not None:
         parts.append(Text(f"demo wall time: {data['wall_seconds']}s", style="dim"))
     return Group(*parts)

@@ -27,6 +27,7 @@ _WRITE_PREFIXES = (
     "Change",
     "Complete",
     "Copy",
+    "Continue",  # ContinueServiceDeployment moves a paused deployment on
     "Create",
     "Delete",
     "Deregister",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rollout.sandbox.clock import RealtimeClock, VirtualClock
+from rollout.sandbox.overlays import iam_managed
 from rollout.sandbox.overlays.route53 import DEFAULT_PROPAGATION_DELAY, Route53Overlay
 from rollout.sandbox.recorder import CallRecorder
 
@@ -167,6 +168,7 @@ class World:
         self.lock: Any = self.sim.lock
         self.recorder = CallRecorder()
         self.route53 = Route53Overlay(clock, propagation_delay=route53_propagation)
+        iam_managed.install()  # AWS managed policies exist, CFN roles attach them
         self.api_faults = ApiFaults()
         self.observability = _make_observability(self, metrics_period)
         #: The local ALB listeners, once started (``Sandbox.start_alb``).

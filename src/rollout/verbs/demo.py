@@ -45,7 +45,7 @@ from rollout.gateways.r53 import Route53Gateway
 from rollout.report.result import build_result
 from rollout.sandbox import FaultRule, Sandbox, measure
 from rollout.sandbox.provisioning.stack import ProvisionResult, fake_manifest
-from rollout.verbs import deploy, history, status
+from rollout.verbs import demo_progressive, deploy, history, status
 
 #: The parameter the "missing secret" release reads and nobody created.
 MISSING_SECRET = "PAYMENT_API_KEY"  # noqa: S105 - a parameter name, not a value
@@ -102,6 +102,8 @@ class DemoOptions:
     pace: float = 0.5
     #: Replay the bad releases through the breaker-only path for the comparison.
     compare: bool = True
+    #: Act 8: one bad release rolling vs canary, failed requests side by side.
+    progressive: bool = True
 
 
 @dataclass(frozen=True)
@@ -619,36 +621,58 @@ def run(options: DemoOptions, ctx: Context) -> Outcome:
         )
         measured = story(stage, ctx.emit, pace=pace, compare=options.compare)
         data = summary_data(measured)
-        data["wall_seconds"] = round(time.perf_counter() - wall, 1)
-        ctx.emit(Event("demo.summary", stage.sb.clock.now(), "what happened", data=data))
-        wrong = [
-            f"{m.release}: {m.verdict} (expected {EXPECTED[m.release]})"
-            for m in measured
-            if m.path == "rollout" and EXPECTED.get(m.release, m.verdict) != m.verdict
+        ended_at = stage.sb.clock.now()
+        started_at = stage.started_at
+    # Act 8 needs sandboxes of its own (one moto world at a time): after the story's is closed;
+    # its events are stamped at the story's last moment, so the timeline stays one clock
+    progressive: list[dict[str, Any]] = []
+    if options.progressive:
+        pace()
+        _say(
+            ctx.emit,
+            ended_at,
+            "Act 8: one bad release (it answers 500 to 20 % of its requests) shipped rolling, "
+            "then as a canary, under 50 req/s: failed requests side by side",
+            level="success",
+        )
+        progressive = [
+            r.to_json() for r in demo_progressive.act(config_path, ctx.emit, lambda: ended_at)
         ]
-        verdict, code = ("UNEXPECTED", 1) if wrong else ("OK", 0)
-        reason = "; ".join(wrong) or "every release got the verdict the story expects"
-        now = stage.sb.clock.now()
-        ctx.emit(
-            Event(
-                "verdict",
-                now,
-                f"demo {verdict}: {reason}",
-                level="error" if wrong else "success",
-                data={"verdict": verdict, "exit_code": code, "reason": reason},
-            )
+    data["progressive"] = progressive
+    data["wall_seconds"] = round(time.perf_counter() - wall, 1)
+    ctx.emit(Event("demo.summary", ended_at, "what happened", data=data))
+    wrong = [
+        f"{m.release}: {m.verdict} (expected {EXPECTED[m.release]})"
+        for m in measured
+        if m.path == "rollout" and EXPECTED.get(m.release, m.verdict) != m.verdict
+    ]
+    if len(progressive) == 2 and not (
+        progressive[1]["failed_requests"] < progressive[0]["failed_requests"]
+    ):
+        wrong.append("the canary failed no fewer requests than rolling")
+    verdict, code = ("UNEXPECTED", 1) if wrong else ("OK", 0)
+    reason = "; ".join(wrong) or "every release got the verdict the story expects"
+    now = ended_at
+    ctx.emit(
+        Event(
+            "verdict",
+            now,
+            f"demo {verdict}: {reason}",
+            level="error" if wrong else "success",
+            data={"verdict": verdict, "exit_code": code, "reason": reason},
         )
-        ctx.emit(
-            Event(
-                "run.finished",
-                now,
-                f"demo finished in {time.perf_counter() - wall:.1f}s wall",
-                level="debug",
-                data={
-                    "verdict": verdict,
-                    "exit_code": code,
-                    "seconds": round(now - stage.started_at, 3),
-                },
-            )
+    )
+    ctx.emit(
+        Event(
+            "run.finished",
+            now,
+            f"demo finished in {time.perf_counter() - wall:.1f}s wall",
+            level="debug",
+            data={
+                "verdict": verdict,
+                "exit_code": code,
+                "seconds": round(now - started_at, 3),
+            },
         )
+    )
     return Outcome(verdict=verdict, exit_code=code, reason=reason)

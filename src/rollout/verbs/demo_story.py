@@ -23,4 +23,6 @@ ACTS = """\
 5. a release whose app crashes on start ("crash on start"): detected and rolled back;
 6. status and history;
 7. with --compare (default), the bad releases replayed the way the official action leaves you
-   (UpdateService and the ECS circuit breaker), and how long each restore took, side by side."""
+   (UpdateService and the ECS circuit breaker), and how long each restore took, side by side;
+8. one bad release (500 on 20 % of its requests) shipped rolling, then as a canary, each on a
+   sandbox of its own under 50 req/s of synthetic traffic: failed requests side by side."""

@@ -24,6 +24,14 @@ from typing import Any
 
 from rollout.config import EnvConfig
 from rollout.context import Context
+from rollout.decisions.analysis import Thresholds
+from rollout.decisions.progressive import (
+    NATIVE,
+    analysis_summary,
+    deployment_configuration,
+    shape_of,
+    strategy_summary,
+)
 from rollout.decisions.reference import ReferenceError, check_image_argument
 from rollout.decisions.taskdef import (
     ImageRef,
@@ -290,5 +298,33 @@ def run(options: RenderOptions, ctx: Context) -> Outcome:
             "image": rendered.image,
             "digest": rendered.digest,
             "warnings": list(rendered.warnings),
+            "deployment": deployment_summary(cfg),
         },
     )
+
+
+def deployment_summary(cfg: EnvConfig) -> dict[str, Any]:
+    """How this environment ships a release: the strategy, what UpdateService sets and the
+    analysis (``render`` shows it beside the task definition)."""
+    shape = shape_of(cfg.shift)
+    t = cfg.analysis
+    thresholds = Thresholds(
+        min_requests=t.min_requests,
+        max_error_rate=t.max_error_rate,
+        error_rate_margin=t.error_rate_margin,
+        max_p99_ms=t.max_p99_ms,
+        p99_ratio=t.p99_ratio,
+        inconclusive_limit=t.inconclusive_limit,
+        failure_limit=t.failure_limit,
+    )
+    native = cfg.strategy in NATIVE
+    return {
+        "strategy": cfg.strategy,
+        "summary": strategy_summary(cfg.strategy, shape),
+        "deployment_configuration": deployment_configuration({}, cfg.strategy, shape)
+        if native and cfg.shift.set_on_deploy
+        else None,
+        "set_on_deploy": cfg.shift.set_on_deploy,
+        "analysis": analysis_summary(thresholds, t.window) if native else None,
+        "test_url": cfg.test_url,
+    }

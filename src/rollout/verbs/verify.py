@@ -23,13 +23,18 @@ from typing import Any
 from rollout.config import EnvConfig, environment_names
 from rollout.context import Context
 from rollout.decisions.checks import (
+    INFRASTRUCTURE_ROLE_MANAGED_POLICY,
     Check,
     awslogs_targets,
+    check_alternate_target_group,
     check_circuit_breaker,
+    check_infrastructure_role,
+    check_listener_rule,
     check_network,
     check_rolling,
     check_secret_env,
     check_speed,
+    check_strategy_controller,
     check_wiring,
     estimate_speed,
     policy_allows,
@@ -49,6 +54,7 @@ from rollout.decisions.image_policy import (
     violations,
 )
 from rollout.decisions.isolation import check_isolation
+from rollout.decisions.progressive import NATIVE, configuration_differences, shape_of
 from rollout.decisions.taskdef import ImageRef, parse_image
 from rollout.engine.outcome import Outcome
 from rollout.errors import AwsError, ConfigError, CredentialsError
@@ -504,6 +510,66 @@ def _service(run: _Run, doc: dict[str, Any]) -> None:
     run.add(check_rolling(service.desired, dc.minimum_healthy_percent, dc.maximum_percent))
     run.add(check_network(doc, service.network_configuration, service.launch_type))
     _wiring_and_speed(run, doc, service)
+    if cfg.strategy in NATIVE:
+        _strategy(run, service)
+
+
+def _strategy(run: _Run, service: Service) -> None:
+    """A traffic-shifting strategy needs the controller, the alternate target group, the rules
+    forwarding to both groups and an infrastructure role that may modify them."""
+    cfg = run.cfg
+    run.add(check_strategy_controller(service.deployment_controller, cfg.strategy))
+    lb = next((x for x in service.load_balancers if x.alternate_target_group_arn), None)
+    if lb is None:
+        lb = service.load_balancers[0] if service.load_balancers else None
+    if lb is None:
+        run.add(
+            Check(
+                "strategy: load balancer",
+                "fail",
+                f"{cfg.strategy} needs the service behind an ALB; it has no loadBalancers",
+                "attach the service to a target group and listener rules",
+            )
+        )
+        return
+    elb = ElbGateway(run.ctx.factory)
+    alternate = lb.alternate_target_group_arn
+    existing = [g.arn for g in elb.describe_target_groups([alternate])] if alternate else []
+    run.add(check_alternate_target_group(alternate, existing))
+    groups = (lb.target_group_arn, alternate or "")
+    rules = [r for r in (lb.production_listener_rule, lb.test_listener_rule) if r]
+    forwards = elb.rule_forwards(rules) if rules else {}
+    prod, test = lb.production_listener_rule, lb.test_listener_rule
+    run.add(check_listener_rule("production", prod, forwards.get(prod or ""), groups))
+    run.add(check_listener_rule("test", test, forwards.get(test or ""), groups, required=False))
+    trust: Any = None
+    policies: list[Any] = []
+    attached: list[str] = []
+    if lb.role_arn:
+        iam = IamGateway(run.ctx.factory)
+        name = role_name(lb.role_arn)
+        role = iam.get_role(name)
+        if role is not None:
+            trust = role.trust_policy
+            attached = iam.attached_policy_names(name)
+            if INFRASTRUCTURE_ROLE_MANAGED_POLICY not in attached:
+                # only then read the policy documents (the deploy role need not read them)
+                policies = iam.role_policies(name)
+    run.add(check_infrastructure_role(lb.role_arn, trust, policies, attached, rules))
+    if not cfg.shift.set_on_deploy:
+        diffs = configuration_differences(
+            service.deployment_configuration_raw, cfg.strategy, shape_of(cfg.shift)
+        )
+        run.add(
+            Check(
+                "strategy: service configuration",
+                "fail" if diffs else "pass",
+                "; ".join(diffs) if diffs else f"the service is configured for {cfg.strategy}",
+                "set shift.set_on_deploy = true, or update the service (infra/voj.yaml)"
+                if diffs
+                else "",
+            )
+        )
 
 
 def _wiring_and_speed(run: _Run, doc: dict[str, Any], service: Service) -> None:

@@ -1,0 +1,494 @@
+"""Deploying through a native ECS strategy (blue-green, canary, linear) with analysis.
+
+ECS moves the listener-rule weights; rollout watches and judges:
+
+1. before the deploy, the production rule tells which target group is blue (it has the
+   traffic) and which will be green (:func:`plan`);
+2. each poll reads our ``ServiceDeployment``: every new ``lifecycleStage`` is a ``stage``
+   event (with green's production and test weights);
+3. once green takes test traffic, the smoke probe hits ``test_url`` (the test listener) — before
+   any production traffic: with ``set_on_deploy`` rollout adds a PAUSE hook at
+   POST_TEST_TRAFFIC_SHIFT and continues the deployment only when the probe passed;
+4. while green serves production traffic and through the bake, one window of ALB metrics per
+   target group every ``analysis.window`` seconds, judged by
+   :func:`rollout.decisions.analysis.judge` and folded by
+   :func:`~rollout.decisions.analysis.advance`;
+5. the first failing run → ``StopServiceDeployment(ROLLBACK)``: ECS puts production traffic
+   back on blue (still running during the bake) and stops green; rollout waits for
+   ``ROLLBACK_SUCCESSFUL`` with the production rule back on blue, and times the switch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollout.decisions.analysis import GroupStats, Outcome, RunState, advance, final_message, judge
+from rollout.decisions.progressive import (
+    BEFORE_PRODUCTION,
+    DONE_STATUSES,
+    SERVING_STAGES,
+    STAGES,
+    green_and_blue,
+    load_balancer_dimension,
+    stage_label,
+    target_group_dimension,
+)
+from rollout.engine.observe import Observer
+from rollout.engine.session import Session
+from rollout.errors import AwsError, CredentialsError, RolloutError
+from rollout.events import Level
+from rollout.model import Service, ServiceDeploymentInfo
+
+LEVELS: dict[str, Level] = {"pass": "success", "fail": "error"}
+TEST_STAGES = frozenset({"TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The two target groups and the rules of a traffic-shifting service, before a deploy."""
+
+    load_balancer: str  # LoadBalancer dimension, app/<name>/<id>
+    green: str  # target group ARN that will receive the new release
+    blue: str  # target group ARN serving now
+    production_rule: str
+    test_rule: str | None = None
+
+
+class PlanError(RolloutError):
+    """The service is not set up for a traffic-shifting strategy."""
+
+
+def plan(s: Session, svc: Service) -> Plan:
+    """Read the production rule: the group it sends traffic to is blue, the other green."""
+    lb = next((lb for lb in svc.load_balancers if lb.alternate_target_group_arn), None)
+    if lb is None or not lb.production_listener_rule:
+        raise PlanError(
+            f"cannot deploy {svc.name} as {s.settings.strategy}: its load balancer has no "
+            "advancedConfiguration (alternate target group and production listener rule).",
+            hint="Provision the service for the strategy (infra/voj.yaml DeploymentStrategy), "
+            'or set strategy = "rolling"; `rollout verify` lists what is missing.',
+        )
+    alternate = lb.alternate_target_group_arn
+    assert alternate is not None
+    forwards = s.gw.elb.rule_forwards([lb.production_listener_rule]).get(
+        lb.production_listener_rule
+    )
+    if forwards is None:
+        raise PlanError(
+            f"cannot deploy {svc.name}: production listener rule "
+            f"{lb.production_listener_rule.rsplit('/', 1)[-1]} does not exist.",
+            hint="Fix advancedConfiguration.productionListenerRule; `rollout verify` checks it.",
+        )
+    green, blue = green_and_blue(forwards, (lb.target_group_arn, alternate))
+    return Plan(
+        load_balancer=load_balancer_dimension(lb.production_listener_rule),
+        green=green,
+        blue=blue,
+        production_rule=lb.production_listener_rule,
+        test_rule=lb.test_listener_rule,
+    )
+
+
+@dataclass
+class NativeResult:
+    outcome: str  # succeeded | rolled-back | rollback-failed | failed | timed-out | interrupted
+    reason: str
+    service_deployment_arn: str | None = None
+    analysis: RunState = field(default_factory=RunState)
+    restore_seconds: float | None = None
+    traffic_back_seconds: float | None = None
+    stages: list[str] = field(default_factory=list)
+
+
+def _short(arn: str) -> str:
+    return arn.rsplit("/", 2)[-2] if arn.count("/") >= 2 else arn
+
+
+class NativeWatch:
+    def __init__(
+        self,
+        s: Session,
+        the_plan: Plan,
+        *,
+        deployment_id: str,
+        started_at: float,
+        deployment_created_at: float | None,
+    ) -> None:
+        self.s = s
+        self.plan = the_plan
+        self.deployment_id = deployment_id
+        self.started_at = started_at
+        self.observer = Observer(s, since=started_at, events_since=deployment_created_at)
+        self.result = NativeResult(outcome="interrupted", reason="interrupted while watching")
+        self.state = RunState()
+        self.stage: str | None = None
+        self.smoke = "pending" if s.settings.test_url else "not-configured"
+        self.window_start: float | None = None
+        self.green_down_polls = 0
+        self.lb = the_plan.load_balancer
+        self.green_dim = target_group_dimension(the_plan.green)
+        self.blue_dim = target_group_dimension(the_plan.blue)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> NativeResult:
+        s, st = self.s, self.s.settings
+        s.emit(
+            "analysis.plan",
+            f"green target group {_short(self.plan.green)}, blue {_short(self.plan.blue)}; "
+            f"windows of {st.analysis_window}s",
+            green=self.plan.green,
+            blue=self.plan.blue,
+            load_balancer=self.lb,
+            window=st.analysis_window,
+        )
+        while True:
+            if s.interrupt.is_set():
+                return self._done("interrupted", "interrupted while watching (ECS carries on)")
+            sd = self.observer.service_deployment(self.deployment_id)
+            now = s.now()
+            if sd is not None:
+                self.result.service_deployment_arn = sd.arn
+                self._stage(sd)
+                if sd.status == "SUCCESSFUL":
+                    return self._done(
+                        "succeeded",
+                        f"{st.strategy} deployment SUCCESSFUL: every stage walked, "
+                        f"{self._analysis_note()}",
+                    )
+                if sd.status.startswith("ROLLBACK") or sd.status in ("STOPPED", "STOP_REQUESTED"):
+                    why = sd.status_reason or sd.rollback_reason or sd.status
+                    return self._ecs_rolled_back(sd, f"ECS rolled the deployment back: {why}")
+                if self.smoke == "pending" and self._smoke_due(sd):
+                    failed = self._probe(sd)
+                    if failed:
+                        return self._roll_back(sd, failed)
+                failure = self._analyse(sd, now)
+                if failure:
+                    return self._roll_back(sd, failure)
+            if now - self.started_at > st.timeouts.deploy:
+                return self._done(
+                    "timed-out",
+                    f"the {st.strategy} deployment is still {self.stage or 'pending'} after "
+                    f"{now - self.started_at:.0f}s; ECS carries on",
+                )
+            s.poll_pause()
+
+    def _done(self, outcome: str, reason: str) -> NativeResult:
+        self.result.outcome = outcome
+        self.result.reason = reason
+        self.result.analysis = self.state
+        return self.result
+
+    def _analysis_note(self) -> str:
+        t = self.s.settings.thresholds
+        if not self.state.windows:
+            return "no analysis window completed"
+        last = self.state.last
+        tail = f"; last: {last.message}" if last else ""
+        return (
+            f"analysis {self.state.passes} of {self.state.windows} windows passed "
+            f"(limit {t.inconclusive_limit} inconclusive in a row){tail}"
+        )
+
+    # -- stages ----------------------------------------------------------------------------
+
+    def _stage(self, sd: ServiceDeploymentInfo) -> None:
+        stage = sd.lifecycle_stage
+        if stage == self.stage or stage is None:
+            return
+        previous = self.stage
+        self.stage = stage
+        if stage in STAGES:
+            # stages ECS walked between two polls: shown (and recorded) as such, in AWS's order
+            start = STAGES.index(previous) + 1 if previous in STAGES else 0
+            for skipped in STAGES[start : STAGES.index(stage)]:
+                if skipped == "RECONCILE_SERVICE" or (
+                    previous is None
+                    and skipped != "PRE_SCALE_UP"
+                    and STAGES.index(skipped) < STAGES.index("SCALE_UP")
+                ):
+                    continue
+                self.result.stages.append(skipped)
+                self.s.emit(
+                    "stage",
+                    f"stage {stage_label(skipped)} (passed between polls)",
+                    stage=skipped,
+                    status=sd.status,
+                    observed=False,
+                    seconds=round(self.s.now() - self.started_at, 3),
+                )
+        self.result.stages.append(stage)
+        weights = []
+        if sd.production_weight is not None:
+            weights.append(f"green {sd.production_weight:g} % of production")
+        if sd.test_weight is not None and stage in TEST_STAGES:
+            weights.append(f"{sd.test_weight:g} % of test")
+        self.s.emit(
+            "stage",
+            f"stage {stage_label(stage)}" + (f" ({', '.join(weights)})" if weights else ""),
+            stage=stage,
+            status=sd.status,
+            production_weight=sd.production_weight,
+            test_weight=sd.test_weight,
+            observed=True,
+            seconds=round(self.s.now() - self.started_at, 3),
+        )
+
+    # -- smoke through the test listener ---------------------------------------------------
+
+    def _smoke_due(self, sd: ServiceDeploymentInfo) -> bool:
+        return (
+            sd.lifecycle_stage in TEST_STAGES
+            or sd.pause_hook_id is not None
+            or sd.lifecycle_stage in SERVING_STAGES
+        )
+
+    def _probe(self, sd: ServiceDeploymentInfo) -> str | None:
+        s, st = self.s, self.s.settings
+        assert st.test_url is not None
+        late = sd.lifecycle_stage not in BEFORE_PRODUCTION
+        result = s.prober(st.test_url)
+        self.smoke = result.outcome
+        s.emit(
+            "smoke",
+            f"smoke probe through the test listener {result.outcome}: {result.detail}"
+            + (" (green already had production traffic: no pause hook held it)" if late else ""),
+            level=LEVELS.get(result.outcome, "warning"),
+            outcome=result.outcome,
+            status=result.status,
+            url=st.test_url,
+            before_production=not late,
+        )
+        if result.outcome == "fail":
+            return f"smoke probe through the test listener failed: {result.detail}"
+        if sd.pause_hook_id is not None:
+            s.write(
+                "ecs",
+                "ContinueServiceDeployment",
+                {"serviceDeploymentArn": sd.arn, "hookId": sd.pause_hook_id, "action": "CONTINUE"},
+                "smoke passed: continue to production traffic",
+                lambda: s.gw.ecs.continue_service_deployment(sd.arn, sd.pause_hook_id or ""),
+            )
+        return None
+
+    # -- analysis -----------------------------------------------------------------------------
+
+    def _analyse(self, sd: ServiceDeploymentInfo, now: float) -> str | None:
+        st = self.s.settings
+        serving = sd.lifecycle_stage in SERVING_STAGES and (sd.production_weight or 0) > 0
+        if sd.lifecycle_stage in ("BAKE_TIME", "POST_PRODUCTION_TRAFFIC_SHIFT"):
+            serving = True  # green has all production traffic (weights may not be reported)
+        if not serving:
+            return None
+        down = self._green_down()
+        if down is not None:
+            return down
+        w = st.analysis_window
+        if self.window_start is None:
+            # windows aligned on the period, as CloudWatch aggregates them
+            self.window_start = math.ceil(now / w) * w
+            return None
+        end = self.window_start + w
+        if now < end:
+            return None
+        try:
+            stats = self.s.gw.cw.group_stats(
+                self.lb, [self.green_dim, self.blue_dim], start=self.window_start, end=end
+            )
+        except CredentialsError:
+            raise
+        except AwsError as exc:
+            self.s.emit(
+                "analysis.unavailable",
+                f"cannot read the ALB metrics ({exc.code}): this window counts as inconclusive",
+                level="warning",
+                code=exc.code,
+            )
+            stats = {}
+        self.window_start = end
+        green = stats.get(self.green_dim, GroupStats(requests=0))
+        blue = stats.get(self.blue_dim)
+        j = judge(green, blue, st.thresholds)
+        self.state, final = advance(self.state, j, st.thresholds)
+        self.s.emit(
+            "analysis",
+            f"analysis window {self.state.windows} ({self.stage}): {j.outcome.value}: {j.message}",
+            level=LEVELS.get(j.outcome.value, "warning"),
+            outcome=j.outcome.value,
+            metric=j.metric,
+            observed=j.observed,
+            limit=j.limit,
+            requests=j.requests,
+            green={"requests": green.requests, "5xx": green.target_5xx, "p99_ms": green.p99_ms},
+            blue=None
+            if blue is None
+            else {"requests": blue.requests, "5xx": blue.target_5xx, "p99_ms": blue.p99_ms},
+            stage=self.stage,
+            window=[end - w, end],
+        )
+        if final is Outcome.FAIL:
+            return final_message(self.state, st.thresholds)
+        return None
+
+    def _green_down(self) -> str | None:
+        """Green serves production with no healthy target for ``consecutive_failures`` polls in
+        a row: a failure now, not at the end of the window (its requests are failing: the ALB
+        routes to unhealthy targets when none is healthy, or answers 503)."""
+        st = self.s.settings
+        try:
+            health = self.s.gw.elb.describe_target_health(self.plan.green)
+        except CredentialsError:
+            raise
+        except AwsError:
+            return None
+        healthy = sum(1 for t in health if t.state == "healthy")
+        if healthy:
+            self.green_down_polls = 0
+            return None
+        self.green_down_polls += 1
+        states = ", ".join(sorted({t.state for t in health})) or "no registered target"
+        self.s.emit(
+            "target.health",
+            f"green target group {_short(self.plan.green)} has no healthy target ({states})",
+            level="warning",
+            target=_short(self.plan.green),
+            state=states,
+        )
+        if self.green_down_polls >= st.consecutive_failures:
+            return (
+                f"green target group {_short(self.plan.green)} had no healthy target for "
+                f"{self.green_down_polls} polls in a row while serving production ({states})"
+            )
+        return None
+
+    # -- rollback ---------------------------------------------------------------------------
+
+    def _roll_back(self, sd: ServiceDeploymentInfo, reason: str) -> NativeResult:
+        s = self.s
+        decided = s.now()
+        s.emit(
+            "signal",
+            f"deploy failed: {reason}",
+            level="error",
+            signal="analysis",
+            definitive=True,
+            reason=reason,
+        )
+        s.emit(
+            "rollback.started",
+            f"StopServiceDeployment(ROLLBACK) during {stage_label(self.stage)}: production "
+            "traffic back to blue",
+            level="warning",
+            via="ecs-stop-service-deployment",
+            stage=self.stage,
+        )
+        try:
+            s.write(
+                "ecs",
+                "StopServiceDeployment",
+                {"serviceDeploymentArn": sd.arn, "stopType": "ROLLBACK"},
+                f"roll back {sd.arn.rsplit('/', 1)[-1]} (blue takes production traffic)",
+                lambda: s.gw.ecs.stop_service_deployment_rollback(sd.arn),
+            )
+        except CredentialsError:
+            raise
+        except AwsError as exc:
+            return self._done(
+                "rollback-failed",
+                f"{reason}; StopServiceDeployment(ROLLBACK) failed: {exc.message} "
+                "Blue is still running; run `rollout status` and stop the deployment by hand",
+            )
+        if s.dry_run:
+            return self._done("rolled-back", reason)
+        return self._await_rollback(reason, decided)
+
+    def _ecs_rolled_back(self, sd: ServiceDeploymentInfo, reason: str) -> NativeResult:
+        self.s.emit("signal", reason, level="error", signal="ecs", definitive=True, reason=reason)
+        if sd.status in DONE_STATUSES:
+            self._stage(sd)
+        return self._await_rollback(reason, self.s.now())
+
+    def _await_rollback(self, reason: str, decided: float) -> NativeResult:
+        s, st = self.s, self.s.settings
+        deadline = decided + st.timeouts.healthy
+        pause = min(st.poll_interval, 1.0)
+        while True:
+            sd = self.observer.service_deployment(self.deployment_id)
+            if sd is not None:
+                self._stage(sd)
+            if self.result.traffic_back_seconds is None and self._blue_has_production():
+                self.result.traffic_back_seconds = round(s.now() - decided, 3)
+                s.emit(
+                    "traffic.restored",
+                    f"production traffic back on blue {self.result.traffic_back_seconds:g}s "
+                    "after the rollback decision",
+                    level="success",
+                    seconds=self.result.traffic_back_seconds,
+                )
+            if sd is not None and sd.status == "ROLLBACK_SUCCESSFUL":
+                if self.result.traffic_back_seconds is None:
+                    self.result.traffic_back_seconds = round(s.now() - decided, 3)
+                self.result.restore_seconds = round(s.now() - decided, 3)
+                s.emit(
+                    "restore.verified",
+                    f"ROLLBACK_SUCCESSFUL in {self.result.restore_seconds:g}s: blue serves "
+                    "production, green stopped",
+                    level="success",
+                    seconds=self.result.restore_seconds,
+                )
+                return self._done("rolled-back", reason)
+            if sd is not None and sd.status in ("ROLLBACK_FAILED", "STOPPED"):
+                return self._done(
+                    "rollback-failed",
+                    f"{reason}; the rollback ended {sd.status}: {sd.status_reason or '?'}",
+                )
+            if s.interrupt.is_set():
+                return self._done("interrupted", f"{reason}; interrupted while ECS rolls back")
+            if s.now() > deadline:
+                return self._done(
+                    "rollback-failed",
+                    f"{reason}; the rollback was not SUCCESSFUL within "
+                    f"{st.timeouts.healthy:.0f}s (status {sd.status if sd else '?'})",
+                )
+            s.sleep(pause)
+
+    def _blue_has_production(self) -> bool:
+        try:
+            forwards = self.s.gw.elb.rule_forwards([self.plan.production_rule]).get(
+                self.plan.production_rule, {}
+            )
+        except CredentialsError:
+            raise
+        except AwsError:
+            return False
+        return forwards.get(self.plan.green, 0) == 0 and forwards.get(self.plan.blue, 0) > 0
+
+
+def watch_native(
+    s: Session,
+    the_plan: Plan,
+    *,
+    deployment_id: str,
+    started_at: float,
+    deployment_created_at: float | None,
+) -> NativeResult:
+    return NativeWatch(
+        s,
+        the_plan,
+        deployment_id=deployment_id,
+        started_at=started_at,
+        deployment_created_at=deployment_created_at,
+    ).run()
+
+
+def pause_hook() -> dict[str, Any]:
+    """The PAUSE hook rollout adds at POST_TEST_TRAFFIC_SHIFT so the smoke probe runs before any
+    production traffic (timeout: roll back after an hour without an answer)."""
+    return {
+        "targetType": "PAUSE",
+        "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+        "timeoutConfiguration": {"timeoutInMinutes": 60, "action": "ROLLBACK"},
+    }

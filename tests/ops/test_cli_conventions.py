@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import io
 import itertools
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -204,6 +205,43 @@ def test_status_watch_count_stops_by_itself(ledger_world: LedgerWorld) -> None:
     ctx, reporter = ledger_world.context()
     status.run(status.StatusOptions(env="prod", watch=True, interval=1.0, count=2), ctx)
     assert sum(e.kind == "status" for e in reporter.events) == 2
+
+
+def test_status_watch_json_prints_one_document_per_look(ledger_world: LedgerWorld) -> None:
+    """`status --watch -o json` is JSON lines: one whole document per look, as it happens (it
+    used to print only the last look, at the end)."""
+    _register()
+    env = ledger_world.sb.env()
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                *("status", "--watch", "--interval", "0.01", "--count", "3", "-o", "json"),
+                *("--config", str(REPO / "rollout.toml")),
+            ],
+            env={**env, "ROLLOUT_ENV": None},
+        )
+    finally:
+        ledger_world.sb.stop()
+    assert result.exit_code == 0, result.output
+    docs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["status"]["look"] for d in docs] == [1, 2, 3]
+    assert {d["verb"] for d in docs} == {"status"}
+    assert all(d["status"]["cluster"] == "voj-prod" for d in docs)
+
+
+def test_json_lines_end_with_the_error_that_stopped_them() -> None:
+    """A watch that fails after a look: its last line is a whole document saying why."""
+    out = io.StringIO()
+    reporter = open_reporter("json", stream=out, environ={}, json_lines=frozenset({"status"}))
+    reporter(Event("run.started", 1.0, "status", data={"verb": "status"}))
+    reporter(Event("status", 2.0, "look", data={"look": 1}))
+    reporter(Event("error", 3.0, "failed to describe", level="error", data={"error": "AwsError"}))
+    reporter.close()
+    docs = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [d["status"] for d in docs[:1]] == [{"look": 1}]
+    assert docs[-1]["error"] == "AwsError"
+    assert len(docs) == 2
 
 
 def test_plain_output_has_no_box_tables(ledger_world: LedgerWorld) -> None:

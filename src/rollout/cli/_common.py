@@ -215,16 +215,22 @@ def run_verb(
     overrides: Mapping[str, Any] | None = None,
     quiet: bool = False,
     verbose: int = 0,
+    json_lines: frozenset[str] = frozenset(),
 ) -> None:
     """Run ``call`` with a fresh Context and reporter; exit with its outcome's code.
 
     With ``interrupt``, SIGINT and SIGTERM set its flag while the verb runs, so the engine stops
-    cleanly (exit 40) instead of dying in the middle of a write.
+    cleanly (exit 40) instead of dying in the middle of a write. ``json_lines``: with ``-o json``,
+    one document per event of these kinds as it happens (``status --watch``).
     """
     environ = dict(os.environ)
     try:
         reporter = open_reporter(
-            output, stream=sys.stdout, environ=environ, verbosity=verbosity(quiet, verbose)
+            output,
+            stream=sys.stdout,
+            environ=environ,
+            verbosity=verbosity(quiet, verbose),
+            json_lines=json_lines,
         )
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -39,6 +39,10 @@ def status_cmd(
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between refreshes with --watch.")
     ] = 5.0,
+    count: Annotated[
+        int | None,
+        typer.Option("--count", help="With --watch: stop after this many looks (default: Ctrl-C)."),
+    ] = None,
     config: ConfigOpt = None,
     region: RegionOpt = None,
     cluster: ClusterOpt = None,
@@ -47,10 +51,14 @@ def status_cmd(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Show the service: deployments, tasks, target health, last events and the lock holder."""
+    """Show the service: deployments, tasks, target health, last events and the lock holder.
+
+    With --watch -o json: one JSON document per look, one per line (JSON lines)."""
     check_timeout(interval, "--interval")
     name = env_name(env)
-    options = status.StatusOptions(env=name, events=events, watch=watch, interval=interval)
+    options = status.StatusOptions(
+        env=name, events=events, watch=watch, interval=interval, count=count
+    )
     interrupt = Interrupt()
     run_verb(
         lambda ctx: status.run(options, ctx, interrupt=interrupt),
@@ -61,6 +69,7 @@ def status_cmd(
         overrides=service_overrides(region, cluster, service),
         quiet=quiet,
         verbose=verbose,
+        json_lines=frozenset({"status"}) if watch else frozenset(),
     )
 
 

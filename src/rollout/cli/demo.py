@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -64,10 +69,31 @@ def _demo(pace: float, compare: bool, config: Path, output: str, level: int) -> 
             config_path=config,
             environ=environ,
         )
-        code = demo.run(demo.DemoOptions(pace=pace, compare=compare), ctx).exit_code
+        with _signals_interrupt():
+            code = demo.run(demo.DemoOptions(pace=pace, compare=compare), ctx).exit_code
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code
     finally:
         reporter.close()
     raise typer.Exit(code)
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt while the demo runs (main thread only), so
+    either stops it at once; the verb turns that into its INTERRUPTED verdict (exit 40). Unlike
+    a deploy, the demo has no write in flight worth finishing: its whole AWS is in this process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

@@ -602,7 +602,39 @@ EXPECTED = {
 
 
 def run(options: DemoOptions, ctx: Context) -> Outcome:
-    """Tell the story; ``ctx.emit`` is the reporter (the rest of ``ctx`` is replaced)."""
+    """Tell the story; ``ctx.emit`` is the reporter (the rest of ``ctx`` is replaced).
+
+    A KeyboardInterrupt anywhere (the CLI turns SIGINT and SIGTERM into one) stops it at once:
+    the sandbox and the scratch directory are closed on the way out, and the verdict is
+    INTERRUPTED (exit 40, as for the other verbs), saying which act was cut short and what that
+    leaves. Everything the demo touches lives in this process, so stopping in the middle of a
+    write harms nothing.
+    """
+    acts: list[str] = []
+    last = [0.0]
+
+    def emit(event: Event) -> None:
+        last[0] = event.at
+        if event.kind == "demo.act" and event.message.startswith("Act "):
+            acts.append(event.message)
+        ctx.emit(event)
+
+    try:
+        return _run(options, replace(ctx, emit=emit))
+    except KeyboardInterrupt:
+        where = f"during {acts[-1]}" if acts else "before Act 1"
+        reason = (
+            f"interrupted {where}: the embedded sandbox lived in this process and is closed, "
+            "its scratch directory removed; nothing outside this process was changed. Run "
+            "`rollout demo` again to see it from the start (--pace 0: no pauses)."
+        )
+        data = {"verdict": "INTERRUPTED", "exit_code": 40, "reason": reason}
+        ctx.emit(Event("verdict", last[0], f"demo INTERRUPTED: {reason}", level="error", data=data))
+        ctx.emit(Event("run.finished", last[0], "demo interrupted", level="debug", data=data))
+        return Outcome(verdict="INTERRUPTED", exit_code=40, reason=reason)
+
+
+def _run(options: DemoOptions, ctx: Context) -> Outcome:
     wall = time.perf_counter()
 
     def pace() -> None:

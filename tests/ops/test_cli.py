@@ -16,8 +16,11 @@ ENV = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "", "ROLLO
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["prune", "--keep", "0"], "--keep must be at least 1"),
-        (["history", "--limit", "0"], "--limit must be at least 1"),
+        (["prune", "--keep", "0"], "failed to parse --keep: it must be a whole number, 1 or more"),
+        (
+            ["history", "--limit", "0"],
+            "failed to parse --limit: it must be a whole number, 1 or more",
+        ),
         (["status", "--output", "yaml"], "unknown --output 'yaml'"),
         (["status", "--env", "nope"], "nope"),
     ],

@@ -88,10 +88,14 @@ def test_quiet_and_verbose_everywhere(name: str) -> None:
     assert verbose.count
 
 
-@pytest.mark.parametrize("name", sorted(n for n, c in COMMANDS.items() if _option(c, "--env")))
+@pytest.mark.parametrize(
+    "name",
+    sorted(n for n, c in COMMANDS.items() if _option(c, "--env") and not n.startswith("sandbox ")),
+)
 def test_every_service_verb_takes_region_cluster_service(name: str) -> None:
     """A command that takes --env talks to a service: it takes --region, --cluster, --service
-    and --config too."""
+    and --config too. (`sandbox provision --env E` builds environment E of rollout.toml on the
+    sandbox: it names no existing service to override.)"""
     cmd = COMMANDS[name]
     for flag in ("--region", "--cluster", "--service", "--config"):
         assert _option(cmd, flag) is not None, f"{name} lacks {flag}"
@@ -101,6 +105,72 @@ def test_every_service_verb_takes_region_cluster_service(name: str) -> None:
 def test_writers_have_dry_run(name: str) -> None:
     """Every verb that writes offers --dry-run."""
     assert _option(COMMANDS[name], "--dry-run") is not None
+
+
+#: Numbers the sandbox checks itself before it starts anything (exit 2, tested in tests/sandbox):
+#: a set of allowed values, or bounds owned by the traffic generator.
+CHECKED_BY_THE_SANDBOX = {
+    ("sandbox up", "--speed"),
+    ("sandbox up", "--metrics-period"),
+    ("sandbox traffic", "--rate"),
+    ("sandbox traffic", "--duration"),
+    ("sandbox traffic", "--timeout"),
+}
+
+
+def _numeric_params() -> Iterator[tuple[str, Any]]:
+    for name, cmd in sorted(COMMANDS.items()):
+        for param in cmd.params:
+            annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+            if annotation in (int, float) and not getattr(param, "count", False):
+                yield name, param
+
+
+def test_every_number_on_the_command_line_is_range_checked() -> None:
+    """Each int/float flag or argument of every command has bounds checked while parsing (a
+    ``bounded`` callback or a click range), so a new numeric flag cannot skip the check."""
+    unchecked = [
+        f"{name} {param.opts[0]}"
+        for name, param in _numeric_params()
+        if not hasattr(param.callback, "bounds")
+        and param.min is None
+        and param.max is None
+        and (name, param.opts[0]) not in CHECKED_BY_THE_SANDBOX
+    ]
+    assert unchecked == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "argv"),
+    [
+        ("--to-revision", "undo --to-revision -3"),
+        ("--to-revision", "undo --to-revision 0 --dry-run"),
+        ("--timeout", "undo --timeout 0"),
+        ("--timeout", "deploy --image sha-1 --timeout inf --dry-run"),
+        ("--timeout", "watch --timeout -5"),
+        ("--timeout", "restart --timeout nan"),
+        ("COUNT", "scale -- -1"),
+        ("COUNT", "scale 5001 --dry-run"),
+        ("--revision", "run --revision 0 -- true"),
+        ("--revision", "logs --revision -1"),
+        ("--events", "status --events -1"),
+        ("--count", "status --watch --count 0"),
+        ("--interval", "status --watch --interval 0"),
+        ("--limit", "history --limit 0"),
+        ("--keep", "prune --keep -1 --dry-run"),
+        ("--pace", "demo --pace inf"),
+        ("--timeout", "sandbox provision --timeout -1"),
+    ],
+)
+def test_a_number_out_of_range_is_a_usage_error_before_any_call(flag: str, argv: str) -> None:
+    """Out of range, nan or inf: exit 2 naming the flag and what it takes, nothing else runs
+    (the endpoint is a closed port: any AWS call would make it an exit 1, and the message says
+    which flag). `undo --to-revision -3` used to reach AWS."""
+    _register()
+    result = CliRunner().invoke(app, argv.split(), env=ENV)
+    assert result.exit_code == 2, result.output
+    assert f"error: failed to parse {flag}: it must be " in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_undo_timeout_and_status_watch() -> None:

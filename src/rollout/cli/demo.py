@@ -21,7 +21,15 @@ from rollout.report import open_reporter
 from rollout.verbs.demo_story import ACTS, SUMMARY
 
 from . import app
-from ._common import OutputOpt, QuietOpt, VerboseOpt, verbosity, without_user_aws_config
+from ._common import (
+    PACE,
+    OutputOpt,
+    QuietOpt,
+    VerboseOpt,
+    bounded,
+    verbosity,
+    without_user_aws_config,
+)
 
 HELP = f"The demo: {SUMMARY}.\n\n\b\n{ACTS}\n\nEverything runs in-process on a virtual clock."
 
@@ -29,7 +37,12 @@ HELP = f"The demo: {SUMMARY}.\n\n\b\n{ACTS}\n\nEverything runs in-process on a v
 @app.command("demo", help=HELP, short_help=SUMMARY[0].upper() + SUMMARY[1:] + ".")
 def demo_cmd(
     pace: Annotated[
-        float, typer.Option("--pace", help="Wall seconds to pause between acts (0: none).")
+        float,
+        typer.Option(
+            "--pace",
+            help="Wall seconds to pause between acts (0: none).",
+            callback=bounded("--pace", PACE),
+        ),
     ] = 0.5,
     compare: Annotated[
         bool,

@@ -15,12 +15,13 @@ from rollout.cli import app
 from rollout.errors import RolloutError
 
 from ._common import (
+    SECONDS,
     ConfigOpt,
     OutputOpt,
     QuietOpt,
     VerboseOpt,
+    bounded,
     check_output,
-    check_timeout,
     without_user_aws_config,
 )
 
@@ -177,7 +178,11 @@ def provision(
         help="The sandbox endpoint (default: $AWS_ENDPOINT_URL).",
     ),
     region: str | None = typer.Option(None, help="Region (default: the sandbox's)."),
-    timeout: float = typer.Option(900.0, help="Wall seconds to wait for a steady service."),
+    timeout: float = typer.Option(
+        900.0,
+        help="Wall seconds to wait for a steady service.",
+        callback=bounded("--timeout", SECONDS),
+    ),
     env: Annotated[
         str,
         typer.Option(
@@ -199,7 +204,6 @@ def provision(
     complete. -o json prints what was built as one JSON object (progress goes to stderr); -q
     prints no progress."""
     fmt = check_output(output, "provision")
-    check_timeout(timeout)
 
     def echo(line: str) -> None:
         if not quiet:

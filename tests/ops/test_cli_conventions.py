@@ -9,6 +9,9 @@ import io
 import itertools
 import json
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -382,8 +385,9 @@ def test_shell_completion_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_readme_and_demo_help_say_the_same() -> None:
-    """The README's `make demo` line and `rollout demo --help` both say demo_story.SUMMARY, and
-    the story names every release the demo ships, and counts its bad ones right."""
+    """The README's `make demo` line, `rollout demo --help` and `make help` all say
+    demo_story.SUMMARY (make help said "a good and two bad releases" while the demo ships three
+    bad ones), and the story names every release the demo ships, and counts its bad ones right."""
     from rollout.verbs import demo
 
     _register()
@@ -391,6 +395,19 @@ def test_readme_and_demo_help_say_the_same() -> None:
     assert " ".join(SUMMARY.split()) in help_text
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert f"make demo   # {SUMMARY}" in readme
+    make = shutil.which("make")
+    if make is not None:  # the Makefile's help, as a fresh clone runs it (no install needed)
+        made = subprocess.run(
+            [make, "-s", "help", f"PYTHON={sys.executable}"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert f"make demo   {SUMMARY}\n" in made.stdout
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "src/rollout/verbs/demo_story.py" in makefile
     releases = [v for v in vars(demo).values() if isinstance(v, demo.Release)]
     assert releases
     for release in releases:

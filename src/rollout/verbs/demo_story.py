@@ -1,7 +1,9 @@
 """What ``rollout demo`` (``make demo``) shows, said once.
 
-``rollout demo --help`` prints :data:`SUMMARY` and :data:`ACTS`, and the README's ``make demo``
-line quotes :data:`SUMMARY`; ``tests/ops/test_cli_conventions.py`` checks both, and that every
+``rollout demo --help`` prints :data:`SUMMARY` and :data:`ACTS`, the README's ``make demo``
+line quotes :data:`SUMMARY`, and ``make help`` prints it by running this file (standard library
+only: it works before anything is installed); ``tests/ops/test_cli_conventions.py`` checks all
+three, and that every
 release :mod:`rollout.verbs.demo` ships is named here. A light module (no sandbox import), so
 the CLI can build its help without loading moto.
 """
@@ -24,3 +26,7 @@ ACTS = """\
 6. status and history;
 7. with --compare (default), the bad releases replayed the way the official action leaves you
    (UpdateService and the ECS circuit breaker), and how long each restore took, side by side."""
+
+
+if __name__ == "__main__":  # `make help`
+    print(SUMMARY)

@@ -301,7 +301,7 @@ def run_verb(
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code
         # the JSON result and the CI summary say why the run ended without a verdict
-        reporter(
+        reporter.record(
             Event(
                 "error",
                 time.time(),

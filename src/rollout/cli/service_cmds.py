@@ -305,7 +305,7 @@ def _run_unconfigured(
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code
-        reporter(
+        reporter.record(
             Event(
                 "error",
                 time.time(),

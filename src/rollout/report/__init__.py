@@ -81,6 +81,11 @@ class Reporter:
         )
         stream.flush()
 
+    def record(self, event: Event) -> None:
+        """Keep ``event`` for the result document (JSON, GitHub summary) without rendering it:
+        for an error the CLI has already printed on stderr, so a person sees it once."""
+        self.events.append(event)
+
     def _write_line(self, event: Event) -> None:
         """One JSON line for ``event``: the document a run of just this event would print (the
         run's start, then the event), so each line reads like a single look's ``-o json``."""

@@ -85,6 +85,12 @@ def load_fault_file(path: Path) -> FaultPlan:
             f"failed to read the fault file {path}: {exc.strerror or exc}.",
             hint="Pass an existing TOML or JSON file to --faults.",
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"failed to read the fault file {path}: not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start}).",
+            hint="Pass a TOML or JSON file saved as UTF-8 to --faults.",
+        ) from None
     try:
         data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:

@@ -149,3 +149,29 @@ def test_sigint_stops_a_running_demo_promptly() -> None:
     assert "demo INTERRUPTED: interrupted during Act 2" in out
     assert "Traceback" not in err
     assert took < 15
+
+
+@pytest.mark.parametrize("text", [None, "[env.prod\n", "[env.staging]\ncluster = 'c'\n"])
+def test_a_config_the_demo_cannot_use_fails_before_provisioning(
+    tmp_path: Any, monkeypatch: Any, text: str | None
+) -> None:
+    """Missing, malformed, or without prod: exit 2 at once, naming the file; it used to
+    provision the whole sandbox first (seconds of Act 1) and fail after."""
+    from typer.testing import CliRunner
+
+    from rollout.cli import _register, app
+    from rollout.sandbox import Sandbox
+
+    config = tmp_path / "rollout.toml"
+    if text is not None:
+        config.write_text(text)
+
+    def no_sandbox(*_: Any, **__: Any) -> None:
+        raise AssertionError("the demo started a sandbox")
+
+    monkeypatch.setattr(Sandbox, "__init__", no_sandbox)
+    _register()
+    result = CliRunner().invoke(app, ["demo", "--pace", "0", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert str(config) in result.stderr
+    assert "Act 1" not in result.stdout

@@ -39,6 +39,7 @@ from typing import Any
 from rollout.config import load_config
 from rollout.context import Context
 from rollout.engine.outcome import Outcome
+from rollout.errors import ConfigError
 from rollout.events import Event, EventSink, Level
 from rollout.gateways.ecs import EcsGateway
 from rollout.gateways.r53 import Route53Gateway
@@ -642,6 +643,15 @@ def _run(options: DemoOptions, ctx: Context) -> Outcome:
             time.sleep(options.pace)
 
     config_path = ctx.config_path or Path("rollout.toml")
+    # A config the story cannot use fails now, not after provisioning the whole sandbox.
+    template = template_of(config_path.resolve())
+    if not template.is_file():
+        raise ConfigError(
+            f"failed to start the demo: the template {template} that {config_path} names "
+            "does not exist.",
+            hint="Run from the repository root, or pass --config with the repository's "
+            "rollout.toml.",
+        )
     with staged(config_path, announce=ctx.emit) as stage:
         _say(
             ctx.emit,

@@ -16,7 +16,6 @@ from rollout.errors import RolloutError
 
 from ._common import (
     SECONDS,
-    ConfigOpt,
     OutputOpt,
     QuietOpt,
     VerboseOpt,
@@ -191,7 +190,14 @@ def provision(
             "or another (e.g. staging), built beside prod (which is built first if missing).",
         ),
     ] = "prod",
-    config: ConfigOpt = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="The rollout.toml that defines --env (default: this repository's, beside "
+            "infra/voj.yaml, whatever the current folder).",
+        ),
+    ] = None,
     output: OutputOpt = "auto",
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,

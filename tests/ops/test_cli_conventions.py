@@ -176,6 +176,18 @@ def test_a_number_out_of_range_is_a_usage_error_before_any_call(flag: str, argv:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("verb", ["deploy", "verify"])
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_a_blank_image_policy_override_reason_is_a_usage_error(verb: str, reason: str) -> None:
+    """An override is explicit and logged with its reason: a blank REASON is exit 2 before any
+    call (an empty one was silently no override; spaces were an override saying nothing)."""
+    _register()
+    argv = [verb, "--image", "docker.io/library/nginx:latest", "--image-policy-override", reason]
+    result = CliRunner().invoke(app, argv, env=ENV)
+    assert result.exit_code == 2, result.output
+    assert "failed to parse --image-policy-override: REASON is blank" in result.stderr
+
+
 def test_undo_timeout_and_status_watch() -> None:
     """undo takes --timeout; status takes --watch."""
     assert _option(COMMANDS["undo"], "--timeout") is not None

@@ -132,9 +132,31 @@ TimeoutOpt = Annotated[
     ),
 ]
 ImageOpt = Annotated[str | None, typer.Option("--image", help=IMAGE_HELP)]
+
+
+def _override_reason(value: str | None) -> str | None:
+    """``--image-policy-override REASON``: a reason someone can read later, or a usage error
+    (an empty or blank REASON was ignored, or accepted as an override that says nothing)."""
+    if value is not None and not value.strip():
+        raise usage_exit(
+            UsageError(
+                "failed to parse --image-policy-override: REASON is blank.",
+                hint="Say why the policy is overridden, e.g. --image-policy-override "
+                "'hotfix from the vendor registry, INC-123'; it is logged and tagged on the "
+                "revision.",
+            )
+        )
+    return value.strip() if value is not None else None
+
+
 ImagePolicyOverrideOpt = Annotated[
     str | None,
-    typer.Option("--image-policy-override", metavar="REASON", help=IMAGE_POLICY_OVERRIDE_HELP),
+    typer.Option(
+        "--image-policy-override",
+        metavar="REASON",
+        help=IMAGE_POLICY_OVERRIDE_HELP,
+        callback=_override_reason,
+    ),
 ]
 OutFileOpt = Annotated[
     Path | None, typer.Option("--out-file", help="Write the result to this file.")

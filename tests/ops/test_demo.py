@@ -175,3 +175,23 @@ def test_a_config_the_demo_cannot_use_fails_before_provisioning(
     assert result.exit_code == 2, result.output
     assert str(config) in result.stderr
     assert "Act 1" not in result.stdout
+
+
+def test_ctrl_c_while_the_demo_loads_exits_40_and_says_nothing_was_created(
+    monkeypatch: Any,
+) -> None:
+    """Loading the sandbox takes seconds: SIGINT/SIGTERM then (a KeyboardInterrupt from the
+    handler, installed before the load) is exit 40 with a word, not a silent 130 or -15."""
+    from typer.testing import CliRunner
+
+    import rollout.cli.demo as demo_cli
+    from rollout.cli import _register, app
+
+    def interrupted(*_: Any, **__: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo_cli, "open_reporter", interrupted)
+    _register()
+    result = CliRunner().invoke(app, ["demo", "--pace", "0", "--config", str(CONFIG)])
+    assert result.exit_code == 40, result.output
+    assert "demo interrupted before it started: nothing was created" in result.stderr

@@ -59,7 +59,18 @@ def demo_cmd(
     verbose: VerboseOpt = 0,
 ) -> None:
     with without_user_aws_config():
-        _demo(pace, compare, config, output, verbosity(quiet, verbose))
+        try:
+            # from the first moment: loading the sandbox takes seconds, and Ctrl-C or SIGTERM
+            # then must stop the demo with its exit code too, not kill it silently
+            with _signals_interrupt():
+                _demo(pace, compare, config, output, verbosity(quiet, verbose))
+        except KeyboardInterrupt:
+            typer.echo(
+                "error: demo interrupted before it started: nothing was created. Run "
+                "`rollout demo` again to see it.",
+                err=True,
+            )
+            raise typer.Exit(40) from None
 
 
 def _demo(pace: float, compare: bool, config: Path, output: str, level: int) -> None:
@@ -82,8 +93,7 @@ def _demo(pace: float, compare: bool, config: Path, output: str, level: int) -> 
             config_path=config,
             environ=environ,
         )
-        with _signals_interrupt():
-            code = demo.run(demo.DemoOptions(pace=pace, compare=compare), ctx).exit_code
+        code = demo.run(demo.DemoOptions(pace=pace, compare=compare), ctx).exit_code
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code

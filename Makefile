@@ -14,8 +14,10 @@ PORT ?= 8000
 
 .PHONY: help sync sync-runtime lint typecheck security unit test demo serve bench
 
+# `make demo`'s line comes from the one summary the README and `rollout demo --help` also say
+# (src/rollout/verbs/demo_story.py: standard library only, so it runs before any install).
 help:
-	@echo "make demo   deploy a good and two bad releases of voj on the embedded sandbox"
+	@echo "make demo   $$($(PYTHON) -I src/rollout/verbs/demo_story.py)"
 	@echo "make test   lint, type-check and run the whole suite"
 	@echo "make serve  run the voj backend on 127.0.0.1:8000 (PORT=...) against an embedded moto"
 	@echo "make bench  run the benchmarks in bench/ and print their tables"

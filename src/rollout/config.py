@@ -353,6 +353,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise ConfigError(f"failed to load config: cannot read {path}: {exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"failed to load config: {path} is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+            hint="TOML files are UTF-8: save it as UTF-8, or check that --config names the "
+            "right file.",
+        ) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

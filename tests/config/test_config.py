@@ -292,3 +292,25 @@ def test_cli_config_prints_effective_settings(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["config", "--config", str(path), "--env", "qa"])
     assert bad.exit_code == 2
     assert "environment 'qa' is not defined" in bad.output
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error_not_a_traceback(tmp_path: Path) -> None:
+    """A rollout.toml saved as UTF-16 (or any binary) was a UnicodeDecodeError traceback: now a
+    ConfigError (exit 2) naming the file and the encoding. The same cause (reading a user's file
+    and catching only OSError) was in the template and the sandbox's fault file."""
+    from rollout.sandbox import load_fault_file
+    from rollout.verbs.render import load_template
+
+    path = tmp_path / "rollout.toml"
+    path.write_bytes("[env.prod]\n".encode("utf-16"))
+    with pytest.raises(ConfigError, match=r"rollout.toml is not UTF-8 text") as info:
+        load_config(path, "prod", environ={})
+    assert info.value.exit_code == 2
+    template = tmp_path / "taskdef.json"
+    template.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(ConfigError, match=r"taskdef.json is not UTF-8 text"):
+        load_template(template)
+    faults = tmp_path / "plan.toml"
+    faults.write_bytes(b"\xff\xfe[[fault]]")
+    with pytest.raises(ConfigError, match=r"plan.toml: not UTF-8 text"):
+        load_fault_file(faults)

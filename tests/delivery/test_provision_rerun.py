@@ -174,3 +174,74 @@ def test_provision_remote_says_what_ctrl_c_left_and_the_rerun_finishes(sb: Sandb
     assert service is not None
     assert service["runningCount"] == 2
     _assert_built_once(sb)
+
+
+# -- another environment beside prod (`rollout sandbox provision --env staging`) ----------------
+STAGING_ONCE = (
+    ("ecs", "RegisterTaskDefinition"),  # prod's revision 1, then staging's
+    ("ecs", "CreateService"),
+    ("elbv2", "CreateTargetGroup"),
+    ("elbv2", "CreateRule"),
+    ("iam", "CreateRole"),
+)
+
+
+def _staging_counts(sb: Sandbox) -> dict[str, int]:
+    return {op: _succeeded(sb, service, op) for service, op in STAGING_ONCE}
+
+
+def test_provision_env_staging_builds_beside_prod_and_converges(sb: Sandbox) -> None:
+    """`rollout sandbox provision --env staging` builds prod (if missing) then staging, waits for
+    staging's service; run again, it reports staging complete and creates nothing."""
+    url = sb.serve()
+    lines: list[str] = []
+    result = provision_remote(url, echo=lines.append, clock=sb.clock, interval=5, env="staging")
+    assert result.cluster == "voj-staging"
+    assert result.family == "voj-backend-staging"
+    assert result.reused == ()
+    assert "  service voj-staging/voj-backend-api: created" in lines
+    first = _staging_counts(sb)
+    assert first["RegisterTaskDefinition"] == 2  # prod's revision 1 and staging's
+    assert first["CreateService"] == 2
+
+    again: list[str] = []
+    second = provision_remote(url, echo=again.append, clock=sb.clock, interval=5, env="staging")
+    assert "staging was already provisioned on this sandbox: nothing to create." in again
+    assert second.complete_before
+    assert dataclasses.replace(second, reused=()) == result
+    assert _staging_counts(sb) == first  # nothing created twice
+    service = sb.describe_service("voj-staging", "voj-backend-api")
+    assert service is not None
+    assert service["runningCount"] == 2
+    assert len(service["deployments"]) == 1
+
+
+def test_an_interrupted_staging_run_is_finished_by_the_next(sb: Sandbox) -> None:
+    """Ctrl-C after staging's roles: Interrupted (exit 40) names what was done and the exact
+    command; that command finishes staging without a second role, rule or revision."""
+    url = sb.serve()
+
+    def echo(line: str) -> None:
+        if line.startswith("  roles voj-backend-staging-execution"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as info:
+        provision_remote(url, echo=echo, clock=sb.clock, interval=5, env="staging")
+    assert info.value.exit_code == 40
+    assert "rollout sandbox provision --env staging" in str(info.value)
+    assert "log group /ecs/voj-backend-staging" in str(info.value)
+    result = provision_remote(url, echo=lambda _: None, clock=sb.clock, interval=5, env="staging")
+    assert "roles" in result.reused
+    counts = _staging_counts(sb)
+    assert counts["CreateService"] == 2
+    assert counts["CreateRule"] == 1
+    assert counts["CreateTargetGroup"] == 1  # staging's (prod's come from its stack)
+
+
+def test_an_unknown_environment_fails_before_any_write(sb: Sandbox) -> None:
+    from rollout.errors import ConfigError
+
+    url = sb.serve()
+    with pytest.raises(ConfigError, match="'qa' is not defined"):
+        provision_remote(url, echo=lambda _: None, clock=sb.clock, env="qa")
+    assert sb.calls(mutating=True) == []

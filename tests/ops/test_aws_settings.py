@@ -198,3 +198,40 @@ def test_sandbox_commands_hide_the_users_aws_config_and_restore_it(
         assert os.environ["AWS_CONFIG_FILE"] == os.devnull
         assert os.environ["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
     assert dict(os.environ) == before
+
+
+def test_an_endpoint_that_is_not_an_aws_api_is_named_as_such(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AWS_ENDPOINT_URL pointing at a web server (here: a real HTTP 404 with an HTML-free empty
+    body, as botocore parses it) said "404: . Check the name, region and permissions"."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    thread = Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        factory = ClientFactory(region="ap-northeast-2", endpoint_url=url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        with pytest.raises(AwsError) as info, aws_errors("describe service c/s"):
+            factory.client("ecs").describe_services(cluster="c", services=["s"])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    message = str(info.value)
+    assert "the endpoint answered HTTP 404 without an AWS error" in message
+    assert "Check AWS_ENDPOINT_URL" in message

@@ -7,7 +7,11 @@ from __future__ import annotations
 import ast
 import io
 import itertools
+import json
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,10 +91,14 @@ def test_quiet_and_verbose_everywhere(name: str) -> None:
     assert verbose.count
 
 
-@pytest.mark.parametrize("name", sorted(n for n, c in COMMANDS.items() if _option(c, "--env")))
+@pytest.mark.parametrize(
+    "name",
+    sorted(n for n, c in COMMANDS.items() if _option(c, "--env") and not n.startswith("sandbox ")),
+)
 def test_every_service_verb_takes_region_cluster_service(name: str) -> None:
     """A command that takes --env talks to a service: it takes --region, --cluster, --service
-    and --config too."""
+    and --config too. (`sandbox provision --env E` builds environment E of rollout.toml on the
+    sandbox: it names no existing service to override.)"""
     cmd = COMMANDS[name]
     for flag in ("--region", "--cluster", "--service", "--config"):
         assert _option(cmd, flag) is not None, f"{name} lacks {flag}"
@@ -100,6 +108,84 @@ def test_every_service_verb_takes_region_cluster_service(name: str) -> None:
 def test_writers_have_dry_run(name: str) -> None:
     """Every verb that writes offers --dry-run."""
     assert _option(COMMANDS[name], "--dry-run") is not None
+
+
+#: Numbers the sandbox checks itself before it starts anything (exit 2, tested in tests/sandbox):
+#: a set of allowed values, or bounds owned by the traffic generator.
+CHECKED_BY_THE_SANDBOX = {
+    ("sandbox up", "--speed"),
+    ("sandbox up", "--metrics-period"),
+    ("sandbox traffic", "--rate"),
+    ("sandbox traffic", "--duration"),
+    ("sandbox traffic", "--timeout"),
+}
+
+
+def _numeric_params() -> Iterator[tuple[str, Any]]:
+    for name, cmd in sorted(COMMANDS.items()):
+        for param in cmd.params:
+            annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+            if annotation in (int, float) and not getattr(param, "count", False):
+                yield name, param
+
+
+def test_every_number_on_the_command_line_is_range_checked() -> None:
+    """Each int/float flag or argument of every command has bounds checked while parsing (a
+    ``bounded`` callback or a click range), so a new numeric flag cannot skip the check."""
+    unchecked = [
+        f"{name} {param.opts[0]}"
+        for name, param in _numeric_params()
+        if not hasattr(param.callback, "bounds")
+        and param.min is None
+        and param.max is None
+        and (name, param.opts[0]) not in CHECKED_BY_THE_SANDBOX
+    ]
+    assert unchecked == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "argv"),
+    [
+        ("--to-revision", "undo --to-revision -3"),
+        ("--to-revision", "undo --to-revision 0 --dry-run"),
+        ("--timeout", "undo --timeout 0"),
+        ("--timeout", "deploy --image sha-1 --timeout inf --dry-run"),
+        ("--timeout", "watch --timeout -5"),
+        ("--timeout", "restart --timeout nan"),
+        ("COUNT", "scale -- -1"),
+        ("COUNT", "scale 5001 --dry-run"),
+        ("--revision", "run --revision 0 -- true"),
+        ("--revision", "logs --revision -1"),
+        ("--events", "status --events -1"),
+        ("--count", "status --watch --count 0"),
+        ("--interval", "status --watch --interval 0"),
+        ("--limit", "history --limit 0"),
+        ("--keep", "prune --keep -1 --dry-run"),
+        ("--pace", "demo --pace inf"),
+        ("--timeout", "sandbox provision --timeout -1"),
+    ],
+)
+def test_a_number_out_of_range_is_a_usage_error_before_any_call(flag: str, argv: str) -> None:
+    """Out of range, nan or inf: exit 2 naming the flag and what it takes, nothing else runs
+    (the endpoint is a closed port: any AWS call would make it an exit 1, and the message says
+    which flag). `undo --to-revision -3` used to reach AWS."""
+    _register()
+    result = CliRunner().invoke(app, argv.split(), env=ENV)
+    assert result.exit_code == 2, result.output
+    assert f"error: failed to parse {flag}: it must be " in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("verb", ["deploy", "verify"])
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_a_blank_image_policy_override_reason_is_a_usage_error(verb: str, reason: str) -> None:
+    """An override is explicit and logged with its reason: a blank REASON is exit 2 before any
+    call (an empty one was silently no override; spaces were an override saying nothing)."""
+    _register()
+    argv = [verb, "--image", "docker.io/library/nginx:latest", "--image-policy-override", reason]
+    result = CliRunner().invoke(app, argv, env=ENV)
+    assert result.exit_code == 2, result.output
+    assert "failed to parse --image-policy-override: REASON is blank" in result.stderr
 
 
 def test_undo_timeout_and_status_watch() -> None:
@@ -206,6 +292,43 @@ def test_status_watch_count_stops_by_itself(ledger_world: LedgerWorld) -> None:
     assert sum(e.kind == "status" for e in reporter.events) == 2
 
 
+def test_status_watch_json_prints_one_document_per_look(ledger_world: LedgerWorld) -> None:
+    """`status --watch -o json` is JSON lines: one whole document per look, as it happens (it
+    used to print only the last look, at the end)."""
+    _register()
+    env = ledger_world.sb.env()
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                *("status", "--watch", "--interval", "0.01", "--count", "3", "-o", "json"),
+                *("--config", str(REPO / "rollout.toml")),
+            ],
+            env={**env, "ROLLOUT_ENV": None},
+        )
+    finally:
+        ledger_world.sb.stop()
+    assert result.exit_code == 0, result.output
+    docs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["status"]["look"] for d in docs] == [1, 2, 3]
+    assert {d["verb"] for d in docs} == {"status"}
+    assert all(d["status"]["cluster"] == "voj-prod" for d in docs)
+
+
+def test_json_lines_end_with_the_error_that_stopped_them() -> None:
+    """A watch that fails after a look: its last line is a whole document saying why."""
+    out = io.StringIO()
+    reporter = open_reporter("json", stream=out, environ={}, json_lines=frozenset({"status"}))
+    reporter(Event("run.started", 1.0, "status", data={"verb": "status"}))
+    reporter(Event("status", 2.0, "look", data={"look": 1}))
+    reporter(Event("error", 3.0, "failed to describe", level="error", data={"error": "AwsError"}))
+    reporter.close()
+    docs = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [d["status"] for d in docs[:1]] == [{"look": 1}]
+    assert docs[-1]["error"] == "AwsError"
+    assert len(docs) == 2
+
+
 def test_plain_output_has_no_box_tables(ledger_world: LedgerWorld) -> None:
     """--output plain prints status and history as text columns, with no box drawing."""
     from rollout.verbs import history
@@ -274,8 +397,9 @@ def test_shell_completion_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_readme_and_demo_help_say_the_same() -> None:
-    """The README's `make demo` line and `rollout demo --help` both say demo_story.SUMMARY, and
-    the story names every release the demo ships, and counts its bad ones right."""
+    """The README's `make demo` line, `rollout demo --help` and `make help` all say
+    demo_story.SUMMARY (make help said "a good and two bad releases" while the demo ships three
+    bad ones), and the story names every release the demo ships, and counts its bad ones right."""
     from rollout.verbs import demo
 
     _register()
@@ -283,6 +407,19 @@ def test_readme_and_demo_help_say_the_same() -> None:
     assert " ".join(SUMMARY.split()) in help_text
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert f"make demo   # {SUMMARY}" in readme
+    make = shutil.which("make")
+    if make is not None:  # the Makefile's help, as a fresh clone runs it (no install needed)
+        made = subprocess.run(
+            [make, "-s", "help", f"PYTHON={sys.executable}"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert f"make demo   {SUMMARY}\n" in made.stdout
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "src/rollout/verbs/demo_story.py" in makefile
     releases = [v for v in vars(demo).values() if isinstance(v, demo.Release)]
     assert releases
     for release in releases:

@@ -13,7 +13,7 @@ from rollout.cli import app
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["scale", "--", "-1"], "0 or more"),
+        (["scale", "--", "-1"], "a task count from 0 to 5000"),
         (["scale", "2", "--timeout", "0"], "--timeout"),
         (["restart", "--timeout", "-5"], "--timeout"),
         (["run", "--timeout", "0", "--", "true"], "--timeout"),

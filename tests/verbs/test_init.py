@@ -130,3 +130,46 @@ def test_scaffold_escapes_dollar_braces_strips_ledger_and_picks_main_containers(
     assert web["dockerLabels"] == {"team": "books"}
     assert web["secrets"][0]["valueFrom"] == "arn:aws:ssm:eu-west-1:<account>:parameter/db"
     assert t["tags"] == [{"key": "team", "value": "books"}]
+
+
+def test_init_into_an_unwritable_place_says_so_and_writes_nothing(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second file failing (disk full, permissions) leaves neither file nor the folders
+    made for them; the error names the path (it was a traceback, after writing the template)."""
+    real_write = Path.write_text
+
+    def full_disk(self: Path, *args: Any, **kwargs: Any) -> int:
+        if "rollout.toml" in self.name:
+            raise OSError(28, "No space left on device")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    target = tmp_path / "new" / "folder"
+    with pytest.raises(ConfigError, match=r"cannot write .*rollout.toml: No space left") as info:
+        _init(world, target)
+    assert "nothing was written" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_cli_with_a_config_path_that_cannot_exist_exits_2(world: World) -> None:
+    """`init --config /proc/rollout.toml` (a folder nobody can create in) was a traceback."""
+    from typer.testing import CliRunner
+
+    from rollout.cli import _register, app
+
+    _register()
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                *("init", "--cluster", world.prov.cluster, "--service", world.prov.service),
+                *("--region", world.prov.region, "--config", "/proc/rollout.toml"),
+            ],
+            env=world.sb.env(),
+        )
+    finally:
+        world.sb.stop()
+    assert result.exit_code == 2, result.output
+    assert "failed to init: cannot write /proc/ecs/taskdef.json" in result.stderr
+    assert "Traceback" not in result.output

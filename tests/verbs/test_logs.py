@@ -159,3 +159,11 @@ def test_parse_since_rejects_the_rest(text: str) -> None:
     """Anything else is an error naming the accepted forms."""
     with pytest.raises(ValueError, match="duration"):
         parse_since(text, 1000.0)
+
+
+def test_logs_of_a_revision_that_does_not_exist_names_it(world: World) -> None:
+    """`logs --revision 99`: a usage error naming the revision and family (it was ECS's
+    "ClientException: Unable to describe task definition. Check the name, region...", exit 1).
+    `run --revision 99` shared the cause (tests/verbs/test_run.py)."""
+    with pytest.raises(UsageError, match=r"revision 99 of voj-backend-prod does not exist"):
+        read(world, revision=99)

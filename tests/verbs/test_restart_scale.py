@@ -133,6 +133,20 @@ def test_scale_down_settles_and_scale_to_same_count_writes_nothing(world: World)
     assert world.writes() == [] or all("ssm" in w for w in world.writes())
 
 
+def test_scale_in_stops_are_not_warnings_but_crashes_are(world: World) -> None:
+    """The tasks ECS stops to scale in ("Scaling activity initiated by ...", exit 0) are what
+    was asked for: reported as info, so `scale -q` prints no warning; a crashed task is still
+    a warning (the test below)."""
+    before = world.ecs.describe_service(world.prov.cluster, world.prov.service).desired
+    _scale(world, before + 1)
+    outcome, events = _scale(world, before)
+    assert outcome.exit_code == 0
+    stops = [e for e in events if e.kind == "task.stopped"]
+    assert stops, "the scale-in stopped no task"
+    assert all("Scaling activity" in e.message for e in stops)
+    assert {e.level for e in stops} == {"info"}
+
+
 def test_scale_dry_run_prints_the_update(world: World) -> None:
     """--dry-run prints UpdateService(desiredCount) and sends nothing."""
     before = world.ecs.describe_service(world.prov.cluster, world.prov.service).desired
@@ -150,8 +164,11 @@ def test_scale_up_whose_tasks_crash_scales_back(world: World) -> None:
 
     before = world.ecs.describe_service(world.prov.cluster, world.prov.service).desired
     world.sb.faults.add(FaultRule(effect="crash", family=world.prov.family, after=3, exit_code=1))
-    outcome, _events = _scale(world, before + 2)
+    outcome, events = _scale(world, before + 2)
     assert (outcome.verdict, outcome.exit_code) == ("FAILED_ROLLED_BACK", 20)
+    crashed = [e for e in events if e.kind == "task.stopped" and "exited" in e.message]
+    assert crashed
+    assert {e.level for e in crashed} == {"warning"}
     assert world.ecs.describe_service(world.prov.cluster, world.prov.service).desired == before
     world.sb.faults.clear()
 

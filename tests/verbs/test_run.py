@@ -258,3 +258,17 @@ def test_run_interrupted_leaves_the_task_running_and_exits_40(world: World) -> N
     world.sb.client_factory().client("ecs").stop_task(
         cluster=world.prov.cluster, task=outcome.details["task"]
     )
+
+
+def test_run_of_a_revision_that_does_not_exist_is_a_usage_error_and_runs_nothing(
+    world: World,
+) -> None:
+    """`run --revision 99` names the revision and family (exit 2) and starts no task."""
+    import pytest
+
+    from rollout.errors import UsageError
+
+    world.sb.clear_calls()
+    with pytest.raises(UsageError, match=r"failed to run: revision 99 of voj-backend-prod"):
+        _run(world, "true", revision=99)
+    assert world.sb.calls("ecs", "RunTask") == []

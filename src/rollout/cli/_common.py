@@ -7,11 +7,13 @@ a reporter for the chosen output), runs the verb, prints a :class:`RolloutError`
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,6 +58,57 @@ IMAGE_POLICY_OVERRIDE_HELP = (
 # * ``--dry-run`` on every verb that writes; ``--timeout SECONDS`` on every verb that waits.
 # * ``--image`` takes ``ImageOpt``; it is checked against the OCI reference grammar before any
 #   AWS call (``check_image_flag``: a usage error, exit 2).
+# * Every number a flag or argument takes is range-checked while the command line is parsed,
+#   before any AWS call: ``callback=bounded(FLAG, <Bounds>)`` with one of the bounds below (or a
+#   click range, ``min=``/``max=``). A usage error, exit 2; non-finite numbers (nan, inf) never
+#   pass.
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What a numeric flag accepts: a finite number from ``low`` (excluded if ``low_open``) to
+    ``high``, described to the user as ``what``."""
+
+    what: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is out of bounds (None: it is fine)."""
+        if not math.isfinite(value):
+            return f"it must be {self.what} (got {value})"
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return f"it must be {self.what} (got {value:g})"
+        if self.high is not None and value > self.high:
+            return f"it must be {self.what} (got {value:g})"
+        return None
+
+
+SECONDS = Bounds("a positive number of seconds", low=0, low_open=True)
+REVISION = Bounds("a revision number, 1 or more", low=1)
+AT_LEAST_ONE = Bounds("a whole number, 1 or more", low=1)
+NOT_NEGATIVE = Bounds("a whole number, 0 or more", low=0)
+#: ECS's default quota of tasks per service (UNVERIFIED for raised quotas: the engine re-checks).
+TASK_COUNT = Bounds("a task count from 0 to 5000", low=0, high=5000)
+PACE = Bounds("a number of seconds from 0 to 60", low=0, high=60)
+
+
+def bounded(flag: str, bounds: Bounds) -> Callable[[Any], Any]:
+    """A typer callback that rejects a value of ``flag`` outside ``bounds`` with a usage error
+    (exit 2) while the command line is parsed, so nothing runs; None (not given) passes."""
+
+    def callback(value: Any) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        problem = bounds.problem(float(value))
+        if problem is not None:
+            raise usage_exit(UsageError(f"failed to parse {flag}: {problem}."))
+        return value
+
+    callback.bounds = bounds  # type: ignore[attr-defined]  # the conventions test reads it
+    return callback
+
 
 EnvOpt = Annotated[str | None, typer.Option("--env", help=ENV_HELP)]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
@@ -73,12 +126,37 @@ DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Walk the same path; print each write, send none.")
 ]
 TimeoutOpt = Annotated[
-    float | None, typer.Option("--timeout", help="Give up after this many seconds.")
+    float | None,
+    typer.Option(
+        "--timeout", help="Give up after this many seconds.", callback=bounded("--timeout", SECONDS)
+    ),
 ]
 ImageOpt = Annotated[str | None, typer.Option("--image", help=IMAGE_HELP)]
+
+
+def _override_reason(value: str | None) -> str | None:
+    """``--image-policy-override REASON``: a reason someone can read later, or a usage error
+    (an empty or blank REASON was ignored, or accepted as an override that says nothing)."""
+    if value is not None and not value.strip():
+        raise usage_exit(
+            UsageError(
+                "failed to parse --image-policy-override: REASON is blank.",
+                hint="Say why the policy is overridden, e.g. --image-policy-override "
+                "'hotfix from the vendor registry, INC-123'; it is logged and tagged on the "
+                "revision.",
+            )
+        )
+    return value.strip() if value is not None else None
+
+
 ImagePolicyOverrideOpt = Annotated[
     str | None,
-    typer.Option("--image-policy-override", metavar="REASON", help=IMAGE_POLICY_OVERRIDE_HELP),
+    typer.Option(
+        "--image-policy-override",
+        metavar="REASON",
+        help=IMAGE_POLICY_OVERRIDE_HELP,
+        callback=_override_reason,
+    ),
 ]
 OutFileOpt = Annotated[
     Path | None, typer.Option("--out-file", help="Write the result to this file.")
@@ -130,11 +208,9 @@ def check_output(output: str, verb: str) -> str:
 
 
 def check_timeout(timeout: float | None, flag: str = "--timeout") -> None:
-    """A timeout flag must be a positive number of seconds (usage error, exit 2)."""
-    if timeout is not None and not timeout > 0:
-        raise usage_exit(
-            UsageError(f"failed to parse {flag}: it must be a positive number of seconds.")
-        )
+    """A timeout flag must be a positive, finite number of seconds (usage error, exit 2). For
+    callers outside the command line; options use ``callback=bounded(flag, SECONDS)``."""
+    bounded(flag, SECONDS)(timeout)
 
 
 def check_image_flag(image: str | None) -> None:
@@ -215,16 +291,22 @@ def run_verb(
     overrides: Mapping[str, Any] | None = None,
     quiet: bool = False,
     verbose: int = 0,
+    json_lines: frozenset[str] = frozenset(),
 ) -> None:
     """Run ``call`` with a fresh Context and reporter; exit with its outcome's code.
 
     With ``interrupt``, SIGINT and SIGTERM set its flag while the verb runs, so the engine stops
-    cleanly (exit 40) instead of dying in the middle of a write.
+    cleanly (exit 40) instead of dying in the middle of a write. ``json_lines``: with ``-o json``,
+    one document per event of these kinds as it happens (``status --watch``).
     """
     environ = dict(os.environ)
     try:
         reporter = open_reporter(
-            output, stream=sys.stdout, environ=environ, verbosity=verbosity(quiet, verbose)
+            output,
+            stream=sys.stdout,
+            environ=environ,
+            verbosity=verbosity(quiet, verbose),
+            json_lines=json_lines,
         )
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -16,7 +21,15 @@ from rollout.report import open_reporter
 from rollout.verbs.demo_story import ACTS, SUMMARY
 
 from . import app
-from ._common import OutputOpt, QuietOpt, VerboseOpt, verbosity, without_user_aws_config
+from ._common import (
+    PACE,
+    OutputOpt,
+    QuietOpt,
+    VerboseOpt,
+    bounded,
+    verbosity,
+    without_user_aws_config,
+)
 
 HELP = f"The demo: {SUMMARY}.\n\n\b\n{ACTS}\n\nEverything runs in-process on a virtual clock."
 
@@ -24,7 +37,12 @@ HELP = f"The demo: {SUMMARY}.\n\n\b\n{ACTS}\n\nEverything runs in-process on a v
 @app.command("demo", help=HELP, short_help=SUMMARY[0].upper() + SUMMARY[1:] + ".")
 def demo_cmd(
     pace: Annotated[
-        float, typer.Option("--pace", help="Wall seconds to pause between acts (0: none).")
+        float,
+        typer.Option(
+            "--pace",
+            help="Wall seconds to pause between acts (0: none).",
+            callback=bounded("--pace", PACE),
+        ),
     ] = 0.5,
     compare: Annotated[
         bool,
@@ -48,7 +66,18 @@ def demo_cmd(
     verbose: VerboseOpt = 0,
 ) -> None:
     with without_user_aws_config():
-        _demo(pace, compare, progressive, config, output, verbosity(quiet, verbose))
+        try:
+            # from the first moment: loading the sandbox takes seconds, and Ctrl-C or SIGTERM
+            # then must stop the demo with its exit code too, not kill it silently
+            with _signals_interrupt():
+                _demo(pace, compare, progressive, config, output, verbosity(quiet, verbose))
+        except KeyboardInterrupt:
+            typer.echo(
+                "error: demo interrupted before it started: nothing was created. Run "
+                "`rollout demo` again to see it.",
+                err=True,
+            )
+            raise typer.Exit(40) from None
 
 
 def _demo(
@@ -82,3 +111,23 @@ def _demo(
     finally:
         reporter.close()
     raise typer.Exit(code)
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt while the demo runs (main thread only), so
+    either stops it at once; the verb turns that into its INTERRUPTED verdict (exit 40). Unlike
+    a deploy, the demo has no write in flight worth finishing: its whole AWS is in this process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

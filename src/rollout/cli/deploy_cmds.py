@@ -18,6 +18,8 @@ from rollout.verbs import deploy, undo
 from . import app
 from ._common import (
     IMAGE_HELP,
+    REVISION,
+    SECONDS,
     ClusterOpt,
     ConfigOpt,
     DryRunOpt,
@@ -30,8 +32,8 @@ from ._common import (
     RollbackOnTimeoutOpt,
     ServiceOpt,
     VerboseOpt,
+    bounded,
     check_image_flag,
-    check_timeout,
     env_name,
     run_verb,
     service_overrides,
@@ -44,7 +46,12 @@ def deploy_cmd(
     image: Annotated[str, typer.Option("--image", help=IMAGE_HELP)],
     env: EnvOpt = None,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Whole-deploy timeout in seconds.")
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Whole-deploy timeout in seconds.",
+            callback=bounded("--timeout", SECONDS),
+        ),
     ] = None,
     no_rollback: NoRollbackOpt = False,
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
@@ -68,7 +75,6 @@ def deploy_cmd(
 ) -> None:
     """Deploy IMAGE: verify, register, update, watch, and roll back automatically on failure."""
     check_image_flag(image)
-    check_timeout(timeout)
     if pre_run is not None:
         try:
             argv = shlex.split(pre_run)
@@ -104,7 +110,11 @@ def undo_cmd(
     env: EnvOpt = None,
     to_revision: Annotated[
         int | None,
-        typer.Option("--to-revision", help="Revision to restore (it must have run healthy)."),
+        typer.Option(
+            "--to-revision",
+            help="Revision to restore (it must have run healthy).",
+            callback=bounded("--to-revision", REVISION),
+        ),
     ] = None,
     to_last_good: Annotated[
         bool,
@@ -115,6 +125,7 @@ def undo_cmd(
         typer.Option(
             "--timeout",
             help="Seconds to wait for the restore to be verified (default: timeouts.healthy).",
+            callback=bounded("--timeout", SECONDS),
         ),
     ] = None,
     dry_run: DryRunOpt = False,
@@ -131,7 +142,6 @@ def undo_cmd(
         raise usage_exit(
             UsageError("failed to undo: pass either --to-revision or --to-last-good, not both.")
         )
-    check_timeout(timeout)
     options = undo.UndoOptions(
         env=env_name(env), to_revision=to_revision, dry_run=dry_run, timeout=timeout
     )
@@ -152,7 +162,12 @@ def undo_cmd(
 def watch_cmd(
     env: EnvOpt = None,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Whole-watch timeout in seconds.")
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Whole-watch timeout in seconds.",
+            callback=bounded("--timeout", SECONDS),
+        ),
     ] = None,
     no_rollback: NoRollbackOpt = False,
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
@@ -165,7 +180,6 @@ def watch_cmd(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Resume: watch the deployment in flight to a verdict, rolling back on failure."""
-    check_timeout(timeout)
     options = deploy.WatchOptions(
         env=env_name(env),
         timeout=timeout,

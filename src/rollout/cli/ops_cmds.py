@@ -11,6 +11,9 @@ from rollout.verbs import history, prune, status
 
 from . import app
 from ._common import (
+    AT_LEAST_ONE,
+    NOT_NEGATIVE,
+    SECONDS,
     ClusterOpt,
     ConfigOpt,
     DryRunOpt,
@@ -20,7 +23,7 @@ from ._common import (
     RegionOpt,
     ServiceOpt,
     VerboseOpt,
-    check_timeout,
+    bounded,
     env_name,
     run_verb,
     service_overrides,
@@ -31,14 +34,32 @@ from ._common import (
 def status_cmd(
     env: EnvOpt = None,
     events: Annotated[
-        int, typer.Option("--events", help="How many recent service events to show.")
+        int,
+        typer.Option(
+            "--events",
+            help="How many recent service events to show.",
+            callback=bounded("--events", NOT_NEGATIVE),
+        ),
     ] = 10,
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C (every --interval s).")
     ] = False,
     interval: Annotated[
-        float, typer.Option("--interval", help="Seconds between refreshes with --watch.")
+        float,
+        typer.Option(
+            "--interval",
+            help="Seconds between refreshes with --watch.",
+            callback=bounded("--interval", SECONDS),
+        ),
     ] = 5.0,
+    count: Annotated[
+        int | None,
+        typer.Option(
+            "--count",
+            help="With --watch: stop after this many looks (default: Ctrl-C).",
+            callback=bounded("--count", AT_LEAST_ONE),
+        ),
+    ] = None,
     config: ConfigOpt = None,
     region: RegionOpt = None,
     cluster: ClusterOpt = None,
@@ -47,10 +68,13 @@ def status_cmd(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Show the service: deployments, tasks, target health, last events and the lock holder."""
-    check_timeout(interval, "--interval")
+    """Show the service: deployments, tasks, target health, last events and the lock holder.
+
+    With --watch -o json: one JSON document per look, one per line (JSON lines)."""
     name = env_name(env)
-    options = status.StatusOptions(env=name, events=events, watch=watch, interval=interval)
+    options = status.StatusOptions(
+        env=name, events=events, watch=watch, interval=interval, count=count
+    )
     interrupt = Interrupt()
     run_verb(
         lambda ctx: status.run(options, ctx, interrupt=interrupt),
@@ -61,6 +85,7 @@ def status_cmd(
         overrides=service_overrides(region, cluster, service),
         quiet=quiet,
         verbose=verbose,
+        json_lines=frozenset({"status"}) if watch else frozenset(),
     )
 
 
@@ -68,7 +93,12 @@ def status_cmd(
 def history_cmd(
     env: EnvOpt = None,
     limit: Annotated[
-        int, typer.Option("--limit", help="How many of the newest revisions to show.")
+        int,
+        typer.Option(
+            "--limit",
+            help="How many of the newest revisions to show.",
+            callback=bounded("--limit", AT_LEAST_ONE),
+        ),
     ] = 20,
     config: ConfigOpt = None,
     region: RegionOpt = None,
@@ -96,7 +126,11 @@ def history_cmd(
 def prune_cmd(
     keep: Annotated[
         int | None,
-        typer.Option("--keep", help="Newest revisions to keep (default: retention.keep)."),
+        typer.Option(
+            "--keep",
+            help="Newest revisions to keep (default: retention.keep).",
+            callback=bounded("--keep", AT_LEAST_ONE),
+        ),
     ] = None,
     dry_run: DryRunOpt = False,
     env: EnvOpt = None,

@@ -14,7 +14,15 @@ import typer
 from rollout.cli import app
 from rollout.errors import RolloutError
 
-from ._common import OutputOpt, QuietOpt, VerboseOpt, check_output, without_user_aws_config
+from ._common import (
+    SECONDS,
+    OutputOpt,
+    QuietOpt,
+    VerboseOpt,
+    bounded,
+    check_output,
+    without_user_aws_config,
+)
 
 sandbox_app = typer.Typer(
     name="sandbox",
@@ -236,7 +244,27 @@ def provision(
         help="The sandbox endpoint (default: $AWS_ENDPOINT_URL).",
     ),
     region: str | None = typer.Option(None, help="Region (default: the sandbox's)."),
-    timeout: float = typer.Option(900.0, help="Wall seconds to wait for a steady service."),
+    timeout: float = typer.Option(
+        900.0,
+        help="Wall seconds to wait for a steady service.",
+        callback=bounded("--timeout", SECONDS),
+    ),
+    env: Annotated[
+        str,
+        typer.Option(
+            "--env",
+            help="Environment of rollout.toml to build: prod (the voj stack of infra/voj.yaml), "
+            "or another (e.g. staging), built beside prod (which is built first if missing).",
+        ),
+    ] = "prod",
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="The rollout.toml that defines --env (default: this repository's, beside "
+            "infra/voj.yaml, whatever the current folder).",
+        ),
+    ] = None,
     strategy: str = typer.Option(
         "rolling",
         "--strategy",
@@ -247,8 +275,9 @@ def provision(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Create the voj stack on a running `rollout sandbox up` and wait until it is steady.
-
+    """Create the voj stack on a running `rollout sandbox up` and wait until it is steady;
+    with --env staging, then staging beside it (its own cluster, service, family, settings,
+    log group and roles, from rollout.toml).
 
     Safe to run again (after Ctrl-C too): it finishes what is missing, or reports the stack
     complete. -o json prints what was built as one JSON object (progress goes to stderr); -q
@@ -269,6 +298,8 @@ def provision(
                 echo=echo,
                 timeout=timeout,
                 strategy=strategy,
+                env=env,
+                config=config,
             )
         except RolloutError as exc:
             raise _fail(exc) from exc

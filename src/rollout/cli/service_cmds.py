@@ -29,6 +29,9 @@ from rollout.verbs import run as run_verb_module
 
 from . import app
 from ._common import (
+    REVISION,
+    SECONDS,
+    TASK_COUNT,
     ClusterOpt,
     ConfigOpt,
     DryRunOpt,
@@ -40,7 +43,7 @@ from ._common import (
     RollbackOnTimeoutOpt,
     ServiceOpt,
     VerboseOpt,
-    check_timeout,
+    bounded,
     env_name,
     run_verb,
     service_overrides,
@@ -49,15 +52,16 @@ from ._common import (
 )
 
 
-def _positive(name: str, value: float | None) -> None:
-    check_timeout(value, name)
-
-
 @app.command("restart")
 def restart_cmd(
     env: EnvOpt = None,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Whole-restart timeout in seconds.")
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Whole-restart timeout in seconds.",
+            callback=bounded("--timeout", SECONDS),
+        ),
     ] = None,
     no_rollback: NoRollbackOpt = False,
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
@@ -71,7 +75,6 @@ def restart_cmd(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Replace every task on the revision in service (forceNewDeployment), watched like a deploy."""
-    _positive("--timeout", timeout)
     options = restart.RestartOptions(
         env=env_name(env),
         timeout=timeout,
@@ -94,11 +97,21 @@ def restart_cmd(
 
 @app.command("scale")
 def scale_cmd(
-    count: Annotated[int, typer.Argument(help="The desired number of tasks (0 stops them all).")],
+    count: Annotated[
+        int,
+        typer.Argument(
+            help="The desired number of tasks (0 stops them all).",
+            callback=bounded("COUNT", TASK_COUNT),
+        ),
+    ],
     env: EnvOpt = None,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Seconds to wait for the service to settle."),
+        typer.Option(
+            "--timeout",
+            help="Seconds to wait for the service to settle.",
+            callback=bounded("--timeout", SECONDS),
+        ),
     ] = None,
     no_rollback: Annotated[
         bool,
@@ -114,7 +127,6 @@ def scale_cmd(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Set the desired task count to COUNT and watch the service settle (scale back on failure)."""
-    _positive("--timeout", timeout)
     if count < 0:
         raise usage_exit(UsageError("failed to scale: COUNT must be 0 or more."))
     options = scale.ScaleOptions(
@@ -149,7 +161,11 @@ def run_cmd(
     env: EnvOpt = None,
     revision: Annotated[
         int | None,
-        typer.Option("--revision", help="Revision of the family to run (default: the service's)."),
+        typer.Option(
+            "--revision",
+            help="Revision of the family to run (default: the service's).",
+            callback=bounded("--revision", REVISION),
+        ),
     ] = None,
     container: Annotated[
         str | None,
@@ -159,7 +175,12 @@ def run_cmd(
         ),
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds to wait for the task to stop.")
+        float,
+        typer.Option(
+            "--timeout",
+            help="Seconds to wait for the task to stop.",
+            callback=bounded("--timeout", SECONDS),
+        ),
     ] = 3600.0,
     dry_run: DryRunOpt = False,
     config: ConfigOpt = None,
@@ -175,7 +196,6 @@ def run_cmd(
 
     Example: rollout run --env prod -- python -m app.migrate --to head
     """
-    _positive("--timeout", timeout)
     if revision is not None and revision < 1:
         raise usage_exit(UsageError("failed to run: --revision must be 1 or more."))
     options = run_verb_module.RunOptions(
@@ -207,7 +227,11 @@ def logs_cmd(
     ] = False,
     revision: Annotated[
         int | None,
-        typer.Option("--revision", help="Only tasks of this revision (those ECS still lists)."),
+        typer.Option(
+            "--revision",
+            help="Only tasks of this revision (those ECS still lists).",
+            callback=bounded("--revision", REVISION),
+        ),
     ] = None,
     task: Annotated[
         str | None, typer.Option("--task", help="Only this task (id or ARN), stopped or not.")
@@ -281,7 +305,7 @@ def _run_unconfigured(
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code
-        reporter(
+        reporter.record(
             Event(
                 "error",
                 time.time(),

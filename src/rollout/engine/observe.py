@@ -323,16 +323,18 @@ class Observer:
                 continue  # stopped before this watch began (e.g. scaled in by the deploy)
             out.append(task)
             codes = [c.exit_code for c in task.containers if c.exit_code is not None]
+            signal = classify_stop(task, grace_period=grace_period)
             self.s.emit(
                 "task.stopped",
                 f"task {task.id} stopped: {task.stopped_reason or task.stop_code}",
-                level="warning",
+                # a stop that is no failure signal (ECS scaling in, replacing a task as asked)
+                # is what was asked for: info, so -q shows only the stops that matter
+                level="warning" if signal is not None else "info",
                 task=task.arn,
                 stop_code=task.stop_code,
                 stopped_reason=task.stopped_reason,
                 exit_codes=codes,
             )
-            signal = classify_stop(task, grace_period=grace_period)
             if signal is not None:
                 self.s.emit(
                     "signal",

@@ -74,6 +74,17 @@ def aws_errors(action: str) -> Iterator[None]:
                 f"failed to {action}: the AWS credentials are expired or invalid ({code}).",
                 hint=CREDENTIALS_HINT,
             ) from exc
+        if code.isdigit() and not message:
+            # botocore names the error by the HTTP status when the body is no AWS error: the
+            # endpoint is not the AWS API it should be (a web server, a proxy, a wrong path)
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", code)
+            raise AwsError(
+                f"failed to {action}: the endpoint answered HTTP {status} without an AWS "
+                "error in its body, so it is probably not the AWS API.",
+                hint="Check AWS_ENDPOINT_URL (unset it to talk to AWS; for the sandbox use the "
+                "URL `rollout sandbox up` prints, without a path) and any proxy in between.",
+                code=code,
+            ) from exc
         raise AwsError(
             f"failed to {action}: {code}: {message}.",
             hint="Check the name, region and permissions, then retry.",

@@ -6,11 +6,12 @@
     reporter.close()          # JSON document, step summary and outputs are written here
 
 ``output`` picks the renderer: ``console`` (rich live panel), ``plain`` (timestamped lines),
-``json`` (nothing while running, one result document at close) or ``auto`` (console on a TTY,
-plain otherwise). Independently, when ``GITHUB_STEP_SUMMARY`` / ``GITHUB_OUTPUT`` are set the
-reporter appends the step summary and the step outputs at close, for runs that reached a
-verdict (deploy, undo, watch; not status or history). Renderers only render: every
-fact they show comes from an event.
+``json`` (nothing while running, one result document at close; with ``json_lines``, one compact
+document per event of those kinds as it happens, e.g. each look of ``status --watch``) or
+``auto`` (console on a TTY, plain otherwise). Independently, when ``GITHUB_STEP_SUMMARY`` /
+``GITHUB_OUTPUT`` are set the reporter appends the step summary and the step outputs at close,
+for runs that reached a verdict (deploy, undo, watch; not status or history). Renderers only
+render: every fact they show comes from an event.
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ class Reporter:
         step_summary: Path | None = None,
         github_output: Path | None = None,
         fallback_stream: TextIO | None = None,
+        json_lines: frozenset[str] = frozenset(),
     ) -> None:
         self.events: list[Event] = []
+        self._json_lines = json_lines
+        self._lines_written = 0
         self._fallback_stream = fallback_stream
         self._render = render
         self._finish = finish
@@ -59,6 +63,8 @@ class Reporter:
 
     def __call__(self, event: Event) -> None:
         self.events.append(event)
+        if self._json_stream is not None and event.kind in self._json_lines:
+            self._write_line(event)
         if self._render is None:
             return
         try:
@@ -80,6 +86,16 @@ class Reporter:
         )
         stream.flush()
 
+    def _write_line(self, event: Event) -> None:
+        """One JSON line for ``event``: the document a run of just this event would print (the
+        run's start, then the event), so each line reads like a single look's ``-o json``."""
+        assert self._json_stream is not None
+        started = [e for e in self.events if e.kind == "run.started"][:1]
+        doc = build_result([*started, event])
+        self._json_stream.write(json.dumps(doc, default=str) + "\n")
+        self._json_stream.flush()
+        self._lines_written += 1
+
     def result(self) -> dict[str, Any]:
         """The result document of the events so far."""
         return build_result(self.events)
@@ -92,7 +108,13 @@ class Reporter:
         if self._finish is not None:
             self._finish()
         result = self.result()
-        if self._json_stream is not None:
+        if self._json_stream is not None and self._json_lines:
+            # JSON lines: the looks are printed; a last line only says why the run failed (or
+            # that there was nothing to print), so every line is a whole document.
+            if result["error"] is not None or not self._lines_written:
+                self._json_stream.write(json.dumps(result, default=str) + "\n")
+                self._json_stream.flush()
+        elif self._json_stream is not None:
             self._json_stream.write(json.dumps(result, indent=2, default=str) + "\n")
             self._json_stream.flush()
         # Summary and outputs describe a rollout (deploy, undo, watch): runs with a verdict.
@@ -129,8 +151,12 @@ def open_reporter(
     stream: TextIO | None = None,
     environ: Mapping[str, str] | None = None,
     verbosity: int = 0,
+    json_lines: frozenset[str] = frozenset(),
 ) -> Reporter:
     """A :class:`Reporter` for ``output`` (``auto|console|plain|json``) writing to ``stream``.
+
+    ``json_lines`` (kinds of events): with ``json``, print one compact document per such event
+    as it comes (JSON lines) instead of one document at the end.
 
     ``verbosity`` (``-q`` → -1, ``-v`` → 1) filters what console and plain show: quiet keeps
     warnings, errors, the verdict and report tables; verbose adds debug events (every poll).
@@ -152,7 +178,7 @@ def open_reporter(
         "github_output": Path(gh_output) if gh_output else None,
     }
     if output == "json":
-        return Reporter(None, json_stream=stream, **common)
+        return Reporter(None, json_stream=stream, json_lines=json_lines, **common)
     if output == "console":
         console = ConsoleRenderer(
             stream, live=_is_tty(stream) and verbosity >= 0, verbose=verbosity > 0

@@ -90,6 +90,12 @@ def load_fault_file(path: Path) -> FaultPlan:
             f"failed to read the fault file {path}: {exc.strerror or exc}.",
             hint="Pass an existing TOML or JSON file to --faults.",
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"failed to read the fault file {path}: not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start}).",
+            hint="Pass a TOML or JSON file saved as UTF-8 to --faults.",
+        ) from None
     try:
         data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
@@ -724,17 +730,25 @@ def provision_remote(
     interval: float = 2.0,
     clock: Any = None,
     strategy: str = "rolling",
-) -> ProvisionResult:
-    """Provision voj against a running ``rollout sandbox up`` and wait until it is steady.
+    env: str = "prod",
+    config: Path | None = None,
+) -> Any:
+    """Provision voj against a running ``rollout sandbox up`` and wait until it is steady; with
+    ``env`` other than prod, then that environment of ``config`` (rollout.toml) beside it
+    (:func:`rollout.sandbox.provisioning.environment.provision_environment`), and wait for its
+    service. ``strategy`` is the template's ``DeploymentStrategy`` (prod's service).
 
     Refuses anything that is not a sandbox endpoint (it must answer ``/_sandbox/health``), so
-    this can never create resources in a real AWS account. Progress goes to ``echo``.
+    this can never create resources in a real AWS account. Converges: a re-run (after Ctrl-C
+    too) finishes what is missing. Progress goes to ``echo``. Returns the ProvisionResult (prod)
+    or the EnvironmentResult (another environment).
     """
     import botocore.session
 
-    from rollout.clock import SystemClock
+    from rollout.config import load_config
     from rollout.errors import Interrupted, UsageError
-    from rollout.sandbox.provisioning.stack import check_strategy, provision_voj
+    from rollout.sandbox.provisioning.environment import provision_environment
+    from rollout.sandbox.provisioning.stack import DEFAULT_CONFIG, check_strategy, provision_voj
     from rollout.sandbox.wire import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 
     strategy = check_strategy(strategy)
@@ -744,6 +758,9 @@ def provision_remote(
             hint="Pass --endpoint-url or export the AWS_ENDPOINT_URL `rollout sandbox up` printed.",
         )
     check_endpoint_url(endpoint_url)
+    config = config or DEFAULT_CONFIG
+    if env != "prod":
+        load_config(config, env, environ={})  # an unknown environment fails before any write
     health = _check_endpoint(endpoint_url)
     region = region or str(health.get("region") or DEFAULT_REGION)
     session = botocore.session.Session()
@@ -774,42 +791,96 @@ def provision_remote(
         raise Interrupted(
             "provisioning interrupted: the sandbox keeps what was done "
             f"({'; '.join(done) if done else 'nothing yet'}); the rest is missing.",
-            hint="Run `rollout sandbox provision` again: it reuses what exists and finishes "
+            hint=f"Run `{_provision_command(env)}` again: it reuses what exists and finishes "
             "the stack.",
         ) from None
     if result.complete_before:
         echo("voj was already provisioned on this sandbox: nothing to create.")
-    echo(f"waiting for {result.cluster}/{result.service} to be steady on revision 1...")
     ecs = factory.client("ecs")
+    _wait_steady_remote(
+        ecs, result.cluster, result.service, echo, timeout, interval, clock, command="provision"
+    )
+    if env == "prod":
+        for line in describe_provision(result):
+            echo(line)
+        return result
+
+    echo(f"provisioning {env} beside it (from {config})...")
+    done.clear()
+    try:
+        env_result = provision_environment(factory, result, env, config=config, progress=progress)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"provisioning {env} interrupted: the sandbox keeps what was done "
+            f"({'; '.join(done) if done else 'nothing yet'}); the rest is missing.",
+            hint=f"Run `{_provision_command(env)}` again: it reuses what exists and finishes "
+            f"{env}.",
+        ) from None
+    if env_result.complete_before:
+        echo(f"{env} was already provisioned on this sandbox: nothing to create.")
+    _wait_steady_remote(
+        ecs,
+        env_result.cluster,
+        env_result.service,
+        echo,
+        timeout,
+        interval,
+        clock,
+        command=_provision_command(env),
+    )
+    for line in describe_provision(env_result):
+        echo(line)
+    return env_result
+
+
+def _provision_command(env: str) -> str:
+    return "rollout sandbox provision" + ("" if env == "prod" else f" --env {env}")
+
+
+def _wait_steady_remote(
+    ecs: Any,
+    cluster: str,
+    service: str,
+    echo: Callable[[str], None],
+    timeout: float,
+    interval: float,
+    clock: Any,
+    *,
+    command: str,
+) -> None:
+    """Poll DescribeServices until ``cluster/service`` is steady (TimedOut past ``timeout``)."""
+    from rollout.clock import SystemClock
+    from rollout.errors import Interrupted
+
+    if command == "provision":
+        command = "rollout sandbox provision"
+    echo(f"waiting for {cluster}/{service} to be steady...")
     wait_clock = clock or SystemClock()
     deadline = wait_clock.now() + timeout
     last = ""
     try:
         while True:
-            doc = ecs.describe_services(cluster=result.cluster, services=[result.service])
+            doc = ecs.describe_services(cluster=cluster, services=[service])
             services = doc.get("services") or []
             ok, summary = steadiness(services[0]) if services else (False, "service not found")
             if summary != last:
                 echo(f"  {summary}")
                 last = summary
             if ok:
-                break
+                return
             if wait_clock.now() >= deadline:
                 raise TimedOut(
-                    f"failed to provision voj: {result.service} was not steady within "
+                    f"failed to provision: {cluster}/{service} was not steady within "
                     f"{timeout:.0f} s ({summary}).",
                     hint="Look at GET /_sandbox/timeline on the sandbox for what happened.",
                 )
             wait_clock.sleep(interval)
     except KeyboardInterrupt:
         raise Interrupted(
-            "interrupted while waiting: the voj stack is complete on the sandbox, the service "
-            f"was not steady yet ({last or 'not described yet'}).",
-            hint="Run `rollout sandbox provision` again to wait for it; nothing is created twice.",
+            f"interrupted while waiting: the stack of {cluster}/{service} is complete on the "
+            f"sandbox, the service was not steady yet ({last or 'not described yet'}).",
+            hint=f"Run `{command}` again to wait for it; nothing is created twice.",
         ) from None
-    for line in describe_provision(result):
-        echo(line)
-    return result
 
 
 def post_build(

@@ -7,10 +7,13 @@ from typing import Any
 
 from rollout.config import EnvConfig
 from rollout.context import Context
+from rollout.decisions import ledger
 from rollout.engine.outcome import Outcome
-from rollout.errors import AwsError
+from rollout.errors import AwsError, UsageError
 from rollout.events import Event
+from rollout.gateways.ecs import EcsGateway
 from rollout.gateways.ssm import SsmGateway
+from rollout.model import TaskDefinition
 
 OK = "OK"
 
@@ -71,3 +74,19 @@ def lock_holder(cfg: EnvConfig, ctx: Context) -> tuple[dict[str, Any] | None, bo
     data: dict[str, Any] = asdict(record)
     data["stale"] = ctx.clock.now() > record.expires_at
     return data, True
+
+
+def revision_of_family(ecs: EcsGateway, current: str, revision: int, verb: str) -> TaskDefinition:
+    """Revision ``revision`` of the family of ``current`` (the service's task definition), for
+    a verb's ``--revision N``; a usage error (exit 2) naming the family when it has no such
+    revision (ECS answers ``ClientException: Unable to describe task definition``)."""
+    family = ledger.family_of(current)
+    try:
+        return ecs.describe_task_definition(f"{family}:{revision}")
+    except AwsError as exc:
+        if exc.code != "ClientException":
+            raise
+        raise UsageError(
+            f"failed to {verb}: revision {revision} of {family} does not exist.",
+            hint="`rollout history` lists the family's revisions.",
+        ) from exc

@@ -39,6 +39,7 @@ from typing import Any
 from rollout.config import load_config
 from rollout.context import Context
 from rollout.engine.outcome import Outcome
+from rollout.errors import ConfigError
 from rollout.events import Event, EventSink, Level
 from rollout.gateways.ecs import EcsGateway
 from rollout.gateways.r53 import Route53Gateway
@@ -604,7 +605,39 @@ EXPECTED = {
 
 
 def run(options: DemoOptions, ctx: Context) -> Outcome:
-    """Tell the story; ``ctx.emit`` is the reporter (the rest of ``ctx`` is replaced)."""
+    """Tell the story; ``ctx.emit`` is the reporter (the rest of ``ctx`` is replaced).
+
+    A KeyboardInterrupt anywhere (the CLI turns SIGINT and SIGTERM into one) stops it at once:
+    the sandbox and the scratch directory are closed on the way out, and the verdict is
+    INTERRUPTED (exit 40, as for the other verbs), saying which act was cut short and what that
+    leaves. Everything the demo touches lives in this process, so stopping in the middle of a
+    write harms nothing.
+    """
+    acts: list[str] = []
+    last = [0.0]
+
+    def emit(event: Event) -> None:
+        last[0] = event.at
+        if event.kind == "demo.act" and event.message.startswith("Act "):
+            acts.append(event.message)
+        ctx.emit(event)
+
+    try:
+        return _run(options, replace(ctx, emit=emit))
+    except KeyboardInterrupt:
+        where = f"during {acts[-1]}" if acts else "before Act 1"
+        reason = (
+            f"interrupted {where}: the embedded sandbox lived in this process and is closed, "
+            "its scratch directory removed; nothing outside this process was changed. Run "
+            "`rollout demo` again to see it from the start (--pace 0: no pauses)."
+        )
+        data = {"verdict": "INTERRUPTED", "exit_code": 40, "reason": reason}
+        ctx.emit(Event("verdict", last[0], f"demo INTERRUPTED: {reason}", level="error", data=data))
+        ctx.emit(Event("run.finished", last[0], "demo interrupted", level="debug", data=data))
+        return Outcome(verdict="INTERRUPTED", exit_code=40, reason=reason)
+
+
+def _run(options: DemoOptions, ctx: Context) -> Outcome:
     wall = time.perf_counter()
 
     def pace() -> None:
@@ -612,6 +645,15 @@ def run(options: DemoOptions, ctx: Context) -> Outcome:
             time.sleep(options.pace)
 
     config_path = ctx.config_path or Path("rollout.toml")
+    # A config the story cannot use fails now, not after provisioning the whole sandbox.
+    template = template_of(config_path.resolve())
+    if not template.is_file():
+        raise ConfigError(
+            f"failed to start the demo: the template {template} that {config_path} names "
+            "does not exist.",
+            hint="Run from the repository root, or pass --config with the repository's "
+            "rollout.toml.",
+        )
     with staged(config_path, announce=ctx.emit) as stage:
         _say(
             ctx.emit,

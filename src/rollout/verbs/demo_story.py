@@ -1,7 +1,9 @@
 """What ``rollout demo`` (``make demo``) shows, said once.
 
-``rollout demo --help`` prints :data:`SUMMARY` and :data:`ACTS`, and the README's ``make demo``
-line quotes :data:`SUMMARY`; ``tests/ops/test_cli_conventions.py`` checks both, and that every
+``rollout demo --help`` prints :data:`SUMMARY` and :data:`ACTS`, the README's ``make demo``
+line quotes :data:`SUMMARY`, and ``make help`` prints it by running this file (standard library
+only: it works before anything is installed); ``tests/ops/test_cli_conventions.py`` checks all
+three, and that every
 release :mod:`rollout.verbs.demo` ships is named here. A light module (no sandbox import), so
 the CLI can build its help without loading moto.
 """
@@ -26,3 +28,7 @@ ACTS = """\
    (UpdateService and the ECS circuit breaker), and how long each restore took, side by side;
 8. one bad release (500 on 20 % of its requests) shipped rolling, then as a canary, each on a
    sandbox of its own under 50 req/s of synthetic traffic: failed requests side by side."""
+
+
+if __name__ == "__main__":  # `make help`
+    print(SUMMARY)

@@ -9,6 +9,7 @@ files are written; AWS is only read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,11 @@ def run(options: InitOptions, ctx: Context) -> Outcome:
             source=f"{options.cluster}/{options.service} ({td.family_revision})",
         ),
     }
+    overwrites = {path: path.exists() for path in files}
+    if not options.dry_run:
+        _write_all(files)
     for path, text in files.items():
-        overwrite = path.exists()
+        overwrite = overwrites[path]
         if options.dry_run:
             ctx.emit(
                 Event(
@@ -110,8 +114,6 @@ def run(options: InitOptions, ctx: Context) -> Outcome:
                 )
             )
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
         ctx.emit(
             Event(
                 "write",
@@ -148,3 +150,36 @@ def run(options: InitOptions, ctx: Context) -> Outcome:
         )
     )
     return Outcome(verdict=OK, exit_code=0, task_definition_arn=td.arn)
+
+
+def _write_all(files: dict[Path, str]) -> None:
+    """Write every file or none: each goes to a temporary file beside its target (creating
+    missing folders), and only when all are written are they renamed into place. On any
+    OSError the temporary files and the folders made for them are removed, and ConfigError
+    (exit 2) names the path that could not be written."""
+    made_dirs: list[Path] = []
+    staged: list[tuple[Path, Path]] = []
+    current = next(iter(files))
+    try:
+        for path, text in files.items():
+            current = path
+            for folder in reversed(path.parents):
+                if not folder.exists():
+                    folder.mkdir()
+                    made_dirs.append(folder)
+            tmp = path.with_name(f".{path.name}.rollout-init.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            staged.append((tmp, path))
+        for tmp, path in staged:
+            current = path
+            tmp.replace(path)
+    except OSError as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(made_dirs):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise ConfigError(
+            f"failed to init: cannot write {current}: {exc.strerror or exc}; nothing was written.",
+            hint="Pass --config with a path in a folder you can write to.",
+        ) from None

@@ -23,7 +23,7 @@ from rollout.events import Event
 from rollout.gateways.ecs import EcsGateway
 from rollout.gateways.logs import LogsGateway
 from rollout.model import LogEvent, Task
-from rollout.verbs._ops import finish, start
+from rollout.verbs._ops import finish, revision_of_family, start
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,12 @@ def run(options: LogsOptions, ctx: Context, *, interrupt: Interrupt | None = Non
     logs = LogsGateway(ctx.factory)
     svc = ecs.describe_service(cfg.cluster, cfg.service)
     current = svc.primary.task_definition if svc.primary is not None else svc.task_definition
-    revision_arn = (
-        f"{current.rsplit(':', 1)[0]}:{options.revision}" if options.revision is not None else None
-    )
-    td = ecs.describe_task_definition(revision_arn or current)
-    revision_arn = td.arn if revision_arn else None
+    if options.revision is not None:
+        td = revision_of_family(ecs, current, options.revision, "read logs")
+        revision_arn: str | None = td.arn
+    else:
+        td = ecs.describe_task_definition(current)
+        revision_arn = None
     task_id = options.task.rsplit("/", 1)[-1] if options.task else None
 
     def selection() -> Selection:

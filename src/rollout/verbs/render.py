@@ -107,6 +107,13 @@ def load_template(path: Path) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise ConfigError(f"failed to render: cannot read the template {path}: {exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"failed to render: the template {path} is not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start}).",
+            hint="A task-definition template is JSON, which is UTF-8: save it as UTF-8, or check "
+            "`template` in rollout.toml.",
+        ) from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

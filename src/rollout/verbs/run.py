@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rollout.context import Context
-from rollout.decisions import ledger
 from rollout.decisions.oneoff import run_verdict
 from rollout.engine.gateways import Gateways
 from rollout.engine.interrupt import Interrupt
@@ -22,6 +21,7 @@ from rollout.engine.oneoff import OneOffRequest, run_one_off
 from rollout.engine.outcome import Outcome
 from rollout.engine.session import Session
 from rollout.events import Level
+from rollout.verbs._ops import revision_of_family
 from rollout.verbs.deploy import engine_settings
 
 
@@ -60,7 +60,7 @@ def run(options: RunOptions, ctx: Context, *, interrupt: Interrupt | None = None
     current = svc.primary.task_definition if svc.primary is not None else svc.task_definition
     task_definition = current
     if options.revision is not None:
-        task_definition = f"{ledger.family_of(current)}:{options.revision}"
+        task_definition = revision_of_family(s.gw.ecs, current, options.revision, "run").arn
     result = run_one_off(
         s,
         OneOffRequest(

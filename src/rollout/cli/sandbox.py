@@ -1,4 +1,4 @@
-"""``rollout sandbox up|provision|alb|traffic``: parse flags, call rollout.sandbox."""
+"""``rollout sandbox up|build|provision|alb|traffic``: parse flags, call rollout.sandbox."""
 
 from __future__ import annotations
 
@@ -57,7 +57,21 @@ def up(
     port: int = typer.Option(
         4566, min=0, max=65535, help="Port to listen on, 0-65535 (0 picks a free one)."
     ),
-    speed: float = typer.Option(10.0, help="Simulated seconds per wall-clock second."),
+    speed: float | None = typer.Option(
+        None,
+        help="Simulated seconds per wall-clock second (default 10; the process runtime runs at 1).",
+    ),
+    runtime: str = typer.Option(
+        "simulated",
+        help="simulated (tasks are a model) or process (each task is a real process of an image "
+        "built with `rollout sandbox build`).",
+    ),
+    preset: str | None = typer.Option(
+        None, help="ECS timings: aws (calibrated, the default) or quick (ECS's own delays cut)."
+    ),
+    max_tasks: int = typer.Option(
+        8, "--max-tasks", help="Process runtime: task processes alive at once, at most."
+    ),
     faults: Annotated[
         Path | None,
         typer.Option(
@@ -93,9 +107,53 @@ def up(
                 region=region,
                 echo=_up_echo(fmt, quiet),
                 metrics_period=metrics_period,
+                runtime=runtime,
+                preset=preset,
+                max_tasks=max_tasks,
             )
         except RolloutError as exc:
             raise _fail(exc) from exc
+
+
+@sandbox_app.command("build")
+def build(
+    tag: str = typer.Option(..., "--tag", help="The image tag to push (e.g. v2 or sha-abc1234)."),
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source",
+            help="A directory laid out like backend/ (default: the working tree's backend/).",
+            file_okay=False,
+        ),
+    ] = None,
+    patch: Annotated[
+        Path | None,
+        typer.Option(
+            "--patch",
+            help="A unified diff (`git diff` from the repo root) to apply first.",
+            dir_okay=False,
+        ),
+    ] = None,
+    repository: str = typer.Option("voj-backend", help="The sandbox ECR repository."),
+    endpoint_url: str | None = typer.Option(
+        None, "--endpoint-url", help="The sandbox endpoint (default: $AWS_ENDPOINT_URL)."
+    ),
+) -> None:
+    """Build an image from source into the sandbox's ECR; print its digest-pinned reference."""
+    from rollout.sandbox import build_remote
+
+    try:
+        doc = build_remote(
+            endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+            tag=tag,
+            source=source,
+            patch_file=patch,
+            repository=repository,
+        )
+    except RolloutError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"# built {doc['tagged']} ({doc['files']} files), digest {doc['digest']}")
+    typer.echo(doc["image"])
 
 
 _ENDPOINT = typer.Option(
@@ -175,7 +233,6 @@ def provision(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Create the voj stack on a running `rollout sandbox up` and wait until it is steady.
-
 
     Safe to run again (after Ctrl-C too): it finishes what is missing, or reports the stack
     complete. -o json prints what was built as one JSON object (progress goes to stderr); -q

@@ -30,6 +30,7 @@ from rollout.decisions.target import (
 from rollout.decisions.verdict import Failed, Succeeded, SupersededBy, TimedOut
 from rollout.engine.ledger import load_ledger, tag
 from rollout.engine.lock import ServiceLock, actor, run_url
+from rollout.engine.logs import quote_failed_task_logs
 from rollout.engine.outcome import Outcome
 from rollout.engine.rollback import RollbackResult, roll_back
 from rollout.engine.session import Session
@@ -555,6 +556,11 @@ class DeployRun:
                     signal="verdict",
                     definitive=True,
                     reason=failure.reason,
+                )
+                quote_failed_task_logs(
+                    s,
+                    self.state.deployment_id,
+                    failure.signal.task_arn if failure.signal else None,
                 )
                 return RollBack(failure)
             case other:

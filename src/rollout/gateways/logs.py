@@ -119,3 +119,19 @@ class LogsGateway:
                 if exc.code == "ResourceNotFoundException":
                     return
                 raise
+
+    def last_lines(
+        self, group: str, stream: str, *, region: str | None = None, limit: int = 10
+    ) -> list[str]:
+        """The last ``limit`` messages of a log stream, oldest first ([] when it does not
+        exist)."""
+        try:
+            with aws_errors(f"read log stream {group} {stream}"):
+                resp = self._logs(region).get_log_events(
+                    logGroupName=group, logStreamName=stream, limit=limit, startFromHead=False
+                )
+        except AwsError as exc:
+            if exc.code == "ResourceNotFoundException":
+                return []
+            raise
+        return [str(e.get("message", "")) for e in resp.get("events", [])]

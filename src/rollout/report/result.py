@@ -62,6 +62,7 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
         "checks": [],
         "image_policy_override": None,
         "rollback": None,
+        "failed_task_logs": None,
         "events": [e.to_json() for e in evs],
     }
     started = False
@@ -115,6 +116,11 @@ def build_result(events: Iterable[Event]) -> dict[str, Any]:
                         "exit_codes": d.get("exit_codes"),
                     }
                 )
+            case "task.logs":
+                doc["failed_task_logs"] = {
+                    key: d.get(key)
+                    for key in ("task", "container", "log_group", "log_stream", "lines")
+                }
             case "signal":
                 doc["signals"].append({"at": e.at, **dict(d), "message": e.message})
             case "ecs.event":

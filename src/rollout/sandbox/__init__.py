@@ -117,6 +117,11 @@ class Sandbox:
     ``metrics_period`` is the sandbox setting for ALB metric resolution: 60 (AWS's) by default;
     ``DEMO_METRICS_PERIOD`` (10 s, high-resolution data) keeps alarm-driven demos short. Alarms
     are evaluated at every period boundary (see ``rollout.sandbox.observability``).
+    ``runtime="process"`` runs every task as a real process of an image built with
+    :meth:`build_image` (``rollout.sandbox.runtime.process``): the clock then runs at wall speed
+    (``speed`` must be None or 1), the HTTP endpoint is served at once (tasks reach AWS through
+    it), real ALB health checks run, and ``preset`` (``"quick"``) may shorten ECS's own delays.
+    ``max_tasks`` caps the task processes alive at once.
     """
 
     def __init__(
@@ -131,6 +136,10 @@ class Sandbox:
         route53_propagation: float = DEFAULT_PROPAGATION_DELAY,
         tick_interval: float = 0.05,
         metrics_period: int = DEFAULT_METRICS_PERIOD,
+        runtime: str = "simulated",
+        preset: str | None = None,
+        max_tasks: int = 8,
+        serve_on: tuple[str, int] = ("127.0.0.1", 0),
     ) -> None:
         if any(other.is_open for other in _OPEN):
             warnings.warn(
@@ -140,6 +149,27 @@ class Sandbox:
                 RuntimeWarning,
                 stacklevel=2,
             )
+        if runtime not in ("simulated", "process"):
+            raise ConfigError(
+                f"failed to start the sandbox: unknown runtime {runtime!r}.",
+                hint="Use --runtime simulated (the default) or --runtime process.",
+            )
+        if runtime == "process":
+            if (speed is not None and speed != 1) or isinstance(clock, VirtualClock):
+                raise ConfigError(
+                    "failed to start the sandbox: the process runtime runs at wall speed "
+                    f"(speed 1), got {speed if speed is not None else 'a virtual clock'}.",
+                    hint="Drop --speed; shorten ECS's own delays with --preset quick instead.",
+                )
+            clock = clock or RealtimeClock(speed=1.0)
+        if preset is not None:
+            from rollout.sandbox.ecs.timings import preset as timings_preset
+
+            try:
+                timings = timings_preset(preset)
+            except ValueError as exc:
+                raise ConfigError(f"failed to start the sandbox: {exc}.") from exc
+        self.preset = preset
         if clock is None:
             clock = VirtualClock() if speed is None else RealtimeClock(speed=speed)
         plan = FaultPlan.from_mapping(faults) if isinstance(faults, Mapping) else faults
@@ -155,16 +185,32 @@ class Sandbox:
             behaviour=behaviour,
             route53_propagation=route53_propagation,
             metrics_period=metrics_period,
+            runtime=runtime,
+            max_tasks=max_tasks,
         )
+        self.world.preset = preset
         self.app = FrontApp(self.world)
         self._server: EndpointServer | None = None
         self._ticker: Ticker | None = None
+        self._health: Any = None
         self._closed = False
         self.provisioned: ProvisionResult | None = None
+        _OPEN.add(self)
+        if runtime == "process":
+            from rollout.sandbox.dataplane.health import HealthChecker
+
+            try:
+                self.serve(*serve_on)
+            except OSError:
+                self.close()
+                raise
+            self._health = HealthChecker(
+                self.world.sim.elb, first_healthy=self.world.sim.behaviour.first_healthy
+            )
+            self._health.start()
         if isinstance(clock, RealtimeClock):
             self._ticker = Ticker(self.world, interval=tick_interval)
             self._ticker.start()
-        _OPEN.add(self)
 
     @property
     def is_open(self) -> bool:
@@ -179,6 +225,11 @@ class Sandbox:
     @property
     def account(self) -> str:
         return self.world.account
+
+    @property
+    def runtime(self) -> str:
+        """``"simulated"`` or ``"process"``."""
+        return self.world.runtime_name
 
     @property
     def clock(self) -> VirtualClock | RealtimeClock:
@@ -217,6 +268,7 @@ class Sandbox:
         if self._server is None:
             self._server = EndpointServer(self.app, host=host, port=port)
             self._server.start()
+            self.world.endpoint_url = self._server.url
         return self._server.url
 
     @property
@@ -234,6 +286,7 @@ class Sandbox:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            self.world.endpoint_url = None
 
     # -- the ALB data plane and metrics -----------------------------------------------------------
     def start_alb(self) -> Any:
@@ -357,7 +410,13 @@ class Sandbox:
         return services[0] if services else None
 
     def wait_steady(
-        self, cluster: str, service: str, *, revision: int | None = None, timeout: float = 1800.0
+        self,
+        cluster: str,
+        service: str,
+        *,
+        revision: int | None = None,
+        timeout: float = 1800.0,
+        step: float = 5.0,
     ) -> dict[str, Any]:
         """Advance until the service is steady (on ``revision`` if given); returns it."""
 
@@ -368,16 +427,38 @@ class Sandbox:
             ok, _ = steadiness(doc, revision)
             return doc if ok else None
 
-        return self.advance_until(check, timeout=timeout)
+        return self.advance_until(check, timeout=timeout, step=step)
+
+    # -- images --------------------------------------------------------------------------------
+    def build_image(
+        self,
+        tag: str,
+        *,
+        source: Path | None = None,
+        patch: str | None = None,
+        repository: str = "voj-backend",
+    ) -> Any:
+        """``rollout sandbox build``: snapshot ``source`` (default: the working tree's
+        ``backend/``), apply ``patch`` (a ``git diff`` from the repository root), and push it
+        to ``repository`` as ``tag``. Returns the :class:`~rollout.sandbox.images.BuiltImage`
+        (``digest``, ``rootfs``...). Raises ConfigError (nothing registered) when it fails."""
+        return self.world.build_image(tag, source=source, patch=patch, repository=repository)
 
     # -- voj -----------------------------------------------------------------------------------
     def provision_voj(self) -> ProvisionResult:
         """Create the voj stack (delivery's ``provision_voj``) and wait until the service runs
-        revision 1, steady. The result is also kept as :attr:`provisioned`."""
+        revision 1, steady. The result is also kept as :attr:`provisioned`.
+
+        With the process runtime the stack's images are built from the working tree's
+        ``backend/`` (:meth:`build_image`), so revision 1 runs real code."""
         from rollout.sandbox.provision import provision_voj
 
-        result = provision_voj(self.client_factory())
-        self.wait_steady(result.cluster, result.service, revision=1)
+        push = None
+        if self.runtime == "process":
+            push = lambda tag: self.build_image(tag).digest  # noqa: E731
+        result = provision_voj(self.client_factory(), push=push)
+        step = 0.25 if self.runtime == "process" else 5.0
+        self.wait_steady(result.cluster, result.service, revision=1, step=step)
         self.provisioned = result
         return result
 
@@ -400,11 +481,14 @@ class Sandbox:
         if self._closed:
             return
         self._closed = True
-        self.stop()
+        if self._health is not None:
+            self._health.close()
+            self._health = None
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
-        self.world.close()
+        self.world.close()  # stops the task processes (they may still log into the endpoint)
+        self.stop()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -431,22 +515,28 @@ def run_up(
     *,
     host: str = "127.0.0.1",
     port: int = 4566,
-    speed: float = 10.0,
+    speed: float | None = None,
     faults_file: Path | None = None,
     region: str = DEFAULT_REGION,
     echo: Callable[[str], None] = print,
     stop: Any = None,
     metrics_period: int = DEFAULT_METRICS_PERIOD,
+    runtime: str = "simulated",
+    preset: str | None = None,
+    max_tasks: int = 8,
 ) -> None:
     """Serve a real-time sandbox until SIGINT/SIGTERM (or ``stop``, a ``threading.Event``, is set).
 
     Prints the environment a client needs, then blocks, printing the local listener URL of each
     load balancer as it appears (``GET /_sandbox/albs`` lists them too). Cleans up on the way
-    out.
+    out (with the process runtime: every task process). ``speed`` defaults to 10 (simulated) or
+    1 (process, the only speed it runs at).
     """
     import signal
     import threading
 
+    if speed is None:
+        speed = 1.0 if runtime == "process" else 10.0
     if not math.isfinite(speed) or speed <= 0:
         raise ConfigError(
             f"failed to start the sandbox: --speed must be a number > 0, got {speed}.",
@@ -458,23 +548,52 @@ def run_up(
             f"failed to start the sandbox: --port must be 0-65535, got {port}.",
             hint="Pass a free port, or 0 to pick one.",
         )
+    if max_tasks < 1:
+        raise ConfigError(
+            f"failed to start the sandbox: --max-tasks must be >= 1, got {max_tasks}."
+        )
     plan = load_fault_file(faults_file) if faults_file is not None else None
     done: threading.Event = stop if stop is not None else threading.Event()
-    sandbox = Sandbox(region, speed=speed, faults=plan, metrics_period=metrics_period)
+    sandbox: Sandbox | None = None
     try:
-        try:
-            url = sandbox.serve(host, port)
-        except OSError as exc:
-            raise ConfigError(
-                f"failed to start the sandbox on {host}:{port}: {exc.strerror or exc}.",
-                hint="Stop whatever uses that port, or pass another --port (0 picks a free one).",
-            ) from exc
+        # the process runtime serves its endpoint at once (tasks reach AWS through it)
+        sandbox = Sandbox(
+            region,
+            speed=speed,
+            faults=plan,
+            metrics_period=metrics_period,
+            runtime=runtime,
+            preset=preset,
+            max_tasks=max_tasks,
+            serve_on=(host, port),
+        )
+        url = sandbox.serve(host, port)
+    except OSError as exc:
+        if sandbox is not None:
+            sandbox.close()
+        raise ConfigError(
+            f"failed to start the sandbox on {host}:{port}: {exc.strerror or exc}.",
+            hint="Stop whatever uses that port, or pass another --port (0 picks a free one).",
+        ) from exc
+    try:
         previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, lambda *_: done.set())
         try:
             echo(f"# rollout sandbox on {url} (region {region}, {speed:g}x real time)")
+            echo(
+                f"# runtime: {runtime}"
+                + (
+                    f" (task processes on 127.x.y.z loopback addresses, at most {max_tasks})"
+                    if runtime == "process"
+                    else ""
+                )
+            )
+            echo(
+                f"# ECS timings: {preset or 'aws'}"
+                + (" (ECS's own delays shortened for demos)" if preset == "quick" else "")
+            )
             if plan is not None and plan.rules:
                 echo(f"# fault plan: {len(plan.rules)} rule(s) from {faults_file}")
             echo("# export these in the shell that runs your AWS clients:")
@@ -558,6 +677,13 @@ def provision_remote(
     session.set_credentials(DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY)
     factory = ClientFactory(region=region, endpoint_url=endpoint_url, botocore_session=session)
     echo(f"provisioning voj on {endpoint_url} ({region})...")
+    push = None
+    if health.get("runtime") == "process":
+        echo("process runtime: building the stack's images from the working tree's backend/")
+
+        def push(tag: str) -> str:
+            return str(post_build(endpoint_url, tag=tag)["digest"])
+
     done: list[str] = []
 
     def progress(line: str) -> None:
@@ -565,7 +691,7 @@ def provision_remote(
         echo(f"  {line}")
 
     try:
-        result = provision_voj(factory, progress=progress)
+        result = provision_voj(factory, progress=progress, push=push)
     except KeyboardInterrupt:
         raise Interrupted(
             "provisioning interrupted: the sandbox keeps what was done "
@@ -575,7 +701,7 @@ def provision_remote(
         ) from None
     if result.complete_before:
         echo("voj was already provisioned on this sandbox: nothing to create.")
-    echo(f"waiting for {result.cluster}/{result.service} to be steady...")
+    echo(f"waiting for {result.cluster}/{result.service} to be steady on revision 1...")
     ecs = factory.client("ecs")
     wait_clock = clock or SystemClock()
     deadline = wait_clock.now() + timeout
@@ -606,6 +732,85 @@ def provision_remote(
     for line in describe_provision(result):
         echo(line)
     return result
+
+
+def post_build(
+    endpoint_url: str,
+    *,
+    tag: str,
+    source: Path | None = None,
+    patch: str | None = None,
+    repository: str = "voj-backend",
+) -> dict[str, Any]:
+    """Ask a running sandbox to build and push an image (``POST /_sandbox/images``)."""
+    import urllib.error
+    import urllib.request
+
+    from rollout.errors import AwsError
+
+    body = {"tag": tag, "repository": repository}
+    if source is not None:
+        body["source"] = str(source.resolve())
+    if patch is not None:
+        body["patch"] = patch
+    request = urllib.request.Request(  # noqa: S310 - the sandbox's own http endpoint
+        endpoint_url.rstrip("/") + "/_sandbox/images",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            doc: dict[str, Any] = json.loads(response.read())
+            return doc
+    except urllib.error.HTTPError as exc:
+        try:
+            error = json.loads(exc.read())
+        except ValueError:
+            error = {"error": f"HTTP {exc.code}"}
+        raise ConfigError(
+            str(error.get("error") or f"failed to build {tag}."), hint=error.get("hint") or None
+        ) from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise AwsError(
+            f"failed to reach the sandbox at {endpoint_url}: {exc}.",
+            hint="Start one with `rollout sandbox up` and use the AWS_ENDPOINT_URL it prints.",
+        ) from exc
+
+
+def build_remote(
+    endpoint_url: str | None,
+    *,
+    tag: str,
+    source: Path | None = None,
+    patch_file: Path | None = None,
+    repository: str = "voj-backend",
+) -> dict[str, Any]:
+    """``rollout sandbox build``: build ``source`` (patched with ``patch_file``) as ``tag`` in
+    the sandbox at ``endpoint_url``. Refuses anything that is not a sandbox endpoint."""
+    from rollout.errors import UsageError
+
+    if not endpoint_url:
+        raise UsageError(
+            "failed to build: no sandbox endpoint given.",
+            hint="Pass --endpoint-url or export the AWS_ENDPOINT_URL `rollout sandbox up` printed.",
+        )
+    patch = None
+    if patch_file is not None:
+        try:
+            patch = patch_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"failed to read the patch {patch_file}: {exc.strerror or exc}.",
+                hint="Write one with `git diff > change.patch` from the repository root.",
+            ) from exc
+    if source is not None and not source.is_dir():
+        raise ConfigError(
+            f"failed to build {tag}: --source {source} is not a directory.",
+            hint="Pass a directory laid out like the repository's backend/.",
+        )
+    _check_endpoint(endpoint_url)
+    return post_build(endpoint_url, tag=tag, source=source, patch=patch, repository=repository)
 
 
 def describe_provision(result: Any) -> list[str]:

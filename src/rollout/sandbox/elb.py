@@ -42,6 +42,8 @@ class _Target:
     port: int
     changes: list[HealthChange]
     draining_from: float | None = None
+    #: observed targets: called with each change the health checker reports
+    on_change: Callable[[HealthChange], None] | None = None
 
 
 class ElbOverlay:
@@ -71,12 +73,35 @@ class ElbOverlay:
         ip: str,
         port: int,
         changes: list[HealthChange],
+        *,
+        on_change: Callable[[HealthChange], None] | None = None,
     ) -> None:
-        """Register ``ip:port`` in moto's target group and remember its health timeline."""
+        """Register ``ip:port`` in moto's target group and remember its health timeline.
+
+        With ``on_change`` the target's health is *observed*: ``changes`` holds only what is
+        known now, and the health checker (:mod:`rollout.sandbox.dataplane.health`) appends
+        each change through :meth:`report`, which then calls ``on_change``.
+        """
         backend: ELBv2Backend = get_backend("elbv2")[account][region]
         backend.register_targets(tg_arn, [{"Id": ip, "Port": port}])
-        self._targets[(tg_arn, ip)] = _Target(ip, port, changes)
+        self._targets[(tg_arn, ip)] = _Target(ip, port, changes, on_change=on_change)
         _OWNERS[tg_arn] = self
+
+    def observed_targets(self) -> list[tuple[str, str, int, float]]:
+        """(target group ARN, ip, port, registered at) of the observed targets not draining."""
+        return [
+            (tg_arn, ip, target.port, target.changes[0].at)
+            for (tg_arn, ip), target in self._targets.items()
+            if target.on_change is not None and target.draining_from is None
+        ]
+
+    def report(self, tg_arn: str, ip: str, change: HealthChange) -> None:
+        """A health checker's new state for an observed target (caller holds :attr:`lock`)."""
+        target = self._targets.get((tg_arn, ip))
+        if target is None or target.on_change is None or target.draining_from is not None:
+            return
+        target.changes.append(change)
+        target.on_change(change)
 
     def start_draining(self, tg_arn: str, ip: str, at: float) -> None:
         """The target is `draining` from ``at`` (it stays registered in moto meanwhile)."""

@@ -1037,7 +1037,10 @@ _PROPERTY_PATCHES: dict[str, Callable[[_Provisioner, str, Mapping[str, Any]], No
 
 
 def _push_images(
-    p: _Provisioner, repository: str, tags: Sequence[str]
+    p: _Provisioner,
+    repository: str,
+    tags: Sequence[str],
+    push: Callable[[str], str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     ecr = p.client("ecr")
     uri = str(_repository(p, repository)["repositoryUri"])
@@ -1045,6 +1048,11 @@ def _push_images(
     digests: dict[str, str] = {}
     pushed = []
     for tag in tags:
+        images[tag] = f"{uri}:{tag}"
+        if push is not None:  # a real image (the process runtime builds it from source)
+            digests[tag] = push(tag)
+            pushed.append(tag)
+            continue
         try:
             image_id = ecr.put_image(
                 repositoryName=repository,
@@ -1059,7 +1067,6 @@ def _push_images(
             image_id = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])[
                 "imageDetails"
             ][0]
-        images[tag] = f"{uri}:{tag}"
         digests[tag] = str(image_id["imageDigest"])
     if len(pushed) < len(tags):
         p.reused.append("images")
@@ -1106,13 +1113,15 @@ def provision_voj(
     github_repo: str = "voj",
     parameters: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    push: Callable[[str], str] | None = None,
 ) -> ProvisionResult:
     """Create the voj stack from ``template`` through ``factory``'s clients (see module doc).
 
     Works the same in-process and over HTTP: only AWS API calls are made. The first of
     ``image_tags`` is the image of task-definition revision 1, which the service runs. Safe to
     run again on the same sandbox: it finishes what an earlier run left undone. ``progress``
-    gets one line per step, as it completes.
+    gets one line per step, as it completes. ``push(tag)`` (returning the digest) replaces the
+    placeholder images: the process runtime builds each tag from the working tree with it.
     """
     if not image_tags:
         raise ProvisionError("failed to provision voj: image_tags is empty.")
@@ -1151,7 +1160,7 @@ def provision_voj(
     p.progress("properties moto's CloudFormation ignores: applied")
 
     # 3. Images, then the remaining gaps (cluster, alarms, bucket policy, service).
-    images, digests = _push_images(p, REPOSITORY, image_tags)
+    images, digests = _push_images(p, REPOSITORY, image_tags, push)
     for logical_id in gap_order(gaps):
         if logical_id not in p.physical and p.created(logical_id):
             p.create_gap(logical_id)

@@ -342,6 +342,10 @@ class AdminApi:
     GET    /_sandbox/alb/<lb>/<path>    the canned ALB data plane (``rollout.sandbox.alb``)
     GET    /_sandbox/albs               the local ALB listeners: ``{"load_balancers": {name:
                                         url}, "listeners": [...]}`` (``rollout.sandbox.dataplane``)
+    POST   /_sandbox/images             ``rollout sandbox build``: ``{"tag": ..., "source":
+                                        "/abs/dir", "patch": "<git diff text>",
+                                        "repository": "voj-backend"}`` → ``{"digest", "image",
+                                        ...}``; 400 with ``error`` when it cannot be built
     ====== ============================ ====================================================
     """
 
@@ -382,6 +386,7 @@ class AdminApi:
             ("GET", "clock"): self._clock,
             ("GET", "albs"): self._albs,
             ("POST", "clock/advance"): self._advance,
+            ("POST", "images"): self._build_image,
         }
 
     def _clock_doc(self) -> dict[str, Any]:
@@ -397,7 +402,48 @@ class AdminApi:
 
     def _health(self, query: dict[str, str], body: bytes) -> Reply:
         return json_reply(
-            200, {"status": "ok", "region": self.world.region, "clock": self._clock_doc()}
+            200,
+            {
+                "status": "ok",
+                "region": self.world.region,
+                "runtime": self.world.runtime_name,
+                "preset": self.world.preset or "aws",
+                "clock": self._clock_doc(),
+            },
+        )
+
+    def _build_image(self, query: dict[str, str], body: bytes) -> Reply:
+        from pathlib import Path
+
+        from rollout.errors import RolloutError
+
+        doc = _json_object(body)
+        tag = str(doc.get("tag") or "")
+        if not tag:
+            raise ValueError("'tag' is required")
+        repository = str(doc.get("repository") or "voj-backend")
+        source = doc.get("source")
+        patch = doc.get("patch")
+        try:
+            built = self.world.build_image(
+                tag,
+                source=Path(str(source)) if source else None,
+                patch=str(patch) if patch is not None else None,
+                repository=repository,
+            )
+        except RolloutError as exc:
+            return json_reply(400, {"error": exc.message, "hint": exc.hint or ""})
+        registry = f"{self.world.account}.dkr.ecr.{self.world.region}.amazonaws.com"
+        return json_reply(
+            200,
+            {
+                "repository": repository,
+                "tag": tag,
+                "digest": built.digest,
+                "image": f"{registry}/{repository}@{built.digest}",
+                "tagged": f"{registry}/{repository}:{tag}",
+                "files": built.files,
+            },
         )
 
     def _calls(self, query: dict[str, str], body: bytes) -> Reply:

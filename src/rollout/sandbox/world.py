@@ -9,10 +9,13 @@ lock): every request the front app answers, and the real-time :class:`Ticker`.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from rollout.sandbox.clock import RealtimeClock, VirtualClock
@@ -124,15 +127,42 @@ class World:
         route53_propagation: float = DEFAULT_PROPAGATION_DELAY,
         account: str = ACCOUNT_ID,
         metrics_period: int = 60,
+        runtime: str = "simulated",
+        max_tasks: int = 8,
     ) -> None:
         self.region = region
         self.account = account
         self.clock = clock
+        self.runtime_name = runtime
+        #: the named timings preset (``sandbox up --preset``), for the banner and /_sandbox/health
+        self.preset: str | None = None
+        #: the HTTP endpoint's URL once served (task processes reach AWS through it)
+        self.endpoint_url: str | None = None
+        self._cache_dir: Path | None = None
+        self._images: Any = None
         reset_moto()
+        task_runtime: Any = None
+        if runtime == "process":
+            from rollout.sandbox.runtime.process import ProcessRuntime
+
+            task_runtime = ProcessRuntime(
+                images=self.images,
+                endpoint=self._endpoint,
+                clock_now=clock.now,
+                max_tasks=max_tasks,
+            )
+        elif runtime != "simulated":
+            raise ValueError(f"unknown runtime {runtime!r}: use simulated or process")
         self.sim: Any = (
             simulation_factory()
             if simulation_factory is not None
-            else _make_simulation(clock=clock, faults=faults, timings=timings, behaviour=behaviour)
+            else _make_simulation(
+                clock=clock,
+                faults=faults,
+                timings=timings,
+                behaviour=behaviour,
+                runtime=task_runtime,
+            )
         )
         self.lock: Any = self.sim.lock
         self.recorder = CallRecorder()
@@ -141,6 +171,44 @@ class World:
         self.observability = _make_observability(self, metrics_period)
         #: The local ALB listeners, once started (``Sandbox.start_alb``).
         self.alb: Any = None
+
+    @property
+    def cache_dir(self) -> Path:
+        """The sandbox's own scratch directory (image snapshots); removed by :meth:`close`."""
+        if self._cache_dir is None:
+            self._cache_dir = Path(tempfile.mkdtemp(prefix="rollout-sandbox-"))
+            self._cache_dir.chmod(0o755)
+        return self._cache_dir
+
+    @property
+    def images(self) -> Any:
+        """The :class:`~rollout.sandbox.images.ImageStore` of images built for this sandbox."""
+        if self._images is None:
+            from rollout.sandbox.images import ImageStore
+
+            self._images = ImageStore(self.cache_dir)
+        return self._images
+
+    def build_image(
+        self, tag: str, *, source: Path | None = None, patch: str | None = None, repository: str
+    ) -> Any:
+        """Build an image from source and push it to ``repository`` (see
+        :mod:`rollout.sandbox.images`); returns the ``BuiltImage``."""
+        from rollout.sandbox.images import register_in_ecr
+
+        built = self.images.build(tag=tag, source=source, patch=patch)
+        with self.lock:
+            register_in_ecr(
+                built, account=self.account, region=self.region, repository=repository, tag=tag
+            )
+        return built
+
+    def _endpoint(self) -> str:
+        if self.endpoint_url is None:
+            from rollout.sandbox.runtime import StartFailure
+
+            raise StartFailure("sandbox: the endpoint is not served; tasks could not reach AWS")
+        return self.endpoint_url
 
     @property
     def virtual(self) -> bool:
@@ -172,6 +240,8 @@ class World:
         uninstall = getattr(self.sim, "close", None)
         if callable(uninstall):
             uninstall()
+        if self._cache_dir is not None:
+            shutil.rmtree(self._cache_dir, ignore_errors=True)
 
 
 def _make_observability(world: World, period: int) -> Any:
@@ -192,11 +262,15 @@ def _make_observability(world: World, period: int) -> Any:
     return obs
 
 
-def _make_simulation(*, clock: SandboxClock, faults: Any, timings: Any, behaviour: Any) -> Any:
+def _make_simulation(
+    *, clock: SandboxClock, faults: Any, timings: Any, behaviour: Any, runtime: Any
+) -> Any:
     from rollout.sandbox.ecs.simulation import EcsSimulation
 
     # The simulation serves every region and account it is asked about (dispatch names them).
-    return EcsSimulation(clock, faults=faults, timings=timings, behaviour=behaviour)
+    return EcsSimulation(
+        clock, faults=faults, timings=timings, behaviour=behaviour, runtime=runtime
+    )
 
 
 class Ticker:

@@ -47,6 +47,13 @@ from rollout.sandbox.ecs.timings import Behaviour, Timings
 from rollout.sandbox.elb import ElbOverlay
 from rollout.sandbox.errors import ApiError
 from rollout.sandbox.faults import FaultPlan
+from rollout.sandbox.runtime import (
+    ContainerSpec,
+    Runtime,
+    StartFailure,
+    TaskSpec,
+)
+from rollout.sandbox.runtime.simulated import SimulatedRuntime
 
 MS = 0.001
 
@@ -77,6 +84,7 @@ class EcsSimulation:
         timings: Timings | None = None,
         behaviour: Behaviour | None = None,
         seed: int = 0,
+        runtime: Runtime | None = None,
     ) -> None:
         self.clock = clock
         self.faults = faults if faults is not None else FaultPlan()
@@ -92,6 +100,13 @@ class EcsSimulation:
         self._pending_registrations: dict[tuple[str, str], list[TaskRecord]] = {}
         self.elb = ElbOverlay(self.lock, clock.now)
         self.elb.set_sync(lambda: self.run_until(self.clock.now()))
+        self.runtime: Runtime = runtime or SimulatedRuntime(sigterm_exit=self.timings.sigterm_exit)
+        self.runtime.attach(
+            lock=self.lock,
+            now=lambda: self.now,
+            scheduler=self,
+            catch_up=lambda: self.run_until(self.clock.now()),
+        )
 
     # ------------------------------------------------------------------ engine
 
@@ -822,8 +837,13 @@ class EcsSimulation:
         ]
         subnet = subnets[rs.ip_counter % len(subnets)]
         rs.ip_counter += 1
-        n = rs.ip_counter
-        ip = f"10.0.{(n // 250) % 250 + 1}.{n % 250 + 4}"
+        ports = [
+            int(pm.get("containerPort", 0))
+            for cdef in body.get("containerDefinitions", [])
+            for pm in cdef.get("portMappings", []) or []
+            if pm.get("containerPort")
+        ]
+        ip = self.runtime.address(rs.ip_counter, ports)
         task = TaskRecord(
             arn=rs.arn(f"task/{cluster_name}/{task_id}"),
             id=task_id,
@@ -931,6 +951,11 @@ class EcsSimulation:
     def _to_running(self, rs: RegionState, task: TaskRecord) -> None:
         if not task.live:
             return
+        try:
+            readiness = self.runtime.start(self._task_spec(rs, task), _TaskEvents(self, rs, task))
+        except StartFailure as failure:
+            self.fail_to_start(rs, task, failure.reason)
+            return
         task.started_at = self.now
         for container in task.containers:
             container.last_status = "RUNNING"
@@ -941,9 +966,10 @@ class EcsSimulation:
             deployment.ever_running = True
             deployment.consecutive_start_failures = 0
             deployment.updated_at = self.now
-        ready_at: float | None = (
-            None if task.faults.never_healthy else self.now + task.faults.healthy_after
-        )
+        # predicted (simulated runtime): health timelines computed now from `ready_at`;
+        # observed: they start unknown and grow with the health checks' answers
+        observed = not readiness.predicted
+        ready_at = readiness.ready_at
         # container health checks (§4.1): checks every `interval` after start; UNHEALTHY after
         # startPeriod + retries × interval without a pass.
         checks = [c.health_check for c in task.containers if c.essential and c.health_check]
@@ -952,8 +978,10 @@ class EcsSimulation:
             interval = float(hc.get("interval", 30))
             retries = int(hc.get("retries", 3))
             start_period = float(hc.get("startPeriod", 0))
-            task.container_health = self._container_health(
-                self.now, interval, retries, start_period, ready_at
+            task.container_health = (
+                [HealthChange(self.now, "UNKNOWN", None, None)]
+                if observed
+                else self._container_health(self.now, interval, retries, start_period, ready_at)
             )
             for change in task.container_health[1:]:
                 self.schedule(
@@ -966,7 +994,7 @@ class EcsSimulation:
                 tg_arn = lb.get("targetGroupArn")
                 if not tg_arn:
                     continue
-                binding = self._register_target(rs, task, tg_arn, lb, ready_at)
+                binding = self._register_target(rs, task, tg_arn, lb, ready_at, observed=observed)
                 if binding is not None:
                     by_group.append(binding)
             task.targets = by_group
@@ -980,10 +1008,60 @@ class EcsSimulation:
                 self.now + self.timings.healthy_without_checks,
                 lambda: self._health_changed(rs, task, "running", None),
             )
-        if task.faults.crash_after is not None:
-            self.schedule(self.now + task.faults.crash_after, lambda: self._crash(rs, task))
         if service is not None:
             self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
+
+    def _task_spec(self, rs: RegionState, task: TaskRecord) -> TaskSpec:
+        """What the runtime needs to run ``task`` (task definition + overrides)."""
+        td = api.find_task_definition(rs, task.task_definition_arn)
+        overrides = {o.get("name"): o for o in (task.overrides.get("containerOverrides") or [])}
+        containers = []
+        for cdef, record in zip(
+            td.body.get("containerDefinitions", []), task.containers, strict=False
+        ):
+            override = overrides.get(cdef["name"], {})
+            environment = {
+                str(e.get("name")): str(e.get("value", ""))
+                for e in [*cdef.get("environment", []), *override.get("environment", [])]
+            }
+            command = override.get("command") or cdef.get("command")
+            containers.append(
+                ContainerSpec(
+                    name=cdef["name"],
+                    image=record.image,
+                    image_digest=record.image_digest,
+                    essential=record.essential,
+                    command=tuple(command) if command else None,
+                    entry_point=tuple(cdef["entryPoint"]) if cdef.get("entryPoint") else None,
+                    environment=environment,
+                    secrets=tuple(
+                        (str(x.get("name")), str(x.get("valueFrom")))
+                        for x in cdef.get("secrets", []) or []
+                    ),
+                    ports=tuple(
+                        int(pm["containerPort"])
+                        for pm in cdef.get("portMappings", []) or []
+                        if pm.get("containerPort")
+                    ),
+                    health_check=cdef.get("healthCheck") or None,
+                    stop_timeout=float(cdef.get("stopTimeout", self.timings.stop_timeout)),
+                    log_configuration=cdef.get("logConfiguration") or None,
+                    user=cdef.get("user"),
+                    working_directory=cdef.get("workingDirectory"),
+                )
+            )
+        return TaskSpec(
+            task_id=task.id,
+            task_arn=task.arn,
+            cluster=task.cluster,
+            family=task.family,
+            revision=task.revision,
+            account=rs.account,
+            region=rs.region,
+            ip=task.ip,
+            containers=tuple(containers),
+            faults=task.faults,
+        )
 
     def _flush_registrations(self, rs: RegionState, service: ServiceRecord) -> None:
         for (name, tg_arn), tasks in list(self._pending_registrations.items()):
@@ -1025,6 +1103,8 @@ class EcsSimulation:
         tg_arn: str,
         lb: dict[str, Any],
         ready_at: float | None,
+        *,
+        observed: bool = False,
     ) -> TargetBinding | None:
         group = self.elb.target_group(rs.account, rs.region, tg_arn)
         if group is None:
@@ -1037,25 +1117,46 @@ class EcsSimulation:
             "Target.ResponseCodeMismatch",
             f"Health checks failed with these codes: [{task.faults.health_status_code}]",
         )
-        if self._port_mismatch(rs, task, group, lb, port):
+        if not observed and self._port_mismatch(rs, task, group, lb, port):
             ready_at = None
             reason = self.behaviour.port_mismatch_reason
             description = (
                 "Request timed out" if reason == "Target.Timeout" else "Health checks failed"
             )
-        changes = target_health_changes(
-            registered_at=self.now,
-            interval=interval,
-            healthy_threshold=healthy_threshold,
-            unhealthy_threshold=unhealthy_threshold,
-            ready_at=ready_at,
-            failure_reason=reason,
-            failure_description=description,
-            registration_seconds=self.timings.elb_registration,
-            first_healthy=self.behaviour.first_healthy,
+        changes = (
+            [
+                HealthChange(
+                    self.now,
+                    "initial",
+                    "Elb.RegistrationInProgress",
+                    "Target registration is in progress",
+                )
+            ]
+            if observed
+            else target_health_changes(
+                registered_at=self.now,
+                interval=interval,
+                healthy_threshold=healthy_threshold,
+                unhealthy_threshold=unhealthy_threshold,
+                ready_at=ready_at,
+                failure_reason=reason,
+                failure_description=description,
+                registration_seconds=self.timings.elb_registration,
+                first_healthy=self.behaviour.first_healthy,
+            )
         )
-        self.elb.register(rs.account, rs.region, tg_arn, task.ip, port, changes)
         binding = TargetBinding(tg_arn, str(lb.get("containerName", "")), port, self.now, changes)
+        self.elb.register(
+            rs.account,
+            rs.region,
+            tg_arn,
+            task.ip,
+            port,
+            changes,
+            on_change=partial(self._health_changed, rs, task, "target", binding=binding)
+            if observed
+            else None,
+        )
         for change in changes[1:]:
             self.schedule(
                 change.at,
@@ -1181,11 +1282,43 @@ class EcsSimulation:
         self.count_failure(rs, service, task)
         self.request_pass(rs, service, self.now + self.timings.scheduler_reaction)
 
-    def _crash(self, rs: RegionState, task: TaskRecord) -> None:
-        if not task.live or task.last_status != "RUNNING":
+    def task_exited(self, rs: RegionState, task: TaskRecord, exit_code: int) -> None:
+        """The runtime says the task's essential container exited with ``exit_code``."""
+        if task.exited or task.last_status == "STOPPED":
             return
+        task.exited = True
         essential = next((c for c in task.containers if c.essential), task.containers[0])
-        essential.exit_code = task.faults.exit_code
+        essential.exit_code = exit_code
+        if task.last_status == "STOPPING":
+            self._finish_exit(rs, task)
+        elif task.live and task.last_status == "RUNNING":
+            self._crash(rs, task, exit_code)
+        else:
+            # exited while draining (DEACTIVATING): it stops when the drain ends, at once
+            essential.last_status = "STOPPED"
+
+    def container_health_reported(self, rs: RegionState, task: TaskRecord, status: str) -> None:
+        """The runtime's container health check answer (observed readiness)."""
+        if task.container_health is None or task.last_status != "RUNNING" or not task.live:
+            return
+        if task.container_health[-1].state == status:
+            return
+        change = HealthChange(self.now, status, None, None)
+        task.container_health.append(change)
+        self._health_changed(rs, task, "container", change)
+
+    def _finish_exit(self, rs: RegionState, task: TaskRecord) -> None:
+        task.execution_stopped_at = self.now
+        for container in task.containers:
+            if container.exit_code is None:
+                container.exit_code = 0
+            container.last_status = "STOPPED"
+        self.set_task_state(task, "DEPROVISIONING")
+        self.schedule(self.now + self.timings.deprovisioning, lambda: self._stopped(rs, task))
+
+    def _crash(self, rs: RegionState, task: TaskRecord, exit_code: int) -> None:
+        essential = next((c for c in task.containers if c.essential), task.containers[0])
+        essential.exit_code = exit_code
         essential.last_status = "STOPPED"
         task.desired_status = "STOPPED"
         task.stop_code = "EssentialContainerExited"
@@ -1337,23 +1470,17 @@ class EcsSimulation:
         if task.last_status in ("STOPPING", "DEPROVISIONING", "STOPPED"):
             return
         self.set_task_state(task, "STOPPING")
+        if task.exited:
+            # the container is gone already; the agent still spends STOPPING on the task (the
+            # calibrated crash-loop timings of §2.1 include it)
+            self.schedule(self.now + self.timings.sigterm_exit, lambda: self._finish_exit(rs, task))
+            return
         td = api.find_task_definition(rs, task.task_definition_arn)
         timeouts = [
             float(c.get("stopTimeout", self.timings.stop_timeout))
             for c in td.body.get("containerDefinitions", [])
         ]
-        exit_after = min(self.timings.sigterm_exit, max(timeouts or [self.timings.stop_timeout]))
-
-        def exited() -> None:
-            task.execution_stopped_at = self.now
-            for container in task.containers:
-                if container.last_status != "STOPPED":
-                    container.last_status = "STOPPED"
-                    container.exit_code = 0
-            self.set_task_state(task, "DEPROVISIONING")
-            self.schedule(self.now + self.timings.deprovisioning, lambda: self._stopped(rs, task))
-
-        self.schedule(self.now + exit_after, exited)
+        self.runtime.stop(task.id, timeout=max(timeouts or [self.timings.stop_timeout]))
 
     def _stopped(self, rs: RegionState, task: TaskRecord) -> None:
         if task.last_status == "STOPPED":
@@ -1380,7 +1507,9 @@ class EcsSimulation:
         rs.tasks.pop(task.arn, None)
 
     def close(self) -> None:
-        """Stop answering target health for this simulation's targets (moto's own then)."""
+        """Stop the runtime's tasks; stop answering target health for this simulation's
+        targets (moto's own then)."""
+        self.runtime.close()
         self.elb.close()
 
     # ------------------------------------------------------------------ data plane view
@@ -1436,3 +1565,19 @@ class EcsSimulation:
                     return task.faults.status_code
                 return 200
             return None
+
+
+class _TaskEvents:
+    """The control plane's side of :class:`rollout.sandbox.runtime.TaskEvents` for one task."""
+
+    def __init__(self, sim: EcsSimulation, rs: RegionState, task: TaskRecord) -> None:
+        self._sim, self._rs, self._task = sim, rs, task
+
+    def exited(self, exit_code: int) -> None:
+        self._sim.task_exited(self._rs, self._task, exit_code)
+
+    def container_health(self, status: str) -> None:
+        self._sim.container_health_reported(self._rs, self._task, status)
+
+    def failed_to_start(self, reason: str) -> None:
+        self._sim.fail_to_start(self._rs, self._task, reason)

@@ -116,6 +116,8 @@ class TaskRecord:
     #: A stage-2 failure to add to failedTasks when the task reaches STOPPED
     #: (``Behaviour.stage2_failure_counted == "stopped"``).
     failure_pending: bool = False
+    #: The runtime reported the essential container's exit.
+    exited: bool = False
 
     @property
     def live(self) -> bool:

@@ -98,6 +98,37 @@ class Timings:
         )
 
 
+#: Named control-plane timings for ``rollout sandbox up --preset`` (the process runtime runs at
+#: wall speed; these shorten only ECS's own delays, never the application's or the ALB's).
+PRESET_NAMES: tuple[str, ...] = ("aws", "quick")
+
+
+def preset(name: str) -> Timings:
+    """``aws``: the calibrated defaults (≈30 s from start to RUNNING); ``quick``: ECS's own
+    delays (scheduler pass, provisioning, image pull, ENI detach, replacement) cut to 1-5 s
+    for demos; failures of bad images and secrets after 10 and 5 s."""
+    if name == "aws":
+        return Timings()
+    if name == "quick":
+        return Timings(
+            deployment_start_delay=2.0,
+            scheduler_reaction=1.0,
+            provisioning=1.0,
+            pending=1.0,
+            activating=0.5,
+            pull_failure=10.0,
+            secrets_failure=5.0,
+            replacement_delay=5.0,
+            deregistration_start=0.5,
+            deprovisioning=1.0,
+            healthy_without_checks=10.0,
+            elb_registration=1.0,
+            throttle_base=30.0,
+            alarm_poll=10.0,
+        )
+    raise ValueError(f"unknown timings preset {name!r}: use one of {', '.join(PRESET_NAMES)}")
+
+
 @dataclass(frozen=True)
 class Behaviour:
     """Switches for the places the reference marks CONFLICT or UNVERIFIED."""

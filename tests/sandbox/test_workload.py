@@ -93,6 +93,7 @@ class Traffic:
         self._thread.join(timeout=30)
 
 
+@pytest.mark.timeout(180)  # the module's sandbox is provisioned in this test's time
 def test_a_task_answers_through_the_listener_with_its_image_tag(sb: Sandbox) -> None:
     """Through the ALB listener (round robin over both healthy tasks), /version is the image tag
     the task was started from; the listener forwards the Host header the app checks."""
@@ -106,6 +107,7 @@ def test_a_task_answers_through_the_listener_with_its_image_tag(sb: Sandbox) -> 
     assert wrong_host.status_code == 400  # the app's own TrustedHost check saw the Host header
 
 
+@pytest.mark.timeout(240)
 def test_a_good_deploy_under_traffic_fails_no_request(sb: Sandbox) -> None:
     """`rollout deploy` of a good image while 20 req/s go through the listener: the new tasks
     turn healthy, the old ones drain and stop (SIGTERM, gunicorn's graceful shutdown), and not
@@ -165,11 +167,16 @@ def _register_revision(sb: Sandbox, image: str) -> str:
     return arn
 
 
+@pytest.mark.timeout(300)
 def test_a_release_serving_500s_trips_the_alarm_and_ecs_rolls_back(sb: Sandbox) -> None:
     """An image patched (a real `git diff`) to answer 500 on every other /books: under traffic
-    HTTPCode_Target_5XX_Count rises for the target group, voj-prod-target-5xx goes to ALARM,
-    and ECS (UpdateService alone, the breaker-only path) fails the deployment on it and rolls
-    back to the revision before."""
+    HTTPCode_Target_5XX_Count rises for the target group, voj-prod-target-5xx (AWS's 60 s
+    period) goes to ALARM, and ECS (UpdateService alone, the breaker-only path) fails the
+    deployment on it and rolls back to the revision before.
+
+    The UpdateService sets a 2-minute bake (``bakeTimeInMinutes``, ecs-behaviour §2.2): ECS
+    watches deployment alarms only while the deployment is IN_PROGRESS, and without a bake the
+    sandbox completes it once the old tasks are drained, before a 60 s period can close."""
     result = sb.provisioned
     assert result is not None
     ecs = sb.client_factory().client("ecs")
@@ -183,7 +190,14 @@ def test_a_release_serving_500s_trips_the_alarm_and_ecs_rolls_back(sb: Sandbox) 
     lb_dim = next(d["Value"] for d in alarm["Dimensions"] if d["Name"] == "LoadBalancer")
     started = sb.clock.now()
     with Traffic(_url(sb)) as traffic:
-        ecs.update_service(cluster=result.cluster, service=result.service, taskDefinition=bad_td)
+        config = dict(before["services"][0]["deploymentConfiguration"])
+        config["bakeTimeInMinutes"] = 2
+        ecs.update_service(
+            cluster=result.cluster,
+            service=result.service,
+            taskDefinition=bad_td,
+            deploymentConfiguration=config,
+        )
         deadline = time.monotonic() + 200
         rolled_back = None
         while time.monotonic() < deadline and rolled_back is None:

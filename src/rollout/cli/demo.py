@@ -1,4 +1,4 @@
-"""``rollout demo``: a good release and two bad ones on the embedded sandbox (``make demo``)."""
+"""``rollout demo``: a good release and bad ones on the embedded sandbox (``make demo``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ from rollout.verbs.demo_story import ACTS, SUMMARY
 from . import app
 from ._common import OutputOpt, QuietOpt, VerboseOpt, verbosity, without_user_aws_config
 
-HELP = f"The demo: {SUMMARY}.\n\n\b\n{ACTS}\n\nEverything runs in-process on a virtual clock."
+HELP = (
+    f"The demo: {SUMMARY}.\n\n\b\n{ACTS}\n\nActs 1-7 run in-process on a virtual clock; act 8 runs "
+    "real task processes at wall speed (about a minute)."
+)
 
 
 @app.command("demo", help=HELP, short_help=SUMMARY[0].upper() + SUMMARY[1:] + ".")
@@ -33,6 +36,13 @@ def demo_cmd(
             help="Replay the bad releases the breaker-only way for the restore comparison.",
         ),
     ] = True,
+    workload: Annotated[
+        bool,
+        typer.Option(
+            "--workload/--no-workload",
+            help="Act 8: real task processes serving a bad release to real requests, counted.",
+        ),
+    ] = True,
     config: Annotated[
         Path, typer.Option("--config", help="The rollout.toml whose prod environment to use.")
     ] = Path("rollout.toml"),
@@ -41,10 +51,12 @@ def demo_cmd(
     verbose: VerboseOpt = 0,
 ) -> None:
     with without_user_aws_config():
-        _demo(pace, compare, config, output, verbosity(quiet, verbose))
+        _demo(pace, compare, workload, config, output, verbosity(quiet, verbose))
 
 
-def _demo(pace: float, compare: bool, config: Path, output: str, level: int) -> None:
+def _demo(
+    pace: float, compare: bool, workload: bool, config: Path, output: str, level: int
+) -> None:
     # Imported here: the demo needs the sandbox (moto), which production installs lack and
     # which every other command should not pay for.
     from rollout.verbs import demo
@@ -64,7 +76,7 @@ def _demo(pace: float, compare: bool, config: Path, output: str, level: int) -> 
             config_path=config,
             environ=environ,
         )
-        code = demo.run(demo.DemoOptions(pace=pace, compare=compare), ctx).exit_code
+        code = demo.run(demo.DemoOptions(pace=pace, compare=compare, workload=workload), ctx).exit_code
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code

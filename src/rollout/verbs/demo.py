@@ -102,6 +102,8 @@ class DemoOptions:
     pace: float = 0.5
     #: Replay the bad releases through the breaker-only path for the comparison.
     compare: bool = True
+    #: Act 8: the real service (process runtime) serving a bad release to real requests.
+    workload: bool = True
 
 
 @dataclass(frozen=True)
@@ -618,37 +620,48 @@ def run(options: DemoOptions, ctx: Context) -> Outcome:
             f"{stage.prov.family}:1 behind {stage.prov.load_balancer_name}",
         )
         measured = story(stage, ctx.emit, pace=pace, compare=options.compare)
-        data = summary_data(measured)
-        data["wall_seconds"] = round(time.perf_counter() - wall, 1)
-        ctx.emit(Event("demo.summary", stage.sb.clock.now(), "what happened", data=data))
-        wrong = [
-            f"{m.release}: {m.verdict} (expected {EXPECTED[m.release]})"
-            for m in measured
-            if m.path == "rollout" and EXPECTED.get(m.release, m.verdict) != m.verdict
-        ]
-        verdict, code = ("UNEXPECTED", 1) if wrong else ("OK", 0)
-        reason = "; ".join(wrong) or "every release got the verdict the story expects"
         now = stage.sb.clock.now()
-        ctx.emit(
-            Event(
-                "verdict",
-                now,
-                f"demo {verdict}: {reason}",
-                level="error" if wrong else "success",
-                data={"verdict": verdict, "exit_code": code, "reason": reason},
-            )
+        started_at = stage.started_at
+    data = summary_data(measured)
+    wrong = [
+        f"{m.release}: {m.verdict} (expected {EXPECTED[m.release]})"
+        for m in measured
+        if m.path == "rollout" and EXPECTED.get(m.release, m.verdict) != m.verdict
+    ]
+    if options.workload:
+        # after the first sandbox closed: moto's state is process-global, one sandbox at a time
+        pace()
+        from rollout.verbs import demo_workload
+
+        real = demo_workload.act(config_path, ctx.emit, base_environ=base_environ())
+        if real is not None:
+            data["workload"] = real.to_json()
+            if real.verdict != "FAILED_ROLLED_BACK":
+                wrong.append(f"{real.release}: {real.verdict} (expected FAILED_ROLLED_BACK)")
+    data["wall_seconds"] = round(time.perf_counter() - wall, 1)
+    ctx.emit(Event("demo.summary", now, "what happened", data=data))
+    verdict, code = ("UNEXPECTED", 1) if wrong else ("OK", 0)
+    reason = "; ".join(wrong) or "every release got the verdict the story expects"
+    ctx.emit(
+        Event(
+            "verdict",
+            now,
+            f"demo {verdict}: {reason}",
+            level="error" if wrong else "success",
+            data={"verdict": verdict, "exit_code": code, "reason": reason},
         )
-        ctx.emit(
-            Event(
-                "run.finished",
-                now,
-                f"demo finished in {time.perf_counter() - wall:.1f}s wall",
-                level="debug",
-                data={
-                    "verdict": verdict,
-                    "exit_code": code,
-                    "seconds": round(now - stage.started_at, 3),
-                },
-            )
+    )
+    ctx.emit(
+        Event(
+            "run.finished",
+            now,
+            f"demo finished in {time.perf_counter() - wall:.1f}s wall",
+            level="debug",
+            data={
+                "verdict": verdict,
+                "exit_code": code,
+                "seconds": round(now - started_at, 3),
+            },
         )
+    )
     return Outcome(verdict=verdict, exit_code=code, reason=reason)

@@ -132,7 +132,7 @@ def test_a_good_deploy_under_traffic_fails_no_request(sb: Sandbox) -> None:
     result = traffic.result
     assert result is not None
     assert result.requests > 100
-    assert (result.failed, result.failures) == (0, {k: 0 for k in result.failures}), result
+    assert (result.failed, result.failures) == (0, dict.fromkeys(result.failures, 0)), result
     answer = httpx.get(f"{_url(sb)}/version", headers={"Host": HOST}, timeout=10)
     assert answer.json()["version"] == "good-2"
 
@@ -142,9 +142,7 @@ def _register_revision(sb: Sandbox, image: str) -> str:
     assert result is not None
     ecs = sb.client_factory().client("ecs")
     service = ecs.describe_services(cluster=result.cluster, services=[result.service])
-    current = ecs.describe_task_definition(
-        taskDefinition=service["services"][0]["taskDefinition"]
-    )
+    current = ecs.describe_task_definition(taskDefinition=service["services"][0]["taskDefinition"])
     td: dict[str, Any] = current["taskDefinition"]
     containers = [dict(c) for c in td["containerDefinitions"]]
     for c in containers:

@@ -76,7 +76,9 @@ def _demo(
             config_path=config,
             environ=environ,
         )
-        code = demo.run(demo.DemoOptions(pace=pace, compare=compare, workload=workload), ctx).exit_code
+        code = demo.run(
+            demo.DemoOptions(pace=pace, compare=compare, workload=workload), ctx
+        ).exit_code
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code

@@ -183,3 +183,32 @@ def test_restore_verified_table(service: object, healthy: int, ok: bool) -> None
 
     assert isinstance(service, Service)
     assert restored(RestoreObservation(service, td(1), healthy)) is ok
+
+
+ALARM_ROLLING_BACK = svc(
+    dep("ecs-svc/1", 1, state="IN_PROGRESS", created=0),
+    dep(
+        OURS,
+        2,
+        status="ACTIVE",
+        state="FAILED",
+        running=2,
+        created=100,
+        reason="ECS deployment alarm(s) in ALARM state: voj-prod-target-5xx.",
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("service", "says"),
+    [
+        (ALARM_ROLLING_BACK, "ECS failed the deployment (ECS deployment alarm(s) in ALARM state"),
+        (BREAKER_ROLLING_BACK, "ECS's circuit breaker failed the deployment"),
+    ],
+)
+def test_ecs_rollback_names_its_cause(service: object, says: str) -> None:
+    """When ECS rolls back on a deployment alarm the verdict says the alarm, not the breaker."""
+    got = judge(replace(BASE, service=service), POLICY)
+    assert isinstance(got, Failed)
+    assert got.reason.startswith(says), got.reason
+    assert got.ecs_rolling_back

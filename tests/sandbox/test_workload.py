@@ -206,7 +206,22 @@ def test_a_release_serving_500s_trips_the_alarm_and_ecs_rolls_back(sb: Sandbox) 
             primary = next(d for d in svc["deployments"] if d["status"] == "PRIMARY")
             if events and primary["taskDefinition"] == old_td:
                 rolled_back = svc
-    assert rolled_back is not None, "ECS did not roll back on the alarm within 200 s"
+    if rolled_back is None:  # say what ECS and the alarms were doing
+        svc = ecs.describe_services(cluster=result.cluster, services=[result.service])
+        alarms = cw.describe_alarms()["MetricAlarms"]
+        pytest.fail(
+            "ECS did not roll back on the alarm within 200 s: "
+            + json.dumps(
+                {
+                    "deployments": svc["services"][0]["deployments"],
+                    "events": [e["message"] for e in svc["services"][0]["events"][:8]],
+                    "alarms": {a["AlarmName"]: a["StateValue"] for a in alarms},
+                    "changes": sb.observability.changes,
+                    "failures": traffic.result.failures if traffic.result else None,
+                },
+                default=str,
+            )
+        )
     assert traffic.result is not None
     assert traffic.result.failures.get("target_5xx", 0) > 10, traffic.result.failures
     stats = cw.get_metric_statistics(
@@ -222,11 +237,10 @@ def test_a_release_serving_500s_trips_the_alarm_and_ecs_rolls_back(sb: Sandbox) 
         Statistics=["Sum"],
     )
     assert sum(p["Sum"] for p in stats["Datapoints"]) >= 10, stats["Datapoints"]
-    history = cw.describe_alarm_history(
-        AlarmName="voj-prod-target-5xx", HistoryItemType="StateUpdate"
-    )["AlarmHistoryItems"]
-    assert any("to ALARM" in h["HistorySummary"] for h in history), history
-    assert any(d["rolloutState"] == "FAILED" for d in rolled_back["deployments"]) or any(
-        "rolling back" in e["message"] or "rolled back" in e["message"]
-        for e in rolled_back["events"]
-    )
+    # the alarm went to ALARM (moto has no DescribeAlarmHistory: the evaluator's own record)
+    assert any(
+        name == "voj-prod-target-5xx" and state == "ALARM"
+        for _, name, state in sb.observability.changes
+    ), sb.observability.changes
+    failed = [d for d in rolled_back["deployments"] if d["taskDefinition"] == bad_td]
+    assert all(d["rolloutState"] == "FAILED" for d in failed), failed

@@ -633,8 +633,11 @@ def run(options: DemoOptions, ctx: Context) -> Outcome:
         pace()
         from rollout.verbs import demo_workload
 
-        real = demo_workload.act(config_path, ctx.emit, base_environ=base_environ())
+        real = demo_workload.act(
+            config_path, ctx.emit, base_environ=base_environ(), continue_at=now
+        )
         if real is not None:
+            now += real.wall_seconds  # its events continued the timeline at wall speed
             data["workload"] = real.to_json()
             if real.verdict != "FAILED_ROLLED_BACK":
                 wrong.append(f"{real.release}: {real.verdict} (expected FAILED_ROLLED_BACK)")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ ALARM = "voj-prod-target-5xx"
 BAKE_SECONDS = 30
 #: Bounds: the traffic never runs longer than this (wall seconds), whatever happens.
 TRAFFIC_LIMIT = 150.0
+#: Wall seconds to wait after the verdict for traffic to be restored, at most.
+RESTORE_WAIT = 40.0
 #: Phases of :func:`measure.failures_by_phase`, in the order the demo prints them.
 PHASES = ("before", "until_restored", "after_restored", "zero_healthy")
 
@@ -142,19 +144,31 @@ class _Traffic:
 
 
 def act(
-    config_path: Path, emit: EventSink, *, base_environ: dict[str, str]
+    config_path: Path,
+    report: EventSink,
+    *,
+    base_environ: dict[str, str],
+    continue_at: float = 0.0,
 ) -> WorkloadMeasured | None:
-    """Act 8 (see the module docstring); None when there is no ``backend/`` to build from."""
+    """Act 8 (see the module docstring); None when there is no ``backend/`` to build from.
+
+    Its events go to ``report`` with their times moved to continue from ``continue_at`` (where
+    the acts before, on the virtual clock, ended), one wall second per second."""
     from rollout.verbs.demo import Stage, template_of
 
     wall = time.perf_counter()
     if not available():
-        _say(emit, 0.0, "Act 8 skipped: no backend/ source here to build real images from")
+        _say(report, continue_at, "Act 8 skipped: no backend/ source to build real images from")
         return None
     with (
         tempfile.TemporaryDirectory(prefix="rollout-demo-") as tmp,
         Sandbox(runtime="process", preset="quick", metrics_period=DEMO_METRICS_PERIOD) as sb,
     ):
+        origin = sb.clock.now()
+
+        def emit(event: Event) -> None:
+            report(replace(event, at=event.at - origin + continue_at))
+
         _say(
             emit,
             sb.clock.now(),
@@ -199,11 +213,19 @@ def act(
             outcome = deploy.run(
                 deploy.DeployOptions(image=image, env="prod"), stage.factory_context(tee, environ)
             )
-            time.sleep(2.0)  # and a few seconds after the verdict
+            # rollout's verdict comes once revision 1 is healthy again; the bad tasks still
+            # drain: count on until traffic is restored (measure.restore), then a little more
+            update = measure.first_update_call(sb.calls("ecs"), t0)
+            deadline = time.monotonic() + RESTORE_WAIT
+            while update is not None and time.monotonic() < deadline:
+                moment = measure.restore(sb, prov.cluster, prov.service, update)
+                if moment is None or moment.restored_at is not None:
+                    break
+                time.sleep(0.5)
+            time.sleep(3.0)
         finally:
             traffic.stop.set()
             traffic.thread.join(timeout=30)
-        update = measure.first_update_call(sb.calls("ecs"), t0)
         verdict_at = next((e.at for e in events if e.kind == "verdict"), sb.clock.now())
         moment = (
             measure.restore(sb, prov.cluster, prov.service, update) if update is not None else None

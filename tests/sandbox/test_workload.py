@@ -179,6 +179,8 @@ def test_a_release_serving_500s_trips_the_alarm_and_ecs_rolls_back(sb: Sandbox) 
     assert result is not None
     ecs = sb.client_factory().client("ecs")
     cw = sb.client_factory().client("cloudwatch")
+    # ECS rolls back to the last COMPLETED deployment: let the one before finish completing
+    sb.wait_steady(result.cluster, result.service, timeout=120, step=0.5)
     before = ecs.describe_services(cluster=result.cluster, services=[result.service])
     old_td = before["services"][0]["taskDefinition"]
     sb.build_image("books-500", patch=patch_text("books-500"))

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-from sandbox_process import ROLLOUT
 
 from rollout.sandbox.patches import patch_path
+from sandbox_process import ROLLOUT
 
 pytestmark = pytest.mark.slow
 
@@ -134,7 +134,8 @@ def test_the_rehearsal_walkthrough(tmp_path: Path) -> None:
         bad = _run(
             ["sandbox", "build", "--tag", "v3", "--patch", patch_path("books-500")], env
         ).splitlines()[-1]
-        assert "@sha256:" in good and "@sha256:" in bad
+        assert "@sha256:" in good
+        assert "@sha256:" in bad
 
         traffic = _traffic(env, 150)
         running.append(traffic)
@@ -143,7 +144,8 @@ def test_the_rehearsal_walkthrough(tmp_path: Path) -> None:
         time.sleep(2)
         calm = _summary(traffic)
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-        assert calm["failed"] == 0 and int(str(calm["requests"])) > 100, calm
+        assert calm["failed"] == 0, calm
+        assert int(str(calm["requests"])) > 100, calm
 
         traffic = _traffic(env, 150)
         running.append(traffic)
@@ -154,7 +156,8 @@ def test_the_rehearsal_walkthrough(tmp_path: Path) -> None:
         assert deploy.returncode == 20, deploy.stdout + deploy.stderr
         assert json.loads(deploy.stdout)["verdict"] == "FAILED_ROLLED_BACK"
         failures = storm["failures"]
-        assert isinstance(failures, dict) and failures["target_5xx"] > 0, storm
+        assert isinstance(failures, dict), storm
+        assert failures["target_5xx"] > 0, storm
     finally:
         for proc in running:
             if proc.poll() is None:

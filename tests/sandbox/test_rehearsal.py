@@ -125,7 +125,7 @@ def test_the_rehearsal_walkthrough(tmp_path: Path) -> None:
             **exports,
             "ROLLOUT_SMOKE_URL": "",
             "ROLLOUT_TRAFFIC": "off",
-            "ROLLOUT_BAKE__SECONDS": "20",
+            "ROLLOUT_BAKE__SECONDS": "90",
         }
         _run(["sandbox", "provision"], env, timeout=300)
         alb = _run(["sandbox", "alb", "voj-prod"], env).strip()
@@ -158,6 +158,16 @@ def test_the_rehearsal_walkthrough(tmp_path: Path) -> None:
         failures = storm["failures"]
         assert isinstance(failures, dict), storm
         assert failures["target_5xx"] > 0, storm
+        logs = subprocess.run(
+            [str(Path(ROLLOUT).parent / "aws"), "logs", "filter-log-events"]
+            + ["--log-group-name", "/ecs/voj-backend-prod", "--limit", "20", "--output", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert json.loads(logs.stdout)["events"], logs.stdout
     finally:
         for proc in running:
             if proc.poll() is None:

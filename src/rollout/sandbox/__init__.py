@@ -11,6 +11,11 @@ with ELBv2 target health and Route 53 change status layered on top. See ``docs/s
     sb.calls("ecs", "UpdateService"); sb.timeline("breaker")
     sb.close()
 
+    # tasks as real processes of images built from source (wall-speed clock, HTTP served):
+    with Sandbox(runtime="process", preset="quick") as sb:
+        sb.provision_voj()                                   # revision 1 = the working tree
+        sb.build_image("v2", patch=diff_text)                # then `rollout deploy` it
+
 moto's state is process-global, so a process holds one open sandbox at a time: creating a
 ``Sandbox`` resets every moto backend.
 """

@@ -21,6 +21,9 @@ What is simulated (references are to ``shared/reference/ecs-behaviour.md``):
   CannotPullContainerError; ``secrets`` missing from SSM or Secrets Manager →
   ResourceInitializationError; a container port that differs from the target group's port →
   ``Target.Timeout``. Application faults come from :class:`rollout.sandbox.faults.FaultPlan`.
+- Tasks are handed to a runtime (:mod:`rollout.sandbox.runtime`): the simulated one predicts
+  their behaviour from the fault plan; the process one runs them as real processes and reports
+  exits and health checks back. The model never knows which.
 - The circuit breaker (both stages, threshold clamp(ceil(0.5 × N), 3, 200), reset on a healthy
   task, rollback to the last COMPLETED deployment reusing its id, stall without one), the
   service throttle, and CloudWatch alarm detection (moto's alarm states, polled) with bake time.

@@ -159,8 +159,11 @@ def test_the_rehearsal_walkthrough(tmp_path: Path) -> None:
         assert isinstance(failures, dict), storm
         assert failures["target_5xx"] > 0, storm
         logs = subprocess.run(
-            [str(Path(ROLLOUT).parent / "aws"), "logs", "filter-log-events"]
-            + ["--log-group-name", "/ecs/voj-backend-prod", "--limit", "20", "--output", "json"],
+            [
+                str(Path(ROLLOUT).parent / "aws"),
+                *("logs", "filter-log-events", "--log-group-name", "/ecs/voj-backend-prod"),
+                *("--limit", "20", "--output", "json"),
+            ],
             env=env,
             capture_output=True,
             text=True,

@@ -115,6 +115,11 @@ def up(
             raise _fail(exc) from exc
 
 
+_ENDPOINT = typer.Option(
+    None, "--endpoint-url", help="The sandbox endpoint (default: $AWS_ENDPOINT_URL)."
+)
+
+
 @sandbox_app.command("build")
 def build(
     tag: str = typer.Option(..., "--tag", help="The image tag to push (e.g. v2 or sha-abc1234)."),
@@ -135,13 +140,16 @@ def build(
         ),
     ] = None,
     repository: str = typer.Option("voj-backend", help="The sandbox ECR repository."),
-    endpoint_url: str | None = typer.Option(
-        None, "--endpoint-url", help="The sandbox endpoint (default: $AWS_ENDPOINT_URL)."
-    ),
+    endpoint_url: str | None = _ENDPOINT,
+    output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Build an image from source into the sandbox's ECR; print its digest-pinned reference."""
+    """Build an image from source into the sandbox's ECR; print its digest-pinned reference
+    (-o json: the whole build document; -q: only the reference)."""
     from rollout.sandbox import build_remote
 
+    fmt = check_output(output, "build the image")
     try:
         doc = build_remote(
             endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
@@ -152,13 +160,12 @@ def build(
         )
     except RolloutError as exc:
         raise _fail(exc) from exc
-    typer.echo(f"# built {doc['tagged']} ({doc['files']} files), digest {doc['digest']}")
+    if fmt == "json":
+        typer.echo(json.dumps(doc))
+        return
+    if not quiet:
+        typer.echo(f"# built {doc['tagged']} ({doc['files']} files), digest {doc['digest']}")
     typer.echo(doc["image"])
-
-
-_ENDPOINT = typer.Option(
-    None, "--endpoint-url", help="The sandbox endpoint (default: $AWS_ENDPOINT_URL)."
-)
 
 
 @sandbox_app.command("alb")

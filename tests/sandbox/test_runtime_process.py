@@ -70,7 +70,7 @@ def _log_messages(sb: Sandbox, task_id: str) -> list[str]:
             "logs",
             "filter-log-events",
             "--log-group-name",
-            "/ecs/voj-backend",
+            "/ecs/voj-backend-prod",
             "--log-stream-name-prefix",
             f"api/api/{task_id}",
             "--output",
@@ -129,7 +129,7 @@ def test_crash_at_import_stops_like_aws_and_deploy_rolls_back(sb: Sandbox) -> No
     assert doc["verdict"] == "FAILED_ROLLED_BACK"
     assert "exit code 1" in doc["reason"] or "circuit breaker" in doc["reason"]
     quoted = doc["failed_task_logs"]  # the verdict quotes the failed task's last lines
-    assert quoted["log_group"] == "/ecs/voj-backend"
+    assert quoted["log_group"] == "/ecs/voj-backend-prod"
     assert any("boom at import" in line for line in quoted["lines"]), quoted
     crashed = [t for t in _tasks(sb, "STOPPED") if t.get("stopCode") == "EssentialContainerExited"]
     assert crashed, "no task stopped with EssentialContainerExited"

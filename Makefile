@@ -55,4 +55,4 @@ demo: sync-runtime
 	$(UVCMD) run --frozen --no-sync rollout demo
 
 bench: sync
-	$(RUN) python bench/backend.py && $(RUN) python bench/restore.py && $(RUN) python bench/sim_cost.py && $(RUN) python bench/runtime.py
+	$(RUN) python bench/backend.py && $(RUN) python bench/restore.py && $(RUN) python bench/sim_cost.py && $(RUN) python bench/runtime.py && $(RUN) python bench/alb.py && $(RUN) python bench/workload.py && $(RUN) python bench/progressive.py

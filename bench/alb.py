@@ -3,18 +3,23 @@
     uv run --frozen python bench/alb.py            # print the section
     uv run --frozen python bench/alb.py --write    # also update docs/benchmarks.md
 
-A trivial aiohttp target app (``/health`` answers a small JSON body) runs in its own process on
-127.0.0.2; it is registered as an ``ip`` target of an ALB in an in-process sandbox (real-time
-clock and ticker, as under ``rollout sandbox up``) whose listener (:class:`AlbProxy`) runs in
-this process. A client process then measures, alternating direct and through the listener:
+The target (``--target``):
+
+- ``voj`` (the default): a real voj task of the process runtime: an in-process sandbox with
+  ``runtime="process"`` provisions voj (images built from ``backend/``) and scales it to one
+  task, a gunicorn/voj process group on its own 127.x address, healthy in the target group;
+- ``trivial``: a trivial aiohttp app (``/health`` answers a small JSON body) in its own process
+  on 127.0.0.2, registered as an ``ip`` target of an ALB in an in-process sandbox (real-time
+  clock and ticker, as under ``rollout sandbox up``): the listener's own cost, isolated.
+
+The listener (:class:`AlbProxy`) runs in this process. A client process then measures,
+alternating direct and through the listener:
 
 1. latency: sequential ``GET /health`` on one kept-alive connection; the added p50 is the
    difference of the two medians (target <= 1 ms);
 2. throughput: ``GET /health`` from 16 kept-alive connections for a burst; the ratio through
    the ALB / direct over all bursts (target >= 0.5).
 
-The voj process runtime (real task processes) is not merged yet, so the target is this trivial
-app, not gunicorn/voj: the figures isolate the listener's own cost.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "benchmarks.md"
 HEADING = "## ALB listener"
 TARGET_IP = "127.0.0.2"
+VOJ_HOST = "api.voj.example.com"  # the stack's ALLOWED_HOSTS
 
 
 # -- the target process ------------------------------------------------------------------------
@@ -56,12 +62,13 @@ def target_main(ip: str) -> None:
 
 
 # -- the client process ------------------------------------------------------------------------
-async def _latency(url: str, n: int) -> list[float]:
+async def _latency(url: str, n: int, host: str) -> list[float]:
     import aiohttp
 
     out = []
     connector = aiohttp.TCPConnector(limit=1)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    headers = {"Host": host} if host else None
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         for _ in range(50):  # warm-up
             async with session.get(url) as r:
                 await r.read()
@@ -73,12 +80,13 @@ async def _latency(url: str, n: int) -> list[float]:
     return out
 
 
-async def _throughput(url: str, seconds: float, connections: int) -> float:
+async def _throughput(url: str, seconds: float, connections: int, host: str) -> float:
     import aiohttp
 
     count = 0
     connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    headers = {"Host": host} if host else None
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
 
         async def worker(deadline: float) -> None:
             nonlocal count
@@ -96,16 +104,16 @@ async def _throughput(url: str, seconds: float, connections: int) -> float:
         return count / (time.perf_counter() - started)
 
 
-def client_main(mode: str, url: str, amount: float) -> None:
+def client_main(mode: str, url: str, amount: float, host: str) -> None:
     if mode == "latency":
-        print(json.dumps(asyncio.run(_latency(url, int(amount)))))
+        print(json.dumps(asyncio.run(_latency(url, int(amount), host))))
     else:
-        print(json.dumps(asyncio.run(_throughput(url, amount, 16))))
+        print(json.dumps(asyncio.run(_throughput(url, amount, 16, host))))
 
 
-def _client(mode: str, url: str, amount: float) -> Any:
+def _client(mode: str, url: str, amount: float, host: str = "") -> Any:
     out = subprocess.run(
-        [sys.executable, __file__, "--client", mode, url, str(amount)],
+        [sys.executable, __file__, "--client", mode, url, str(amount), host],
         capture_output=True,
         text=True,
         timeout=120,
@@ -115,7 +123,71 @@ def _client(mode: str, url: str, amount: float) -> Any:
 
 
 # -- orchestration -----------------------------------------------------------------------------
+def _rounds(
+    direct: str, via: str, host: str, rounds: int, requests: int, seconds: float
+) -> dict[str, Any]:
+    lat_direct: list[float] = []
+    lat_alb: list[float] = []
+    rps_direct: list[float] = []
+    rps_alb: list[float] = []
+    cpu_per_request: list[float] = []
+    for i in range(rounds):
+        order = [(direct, lat_direct), (via, lat_alb)]
+        for url, sink in order if i % 2 == 0 else reversed(order):
+            sink.extend(_client("latency", url, requests, host))
+        order2 = [(direct, rps_direct), (via, rps_alb)]
+        for url, rsink in order2 if i % 2 == 0 else reversed(order2):
+            cpu0 = time.process_time()
+            rate = _client("throughput", url, seconds, host)
+            rsink.append(rate)
+            if url == via:  # this process's CPU (listener + sandbox) per request
+                cpu_per_request.append((time.process_time() - cpu0) / (rate * seconds))
+    return {
+        "rounds": rounds,
+        "requests": requests,
+        "seconds": seconds,
+        "p50_direct": statistics.median(lat_direct),
+        "p50_alb": statistics.median(lat_alb),
+        "p99_direct": statistics.quantiles(lat_direct, n=100)[98],
+        "p99_alb": statistics.quantiles(lat_alb, n=100)[98],
+        "rps_direct": statistics.mean(rps_direct),
+        "rps_alb": statistics.mean(rps_alb),
+        "ratios": [a / d for a, d in zip(rps_alb, rps_direct, strict=True)],
+        "cpu_ms": statistics.median(cpu_per_request) * 1000,
+        "load": os.getloadavg(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def measure_voj(rounds: int, requests: int, seconds: float) -> dict[str, Any]:
+    """One real voj task (process runtime), directly and through the listener."""
+    sys.path.insert(0, str(REPO / "src"))
+    from rollout.sandbox import Sandbox
+
+    with Sandbox(runtime="process", preset="quick") as sb:
+        prov = sb.provision_voj()
+        factory = sb.client_factory()
+        ecs, elb = factory.client("ecs"), factory.client("elbv2")
+        ecs.update_service(cluster=prov.cluster, service=prov.service, desiredCount=1)
+
+        def one_target() -> str | None:
+            docs = elb.describe_target_health(TargetGroupArn=prov.target_group_arns[0])
+            targets = docs["TargetHealthDescriptions"]
+            if len(targets) == 1 and targets[0]["TargetHealth"]["State"] == "healthy":
+                return f"{targets[0]['Target']['Id']}:{targets[0]['Target']['Port']}"
+            return None
+
+        address = sb.advance_until(one_target, timeout=180, step=0.5)
+        alb = sb.alb_url(prov.load_balancer_name)
+        m = _rounds(
+            f"http://{address}/health", f"{alb}/health", VOJ_HOST, rounds, requests, seconds
+        )
+    return {**m, "target": "voj"}
+
+
 def measure(rounds: int, requests: int, seconds: float) -> dict[str, Any]:
+    """The trivial aiohttp target, directly and through the listener."""
     sys.path.insert(0, str(REPO / "src"))
     from rollout.sandbox import Sandbox
 
@@ -148,42 +220,11 @@ def measure(rounds: int, requests: int, seconds: float) -> dict[str, Any]:
             elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": TARGET_IP, "Port": port}])
             alb = sb.alb_url("bench")
             direct = f"http://{TARGET_IP}:{port}/health"
-            via = f"{alb}/health"
-            lat_direct: list[float] = []
-            lat_alb: list[float] = []
-            rps_direct: list[float] = []
-            rps_alb: list[float] = []
-            cpu_per_request: list[float] = []
-            for i in range(rounds):
-                order = [(direct, lat_direct), (via, lat_alb)]
-                for url, sink in order if i % 2 == 0 else reversed(order):
-                    sink.extend(_client("latency", url, requests))
-                order2 = [(direct, rps_direct), (via, rps_alb)]
-                for url, rsink in order2 if i % 2 == 0 else reversed(order2):
-                    cpu0 = time.process_time()
-                    rate = _client("throughput", url, seconds)
-                    rsink.append(rate)
-                    if url == via:  # this process's CPU (listener + sandbox) per request
-                        cpu_per_request.append((time.process_time() - cpu0) / (rate * seconds))
+            m = _rounds(direct, f"{alb}/health", "", rounds, requests, seconds)
     finally:
         target.terminate()
         target.wait(timeout=10)
-    return {
-        "rounds": rounds,
-        "requests": requests,
-        "seconds": seconds,
-        "p50_direct": statistics.median(lat_direct),
-        "p50_alb": statistics.median(lat_alb),
-        "p99_direct": statistics.quantiles(lat_direct, n=100)[98],
-        "p99_alb": statistics.quantiles(lat_alb, n=100)[98],
-        "rps_direct": statistics.mean(rps_direct),
-        "rps_alb": statistics.mean(rps_alb),
-        "ratios": [a / d for a, d in zip(rps_alb, rps_direct, strict=True)],
-        "cpu_ms": statistics.median(cpu_per_request) * 1000,
-        "load": os.getloadavg(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-    }
+    return {**m, "target": "trivial"}
 
 
 def section(m: dict[str, Any]) -> str:
@@ -213,19 +254,38 @@ def section(m: dict[str, Any]) -> str:
             "",
             f"{m['rounds']} alternating rounds of {m['requests']} sequential requests and one "
             f"{m['seconds']:g} s throughput burst per path; per-round throughput ratios: {ratios}.",
-            "The target is a trivial aiohttp app in its own process on 127.0.0.2 (the voj process",
-            "runtime is not merged yet), registered as an `ip` target; the listener runs in the",
-            "sandbox's process (real-time clock and ticker, metrics recorded per request) and",
-            "looks up rules and target health in moto at each request; the client is a third",
-            "process. On 2 cores the ALB path has three busy processes against two for the",
-            "direct path, so the throughput ratio includes that CPU contention, and swings with",
-            "the load of the shared machine (see the per-round ratios); the CPU row does not.",
+            *_target_text(m["target"]),
             "",
             "Reproduce: `uv run --frozen python bench/alb.py` (add `--write` to update this "
             "section).",
             "",
         ]
     )
+
+
+def _target_text(target: str) -> list[str]:
+    if target == "voj":
+        return [
+            "The target is one real voj task of the process runtime (`--target voj`: gunicorn",
+            "with voj's 2 uvicorn workers on its own 127.x address, built from `backend/`; the",
+            "service scaled to 1 task so both paths reach the same process), asked with the",
+            "stack's Host header. The listener runs in the sandbox's process (metrics recorded",
+            "per request, rules and target health looked up in moto at each request, the",
+            "process runtime's health checks and log shipping beside it); the client is a third",
+            "process. On 2 cores the ALB path has more busy processes than the direct one, so",
+            "the throughput ratio includes that CPU contention and swings with the load of the",
+            "shared machine (see the per-round ratios); the CPU row does not.",
+            "`--target trivial` measures the listener against a trivial aiohttp app instead.",
+        ]
+    return [
+        "The target is a trivial aiohttp app in its own process on 127.0.0.2 (`--target",
+        "trivial`), registered as an `ip` target; the listener runs in the sandbox's process",
+        "(real-time clock and ticker, metrics recorded per request) and looks up rules and",
+        "target health in moto at each request; the client is a third process. On 2 cores",
+        "the ALB path has three busy processes against two for the direct path, so the",
+        "throughput ratio includes that CPU contention, and swings with the load of the shared",
+        "machine (see the per-round ratios); the CPU row does not.",
+    ]
 
 
 def write_section(text: str, doc: Path = DOC) -> None:
@@ -248,15 +308,17 @@ def main(argv: list[str] | None = None) -> int:
         target_main(args[1])
         return 0
     if args[:1] == ["--client"]:
-        client_main(args[1], args[2], float(args[3]))
+        client_main(args[1], args[2], float(args[3]), args[4] if len(args) > 4 else "")
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--target", choices=("voj", "trivial"), default="voj")
     parsed = parser.parse_args(args)
-    text = section(measure(parsed.rounds, parsed.requests, parsed.seconds))
+    run = measure_voj if parsed.target == "voj" else measure
+    text = section(run(parsed.rounds, parsed.requests, parsed.seconds))
     print(text)
     if parsed.write:
         write_section(text)

@@ -250,3 +250,32 @@ def test_timeout_says_what_it_was_waiting_on(obs: Observation, needle: str) -> N
     got = judge(obs, POLICY)
     assert isinstance(got, TimedOut)
     assert needle in got.waiting_on
+
+
+ALARM_ROLLING_BACK = svc(
+    dep("ecs-svc/1", 1, state="IN_PROGRESS", created=0),
+    dep(
+        OURS,
+        2,
+        status="ACTIVE",
+        state="FAILED",
+        running=2,
+        created=100,
+        reason="ECS deployment alarm(s) in ALARM state: voj-prod-target-5xx.",
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("service", "says"),
+    [
+        (ALARM_ROLLING_BACK, "ECS failed the deployment (ECS deployment alarm(s) in ALARM state"),
+        (BREAKER_ROLLING_BACK, "ECS's circuit breaker failed the deployment"),
+    ],
+)
+def test_ecs_rollback_names_its_cause(service: object, says: str) -> None:
+    """When ECS rolls back on a deployment alarm the verdict says the alarm, not the breaker."""
+    got = judge(replace(BASE, service=service), POLICY)
+    assert isinstance(got, Failed)
+    assert got.reason.startswith(says), got.reason
+    assert got.ecs_rolling_back

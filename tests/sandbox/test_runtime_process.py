@@ -1,7 +1,7 @@
 """The process runtime end to end: voj tasks as real processes of images built from source.
 
-The ALB listener (the data plane's proxy) is another piece of work; until it is merged these
-tests call each task directly on its own loopback address, which is what the listener targets.
+These tests call each task directly on its own loopback address, which is what the ALB
+listener targets; requests through the listener are in ``test_workload.py``.
 """
 
 from __future__ import annotations

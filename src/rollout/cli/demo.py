@@ -1,4 +1,4 @@
-"""``rollout demo``: a good release and two bad ones on the embedded sandbox (``make demo``)."""
+"""``rollout demo``: a good release and bad ones on the embedded sandbox (``make demo``)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,10 @@ from ._common import (
     without_user_aws_config,
 )
 
-HELP = f"The demo: {SUMMARY}.\n\n\b\n{ACTS}\n\nEverything runs in-process on a virtual clock."
+HELP = (
+    f"The demo: {SUMMARY}.\n\n\b\n{ACTS}\n\nActs 1-7 run in-process on a virtual clock; act 8 runs "
+    "real task processes at wall speed (about a minute)."
+)
 
 
 @app.command("demo", help=HELP, short_help=SUMMARY[0].upper() + SUMMARY[1:] + ".")
@@ -58,6 +61,13 @@ def demo_cmd(
             help="Act 8: one bad release rolling vs canary, failed requests side by side.",
         ),
     ] = True,
+    workload: Annotated[
+        bool,
+        typer.Option(
+            "--workload/--no-workload",
+            help="Act 9: real task processes serving a bad release to real requests, counted.",
+        ),
+    ] = True,
     config: Annotated[
         Path, typer.Option("--config", help="The rollout.toml whose prod environment to use.")
     ] = Path("rollout.toml"),
@@ -70,7 +80,9 @@ def demo_cmd(
             # from the first moment: loading the sandbox takes seconds, and Ctrl-C or SIGTERM
             # then must stop the demo with its exit code too, not kill it silently
             with _signals_interrupt():
-                _demo(pace, compare, progressive, config, output, verbosity(quiet, verbose))
+                _demo(
+                    pace, compare, progressive, workload, config, output, verbosity(quiet, verbose)
+                )
         except KeyboardInterrupt:
             typer.echo(
                 "error: demo interrupted before it started: nothing was created. Run "
@@ -81,7 +93,13 @@ def demo_cmd(
 
 
 def _demo(
-    pace: float, compare: bool, progressive: bool, config: Path, output: str, level: int
+    pace: float,
+    compare: bool,
+    progressive: bool,
+    workload: bool,
+    config: Path,
+    output: str,
+    level: int,
 ) -> None:
     # Imported here: the demo needs the sandbox (moto), which production installs lack and
     # which every other command should not pay for.
@@ -103,7 +121,10 @@ def _demo(
             environ=environ,
         )
         code = demo.run(
-            demo.DemoOptions(pace=pace, compare=compare, progressive=progressive), ctx
+            demo.DemoOptions(
+                pace=pace, compare=compare, progressive=progressive, workload=workload
+            ),
+            ctx,
         ).exit_code
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -15,6 +15,7 @@ from rollout.cli import app
 from rollout.errors import RolloutError
 
 from ._common import (
+    AT_LEAST_ONE,
     SECONDS,
     OutputOpt,
     QuietOpt,
@@ -78,7 +79,10 @@ def up(
         None, help="ECS timings: aws (calibrated, the default) or quick (ECS's own delays cut)."
     ),
     max_tasks: int = typer.Option(
-        8, "--max-tasks", help="Process runtime: task processes alive at once, at most."
+        8,
+        "--max-tasks",
+        help="Process runtime: task processes alive at once, at most.",
+        callback=bounded("--max-tasks", AT_LEAST_ONE),
     ),
     faults: Annotated[
         Path | None,
@@ -126,6 +130,54 @@ def up(
 _ENDPOINT = typer.Option(
     None, "--endpoint-url", help="The sandbox endpoint (default: $AWS_ENDPOINT_URL)."
 )
+
+
+@sandbox_app.command("build")
+def build(
+    tag: str = typer.Option(..., "--tag", help="The image tag to push (e.g. v2 or sha-abc1234)."),
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source",
+            help="A directory laid out like backend/ (default: the working tree's backend/).",
+            file_okay=False,
+        ),
+    ] = None,
+    patch: Annotated[
+        Path | None,
+        typer.Option(
+            "--patch",
+            help="A unified diff (`git diff` from the repo root) to apply first.",
+            dir_okay=False,
+        ),
+    ] = None,
+    repository: str = typer.Option("voj-backend", help="The sandbox ECR repository."),
+    endpoint_url: str | None = _ENDPOINT,
+    output: OutputOpt = "auto",
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Build an image from source into the sandbox's ECR; print its digest-pinned reference
+    (-o json: the whole build document; -q: only the reference)."""
+    from rollout.sandbox import build_remote
+
+    fmt = check_output(output, "build the image")
+    try:
+        doc = build_remote(
+            endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+            tag=tag,
+            source=source,
+            patch_file=patch,
+            repository=repository,
+        )
+    except RolloutError as exc:
+        raise _fail(exc) from exc
+    if fmt == "json":
+        typer.echo(json.dumps(doc))
+        return
+    if not quiet:
+        typer.echo(f"# built {doc['tagged']} ({doc['files']} files), digest {doc['digest']}")
+    typer.echo(doc["image"])
 
 
 @sandbox_app.command("alb")
@@ -184,56 +236,6 @@ def traffic(
         )
     except RolloutError as exc:
         raise _fail(exc) from exc
-
-
-@sandbox_app.command("build")
-def build(
-    tag: str = typer.Option(..., "--tag", help="The image tag to push (e.g. v2 or sha-abc1234)."),
-    source: Annotated[
-        Path | None,
-        typer.Option(
-            "--source",
-            help="A directory laid out like backend/ (default: the working tree's backend/).",
-            file_okay=False,
-        ),
-    ] = None,
-    patch: Annotated[
-        Path | None,
-        typer.Option(
-            "--patch",
-            help="A unified diff (`git diff` from the repo root) to apply first.",
-            dir_okay=False,
-        ),
-    ] = None,
-    repository: str = typer.Option("voj-backend", help="The sandbox ECR repository."),
-    endpoint_url: str | None = typer.Option(
-        None, "--endpoint-url", help="The sandbox endpoint (default: $AWS_ENDPOINT_URL)."
-    ),
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
-) -> None:
-    """Build an image from source into the sandbox's ECR; print its digest-pinned reference
-    (-o json: the whole build record; -q: the reference alone)."""
-    from rollout.sandbox import build_remote
-
-    fmt = check_output(output, "build the image")
-    try:
-        doc = build_remote(
-            endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
-            tag=tag,
-            source=source,
-            patch_file=patch,
-            repository=repository,
-        )
-    except RolloutError as exc:
-        raise _fail(exc) from exc
-    if fmt == "json":
-        typer.echo(json.dumps(doc, indent=2, default=str))
-        return
-    if not quiet:
-        typer.echo(f"# built {doc['tagged']} ({doc['files']} files), digest {doc['digest']}")
-    typer.echo(doc["image"])
 
 
 @sandbox_app.command("provision")

@@ -177,8 +177,15 @@ def judge(obs: Observation, policy: Policy) -> Decision:
             and "rolling back" not in (primary.rollout_state_reason or "")
         ):
             return SupersededBy(primary.id, primary.task_definition)
+        # ECS says why in our deployment's reason: the breaker, or a deployment alarm (§2.2)
+        why = ours.rollout_state_reason if ours is not None else None
+        alarm = ours is not None and ours.rollout_state == "FAILED" and "alarm" in (why or "")
         return Failed(
-            "ECS's circuit breaker failed the deployment and is rolling back"
+            (
+                f"ECS failed the deployment ({why}) and is rolling back"
+                if alarm and why
+                else "ECS's circuit breaker failed the deployment and is rolling back"
+            )
             + (f" to {primary.id}" if primary else ""),
             definitive=False,
             ecs_rolling_back=primary is not None,

@@ -300,9 +300,52 @@ def demo_summary_renderable(data: Mapping[str, Any]) -> RenderableType:
                 _s(row.get("requests")),
             )
         parts.append(side)
+    workload = data.get("workload")
+    if isinstance(workload, Mapping):
+        parts.append(workload_renderable(workload))
     if data.get("wall_seconds") is not None:
         parts.append(Text(f"demo wall time: {data['wall_seconds']}s", style="dim"))
     return Group(*parts)
+
+
+#: The phases of the demo's request count (``rollout.sandbox.measure.failures_by_phase``).
+_PHASES = {
+    "before": "before the deploy",
+    "until_restored": "deploy to traffic restored",
+    "after_restored": "after traffic restored",
+    "zero_healthy": "with no healthy target (overlaps)",
+}
+
+
+def workload_renderable(data: Mapping[str, Any]) -> RenderableType:
+    """Act 8 of the demo: real requests through the ALB during a bad release, by phase."""
+    verdict = _s(data.get("verdict"))
+    table = Table(
+        title=f"Real requests through the ALB: release {_s(data.get('release'))}, rollout "
+        f"{verdict} after {_secs(data.get('verdict_after'))}, traffic restored after "
+        f"{_secs(data.get('restored_after'))} (wall seconds after UpdateService)",
+        title_justify="left",
+    )
+    for col in ("phase", "requests", "failed", "failures by kind"):
+        table.add_column(col, no_wrap=True)
+    phases = data.get("by_phase") or {}
+    for key, label in _PHASES.items():
+        p = phases.get(key)
+        if not isinstance(p, Mapping):
+            continue
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted((p.get("failures") or {}).items()))
+        failed = p.get("failed") or 0
+        table.add_row(
+            label,
+            _s(p.get("requests")),
+            Text(str(failed), style="red" if failed else "green"),
+            kinds or "—",
+        )
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted((data.get("failures") or {}).items()))
+    table.add_row(
+        "all", _s(data.get("requests")), _s(data.get("failed")), kinds or "—", style="bold"
+    )
+    return table
 
 
 def doctor_renderable(data: Mapping[str, Any]) -> RenderableType:

@@ -638,11 +638,11 @@ def run_up(
             region,
             speed=speed,
             faults=plan,
+            metrics_period=metrics_period,
             runtime=runtime,
             preset=preset,
             max_tasks=max_tasks,
             serve_on=(host, port),
-            metrics_period=metrics_period,
         )
         url = sandbox.serve(host, port)
     except OSError as exc:

@@ -105,6 +105,8 @@ class DemoOptions:
     compare: bool = True
     #: Act 8: one bad release rolling vs canary, failed requests side by side.
     progressive: bool = True
+    #: Act 9: the real service (process runtime) serving a bad release to real requests.
+    workload: bool = True
 
 
 @dataclass(frozen=True)
@@ -663,13 +665,14 @@ def _run(options: DemoOptions, ctx: Context) -> Outcome:
         )
         measured = story(stage, ctx.emit, pace=pace, compare=options.compare)
         data = summary_data(measured)
-        ended_at = stage.sb.clock.now()
+        now = stage.sb.clock.now()
         started_at = stage.started_at
-    # Act 8 needs sandboxes of its own (one moto world at a time): after the story's is closed;
-    # its events are stamped at the story's last moment, so the timeline stays one clock
+    # Acts 8 and 9 need sandboxes of their own (moto's state is process-global: one sandbox at
+    # a time), after the story's is closed; their events continue the story's timeline
     progressive: list[dict[str, Any]] = []
     if options.progressive:
         pace()
+        ended_at = now
         _say(
             ctx.emit,
             ended_at,
@@ -681,8 +684,6 @@ def _run(options: DemoOptions, ctx: Context) -> Outcome:
             r.to_json() for r in demo_progressive.act(config_path, ctx.emit, lambda: ended_at)
         ]
     data["progressive"] = progressive
-    data["wall_seconds"] = round(time.perf_counter() - wall, 1)
-    ctx.emit(Event("demo.summary", ended_at, "what happened", data=data))
     wrong = [
         f"{m.release}: {m.verdict} (expected {EXPECTED[m.release]})"
         for m in measured
@@ -692,9 +693,23 @@ def _run(options: DemoOptions, ctx: Context) -> Outcome:
         progressive[1]["failed_requests"] < progressive[0]["failed_requests"]
     ):
         wrong.append("the canary failed no fewer requests than rolling")
+    if options.workload:
+        # after the first sandbox closed: moto's state is process-global, one sandbox at a time
+        pace()
+        from rollout.verbs import demo_workload
+
+        real = demo_workload.act(
+            config_path, ctx.emit, base_environ=base_environ(), continue_at=now
+        )
+        if real is not None:
+            now += real.wall_seconds  # its events continued the timeline at wall speed
+            data["workload"] = real.to_json()
+            if real.verdict != "FAILED_ROLLED_BACK":
+                wrong.append(f"{real.release}: {real.verdict} (expected FAILED_ROLLED_BACK)")
+    data["wall_seconds"] = round(time.perf_counter() - wall, 1)
+    ctx.emit(Event("demo.summary", now, "what happened", data=data))
     verdict, code = ("UNEXPECTED", 1) if wrong else ("OK", 0)
     reason = "; ".join(wrong) or "every release got the verdict the story expects"
-    now = ended_at
     ctx.emit(
         Event(
             "verdict",

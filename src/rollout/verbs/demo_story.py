@@ -12,7 +12,8 @@ from __future__ import annotations
 
 SUMMARY = (
     "provision voj on the embedded sandbox, deploy a good release and three bad ones, "
-    "watch rollout stop or roll back each"
+    "watch rollout stop or roll back each, then run the real service and count the requests "
+    "a release serving errors fails"
 )
 
 ACTS = """\
@@ -27,7 +28,11 @@ ACTS = """\
 7. with --compare (default), the bad releases replayed the way the official action leaves you
    (UpdateService and the ECS circuit breaker), and how long each restore took, side by side;
 8. one bad release (500 on 20 % of its requests) shipped rolling, then as a canary, each on a
-   sandbox of its own under 50 req/s of synthetic traffic: failed requests side by side."""
+   sandbox of its own under 50 req/s of synthetic traffic: failed requests side by side.
+9. the real service ("books-500", with --workload, the default): every task a real gunicorn
+   process of an image built from backend/, steady traffic through the local ALB listener, a
+   release patched to answer 500 on every other /books; rollout rolls it back on the 5xx alarm
+   and the failed requests are counted by phase."""
 
 
 if __name__ == "__main__":  # `make help`

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from rollout.config import load_config
 from rollout.decisions import ledger
@@ -278,6 +279,18 @@ def test_bake_alarm_in_alarm_rolls_back(world: World) -> None:
     def alarm_fires(event):  # type: ignore[no-untyped-def]
         if event.kind == "bake" and not fired:
             fired.append(True)
+            # 5xx answers, as metric data: the sandbox evaluates alarms each period (as
+            # CloudWatch does), so a bare SetAlarmState would be undone by the next evaluation
+            cw.put_metric_data(
+                Namespace="AWS/ApplicationELB",
+                MetricData=[
+                    {
+                        "MetricName": "HTTPCode_Target_5XX_Count",
+                        "Timestamp": datetime.fromtimestamp(world.sb.clock.now(), UTC),
+                        "Value": 5.0,
+                    }
+                ],
+            )
             cw.set_alarm_state(AlarmName="engine-test-5xx", StateValue="ALARM", StateReason="5xx")
 
     before = world.current_revision()

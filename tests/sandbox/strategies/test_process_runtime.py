@@ -83,7 +83,7 @@ def test_real_requests_follow_the_canary_weights_and_the_rollback(sb: Sandbox) -
         time.sleep(0.5)
     split = _versions(url, 40)
     assert split == Counter({"sha-0000001": 20, "sha-0000002": 20})  # weighted round robin
-    started = time.monotonic()
     ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    # back on blue at once: the very next 20 requests all answered by blue (how long "at once"
+    # takes in wall time is measured by bench/progressive_process.py, not asserted here)
     assert _versions(url, 20) == Counter({"sha-0000001": 20})
-    assert time.monotonic() - started < 1.0  # back on blue within a second, all 20 answered

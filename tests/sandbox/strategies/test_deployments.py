@@ -383,3 +383,29 @@ def test_a_stage_that_lasts_24_hours_rolls_back(make_service: Any) -> None:
         "SCALE_UP"
     ]
     assert stack.weights() == {stack.blue_tg: 1, stack.green_tg: 0}
+
+
+def test_a_good_rolling_deploy_under_synthetic_traffic_fails_no_request(
+    stack: ShiftStack, make_service: Any
+) -> None:
+    """ECS deregisters (drains) an old task before it stops it and the ALB sends no new request
+    to a draining target, so a good rolling deploy answers every request: no 502 from a task of
+    the old revision that is deactivating, stopping or gone."""
+    make_service(
+        {
+            "strategy": "ROLLING",
+            "minimumHealthyPercent": 100,
+            "maximumPercent": 200,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        },
+        loadBalancers=stack.load_balancers(advanced=False),
+    )
+    traffic = stack.sb.start_synthetic_traffic(rate=20)
+    arn = stack.deploy("v2")
+    stack.run_until(arn, lambda d: d["status"] == "SUCCESSFUL")
+    stack.sb.advance(60)
+    failed = {k: n for k, n in traffic.totals.items() if k[1] >= 500}
+    served = sum(n for (tg, status), n in traffic.totals.items() if status == 200)
+    assert stack.live_tasks("v1") == 0 and stack.live_tasks("v2") == 2
+    assert served > 1000
+    assert failed == {}

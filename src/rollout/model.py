@@ -165,6 +165,10 @@ class ServiceDeploymentInfo:
     strategy: str | None = None
     #: ``hookId`` of a PAUSE lifecycle hook AWAITING_ACTION (ContinueServiceDeployment's input)
     pause_hook_id: str | None = None
+    #: ``alarms.status`` (TRIGGERED | MONITORING | MONITORING_COMPLETE | DISABLED) and
+    #: ``alarms.triggeredAlarmNames``: the deployment alarms that failed it, if any
+    alarm_status: str | None = None
+    alarms_triggered: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from rollout.decisions.progressive import (
     configuration_differences,
     deployment_configuration,
     green_and_blue,
+    green_and_blue_in_flight,
     load_balancer_dimension,
     production_weights,
     stage_label,
@@ -180,6 +181,37 @@ def test_green_and_blue_from_the_production_rule(
     weights: dict[str, int], green: str, blue: str
 ) -> None:
     assert green_and_blue(weights, (BLUE, GREEN)) == (green, blue)
+
+
+@pytest.mark.parametrize(
+    ("production", "test", "pw", "tw", "green"),
+    [
+        # before any shift: the production rule alone (blue has the traffic)
+        ({BLUE: 1, GREEN: 0}, {BLUE: 1, GREEN: 0}, 0.0, 0.0, GREEN),
+        ({BLUE: 0, GREEN: 1}, None, None, None, BLUE),
+        # test traffic on green: the test rule says which group green is
+        ({BLUE: 1, GREEN: 0}, {BLUE: 0, GREEN: 1}, 0.0, 100.0, GREEN),
+        ({BLUE: 500, GREEN: 500}, {BLUE: 0, GREEN: 1}, 50.0, 100.0, GREEN),  # linear at 50 %
+        ({BLUE: 500, GREEN: 500}, {BLUE: 1, GREEN: 0}, 50.0, 100.0, BLUE),  # roles swapped
+        # no test rule: green's share of production
+        ({BLUE: 800, GREEN: 200}, None, 20.0, None, GREEN),  # canary 20 %
+        ({BLUE: 250, GREEN: 750}, None, 75.0, None, GREEN),  # linear 75 %: green is heavier
+        ({BLUE: 0, GREEN: 1}, None, 100.0, None, GREEN),  # bake: green has everything
+        ({BLUE: 1, GREEN: 0}, None, 100.0, None, BLUE),  # roles swapped, in bake
+    ],
+)
+def test_green_of_a_deployment_in_flight(
+    production: dict[str, int],
+    test: dict[str, int] | None,
+    pw: float | None,
+    tw: float | None,
+    green: str,
+) -> None:
+    """`rollout watch` finds green mid-shift, where the production rule alone cannot tell."""
+    got = green_and_blue_in_flight(
+        production, test, (BLUE, GREEN), production_weight=pw, test_weight=tw
+    )
+    assert got == (green, BLUE if green == GREEN else GREEN)
 
 
 # -- verify checks ------------------------------------------------------------------------------

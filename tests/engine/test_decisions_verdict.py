@@ -252,30 +252,118 @@ def test_timeout_says_what_it_was_waiting_on(obs: Observation, needle: str) -> N
     assert needle in got.waiting_on
 
 
-ALARM_ROLLING_BACK = svc(
-    dep("ecs-svc/1", 1, state="IN_PROGRESS", created=0),
-    dep(
-        OURS,
-        2,
-        status="ACTIVE",
-        state="FAILED",
-        running=2,
-        created=100,
-        reason="ECS deployment alarm(s) in ALARM state: voj-prod-target-5xx.",
-    ),
+ALARM_REASON = "ECS deployment alarm(s) in ALARM state: voj-prod-elb-5xx."
+ROLLBACK_TO_1 = "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1."
+
+
+def rolled_back(ours_reason: str | None) -> object:
+    """ECS put ecs-svc/1 back (PRIMARY, rolling back); ours FAILED with ``ours_reason``."""
+    return svc(
+        dep("ecs-svc/1", 1, state="IN_PROGRESS", created=0, reason=ROLLBACK_TO_1),
+        dep(OURS, 2, status="ACTIVE", state="FAILED", running=0, created=100, reason=ours_reason),
+    )
+
+
+def sd_alarms(status: str, *names: str, reason: str | None = None) -> ServiceDeploymentInfo:
+    return ServiceDeploymentInfo(
+        arn="arn:sd/1",
+        status=status,
+        rollback_reason=ROLLBACK_TO_1,
+        status_reason=reason,
+        alarm_status="TRIGGERED" if names else "MONITORING",
+        alarms_triggered=names,
+    )
+
+
+BREAKER_SD = ServiceDeploymentInfo(
+    arn="arn:sd/1",
+    status="ROLLBACK_IN_PROGRESS",
+    rollback_reason=ROLLBACK_TO_1,
+    circuit_breaker_status="TRIGGERED",
 )
 
 
 @pytest.mark.parametrize(
-    ("service", "says"),
+    ("obs", "says", "never"),
     [
-        (ALARM_ROLLING_BACK, "ECS failed the deployment (ECS deployment alarm(s) in ALARM state"),
-        (BREAKER_ROLLING_BACK, "ECS's circuit breaker failed the deployment"),
+        # PRIMARY is an older deployment again: the cause is in our failed deployment
+        (
+            replace(BASE, service=rolled_back(ALARM_REASON)),
+            ["alarm", ALARM_REASON, "rolling back to ecs-svc/1"],
+            "circuit breaker failed",
+        ),
+        (
+            replace(
+                BASE,
+                service=rolled_back(None),
+                service_deployment=sd_alarms("ROLLBACK_IN_PROGRESS", "voj-prod-elb-5xx"),
+            ),
+            ["deployment alarm(s) voj-prod-elb-5xx", "rolling back to ecs-svc/1"],
+            "circuit breaker",
+        ),
+        (
+            replace(
+                BASE,
+                service=rolled_back(ALARM_REASON),
+                service_deployment=sd_alarms("ROLLBACK_IN_PROGRESS", "a-5xx", "b-latency"),
+            ),
+            ["deployment alarm(s) a-5xx, b-latency"],
+            "circuit breaker failed",
+        ),
+        (
+            replace(
+                BASE, service=rolled_back("ECS deployment circuit breaker: tasks failed to start.")
+            ),
+            ["ECS's circuit breaker failed the deployment", "rolling back to ecs-svc/1"],
+            "alarm",
+        ),
+        (
+            replace(BASE, service=rolled_back(None), service_deployment=BREAKER_SD),
+            ["ECS's circuit breaker failed the deployment"],
+            "alarm",
+        ),
+        # nothing says why: do not claim the breaker
+        (
+            replace(BASE, service=rolled_back(None)),
+            ["ECS failed the deployment", "rolling back to ecs-svc/1"],
+            "circuit breaker failed",
+        ),
+        # ours still PRIMARY, the service-deployments API says ECS is rolling back
+        (
+            replace(
+                BASE,
+                service_deployment=sd_alarms("ROLLBACK_REQUESTED", "voj-prod-target-5xx"),
+            ),
+            ["ROLLBACK_REQUESTED", "deployment alarm(s) voj-prod-target-5xx"],
+            "circuit breaker failed",
+        ),
+        (
+            replace(BASE, service_deployment=replace(BREAKER_SD, status="ROLLBACK_REQUESTED")),
+            ["ROLLBACK_REQUESTED", "circuit breaker"],
+            "alarm",
+        ),
+        # ours FAILED and PRIMARY (no rollback): the alarm names are added
+        (
+            replace(
+                BASE,
+                service=svc(
+                    dep(OURS, 2, state="FAILED", running=2, created=100, reason=ALARM_REASON)
+                ),
+                service_deployment=sd_alarms("STOP_REQUESTED", "voj-prod-elb-5xx"),
+            ),
+            ["FAILED", ALARM_REASON],
+            "circuit breaker",
+        ),
     ],
 )
-def test_ecs_rollback_names_its_cause(service: object, says: str) -> None:
-    """When ECS rolls back on a deployment alarm the verdict says the alarm, not the breaker."""
-    got = judge(replace(BASE, service=service), POLICY)
-    assert isinstance(got, Failed)
-    assert got.reason.startswith(says), got.reason
-    assert got.ecs_rolling_back
+def test_an_ecs_rollback_names_what_ecs_said_failed_it(
+    obs: Observation, says: list[str], never: str
+) -> None:
+    """When ECS fails or rolls back our deployment, the verdict names the deployment alarm(s)
+    ECS reported (triggeredAlarmNames, or its rolloutStateReason) and says "circuit breaker"
+    only when the breaker did it."""
+    got = judge(obs, POLICY)
+    assert isinstance(got, Failed), got
+    for text in says:
+        assert text in got.reason, got.reason
+    assert never not in got.reason, got.reason

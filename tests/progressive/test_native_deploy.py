@@ -321,3 +321,63 @@ def test_a_release_crashing_after_turning_healthy_goes_back_to_blue_with_a_healt
     assert max(blind) - min(blind) <= 2 * 5.0 + 1.0
     weights = prod_weights(world)
     assert sorted(weights.values())[0] == 0
+
+
+def _watch(world: World, settings: EngineSettings) -> Run:
+    """``rollout watch`` (the engine's watch request) with ``settings``."""
+    from rollout.engine.deploy import DeployRequest, DeployRun, Prepared
+
+    ctx, log = world.context()
+    session = world.session(ctx, settings)
+    request = DeployRequest(
+        image="",
+        prepare=lambda: Prepared(document={}, tags={}, image=""),
+        verb="watch",
+    )
+    return world._timed(lambda: DeployRun(session, request).run(), log)
+
+
+def _interrupted_at_first_production_shift(world: World, tag: str, st: EngineSettings) -> Run:
+    from rollout.engine.interrupt import Interrupt
+
+    interrupt = Interrupt()
+
+    def stop_there(event: Any) -> None:
+        if event.kind == "stage" and event.data.get("stage") == "PRODUCTION_TRAFFIC_SHIFT":
+            interrupt.set()
+
+    run = world.deploy(tag, settings=st, interrupt=interrupt, sink=stop_there)
+    assert run.outcome.verdict == "INTERRUPTED", run.outcome
+    return run
+
+
+@pytest.mark.parametrize("shifting", ["linear"], indirect=True)
+def test_watch_resumes_the_stage_watch_and_the_analysis_of_a_shift_in_flight(
+    world: World,
+) -> None:
+    """`rollout watch` on a LINEAR deployment interrupted at its first production shift (50 %:
+    green and blue carry equal weights) finds green from the test rule, reports the stages it
+    has not seen, and runs the analysis: a release serving 5xx is failed by it and rolled back
+    to blue, a good one succeeds after its analysis windows."""
+    st = settings(world, "linear")
+    before = world.current_revision()
+    world.break_next("serve_5xx", share=0.2)
+    _interrupted_at_first_production_shift(world, "sha-0000003", st)
+    run = _watch(world, st)
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
+    assert run.kinds("analysis.plan")
+    failed = [e for e in run.kinds("analysis") if e.data["outcome"] == "fail"]
+    assert failed
+    assert failed[-1].data["metric"] == "5xx rate"
+    assert run.kinds("traffic.restored")
+    world.sb.advance_until(lambda: True if world.steady() else None, timeout=1800, step=5)
+    assert world.current_revision() == before
+
+    world.reset()
+    world.sb.start_synthetic_traffic(rate=10.0, test_rate=1.0)
+    _interrupted_at_first_production_shift(world, "sha-0000002", st)
+    run = _watch(world, st)
+    assert run.outcome.verdict == "SUCCEEDED", run.outcome
+    assert "BAKE_TIME" in stages(run)
+    assert run.kinds("analysis")
+    assert all(e.data["outcome"] != "fail" for e in run.kinds("analysis"))

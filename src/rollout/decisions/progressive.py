@@ -221,3 +221,33 @@ def green_and_blue(weights: Mapping[str, int], groups: tuple[str, str]) -> tuple
     if weights.get(alternate, 0) > weights.get(primary, 0):
         return primary, alternate  # (green, blue)
     return alternate, primary
+
+
+def green_and_blue_in_flight(
+    production: Mapping[str, int],
+    test: Mapping[str, int] | None,
+    groups: tuple[str, str],
+    *,
+    production_weight: float | None,
+    test_weight: float | None,
+) -> tuple[str, str]:
+    """Which group is green in a traffic-shifting deployment already in flight (``rollout
+    watch`` attaching to it), from the rules' weights now and the ServiceDeployment's
+    ``requestedProductionTrafficWeight`` / ``requestedTestTrafficWeight`` (green's, percent):
+
+    - once test traffic has shifted (test weight 100), the test rule forwards only to green;
+    - otherwise green's production share tells: below 50 % green is the lighter group, above it
+      the heavier one (at exactly 50 % without a test rule, the service's own group counts as
+      blue, as :func:`green_and_blue`);
+    - before any shift, :func:`green_and_blue`.
+    """
+    primary, alternate = groups
+    if test and test_weight is not None and test_weight >= 100.0:
+        carrying = [g for g in groups if test.get(g, 0) > 0]
+        if len(carrying) == 1:
+            green = carrying[0]
+            return green, alternate if green == primary else primary
+    if production_weight is not None and production_weight > 50.0:
+        blue, green = green_and_blue(production, groups)
+        return green, blue
+    return green_and_blue(production, groups)

@@ -2,11 +2,12 @@
 or timed out. Pure: the engine gathers an :class:`Observation` each poll and acts on the answer.
 
 Order of judgement:
-1. PRIMARY is not ours: if ECS's breaker rolled our deployment back (ours FAILED, or an OLDER
-   deployment is PRIMARY again), we FAILED (ECS is already restoring); if a NEWER deployment is
-   PRIMARY, we were SUPERSEDED and must never roll back over it.
-2. Ours is FAILED (breaker), or the service-deployments API shows a breaker-started rollback:
-   FAILED.
+1. PRIMARY is not ours: if ECS rolled our deployment back (ours FAILED, or an OLDER
+   deployment is PRIMARY again), we FAILED (ECS is already restoring), naming what ECS said
+   failed it: its deployment alarm(s) or its circuit breaker (:func:`ecs_failure_cause`); if a
+   NEWER deployment is PRIMARY, we were SUPERSEDED and must never roll back over it.
+2. Ours is FAILED (breaker or alarms), or the service-deployments API shows a rollback ECS
+   started: FAILED, with the same naming.
 3. ECS said it "was unable to stop or start tasks during a deployment because of the service
    deployment configuration" (minimumHealthyPercent/maximumPercent leave no room): FAILED at
    once, with that reason. The deployment cannot progress until someone changes the
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rollout.decisions.failures import DEFAULT_K, FailureSignal, assess_failures
-from rollout.model import Service, ServiceDeploymentInfo, Task
+from rollout.model import Deployment, Service, ServiceDeploymentInfo, Task
 
 SmokeState = Literal["not-configured", "pending", "pass", "fail", "error"]
 PHASE_HEALTHY = "new tasks healthy"
@@ -177,29 +178,26 @@ def judge(obs: Observation, policy: Policy) -> Decision:
             and "rolling back" not in (primary.rollout_state_reason or "")
         ):
             return SupersededBy(primary.id, primary.task_definition)
-        # ECS says why in our deployment's reason: the breaker, or a deployment alarm (§2.2)
-        why = ours.rollout_state_reason if ours is not None else None
-        alarm = ours is not None and ours.rollout_state == "FAILED" and "alarm" in (why or "")
         return Failed(
-            (
-                f"ECS failed the deployment ({why}) and is rolling back"
-                if alarm and why
-                else "ECS's circuit breaker failed the deployment and is rolling back"
-            )
-            + (f" to {primary.id}" if primary else ""),
+            rolled_back_reason(ours, obs.service_deployment, primary.id if primary else None),
             definitive=False,
             ecs_rolling_back=primary is not None,
         )
     assert ours is not None
+    sd = obs.service_deployment
     if ours.rollout_state == "FAILED":
+        alarms = _alarm_names(sd)
         return Failed(
-            f"ECS marked the deployment FAILED: {ours.rollout_state_reason or 'no reason given'}",
+            f"ECS marked the deployment FAILED: {ours.rollout_state_reason or 'no reason given'}"
+            + (f" (deployment alarm(s) {alarms} in ALARM)" if alarms else ""),
             definitive=False,
         )
-    sd = obs.service_deployment
     if sd is not None and sd.status in BREAKER_ROLLBACK_STATES:
+        cause = ecs_failure_cause(ours, sd)
         return Failed(
-            f"ECS started a rollback ({sd.status}): {sd.rollback_reason or sd.status_reason}",
+            f"ECS started a rollback ({sd.status})"
+            + (f" on {cause}" if cause else "")
+            + f": {sd.rollback_reason or sd.status_reason}",
             definitive=False,
             ecs_rolling_back=True,
         )
@@ -241,6 +239,49 @@ def judge(obs: Observation, policy: Policy) -> Decision:
     if obs.healthy_at is not None and not drained and obs.at - obs.healthy_at >= t.drain:
         return TimedOut(PHASE_DRAINED, waiting_on(obs))
     return Continue(new_healthy=healthy, drained=drained)
+
+
+def _alarm_names(sd: ServiceDeploymentInfo | None) -> str:
+    return ", ".join(sd.alarms_triggered) if sd is not None else ""
+
+
+def ecs_failure_cause(ours: Deployment | None, sd: ServiceDeploymentInfo | None) -> str | None:
+    """What ECS says failed our deployment, as a phrase, or None when it says nothing.
+
+    The deployment alarms when the service deployment lists ``alarms.triggeredAlarmNames`` (or
+    its ``alarms.status`` is TRIGGERED), or when our deployment's ``rolloutStateReason`` speaks
+    of an alarm (its exact text for alarms is UNVERIFIED, ecs-behaviour.md §1.3, so it is
+    quoted, not parsed); the circuit breaker only when ECS says so (the reason's
+    "circuit breaker", or ``deploymentCircuitBreaker.status`` TRIGGERED). The reason on the
+    deployment ECS rolls back *to* ("circuit breaker: rolling back to ...") is not evidence:
+    it reads the same whatever failed ours.
+    """
+    reason = (ours.rollout_state_reason if ours is not None else None) or ""
+    names = _alarm_names(sd)
+    if names:
+        return f"deployment alarm(s) {names} in ALARM"
+    if "alarm" in reason.lower() or (sd is not None and sd.alarm_status == "TRIGGERED"):
+        return f"a deployment alarm ({reason})" if reason else "a deployment alarm"
+    if "circuit breaker" in reason.lower() or (
+        sd is not None and sd.circuit_breaker_status == "TRIGGERED"
+    ):
+        return "the circuit breaker"
+    return None
+
+
+def rolled_back_reason(
+    ours: Deployment | None, sd: ServiceDeploymentInfo | None, to: str | None
+) -> str:
+    """The reason of a deployment ECS failed and is rolling back (an older one PRIMARY again),
+    naming what ECS said failed it (:func:`ecs_failure_cause`)."""
+    cause = ecs_failure_cause(ours, sd)
+    where = f" to {to}" if to else ""
+    if cause == "the circuit breaker":
+        return f"ECS's circuit breaker failed the deployment and is rolling back{where}"
+    if cause is not None:
+        return f"ECS failed the deployment on {cause} and is rolling back{where}"
+    said = ours.rollout_state_reason if ours is not None else None
+    return f"ECS failed the deployment and is rolling back{where}" + (f": {said}" if said else "")
 
 
 def blocked_reason(service: Service) -> str:

@@ -23,6 +23,7 @@ from rollout.decisions import ledger
 from rollout.decisions.exitcodes import Verdict, exit_code, ledger_outcome
 from rollout.decisions.jsondiff import normalise_task_definition
 from rollout.decisions.progressive import (
+    ECS_STRATEGY,
     NATIVE,
     analysis_summary,
     configuration_differences,
@@ -41,8 +42,17 @@ from rollout.decisions.verdict import Failed, NoTasks, Succeeded, SupersededBy, 
 from rollout.engine.ledger import load_ledger, tag
 from rollout.engine.lock import ServiceLock, actor, run_url
 from rollout.engine.logs import quote_failed_task_logs
+from rollout.engine.observe import Observer
 from rollout.engine.outcome import Outcome
-from rollout.engine.progressive import NativeResult, Plan, PlanError, pause_hook, plan, watch_native
+from rollout.engine.progressive import (
+    NativeResult,
+    Plan,
+    PlanError,
+    pause_hook,
+    plan,
+    plan_in_flight,
+    watch_native,
+)
 from rollout.engine.rollback import RollbackResult, roll_back
 from rollout.engine.session import Session
 from rollout.engine.watch import watch
@@ -542,7 +552,43 @@ class DeployRun:
             rollback_target_arn=good.arn if good else None,
             source="last-known-good" if good else None,
         )
+        self._attach_shift(svc, primary.id)
         return Watch()
+
+    def _attach_shift(self, svc: Service, deployment_id: str) -> None:
+        """A BLUE_GREEN/CANARY/LINEAR deployment in flight is watched as ``deploy`` watches it:
+        its lifecycle stages and the analysis of green against blue, with green found mid-shift
+        (:func:`~rollout.engine.progressive.plan_in_flight`). A deployment ECS is already
+        rolling back stays with the rolling rules (judged FAILED at once, restore verified)."""
+        s = self.s
+        if svc.strategy not in {ECS_STRATEGY[n] for n in NATIVE} or "rolling back" in (
+            (svc.primary.rollout_state_reason or "") if svc.primary else ""
+        ):
+            return
+        since = self.state.deployment_created_at
+        observer = Observer(s, since=s.now(), events_since=since if since is not None else s.now())
+        sd = observer.service_deployment(deployment_id)
+        try:
+            self.state.plan = plan_in_flight(s, svc, sd)
+        except PlanError as exc:
+            s.emit(
+                "analysis.unavailable",
+                f"watching {deployment_id} without analysis: {exc.message}",
+                level="warning",
+            )
+            return
+        s.emit(
+            "strategy",
+            f"{svc.strategy} deployment in flight"
+            + (f" at {sd.lifecycle_stage}" if sd and sd.lifecycle_stage else "")
+            + f": resuming its stage watch and the analysis; green "
+            f"{self.state.plan.green.rsplit('/', 2)[-2]}, blue "
+            f"{self.state.plan.blue.rsplit('/', 2)[-2]}",
+            strategy=svc.strategy,
+            green=self.state.plan.green,
+            blue=self.state.plan.blue,
+            attached=True,
+        )
 
     def _register(self) -> Step:
         s = self.s

@@ -31,6 +31,7 @@ from rollout.decisions.progressive import (
     SERVING_STAGES,
     STAGES,
     green_and_blue,
+    green_and_blue_in_flight,
     load_balancer_dimension,
     stage_label,
     target_group_dimension,
@@ -88,6 +89,34 @@ def plan(s: Session, svc: Service) -> Plan:
         blue=blue,
         production_rule=lb.production_listener_rule,
         test_rule=lb.test_listener_rule,
+    )
+
+
+def plan_in_flight(s: Session, svc: Service, sd: ServiceDeploymentInfo | None) -> Plan:
+    """:func:`plan` for a deployment already shifting (``rollout watch``): green from the test
+    rule and green's requested weights (:func:`green_and_blue_in_flight`), since the production
+    rule may already send green most of the traffic."""
+    before = plan(s, svc)
+    lb = next(lb for lb in svc.load_balancers if lb.alternate_target_group_arn)
+    assert lb.alternate_target_group_arn is not None
+    assert lb.production_listener_rule
+    rules = [lb.production_listener_rule]
+    if lb.test_listener_rule:
+        rules.append(lb.test_listener_rule)
+    forwards = s.gw.elb.rule_forwards(rules)
+    green, blue = green_and_blue_in_flight(
+        forwards.get(lb.production_listener_rule, {}),
+        forwards.get(lb.test_listener_rule) if lb.test_listener_rule else None,
+        (lb.target_group_arn, lb.alternate_target_group_arn),
+        production_weight=sd.production_weight if sd else None,
+        test_weight=sd.test_weight if sd else None,
+    )
+    return Plan(
+        load_balancer=before.load_balancer,
+        green=green,
+        blue=blue,
+        production_rule=before.production_rule,
+        test_rule=before.test_rule,
     )
 
 

@@ -132,8 +132,8 @@ def roll_back(
         via = "ecs-circuit-breaker"
         s.emit(
             "rollback.started",
-            f"ECS's circuit breaker is rolling back to "
-            f"{restore_to.rsplit('/', 1)[-1]}; verifying the restore",
+            # who failed it (breaker or deployment alarms) is in the verdict's reason
+            f"ECS is rolling back to {restore_to.rsplit('/', 1)[-1]}; verifying the restore",
             level="warning",
             to=restore_to,
             via=via,

@@ -361,6 +361,10 @@ def _service_deployment(raw: Mapping[str, Any]) -> ServiceDeploymentInfo:
     breaker = raw.get("deploymentCircuitBreaker", {}) or {}
     rollback = raw.get("rollback", {}) or {}
     target = raw.get("targetServiceRevision") or {}
+    alarms = raw.get("alarms") or {}
+    triggered = alarms.get("triggeredAlarmNames") or []
+    if isinstance(triggered, str):  # the model: "A ',' separates the alarm names"
+        triggered = triggered.split(",")
     return ServiceDeploymentInfo(
         arn=raw["serviceDeploymentArn"],
         status=raw.get("status", ""),
@@ -384,6 +388,8 @@ def _service_deployment(raw: Mapping[str, Any]) -> ServiceDeploymentInfo:
             ),
             None,
         ),
+        alarm_status=alarms.get("status"),
+        alarms_triggered=tuple(str(n).strip() for n in triggered if str(n).strip()),
     )
 
 

@@ -92,6 +92,66 @@ def test_rules_by_priority_path_and_host(alb: Alb, targets: Targets) -> None:
         assert body(hosted)["target"] == "green"
 
 
+def test_header_method_and_query_conditions_through_the_listener(
+    alb: Alb, targets: Targets
+) -> None:
+    """http-header (name case-insensitive, values case-insensitive with * and ?, any of a
+    repeated header), http-request-method (exact, case-sensitive) and query-string (key/value
+    pairs or bare values, case-insensitive, wildcards, \\* a literal star) conditions route as an
+    ALB evaluates them (ELBv2 API Reference: HttpHeaderConditionConfig,
+    HttpRequestMethodConditionConfig, QueryStringConditionConfig); voj's blue/green test rule
+    (``X-Rollout-Test: 1``) is reached only with its header."""
+    blue, green = targets.start("blue", "127.0.0.2"), targets.start("green", "127.0.0.3")
+    alb.register(0, blue)
+    alb.register(1, green)
+    forward_green = [{"Type": "forward", "TargetGroupArn": alb.tg_arns[1]}]
+    for priority, condition in enumerate(
+        [
+            {
+                "Field": "http-header",
+                "HttpHeaderConfig": {"HttpHeaderName": "X-Rollout-Test", "Values": ["1"]},
+            },
+            {
+                "Field": "http-header",
+                "HttpHeaderConfig": {"HttpHeaderName": "user-agent", "Values": ["*Canary?Bot*"]},
+            },
+            {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["PATCH"]}},
+            {
+                "Field": "query-string",
+                "QueryStringConfig": {
+                    "Values": [{"Key": "version", "Value": "v2*"}, {"Value": "green\\*"}]
+                },
+            },
+        ],
+        start=1,
+    ):
+        alb.elbv2.create_rule(
+            ListenerArn=alb.listener_arn,
+            Priority=priority,
+            Conditions=[condition],
+            Actions=forward_green,
+        )
+    with httpx.Client(base_url=alb.url, timeout=10) as client:
+
+        def to(path: str = "/", method: str = "GET", **headers: str) -> str:
+            response = client.request(method, path, headers=headers)
+            return str(body(response)["target"])
+
+        assert to() == "blue"
+        assert to(**{"x-rollout-test": "1"}) == "green"  # the test listener rule
+        assert to(**{"X-Rollout-Test": "0"}) == "blue"
+        assert to(**{"User-Agent": "my CANARY-bot/1.0"}) == "green"
+        assert to(**{"User-Agent": "my canary--bot"}) == "blue"  # ? is exactly one character
+        assert to(method="PATCH") == "green"
+        assert to(method="POST") == "blue"
+        assert to("/books?Version=V2.1") == "green"
+        assert to("/books?version=v1&x=1") == "blue"
+        assert to("/books?flag=green*") == "green"  # escaped star: a literal '*'
+        assert to("/books?flag=greenish") == "blue"
+        repeated = client.get("/", headers=[("X-Rollout-Test", "0"), ("X-Rollout-Test", "1")])
+        assert body(repeated)["target"] == "green"
+
+
 def test_forwarded_headers_and_host(alb: Alb, targets: Targets) -> None:
     """X-Forwarded-For is appended, Proto/Port name the ALB listener, Host passes through."""
     app = targets.start("a", "127.0.0.2")

@@ -383,3 +383,62 @@ def test_a_stage_that_lasts_24_hours_rolls_back(make_service: Any) -> None:
         "SCALE_UP"
     ]
     assert stack.weights() == {stack.blue_tg: 1, stack.green_tg: 0}
+
+
+def test_a_good_rolling_deploy_under_synthetic_traffic_fails_no_request(
+    stack: ShiftStack, make_service: Any
+) -> None:
+    """ECS deregisters (drains) an old task before it stops it and the ALB sends no new request
+    to a draining target, so a good rolling deploy answers every request: no 502 from a task of
+    the old revision that is deactivating, stopping or gone."""
+    make_service(
+        {
+            "strategy": "ROLLING",
+            "minimumHealthyPercent": 100,
+            "maximumPercent": 200,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        },
+        loadBalancers=stack.load_balancers(advanced=False),
+    )
+    traffic = stack.sb.start_synthetic_traffic(rate=20)
+    arn = stack.deploy("v2")
+    stack.run_until(arn, lambda d: d["status"] == "SUCCESSFUL")
+    stack.sb.advance(60)
+    failed = {k: n for k, n in traffic.totals.items() if k[1] >= 500}
+    served = sum(n for (tg, status), n in traffic.totals.items() if status == 200)
+    assert stack.live_tasks("v1") == 0
+    assert stack.live_tasks("v2") == 2
+    assert served > 1000
+    assert failed == {}
+
+
+def test_the_listener_answers_502_for_a_simulated_task_that_crashed_while_registered(
+    stack: ShiftStack, make_service: Any
+) -> None:
+    """The real listener in front of simulated tasks: a stopped task is DEACTIVATING for a
+    moment before its target drains and still answers (200); a task whose container exited
+    while its target is still registered and healthy is a refused connection (502 from the
+    ALB), as its neighbour that did not crash answers 200."""
+    import httpx
+
+    stack.sb.faults.add(FaultRule(effect="flaky", family="shift", revision=1, after=120, count=1))
+    make_service({"strategy": "ROLLING"}, loadBalancers=stack.load_balancers(advanced=False))
+    url = stack.sb.alb_url("shift-alb")
+    assert url is not None
+    arns = stack.ecs.list_tasks(cluster="shift", serviceName=SERVICE)["taskArns"]
+    tasks = stack.ecs.describe_tasks(cluster="shift", tasks=arns)["tasks"]
+    crash_at = min(t["startedAt"].timestamp() for t in tasks) + 120
+    stack.sb.advance(crash_at + 0.5 - stack.sb.clock.now())
+    answers = [httpx.get(url + "/", timeout=10) for _ in range(4)]
+    assert sorted(r.status_code for r in answers) == [200, 200, 502, 502]
+    assert all(r.headers["Server"] == "awselb/2.0" for r in answers if r.status_code == 502)
+    live = stack.ecs.describe_tasks(cluster="shift", tasks=arns)["tasks"]
+    survivor = next(t for t in live if t["lastStatus"] == "RUNNING")
+    stack.ecs.stop_task(cluster="shift", task=survivor["taskArn"], reason="test")
+    assert (
+        stack.ecs.describe_tasks(cluster="shift", tasks=[survivor["taskArn"]])["tasks"][0][
+            "lastStatus"
+        ]
+        == "DEACTIVATING"
+    )
+    assert 200 in {httpx.get(url + "/", timeout=10).status_code for _ in range(4)}

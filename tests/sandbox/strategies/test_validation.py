@@ -233,3 +233,62 @@ def test_what_lifecycle_stage_says_during_pre_production_hooks(reading: str, exp
         assert doc["lifecycleHookDetails"][0]["status"] == "IN_PROGRESS"
         doc = stack.run_until(arn, lambda d: d["status"] == "SUCCESSFUL")
         assert doc["lifecycleHookDetails"][0]["status"] == "SUCCEEDED"
+
+
+CANARY_10 = {
+    "strategy": "CANARY",
+    "bakeTimeInMinutes": 5,
+    "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 3},
+}
+
+
+def test_switching_strategy_drops_the_stored_configuration_of_the_old_one(
+    make_service: Any,
+) -> None:
+    """UNVERIFIED (§1.1, Behaviour.other_strategy_configuration "drop"): a configuration block
+    is only valid with its strategy, so an UpdateService that switches CANARY → LINEAR without
+    repeating canaryConfiguration is accepted and the stored canary block is gone; one that
+    names a block of another strategy itself is still refused."""
+    stack = make_service(CANARY_10)
+    linear = {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 50.0}}
+    stack.ecs.update_service(cluster="shift", service="shift-api", deploymentConfiguration=linear)
+    config = stack.service()["deploymentConfiguration"]
+    assert config["strategy"] == "LINEAR"
+    assert config["linearConfiguration"]["stepPercent"] == 50.0
+    assert "canaryConfiguration" not in config
+    assert config["bakeTimeInMinutes"] == 5  # other fields still merge as before
+    arn = stack.deploy("v2")
+    doc = stack.run_until(arn, lambda d: d["status"] == "SUCCESSFUL")
+    assert doc["status"] == "SUCCESSFUL"
+    weights = [
+        e.detail["green_percent"]
+        for e in stack.sb.timeline("rule.weights")
+        if e.detail["rule"] == stack.prod_rule
+    ]
+    assert weights == [50.0, 100.0]
+    with pytest.raises(ClientError) as caught:
+        stack.ecs.update_service(
+            cluster="shift",
+            service="shift-api",
+            deploymentConfiguration={**linear, "canaryConfiguration": {"canaryPercent": 5.0}},
+        )
+    assert "only valid when the deployment strategy is CANARY" in str(caught.value)
+
+
+def test_the_other_reading_refuses_a_stored_block_of_the_old_strategy() -> None:
+    """UNVERIFIED switch Behaviour.other_strategy_configuration="refuse": the stored
+    canaryConfiguration is merged in and the switch to LINEAR is refused until it is cleared."""
+    from rollout.sandbox import Behaviour, Sandbox
+
+    from .conftest import build
+
+    with Sandbox(behaviour=Behaviour(other_strategy_configuration="refuse")) as sb:
+        stack = build(sb)
+        stack.create_service(CANARY_10)
+        with pytest.raises(ClientError) as caught:
+            stack.ecs.update_service(
+                cluster="shift",
+                service="shift-api",
+                deploymentConfiguration={"strategy": "LINEAR"},
+            )
+        assert "canaryConfiguration is only valid" in str(caught.value)

@@ -398,7 +398,12 @@ class AlbProxy:
         if listener is None:
             return self._elb(local, 503)
         host = request.headers.get("Host", "")
-        action = routing.select_action(listener, host, request.rel_url.path)
+        view = routing.RequestView(
+            method=request.method,
+            headers=tuple(request.headers.items()),
+            query=tuple(request.rel_url.query.items()),
+        )
+        action = routing.select_action(listener, host, request.rel_url.path, view)
         if isinstance(action, routing.FixedResponse):
             self._outcome(local, action.status, "elb")
             return web.Response(

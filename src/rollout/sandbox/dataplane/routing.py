@@ -6,7 +6,18 @@
   against the path without the query string; ``host-header``: case-insensitive, same wildcards,
   the port is ignored. Several values in one condition: any may match; several conditions: all
   must (ALB User Guide, listener rules; the matching details are UNVERIFIED in the references).
-  Other condition types (headers, methods, query strings, source IPs) never match here.
+- ``http-header`` (``HttpHeaderConfig``): the header name is case-insensitive, without
+  wildcards; the values are case-insensitive with ``*``/``?``; a header sent several times is
+  searched in order until one matches (ELBv2 API Reference, HttpHeaderConditionConfig;
+  CloudFormation ListenerRule HttpHeaderConfig). This is how blue/green test listener rules
+  (e.g. voj's ``X-Rollout-Test: 1``) are reached.
+- ``http-request-method`` (``HttpRequestMethodConfig``): exact and case-sensitive, no
+  wildcards (HttpRequestMethodConditionConfig).
+- ``query-string`` (``QueryStringConfig``): ``{Key, Value}`` pairs, ``Key`` optional (then any
+  parameter's value may match); case-insensitive with ``*``/``?``, a ``\\*`` or ``\\?`` in a
+  value is the literal character; any pair found in the query string satisfies the condition
+  (QueryStringConditionConfig). Parameters are compared percent-decoded (UNVERIFIED).
+- ``source-ip`` conditions and ``RegexValues`` never match here.
 - ``forward`` goes to one target group or a weighted ``ForwardConfig`` (traffic-shifting.md §2.1:
   a group with weight 20 gets twice the requests of one with weight 10; weight 0 gets none).
   The sandbox splits deterministically (smooth weighted round robin, so the shares are exact
@@ -70,10 +81,34 @@ def action_of(data: Mapping[str, Any]) -> Action:
     return Unsupported(kind)
 
 
+@dataclass(frozen=True)
+class RequestView:
+    """What listener rules look at in a request (beyond host and path)."""
+
+    method: str = "GET"
+    #: every header line, in order (a repeated header appears several times)
+    headers: tuple[tuple[str, str], ...] = ()
+    #: every query parameter, percent-decoded, in order
+    query: tuple[tuple[str, str], ...] = ()
+
+
+GET = RequestView()
+
+
 @lru_cache(maxsize=1024)
-def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.compile(f"^{body}$", re.IGNORECASE if ignore_case else 0)
+def _wildcard(pattern: str, ignore_case: bool, escapes: bool = False) -> re.Pattern[str]:
+    """``*``/``?`` wildcards; with ``escapes``, ``\\*``/``\\?`` are the literal characters."""
+    parts: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if escapes and ch == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*?\\":
+            parts.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        parts.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
+        i += 1
+    return re.compile(f"^{''.join(parts)}$", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
 def path_matches(pattern: str, path: str) -> bool:
@@ -92,12 +127,52 @@ def _values(condition: Mapping[str, Any], config_key: str) -> list[str]:
     return [str(v) for v in (values or condition.get("Values") or [])]
 
 
-def condition_matches(condition: Mapping[str, Any], host: str, path: str) -> bool:
+def header_matches(config: Mapping[str, Any], headers: Sequence[tuple[str, str]]) -> bool:
+    """An ``HttpHeaderConfig`` against the request's header lines."""
+    name = str(config.get("HttpHeaderName") or "").lower()
+    patterns = [str(v) for v in config.get("Values") or []]
+    return any(
+        _wildcard(p, True).match(value) is not None
+        for key, value in headers
+        if key.lower() == name
+        for p in patterns
+    )
+
+
+def query_matches(pairs: Sequence[Mapping[str, Any]], query: Sequence[tuple[str, str]]) -> bool:
+    """A ``QueryStringConfig``'s key/value pairs against the request's parameters."""
+    for pair in pairs:
+        key = pair.get("Key")
+        value = _wildcard(str(pair.get("Value") or ""), True, True)
+        for k, v in query:
+            if key is not None and _wildcard(str(key), True, True).match(k) is None:
+                continue
+            if value.match(v) is not None:
+                return True
+    return False
+
+
+def _config(condition: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    config = condition.get(key)
+    return config if isinstance(config, Mapping) else {}
+
+
+def condition_matches(
+    condition: Mapping[str, Any], host: str, path: str, request: RequestView = GET
+) -> bool:
     field = condition.get("Field")
     if field == "path-pattern":
         return any(path_matches(v, path) for v in _values(condition, "PathPatternConfig"))
     if field == "host-header":
         return any(host_matches(v, host) for v in _values(condition, "HostHeaderConfig"))
+    if field == "http-header":
+        return header_matches(_config(condition, "HttpHeaderConfig"), request.headers)
+    if field == "http-request-method":
+        methods = _values(condition, "HttpRequestMethodConfig")
+        return request.method in methods
+    if field == "query-string":
+        pairs = _config(condition, "QueryStringConfig").get("Values") or []
+        return query_matches([p for p in pairs if isinstance(p, Mapping)], request.query)
     return False
 
 
@@ -108,9 +183,10 @@ def _priority(rule: Any) -> float:
         return float("inf")  # "default"
 
 
-def select_action(listener: Any, host: str, path: str) -> Action:
+def select_action(listener: Any, host: str, path: str, request: RequestView = GET) -> Action:
     """The action moto's ``FakeListener`` takes for a request (first matching rule, else the
-    default action)."""
+    default action). ``request`` carries the method, headers and query string (a bare ``GET``
+    with none by default)."""
     extra = getattr(listener, "_non_default_rules", None)  # moto 5.2.5's rules (no default)
     if extra is not None and not extra:
         return _first(list(listener.default_actions))
@@ -121,7 +197,7 @@ def select_action(listener: Any, host: str, path: str) -> Action:
     )
     for rule in rules:
         conditions: Sequence[Mapping[str, Any]] = rule.conditions or []
-        if conditions and all(condition_matches(c, host, path) for c in conditions):
+        if conditions and all(condition_matches(c, host, path, request) for c in conditions):
             return _first(list(rule.actions))
     return _first(list(listener.default_actions))
 

@@ -168,13 +168,14 @@ def simulated_reply(
     world: SandboxView, tg_arn: str, ip: str, method: str, path: str
 ) -> Reply | None:
     """The canned answer of the simulated task behind target ``ip`` of ``tg_arn`` (None: the
-    simulation has no such target). The ALB listener uses it for simulated tasks, whose
+    simulation has no such target, or its task's container no longer accepts connections: it
+    exited, or was told to stop). The ALB listener uses it for simulated tasks, whose
     addresses are not reachable sockets."""
     plane = AlbDataPlane(world)
     with world.lock:
         now = world.catch_up()
         target = next((t for t in world.sim.serving_targets(tg_arn) if t.ip == ip), None)
-        if target is None:
+        if target is None or not getattr(target, "answering", True):
             return None
         serving = plane.serving(target)
     return answer(serving, target, method, path, now)

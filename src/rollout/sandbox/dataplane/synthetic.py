@@ -18,8 +18,13 @@ Routing, per request (the same rules as the real listener, :mod:`.routing` and :
 - within the chosen target group: healthy targets in turn; none healthy → every registered
   target that is not leaving (fail-open); none at all → the ALB answers 503 (an
   ``HTTPCode_ELB_503_Count``, no ``RequestCount`` for the group);
-- a target whose task is no longer RUNNING (it crashed, its container exited) → the ALB answers
-  502 (``TargetConnectionErrorCount``);
+- the target's state is the one the real listener routes by (moto's target group with the
+  health overlay): a ``draining`` target gets no new request, so the old tasks of a rolling
+  deploy, which ECS deregisters before it stops them (ecs-behaviour.md §6.3), fail no request;
+- a target whose task's container does not accept connections (``TaskRecord.answering``: it
+  exited or crashed while registered, or was sent SIGTERM) → the ALB answers 502
+  (``TargetConnectionErrorCount``); a task that is DEACTIVATING (its targets draining) still
+  answers what it is sent;
 - otherwise the task answers 200 after ``latency`` seconds, unless its fault plan says
   ``serve_5xx`` (that ``share`` of its requests get ``status_code``) or ``slow`` (that share takes
   the fault's ``latency``). Which requests are affected is deterministic (evenly spread).
@@ -224,7 +229,7 @@ class SyntheticTraffic:
             return
         target = self._turns.pick(tg, candidates)
         task = tasks.get(target.ip)
-        if task is None or task.last_status != "RUNNING" or task.exited:
+        if task is None or not task.answering:
             self._emit(
                 RequestOutcome(
                     at, lb_arn, 502, kind="elb", target_group_arn=tg, connection_error=True

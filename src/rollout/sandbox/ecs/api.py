@@ -9,7 +9,7 @@ import base64
 import copy
 import hashlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from moto.backends import get_backend
 
@@ -677,11 +677,28 @@ _DEFAULT_DC: dict[str, Any] = {
 
 
 def _deployment_configuration(
-    given: dict[str, Any] | None, base: dict[str, Any] | None = None
+    given: dict[str, Any] | None,
+    base: dict[str, Any] | None = None,
+    *,
+    other_strategy_configuration: Literal["drop", "refuse"] = "drop",
 ) -> dict[str, Any]:
+    """``given`` merged field by field onto the stored ``base`` (UpdateService) or the defaults.
+
+    A strategy's configuration block (``linearConfiguration``, ``canaryConfiguration``) is
+    "only valid when the deployment strategy is LINEAR/CANARY" (traffic-shifting.md §1.1);
+    what UpdateService does with the *stored* block of the previous strategy is UNVERIFIED. With
+    ``"drop"`` (``Behaviour.other_strategy_configuration``, the documented reading) a stored
+    block that does not belong to the resulting strategy is dropped; a block the request itself
+    gives for another strategy is still refused.
+    """
     config = copy.deepcopy(base if base is not None else _DEFAULT_DC)
     for key, value in (given or {}).items():
         config[key] = copy.deepcopy(value)
+    if base is not None and other_strategy_configuration == "drop":
+        strategy = config.get("strategy", "ROLLING")
+        for key, owner in (("linearConfiguration", "LINEAR"), ("canaryConfiguration", "CANARY")):
+            if key in config and key not in (given or {}) and strategy != owner:
+                del config[key]
     breaker = config.setdefault("deploymentCircuitBreaker", {"enable": False, "rollback": False})
     breaker.setdefault("enable", False)
     breaker.setdefault("rollback", False)
@@ -851,7 +868,11 @@ def update_service(sim: EcsSimulation, rs: RegionState, p: dict[str, Any]) -> di
     _check_load_balancers(rs, td, lbs)
     _check_network(td, network)
     config = (
-        _deployment_configuration(p["deploymentConfiguration"], service.deployment_configuration)
+        _deployment_configuration(
+            p["deploymentConfiguration"],
+            service.deployment_configuration,
+            other_strategy_configuration=sim.behaviour.other_strategy_configuration,
+        )
         if p.get("deploymentConfiguration") is not None
         else service.deployment_configuration
     )

@@ -69,6 +69,9 @@ class ServingTarget:
     port: int
     state: str
     status_code: int
+    #: the task's container accepts connections (``TaskRecord.answering``); when not, a request
+    #: the ALB sends to this target is a refused connection (502)
+    answering: bool = True
 
 
 class EcsSimulation:
@@ -1596,17 +1599,19 @@ class EcsSimulation:
                                 binding.port,
                                 state.state if state else "unused",
                                 status,
+                                task.answering,
                             )
                         )
             return found
 
     def serving_status(self, task_arn: str) -> int | None:
-        """The HTTP status a task's application answers now (None: unknown or not RUNNING)."""
+        """The HTTP status a task's application answers now (None: unknown, or its container
+        does not accept connections: ``TaskRecord.answering``)."""
         with self.lock:
             self.run_until(self.clock.now())
             for rs in self._regions.values():
                 task = rs.tasks.get(task_arn)
-                if task is None or task.last_status != "RUNNING":
+                if task is None or not task.answering:
                     continue
                 due = task.faults.serve_5xx_after
                 if (

@@ -124,6 +124,14 @@ class TaskRecord:
         """Wanted by the scheduler: not told to stop."""
         return self.desired_status != "STOPPED"
 
+    @property
+    def answering(self) -> bool:
+        """Its essential container is up and accepts connections: RUNNING, or DEACTIVATING while
+        its targets drain (ecs-behaviour.md §4.1: the container gets SIGTERM only in STOPPING,
+        after deregistration, §6.3), and it has not exited. A request the ALB sends to a target
+        whose task is not answering is a refused connection (502)."""
+        return not self.exited and self.last_status in ("RUNNING", "DEACTIVATING")
+
 
 @dataclass
 class DeploymentRecord:

@@ -192,6 +192,11 @@ class Behaviour:
     #: run. The enum has no such value: ``"previous"`` keeps the previous stage (documented
     #: reading); ``"PRODUCTION_TRAFFIC_SHIFT"`` reports the shift about to happen.
     pre_production_stage_reported: Literal["previous", "PRODUCTION_TRAFFIC_SHIFT"] = "previous"
+    #: §1.1 UNVERIFIED: what UpdateService does with the stored ``linearConfiguration`` /
+    #: ``canaryConfiguration`` when the request switches to another strategy without it. A
+    #: block is "only valid" with its strategy: ``"drop"`` forgets it (documented reading);
+    #: ``"refuse"`` merges it in and refuses the request (InvalidParameterException).
+    other_strategy_configuration: Literal["drop", "refuse"] = "drop"
     #: What an AWS_LAMBDA lifecycle hook answers (the sandbox cannot invoke Lambda):
     #: SUCCEEDED, FAILED or TIMED_OUT (no answer: the hook's timeout action applies when its
     #: ``timeoutInMinutes`` is over). ``Sandbox.set_hook_answer`` changes it at run time.

@@ -58,7 +58,7 @@ DOC = REPO / "docs" / "benchmarks.md"
 RATE = 50.0
 SLOW = 2.0  # the client timeout: an answer slower than this is a failed request
 TAIL = 10.0  # seconds of traffic counted after the deploy is over
-BREAKER_WINDOW = 240.0  # breaker-only: count at most this long from UpdateService
+BREAKER_WINDOW = 180.0  # breaker-only: count at most this long from UpdateService
 HOST = "api.voj.example.com"
 WAYS = ("breaker-only rolling", "rollout rolling", "rollout canary", "rollout blue-green")
 STACK = {
@@ -183,10 +183,15 @@ def _pass(url: str) -> ProbeResult:
     return ProbeResult("pass", 200, f"GET {url} -> 200")
 
 
-def _breaker_only(sb: Sandbox, prov: Any, image: str) -> None:
+def _current(sb: Sandbox, prov: Any) -> str:
+    doc = sb.describe_service(prov.cluster, prov.service) or {}
+    return str(doc.get("taskDefinition", ""))
+
+
+def _breaker_only(sb: Sandbox, prov: Any, image: str) -> str:
+    """RegisterTaskDefinition (the current one with ``image``) + UpdateService; the new ARN."""
     ecs = sb.client_factory().client("ecs")
-    current = ecs.describe_services(cluster=prov.cluster, services=[prov.service])["services"][0]
-    td = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
+    td = ecs.describe_task_definition(taskDefinition=_current(sb, prov))["taskDefinition"]
     keep = (
         "family",
         "containerDefinitions",
@@ -201,8 +206,31 @@ def _breaker_only(sb: Sandbox, prov: Any, image: str) -> None:
     doc = {k: td[k] for k in keep if k in td}
     for container in doc["containerDefinitions"]:
         container["image"] = image
-    arn = ecs.register_task_definition(**doc)["taskDefinition"]["taskDefinitionArn"]
+    arn = str(ecs.register_task_definition(**doc)["taskDefinition"]["taskDefinitionArn"])
     ecs.update_service(cluster=prov.cluster, service=prov.service, taskDefinition=arn)
+    return arn
+
+
+def _on(sb: Sandbox, prov: Any, arn: str) -> bool:
+    """The service steady (one COMPLETED deployment) on task definition ``arn``."""
+    doc = sb.describe_service(prov.cluster, prov.service) or {}
+    deployments = doc.get("deployments", [])
+    return (
+        len(deployments) == 1
+        and deployments[0].get("rolloutState") == "COMPLETED"
+        and deployments[0].get("taskDefinition") == arn
+    )
+
+
+def _back_to(sb: Sandbox, prov: Any, arn: str) -> None:
+    """Unmeasured clean-up between releases: put the service back on ``arn`` if it is not."""
+    _wait(lambda: _steady(sb, prov.cluster, prov.service), 300)
+    if _current(sb, prov) != arn:
+        print(f"  clean-up: UpdateService back to {arn}", file=sys.stderr, flush=True)
+        ecs = sb.client_factory().client("ecs")
+        ecs.update_service(cluster=prov.cluster, service=prov.service, taskDefinition=arn)
+        time.sleep(5)
+        _wait(lambda: _on(sb, prov, arn), 300)
 
 
 def _steady(sb: Sandbox, cluster: str, service: str) -> bool:
@@ -266,16 +294,18 @@ def run_way(way: str, releases: tuple[str, ...]) -> list[Row]:
         traffic = Traffic(sb, url)
         try:
             time.sleep(5)
+            good_arn = _current(sb, prov)
             for name in releases:
-                _wait(lambda: _steady(sb, prov.cluster, prov.service), 300)
+                _back_to(sb, prov, good_arn)
                 t0 = time.perf_counter()
                 start = sb.clock.now()
                 log = EventLog()
                 verdict = "(ECS)"
                 if way == WAYS[0]:
-                    _breaker_only(sb, prov, images[name])
+                    new_arn = _breaker_only(sb, prov, images[name])
+                    want = new_arn if name == "good" else good_arn
                     time.sleep(10)
-                    _wait(lambda: _steady(sb, prov.cluster, prov.service), BREAKER_WINDOW - 10)
+                    _wait(lambda w=want: _on(sb, prov, w), BREAKER_WINDOW - 10)
                 else:
                     ctx = Context(
                         factory=sb.client_factory(),
@@ -332,10 +362,18 @@ def run_way(way: str, releases: tuple[str, ...]) -> list[Row]:
                         "restored": restored,
                         "restored_source": source,
                         "measure_restored": None if moment is None else moment.restored_at,
+                        "events": [
+                            [round(e.at - start, 1), e.kind, e.message[:160]]
+                            for e in log.events
+                            if e.kind.startswith(("rollback", "signal", "traffic", "restore"))
+                            or e.kind in ("stage", "analysis")
+                        ],
                         "failed_at": {f"{s.at - start:.0f}": s.failed for s in seconds if s.failed},
                     },
                 )
                 rows.append(row)
+                if name == "good" and row.verdict in ("SUCCEEDED", "(ECS)"):
+                    good_arn = _current(sb, prov)
                 print(f"[{way}] {json.dumps(asdict(row))}", file=sys.stderr, flush=True)
         finally:
             traffic.close()

@@ -384,19 +384,31 @@ def _fmt(v: float | int | None) -> str:
     return "—" if v is None else f"{v:g}"
 
 
+def _kinds(r: Row) -> str:
+    return ", ".join(f"{k} {n}" for k, n in sorted(r.kinds.items())) or "—"
+
+
+def _detected(r: Row) -> str:
+    """The first failure signal rollout acted on (its message, shortened)."""
+    for at, kind, message in (r.raw or {}).get("events", []):
+        if kind == "signal":
+            return f"{message[:90]} (at {at:g} s)".replace("|", "/")
+    return "—"
+
+
 def table(rows: list[Row]) -> str:
     lines = [
         "| release | way | verdict | failed requests | seconds with a failure "
         "| first failure → back on good (s) | failed during rollback "
-        "| decision → prod on blue (s) | requests |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| decision → prod on blue (s) | requests | failure kinds | detected by |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for release in RELEASES:
         for r in (r for r in rows if r.release == release):
             lines.append(
                 f"| {r.release} | {r.way} | {r.verdict} | {r.failed} | {r.failed_seconds} | "
                 f"{_fmt(r.first_to_back)} | {_fmt(r.during_rollback)} | {_fmt(r.blue_back)} | "
-                f"{r.requests} |"
+                f"{r.requests} | {_kinds(r)} | {_detected(r)} |"
             )
     return "\n".join(lines)
 
@@ -441,7 +453,7 @@ def targets(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def section(rows: list[Row], wall: float, missing: list[str]) -> str:
+def section(rows: list[Row], wall: float, missing: list[str], notes: tuple[str, ...] = ()) -> str:
     text = (
         "## Progressive delivery on the process runtime\n\n"
         "`bench/progressive_process.py`: the issue 10 benchmark with real voj gunicorn processes "
@@ -452,14 +464,36 @@ def section(rows: list[Row], wall: float, missing: list[str]) -> str:
         "Counted from each deploy's start until it is over (rollout returned; breaker-only: "
         f"service steady again or {BREAKER_WINDOW:g} s) plus {TAIL:g} s. Short settings so the "
         "matrix fits in minutes: canary 10 % for 1 min, bake 1 min, analysis window 20 s, "
-        "min_requests 20, poll 2 s (production defaults: 10 min, 10 min, 60 s). 'Back on "
-        "good' is `rollout.sandbox.measure`'s restore moment. No smoke probe on the test "
+        "min_requests 20, poll 2 s (production defaults: 10 min, 10 min, 60 s). No smoke probe on the test "
         f"listener (stubbed). Wall time of the run(s): {wall:.0f} s.\n\n"
         + table(rows)
         + "\n\nTargets:\n\n"
         + targets(rows)
         + "\n"
     )
+    text += (
+        "\nHow to read it, and what differs from AWS:\n\n"
+        "- Breaker-only rows are cut at "
+        f"{BREAKER_WINDOW:g} s: a bad release ECS does not roll back keeps failing after that "
+        "(on AWS until someone acts), so its counts are a floor, and 'back on good' is '—' "
+        "when ECS had not restored the service by then.\n"
+        "- 'Back on good' for the traffic-shifting ways is rollout's rollback decision plus "
+        "its measured time to production weight on blue (`traffic.restored`); "
+        "`measure.restore` did not report a moment for them in this run (the bad tasks keep "
+        "targets registered until ECS stops them after the rollback). For rolling it is "
+        "`measure.restore`.\n"
+        "- Everything runs on one shared 2-core machine (several sandboxes and other work at "
+        "once): a `timeout` (no answer in 2 s) can come from CPU starvation while new "
+        "gunicorn tasks boot, not from the release. The failure kinds per row are in the "
+        "JSON (`--json`).\n"
+        "- The ALB listener is the sandbox's local proxy, health checks and ECS timings use "
+        "the `quick` preset (shorter than AWS's), and ALB metrics are published per 10 s "
+        "(AWS: per 60 s), which shortens every alarm- and analysis-based detection.\n"
+        "- The crash release's 30 s count from each worker's first health-check answer, a "
+        "few seconds before the target turns healthy.\n"
+    )
+    if notes:
+        text += "".join(f"- {n}\n" for n in notes)
     if missing:
         text += (
             "\nNot measured (did not finish in the session's time): " + ", ".join(missing) + ".\n"
@@ -487,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the rows here")
     parser.add_argument("--merge", type=Path, nargs="*", help="rows files to merge, no run")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--note", action="append", default=[], help="a line for the doc")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     rows: list[Row] = []
@@ -509,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in RELEASES
         if not any(x.way == w and x.release == r for x in rows)
     ]
-    text = section(rows, wall, missing)
+    text = section(rows, wall, missing, tuple(args.note))
     print(text)
     print(f"total wall time: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.write:

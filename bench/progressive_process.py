@@ -464,8 +464,8 @@ def section(rows: list[Row], wall: float, missing: list[str], notes: tuple[str, 
         "Counted from each deploy's start until it is over (rollout returned; breaker-only: "
         f"service steady again or {BREAKER_WINDOW:g} s) plus {TAIL:g} s. Short settings so the "
         "matrix fits in minutes: canary 10 % for 1 min, bake 1 min, analysis window 20 s, "
-        "min_requests 20, poll 2 s (production defaults: 10 min, 10 min, 60 s). No smoke probe on the test "
-        f"listener (stubbed). Wall time of the run(s): {wall:.0f} s.\n\n"
+        "min_requests 20, poll 2 s (production defaults: 10 min, 10 min, 60 s). No smoke "
+        "probe on the test listener (stubbed). Wall time of the run(s): {wall:.0f} s.\n\n"
         + table(rows)
         + "\n\nTargets:\n\n"
         + targets(rows)

@@ -526,11 +526,23 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows: list[Row] = []
     wall = 0.0
+    notes = list(args.note)
     if args.merge:
-        for path in args.merge:
+        keyed: dict[tuple[str, str], Row] = {}
+        for path in args.merge:  # a later file's row replaces an earlier one (a rerun)
             doc = json.loads(path.read_text())
             wall += doc["wall"]
-            rows += [Row(**r) for r in doc["rows"]]
+            for r in (Row(**x) for x in doc["rows"]):
+                first = keyed.get((r.way, r.release))
+                if first is not None:
+                    notes.append(
+                        f"{r.way} / {r.release} was run twice: in its way's full sequence "
+                        f"{first.failed} failed requests ({_kinds(first)}; verdict "
+                        f"{first.verdict}; detected by: {_detected(first)}); rerun alone on a "
+                        f"fresh sandbox: {r.failed} (the row above)."
+                    )
+                keyed[(r.way, r.release)] = r
+        rows = list(keyed.values())
     else:
         releases = tuple(r.strip() for r in args.releases.split(",") if r.strip())
         for way in [w.strip() for w in args.ways.split(",") if w.strip()]:
@@ -544,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in RELEASES
         if not any(x.way == w and x.release == r for x in rows)
     ]
-    text = section(rows, wall, missing, tuple(args.note))
+    text = section(rows, wall, missing, tuple(notes))
     print(text)
     print(f"total wall time: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.write:

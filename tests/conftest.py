@@ -26,6 +26,14 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow (real-process, wall-clock) tests first: `make test` hands whole files to
+    its workers in collection order, so a long end-to-end file started last would run alone at
+    the end while the other core idles; started first, it overlaps everything else."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: order kept within
+
+
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     """A fresh :class:`Sandbox` (moto reset, virtual clock, region ap-northeast-2); closed after."""

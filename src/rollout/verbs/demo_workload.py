@@ -1,4 +1,4 @@
-"""Act 8 of ``rollout demo``: a release that serves errors to real requests, and the count.
+"""Act 9 of ``rollout demo``: a release that serves errors to real requests, and the count.
 
 The acts before it run on the virtual clock with simulated tasks, whose bad releases never
 serve a request. This one runs the real service: a sandbox with the process runtime (every ECS
@@ -51,7 +51,7 @@ PHASES = ("before", "until_restored", "after_restored", "zero_healthy")
 
 @dataclass(frozen=True)
 class WorkloadMeasured:
-    """What Act 8 counted (sandbox seconds are wall seconds in the process runtime)."""
+    """What Act 9 counted (sandbox seconds are wall seconds in the process runtime)."""
 
     release: str
     verdict: str
@@ -150,7 +150,7 @@ def act(
     base_environ: dict[str, str],
     continue_at: float = 0.0,
 ) -> WorkloadMeasured | None:
-    """Act 8 (see the module docstring); None when there is no ``backend/`` to build from.
+    """Act 9 (see the module docstring); None when there is no ``backend/`` to build from.
 
     Its events go to ``report`` with their times moved to continue from ``continue_at`` (where
     the acts before, on the virtual clock, ended), one wall second per second."""
@@ -158,7 +158,7 @@ def act(
 
     wall = time.perf_counter()
     if not available():
-        _say(report, continue_at, "Act 8 skipped: no backend/ source to build real images from")
+        _say(report, continue_at, "Act 9 skipped: no backend/ source to build real images from")
         return None
     with (
         tempfile.TemporaryDirectory(prefix="rollout-demo-") as tmp,
@@ -172,7 +172,7 @@ def act(
         _say(
             emit,
             sb.clock.now(),
-            "Act 8: the real service. A new sandbox runs every task as a real gunicorn process "
+            "Act 9: the real service. A new sandbox runs every task as a real gunicorn process "
             "of an image built from backend/ (process runtime, wall-clock time, ECS's own "
             "delays cut); requests go through the local ALB listener",
             level="success",

@@ -31,7 +31,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     its workers in collection order, so a long end-to-end file started last would run alone at
     the end while the other core idles; started first, it overlaps everything else."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)  # stable: order kept within
+    # among them, the longest first: a test that needs an explicit pytest timeout says so
+    budget: dict[object, float] = {}
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        seconds = float(marker.args[0]) if marker and marker.args else 0.0
+        budget[item.path] = max(budget.get(item.path, 0.0), seconds)
+    # stable: the order within each file is kept
+    items.sort(key=lambda item: (item.path not in slow_files, -budget[item.path]))
 
 
 @pytest.fixture

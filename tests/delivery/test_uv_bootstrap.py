@@ -51,12 +51,20 @@ FILENAME = f"uv-{VERSION}-py3-none-{TAG}.whl"
 def fake_wheel(version: str = VERSION) -> bytes:
     """A wheel whose `uv` is a shell script that prints `uv <version> (fake)`."""
     buffer = io.BytesIO()
+
+    # fixed timestamps: the same bytes (and sha256) whenever it is built; `writestr` with a bare
+    # name stamps the current time, so two builds a second apart hashed differently (a flake)
+    def entry(name: str) -> zipfile.ZipInfo:
+        return zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(
-            f"uv-{VERSION}.data/scripts/uv",
+            entry(f"uv-{VERSION}.data/scripts/uv"),
             f'#!/bin/sh\necho "uv {version} (fake)"\necho "args: $*"\n',
         )
-        archive.writestr(f"uv-{VERSION}.dist-info/METADATA", f"Name: uv\nVersion: {VERSION}\n")
+        archive.writestr(
+            entry(f"uv-{VERSION}.dist-info/METADATA"), f"Name: uv\nVersion: {VERSION}\n"
+        )
     return buffer.getvalue()
 
 

@@ -1,4 +1,4 @@
-"""Act 8 of the demo on real processes: what it counts must be what the requests got."""
+"""Act 9 of the demo on real processes: what it counts must be what the requests got."""
 
 from __future__ import annotations
 
@@ -34,5 +34,5 @@ def test_a_release_serving_errors_is_rolled_back_and_its_failures_counted() -> N
     counted = sum(phases[p]["requests"] for p in ("before", "until_restored", "after_restored"))
     assert counted == m.requests
     acts = [e.message for e in events if e.kind == "demo.act"]
-    assert acts[0].startswith("Act 8")
+    assert acts[0].startswith("Act 9")
     assert f"users saw {m.failed} failed requests of {m.requests}" in acts[-1]

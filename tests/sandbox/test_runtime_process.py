@@ -108,6 +108,53 @@ def test_tasks_serve_their_image_tag_and_log_to_cloudwatch(sb: Sandbox) -> None:
     assert any("Starting gunicorn" in m for m in messages), messages
 
 
+def _aws_cli_v2() -> str | None:
+    """An AWS CLI v2 on this machine (PyPI has only v1, which has no `logs tail`; Debian
+    packages v2, and .ci/run installs it from apt), or None."""
+    import shutil
+
+    for candidate in (os.environ.get("ROLLOUT_AWSCLI2"), "/usr/bin/aws", shutil.which("aws")):
+        if not candidate or not Path(candidate).is_file():
+            continue
+        version = subprocess.run(
+            [candidate, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+        if version.stdout.startswith("aws-cli/2."):
+            return candidate
+    return None
+
+
+def test_aws_logs_tail_shows_a_task_s_lines(sb: Sandbox) -> None:
+    """`aws logs tail` (AWS CLI v2) reads a task's awslogs stream from the sandbox, by the
+    task definition's group and `prefix/container/task-id` stream. .ci/run installs the CLI
+    v2 and sets ROLLOUT_REQUIRE_AWSCLI2=1, so CI fails instead of skipping when it is absent."""
+    cli = _aws_cli_v2()
+    if cli is None:
+        if os.environ.get("ROLLOUT_REQUIRE_AWSCLI2") == "1":
+            pytest.fail("ROLLOUT_REQUIRE_AWSCLI2=1 but no AWS CLI v2 was found")
+        pytest.skip("no AWS CLI v2 here (Debian/Ubuntu: apt install awscli)")
+    task_id = _tasks(sb)[0]["taskArn"].rsplit("/", 1)[-1]
+    env = {**_env(sb), "AWS_DEFAULT_REGION": sb.region}
+    out = subprocess.run(
+        # --endpoint-url: CLI versions before 2.13 ignore AWS_ENDPOINT_URL
+        [
+            *(cli, "--endpoint-url", env["AWS_ENDPOINT_URL"], "logs", "tail"),
+            *("/ecs/voj-backend-prod", "--since", "1h"),
+            *("--log-stream-name-prefix", f"api/api/{task_id}"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = out.stdout.splitlines()
+    assert any("Starting gunicorn" in line for line in lines), out.stdout[-2000:]
+    assert all(f"api/api/{task_id}" in line for line in lines if line.strip()), [
+        line for line in lines if f"api/api/{task_id}" not in line
+    ]
+
+
 def test_crash_at_import_stops_like_aws_and_deploy_rolls_back(sb: Sandbox) -> None:
     """An image patched to raise at import: its tasks stop with EssentialContainerExited,
     "Essential container in task exited" and exit code 1 from the real process, the traceback's

@@ -1,4 +1,5 @@
-"""Observability plane: ``AWS/ApplicationELB`` metrics and CloudWatch alarm evaluation.
+"""Observability plane: ``AWS/ApplicationELB`` metrics, CloudWatch alarm evaluation, and
+CloudWatch Logs queries as AWS answers them (:mod:`.logs`).
 
 :class:`Observability` is what a sandbox world runs on its clock: every ``period`` simulated
 seconds (60 by default, as AWS publishes ALB metrics; ``metrics_period=10`` for short demos) it
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from rollout.sandbox.observability import cloudwatch
+from rollout.sandbox.observability import cloudwatch, logs
 from rollout.sandbox.observability.alarms import AlarmEvaluator
 from rollout.sandbox.observability.metrics import (
     DEFAULT_PERIOD,
@@ -50,6 +51,7 @@ class Observability:
         hosts: Callable[[], list[HostCounts]] | None = None,
     ) -> None:
         cloudwatch.install()
+        logs.install()  # FilterLogEvents honours logStreamNamePrefix
         self.period = check_period(period)
         self.metrics = AlbMetrics(account=account, region=region, period=period, hosts=hosts)
         self.alarms = AlarmEvaluator(account, region)

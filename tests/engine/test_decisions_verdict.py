@@ -24,6 +24,7 @@ from rollout.decisions.verdict import (
     judge,
     restore_waiting_on,
     restored,
+    shift_rolled_back_reason,
 )
 from rollout.model import ServiceDeploymentInfo
 
@@ -367,3 +368,57 @@ def test_an_ecs_rollback_names_what_ecs_said_failed_it(
     for text in says:
         assert text in got.reason, got.reason
     assert never not in got.reason, got.reason
+
+
+ROLLBACK_TO = "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1."
+
+
+@pytest.mark.parametrize(
+    ("sd", "says", "never"),
+    [
+        # the stack's alarm failed a canary: ECS's rollback text on the deployment it went back
+        # to reads "circuit breaker" whatever failed ours (ecs-behaviour.md §1.3): not evidence
+        (
+            ServiceDeploymentInfo(
+                arn="arn:sd/2",
+                status="ROLLBACK_SUCCESSFUL",
+                rollback_reason=ROLLBACK_TO,
+                circuit_breaker_status="MONITORING",
+                alarm_status="TRIGGERED",
+                alarms_triggered=("voj-prod-target-5xx",),
+            ),
+            "deployment alarm(s) voj-prod-target-5xx in ALARM",
+            "circuit breaker",
+        ),
+        (
+            ServiceDeploymentInfo(
+                arn="arn:sd/2",
+                status="ROLLBACK_IN_PROGRESS",
+                rollback_reason=ROLLBACK_TO,
+                circuit_breaker_status="TRIGGERED",
+                alarm_status="MONITORING",
+            ),
+            "ECS's circuit breaker failed the deployment",
+            "alarm",
+        ),
+        # nobody of ECS's own: someone stopped it; ECS's words are quoted
+        (
+            ServiceDeploymentInfo(
+                arn="arn:sd/2", status="STOPPED", status_reason="stopped by a user"
+            ),
+            "ECS rolled the deployment back: stopped by a user",
+            "breaker",
+        ),
+        (
+            ServiceDeploymentInfo(arn="arn:sd/2", status="ROLLBACK_SUCCESSFUL"),
+            "ECS rolled the deployment back (ROLLBACK_SUCCESSFUL)",
+            "breaker",
+        ),
+    ],
+)
+def test_shift_rolled_back_reason_names_what_failed_it(
+    sd: ServiceDeploymentInfo, says: str, never: str
+) -> None:
+    reason = shift_rolled_back_reason(sd)
+    assert says in reason
+    assert never not in reason

@@ -189,6 +189,39 @@ def test_a_slow_but_healthy_release_inside_the_thresholds_is_not_rolled_back(
     assert max(e.data["green"]["p99_ms"] or 0 for e in passes) >= 300
 
 
+def _stack_alarms(world: World, *, on: bool) -> None:
+    ecs = world.sb.client_factory().client("ecs")
+    svc = ecs.describe_services(cluster=world.prov.cluster, services=[world.prov.service])
+    config = svc["services"][0]["deploymentConfiguration"]
+    config["alarms"] = {**config.get("alarms", {}), "enable": on, "rollback": on}
+    ecs.update_service(
+        cluster=world.prov.cluster, service=world.prov.service, deploymentConfiguration=config
+    )
+
+
+@pytest.mark.parametrize("shifting", ["canary"], indirect=True)
+def test_a_rollback_by_the_stack_s_alarm_names_the_alarm_not_the_breaker(world: World) -> None:
+    """ECS's own deployment alarm fails the canary before rollout's analysis judges (it allows
+    60 % 5xx here): the verdict names the alarm. ECS's rollback text ("circuit breaker: rolling
+    back to ...") reads the same whatever failed the deployment and must not be quoted as the
+    cause (it was, before)."""
+    _stack_alarms(world, on=True)
+    try:
+        world.break_next("serve_5xx", share=0.5)
+        run = world.deploy(
+            "sha-0000003",
+            settings=settings(
+                world, "canary", thresholds=Thresholds(min_requests=50, max_error_rate=0.6)
+            ),
+        )
+    finally:
+        _stack_alarms(world, on=False)
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
+    assert "voj-prod-target-5xx" in run.outcome.reason, run.outcome.reason
+    assert "circuit breaker" not in run.outcome.reason
+    assert not [e for e in run.kinds("analysis") if e.data["outcome"] == "fail"]
+
+
 @pytest.mark.parametrize("shifting", ["canary"], indirect=True)
 def test_stages_and_windows_reach_every_renderer(world: World) -> None:
     """JSON result, GitHub summary (stages on the mermaid timeline), plain lines and the console

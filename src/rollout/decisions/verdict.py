@@ -284,6 +284,16 @@ def rolled_back_reason(
     return f"ECS failed the deployment and is rolling back{where}" + (f": {said}" if said else "")
 
 
+def shift_rolled_back_reason(sd: ServiceDeploymentInfo) -> str:
+    """The reason of a traffic-shifting deployment ECS rolled back (or someone stopped): what ECS
+    says failed it (:func:`ecs_failure_cause`: its alarms or its circuit breaker), else ECS's own
+    words quoted. The rollback's "circuit breaker: rolling back to ..." text is not evidence."""
+    if ecs_failure_cause(None, sd) is not None:
+        return rolled_back_reason(None, sd, None)
+    said = sd.status_reason or sd.rollback_reason
+    return "ECS rolled the deployment back" + (f": {said}" if said else f" ({sd.status})")
+
+
 def blocked_reason(service: Service) -> str:
     """The reason of a deploy ECS cannot progress because of min/max healthy percent."""
     dc = service.deployment_config

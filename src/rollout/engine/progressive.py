@@ -36,6 +36,7 @@ from rollout.decisions.progressive import (
     stage_label,
     target_group_dimension,
 )
+from rollout.decisions.verdict import shift_rolled_back_reason
 from rollout.engine.observe import Observer
 from rollout.engine.session import Session
 from rollout.errors import AwsError, CredentialsError, RolloutError
@@ -188,8 +189,7 @@ class NativeWatch:
                         f"{self._analysis_note()}",
                     )
                 if sd.status.startswith("ROLLBACK") or sd.status in ("STOPPED", "STOP_REQUESTED"):
-                    why = sd.status_reason or sd.rollback_reason or sd.status
-                    return self._ecs_rolled_back(sd, f"ECS rolled the deployment back: {why}")
+                    return self._ecs_rolled_back(sd, shift_rolled_back_reason(sd))
                 if self.smoke == "pending" and self._smoke_due(sd):
                     failed = self._probe(sd)
                     if failed:

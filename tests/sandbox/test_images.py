@@ -114,6 +114,18 @@ def test_a_patch_that_does_not_apply_is_a_clear_error_and_registers_nothing(sb: 
     assert ecr.describe_images(repositoryName="voj-backend")["imageDetails"] == []
 
 
+@pytest.mark.parametrize("tag", ["bad tag!", "-v1", ".v1", "", "x" * 129, "v1:latest"])
+def test_a_tag_docker_would_refuse_is_a_clear_error_and_builds_nothing(
+    sb: Sandbox, tag: str
+) -> None:
+    """`docker build -t` refuses a tag outside its grammar ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}),
+    so `sandbox build` does too, before any work; ECR stays empty."""
+    with pytest.raises(ConfigError, match="not a valid image tag"):
+        sb.build_image(tag)
+    ecr = sb.client_factory().client("ecr")
+    assert ecr.describe_images(repositoryName="voj-backend")["imageDetails"] == []
+
+
 def test_build_into_a_missing_repository_says_to_provision(tmp_path: Path) -> None:
     """No repository: a ConfigError naming it and what to do."""
     with Sandbox() as sandbox, pytest.raises(ConfigError, match="no repository voj-backend"):

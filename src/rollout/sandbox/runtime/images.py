@@ -59,6 +59,10 @@ BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGE_VENV = "/app/.venv"
 
 
+#: docker's tag grammar (the distribution reference's ``tag``), what `docker build -t` accepts
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
 class BuildError(ConfigError):
     """An image could not be built from the given source (nothing was registered)."""
 
@@ -368,6 +372,12 @@ class ImageStore:
         build_args: Mapping[str, str] | None = None,
     ) -> BuiltImage:
         """Snapshot ``source`` (default: the working tree's ``backend/``), patched if asked."""
+        if not _TAG.fullmatch(tag):
+            raise BuildError(
+                f"failed to build: {tag!r} is not a valid image tag (letters, digits, _ . -; "
+                "at most 128, not starting with . or -), which `docker build -t` would refuse.",
+                hint="Pass a tag such as v2 or sha-abc1234.",
+            )
         source = Path(source or DEFAULT_SOURCE).resolve()
         if not (source / "Dockerfile").is_file():
             raise BuildError(

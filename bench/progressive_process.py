@@ -41,6 +41,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,7 @@ class Row:
     raw: dict[str, Any] | None = None  # moments (sandbox clock) and failed seconds, for audits
 
 
-def _pass(url: str) -> ProbeResult:
+def _pass(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
     return ProbeResult("pass", 200, f"GET {url} -> 200")
 
 

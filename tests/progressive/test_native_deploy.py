@@ -8,7 +8,7 @@ tests/engine's package-wide sandbox is open (moto's state is process-global).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -264,7 +264,7 @@ def test_the_smoke_probe_hits_the_test_listener_before_any_production_traffic(
     the test listener while the hook holds it, and continues only then."""
     probed: list[tuple[str, dict[str, int]]] = []
 
-    def probe(url: str) -> ProbeResult:
+    def probe(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
         probed.append((url, prod_weights(world)))
         return ProbeResult("pass", 200, f"GET {url} -> 200")
 
@@ -287,7 +287,7 @@ def test_the_smoke_probe_hits_the_test_listener_before_any_production_traffic(
 
 @pytest.mark.parametrize("shifting", ["blue-green"], indirect=True)
 def test_a_failing_smoke_probe_rolls_back_before_production_traffic(world: World) -> None:
-    def probe(url: str) -> ProbeResult:
+    def probe(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
         return ProbeResult("fail", 500, f"GET {url} -> 500")
 
     before = world.current_revision()

@@ -30,11 +30,14 @@ from rollout.decisions.progressive import (
     DONE_STATUSES,
     SERVING_STAGES,
     STAGES,
+    describe_conditions,
     green_and_blue,
     green_and_blue_in_flight,
+    headers_hint,
     load_balancer_dimension,
     stage_label,
     target_group_dimension,
+    unmet_header_conditions,
 )
 from rollout.engine.observe import Observer
 from rollout.engine.session import Session
@@ -83,6 +86,8 @@ def plan(s: Session, svc: Service) -> Plan:
             hint="Fix advancedConfiguration.productionListenerRule; `rollout verify` checks it.",
         )
     green, blue = green_and_blue(forwards, (lb.target_group_arn, alternate))
+    if s.settings.test_url and lb.test_listener_rule:
+        _check_test_headers(s, lb.test_listener_rule)
     return Plan(
         load_balancer=load_balancer_dimension(lb.production_listener_rule),
         green=green,
@@ -90,6 +95,32 @@ def plan(s: Session, svc: Service) -> Plan:
         production_rule=lb.production_listener_rule,
         test_rule=lb.test_listener_rule,
     )
+
+
+def _check_test_headers(s: Session, rule: str) -> None:
+    """Refuse before any write when the smoke probe's headers cannot meet the test rule's
+    http-header conditions: the probe would reach blue and pass without testing green."""
+    try:
+        conditions = s.gw.elb.rule_conditions([rule]).get(rule)
+    except CredentialsError:
+        raise
+    except AwsError as exc:
+        s.emit(
+            "smoke.unchecked",
+            f"cannot read the test listener rule's conditions ({exc.code}): the smoke probe's "
+            "headers are not checked against it",
+            level="warning",
+            code=exc.code,
+        )
+        return
+    unmet = unmet_header_conditions(conditions or (), s.settings.test_headers)
+    if unmet:
+        raise PlanError(
+            f"the smoke probe cannot reach green: test listener rule {rule.rsplit('/', 1)[-1]} "
+            f"needs {describe_conditions(unmet)}, which test_headers does not send (the probe "
+            "of test_url would reach blue through the production rule).",
+            hint=headers_hint(unmet) + "; `rollout verify` checks it.",
+        )
 
 
 def plan_in_flight(s: Session, svc: Service, sd: ServiceDeploymentInfo | None) -> Plan:
@@ -279,7 +310,7 @@ class NativeWatch:
         s, st = self.s, self.s.settings
         assert st.test_url is not None
         late = sd.lifecycle_stage not in BEFORE_PRODUCTION
-        result = s.prober(st.test_url)
+        result = s.prober(st.test_url, headers=dict(st.test_headers))
         self.smoke = result.outcome
         s.emit(
             "smoke",
@@ -289,6 +320,7 @@ class NativeWatch:
             outcome=result.outcome,
             status=result.status,
             url=st.test_url,
+            headers=sorted(st.test_headers),
             before_production=not late,
         )
         if result.outcome == "fail":

@@ -302,23 +302,68 @@ def test_a_failing_smoke_probe_rolls_back_before_production_traffic(world: World
     assert world.current_revision() == before
 
 
-@pytest.mark.parametrize("shifting", ["blue-green"], indirect=True)
-def test_a_release_crashing_after_turning_healthy_goes_back_to_blue_with_a_healthy_target(
-    world: World,
+@pytest.mark.parametrize(
+    ("shifting", "strategy"), [(x, x) for x in ("blue-green", "canary")], indirect=["shifting"]
+)
+def test_a_release_crashing_after_turning_healthy_goes_back_to_blue_within_one_poll(
+    world: World, strategy: str
 ) -> None:
+    """Issue 10: a release that crashes 30 s after turning healthy. The first poll that sees a
+    green task stopped (essential container exited) sends StopServiceDeployment(ROLLBACK); the
+    verdict names the task, why and the stage; blue has all its tasks healthy throughout, and
+    green carries production without a healthy target at most one poll (+ jitter)."""
     before = world.current_revision()
     world.break_next("crash", after=30.0, count=100)
-    run = world.deploy("sha-0000003", settings=settings(world, "blue-green"))
+    blue_at_decision: list[list[str]] = []
+
+    def at_decision(event: Any) -> None:
+        if event.kind == "rollback.started":
+            blue = next(e for e in run_events if e.kind == "analysis.plan").data["blue"]
+            health = (
+                world.sb.client_factory()
+                .client("elbv2")
+                .describe_target_health(TargetGroupArn=blue)["TargetHealthDescriptions"]
+            )
+            blue_at_decision.append([t["TargetHealth"]["State"] for t in health])
+
+    run_events: list[Any] = []
+    st = settings(world, strategy)
+    run = world.deploy(
+        "sha-0000003",
+        settings=st,
+        sink=lambda e: (run_events.append(e), at_decision(e)),
+    )
     assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
-    assert "no healthy target" in run.outcome.reason
-    assert world.current_revision() == before
-    # production weight back on blue within a second of the decision; green was without a
-    # healthy target only between its crash and rollout's next polls (two, 5 s apart): the
-    # tasks crash together, so no watcher could see it earlier
+    reason = run.outcome.reason
+    for part in ("green task ", "stopped during", "essential-container-exited", "exit code"):
+        assert part in reason, reason
+    stage = "bake time" if strategy == "blue-green" else "production traffic shift"
+    assert stage in reason, reason
+    signal = [e for e in run.kinds("signal") if e.data.get("definitive")][-1]
+    assert signal.data["signal"] == "task"
+    # the rollback call went out at the first poll after the crash
+    ecs = world.sb.client_factory().client("ecs")
+    green_id = reason.split("green task ", 1)[1].split()[0]
+    task = ecs.describe_tasks(cluster=world.prov.cluster, tasks=[green_id])["tasks"][0]
+    crashed = task["stoppingAt"].timestamp()  # its container exited: ECS began stopping it
+    decided = run.kinds("rollback.started")[0].at
+    one_poll = st.poll_interval * (1 + st.jitter)
+    assert 0 <= decided - crashed <= one_poll + 0.5, (crashed, decided)
+    stops = [
+        e
+        for e in run.kinds("write")
+        if e.data["operation"] == "StopServiceDeployment" and e.at - crashed <= one_poll + 0.5
+    ]
+    assert len(stops) == 1
+    # blue kept every task healthy throughout, and took production back within a second
+    assert blue_at_decision, "no rollback.started event"
+    assert blue_at_decision[0], "blue had no registered target at the decision"
+    assert set(blue_at_decision[0]) == {"healthy"}, blue_at_decision
     assert run.kinds("traffic.restored")[0].data["seconds"] <= 1.0
     blind = world.sb.synthetic.blind_moments
     assert blind
-    assert max(blind) - min(blind) <= 2 * 5.0 + 1.0
+    assert max(blind) - min(blind) <= one_poll + 1.0, (min(blind), max(blind))
+    assert world.current_revision() == before
     weights = prod_weights(world)
     assert sorted(weights.values())[0] == 0
 

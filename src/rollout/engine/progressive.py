@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.decisions.analysis import GroupStats, Outcome, RunState, advance, final_message, judge
+from rollout.decisions.green import green_target_failure, green_task_failure
 from rollout.decisions.progressive import (
     BEFORE_PRODUCTION,
     DONE_STATUSES,
@@ -43,7 +44,7 @@ from rollout.engine.observe import Observer
 from rollout.engine.session import Session
 from rollout.errors import AwsError, CredentialsError, RolloutError
 from rollout.events import Level
-from rollout.model import Service, ServiceDeploymentInfo
+from rollout.model import Service, ServiceDeploymentInfo, Task
 
 LEVELS: dict[str, Level] = {"pass": "success", "fail": "error"}
 TEST_STAGES = frozenset({"TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"})
@@ -186,7 +187,9 @@ class NativeWatch:
         self.stage: str | None = None
         self.smoke = "pending" if s.settings.test_url else "not-configured"
         self.window_start: float | None = None
-        self.green_down_polls = 0
+        self.grace = 0.0
+        #: stopped tasks of ours already judged (each stop is judged once, in its poll's stage)
+        self.judged_stops: set[str] = set()
         self.lb = the_plan.load_balancer
         self.green_dim = target_group_dimension(the_plan.green)
         self.blue_dim = target_group_dimension(the_plan.blue)
@@ -208,6 +211,7 @@ class NativeWatch:
             if s.interrupt.is_set():
                 return self._done("interrupted", "interrupted while watching (ECS carries on)")
             sd = self.observer.service_deployment(self.deployment_id)
+            stopped = self._green_stops()
             now = s.now()
             if sd is not None:
                 self.result.service_deployment_arn = sd.arn
@@ -221,10 +225,16 @@ class NativeWatch:
                 if sd.status.startswith("ROLLBACK") or sd.status in ("STOPPED", "STOP_REQUESTED"):
                     why = sd.status_reason or sd.rollback_reason or sd.status
                     return self._ecs_rolled_back(sd, f"ECS rolled the deployment back: {why}")
+                crashed = green_task_failure(stopped, stage=self.stage, grace_period=self.grace)
+                if crashed is not None:
+                    return self._roll_back(sd, crashed.reason, signal="task")
                 if self.smoke == "pending" and self._smoke_due(sd):
                     failed = self._probe(sd)
                     if failed:
-                        return self._roll_back(sd, failed)
+                        return self._roll_back(sd, failed, signal="smoke")
+                down = self._green_down() if self._serving(sd) else None
+                if down:
+                    return self._roll_back(sd, down, signal="target-health")
                 failure = self._analyse(sd, now)
                 if failure:
                     return self._roll_back(sd, failure)
@@ -337,16 +347,17 @@ class NativeWatch:
 
     # -- analysis -----------------------------------------------------------------------------
 
+    @staticmethod
+    def _serving(sd: ServiceDeploymentInfo) -> bool:
+        """Green has production traffic now."""
+        if sd.lifecycle_stage in ("BAKE_TIME", "POST_PRODUCTION_TRAFFIC_SHIFT"):
+            return True  # green has all production traffic (weights may not be reported)
+        return sd.lifecycle_stage in SERVING_STAGES and (sd.production_weight or 0) > 0
+
     def _analyse(self, sd: ServiceDeploymentInfo, now: float) -> str | None:
         st = self.s.settings
-        serving = sd.lifecycle_stage in SERVING_STAGES and (sd.production_weight or 0) > 0
-        if sd.lifecycle_stage in ("BAKE_TIME", "POST_PRODUCTION_TRAFFIC_SHIFT"):
-            serving = True  # green has all production traffic (weights may not be reported)
-        if not serving:
+        if not self._serving(sd):
             return None
-        down = self._green_down()
-        if down is not None:
-            return down
         w = st.analysis_window
         if self.window_start is None:
             # windows aligned on the period, as CloudWatch aggregates them
@@ -395,48 +406,68 @@ class NativeWatch:
         return None
 
     def _green_down(self) -> str | None:
-        """Green serves production with no healthy target for ``consecutive_failures`` polls in
-        a row: a failure now, not at the end of the window (its requests are failing: the ALB
-        routes to unhealthy targets when none is healthy, or answers 503)."""
-        st = self.s.settings
+        """Green's target health while it serves production, judged by
+        :func:`~rollout.decisions.green.green_target_failure` at every poll: a target of ours
+        unhealthy or draining, or none that can serve, fails it at the first poll that sees it."""
         try:
             health = self.s.gw.elb.describe_target_health(self.plan.green)
         except CredentialsError:
             raise
         except AwsError:
             return None
-        healthy = sum(1 for t in health if t.state == "healthy")
-        if healthy:
-            self.green_down_polls = 0
+        tasks = [*self.observer.tasks.values(), *self.observer.stopped.values()]
+        ours = {t.private_ip for t in tasks if t.private_ip}
+        failure = green_target_failure(health, stage=self.stage, ours=ours or None)
+        if failure is None:
             return None
-        self.green_down_polls += 1
-        states = ", ".join(sorted({t.state for t in health})) or "no registered target"
         self.s.emit(
             "target.health",
-            f"green target group {_short(self.plan.green)} has no healthy target ({states})",
+            failure.reason,
             level="warning",
-            target=_short(self.plan.green),
-            state=states,
+            target=failure.task,
+            target_group=_short(self.plan.green),
         )
-        if self.green_down_polls >= st.consecutive_failures:
-            return (
-                f"green target group {_short(self.plan.green)} had no healthy target for "
-                f"{self.green_down_polls} polls in a row while serving production ({states})"
+        return failure.reason
+
+    # -- green's tasks ------------------------------------------------------------------------
+
+    def _green_stops(self) -> list[Task]:
+        """Our deployment's (green's) tasks newly seen stopped this poll. One DescribeServices
+        per poll; tasks are listed only when it shows a change (``Observer.watch_tasks``, which
+        also reports each stop and its failure signal as the rolling path does)."""
+        try:
+            svc = self.observer.service()
+            self.grace = float(svc.health_check_grace_period)
+            self.observer.watch_tasks(svc, self.deployment_id, grace_period=self.grace)
+        except CredentialsError:
+            raise
+        except AwsError as exc:
+            self.s.emit(
+                "observe.unavailable",
+                f"cannot read green's tasks this poll ({exc.code})",
+                level="debug",
+                code=exc.code,
             )
-        return None
+            return []
+        fresh = [t for arn, t in self.observer.stopped.items() if arn not in self.judged_stops]
+        self.judged_stops.update(t.arn for t in fresh)
+        return fresh
 
     # -- rollback ---------------------------------------------------------------------------
 
-    def _roll_back(self, sd: ServiceDeploymentInfo, reason: str) -> NativeResult:
+    def _roll_back(
+        self, sd: ServiceDeploymentInfo, reason: str, *, signal: str = "analysis"
+    ) -> NativeResult:
         s = self.s
         decided = s.now()
         s.emit(
             "signal",
             f"deploy failed: {reason}",
             level="error",
-            signal="analysis",
+            signal=signal,
             definitive=True,
             reason=reason,
+            stage=self.stage,
         )
         s.emit(
             "rollback.started",

@@ -302,6 +302,81 @@ def test_a_failing_smoke_probe_rolls_back_before_production_traffic(world: World
     assert world.current_revision() == before
 
 
+def _routed(world: World, url: str, headers: Mapping[str, str] | None) -> dict[str, int]:
+    """Where the sandbox's ALB listener would send this GET now (the first matching rule's
+    forward action, as the real listener evaluates it): {target group ARN: weight}."""
+    from urllib.parse import urlsplit
+
+    from moto.backends import get_backend
+
+    from rollout.sandbox.dataplane import routing
+
+    elbv2 = get_backend("elbv2")[world.prov.account][world.prov.region]
+    parts = urlsplit(url)
+    view = routing.RequestView(headers=tuple((headers or {}).items()))
+    for lb in elbv2.load_balancers.values():
+        for listener in lb.listeners.values():
+            action = routing.select_action(listener, parts.hostname or "", parts.path, view)
+            if isinstance(action, routing.Forward):
+                return dict(action.groups)
+    return {}
+
+
+@pytest.mark.parametrize("shifting", ["blue-green"], indirect=True)
+def test_the_smoke_probe_sends_test_headers_and_reaches_green_through_the_test_rule(
+    world: World,
+) -> None:
+    """rollout.toml's test_headers (``X-Rollout-Test: 1``) go with the probe; on the sandbox's
+    listener that request matches the stack's test rule, which forwards to green only."""
+    reached: list[dict[str, int]] = []
+    sent: list[Mapping[str, str] | None] = []
+
+    def probe(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
+        sent.append(headers)
+        reached.append(_routed(world, url, headers))
+        reached.append(_routed(world, url, {}))  # the same GET without the header
+        return ProbeResult("pass", 200, f"GET {url} -> 200")
+
+    st = settings(world, "blue-green", test_url="http://voj.invalid/health")
+    assert dict(st.test_headers) == {"X-Rollout-Test": "1"}  # from rollout.toml
+    run = world.deploy("sha-0000002", settings=st, prober=probe)
+    assert run.outcome.verdict == "SUCCEEDED", run.outcome
+    assert sent == [{"X-Rollout-Test": "1"}]
+    plan = run.kinds("analysis.plan")[0].data
+    green, blue = plan["green"], plan["blue"]
+    assert reached[0][green] > 0
+    assert reached[0][blue] == 0
+    assert run.kinds("smoke")[0].data["headers"] == ["X-Rollout-Test"]
+    # without the header, the same GET falls through to the production rule: blue
+    assert reached[1][green] == 0
+    assert reached[1][blue] > 0
+
+
+@pytest.mark.parametrize("shifting", ["blue-green"], indirect=True)
+def test_a_probe_missing_the_test_rules_header_is_refused_before_any_write(
+    world: World,
+) -> None:
+    """Without the header the probe would reach blue and pass without testing green: the deploy
+    is refused before anything is written, production traffic never moves, and the message says
+    what to add."""
+    probed: list[str] = []
+
+    def probe(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
+        probed.append(url)
+        return ProbeResult("pass", 200, f"GET {url} -> 200")
+
+    before, weights = world.current_revision(), prod_weights(world)
+    st = settings(world, "blue-green", test_url="http://voj.invalid/health", test_headers={})
+    run = world.deploy("sha-0000002", settings=st, prober=probe)
+    assert run.outcome.verdict == "PREFLIGHT_FAILED", run.outcome
+    assert "X-Rollout-Test matching '1'" in run.outcome.reason
+    assert 'test_headers = { "X-Rollout-Test" = "1" }' in run.outcome.reason
+    assert probed == []
+    assert not [w for w in world.writes(run.calls_before) if w.startswith(("ecs.", "elbv2."))]
+    assert world.current_revision() == before
+    assert prod_weights(world) == weights
+
+
 @pytest.mark.parametrize(
     ("shifting", "strategy"), [(x, x) for x in ("blue-green", "canary")], indirect=["shifting"]
 )

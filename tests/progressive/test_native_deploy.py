@@ -235,6 +235,24 @@ def test_verify_checks_what_a_traffic_shifting_service_needs(world: World) -> No
     assert failed == {}
 
 
+@pytest.mark.parametrize("shifting", ["canary"], indirect=True)
+def test_verify_checks_the_smoke_probes_headers_against_the_test_rule(world: World) -> None:
+    """With test_url, verify reads the test rule's http-header conditions: rollout.toml's
+    test_headers pass; without them it fails and says what to add."""
+    ctx, _ = world.context()
+    name = "strategy: smoke probe reaches the test rule"
+    base = {"ROLLOUT_STRATEGY": "canary", "ROLLOUT_TEST_URL": "http://voj.invalid/health"}
+    for environ, status in ((base, "pass"), ({**base, "ROLLOUT_TEST_HEADERS": ""}, "fail")):
+        cfg = load_config(CONFIG, "prod", environ=environ)
+        rendered = render_task_definition(cfg, world.prov.images["sha-0000002"], ctx)
+        report = run_checks(cfg, rendered, ctx)
+        check = next(c for c in report.checks if c.name == name)
+        assert check.status == status, check
+    assert "X-Rollout-Test matching '1'" in check.message
+    assert 'test_headers = { "X-Rollout-Test" = "1" }' in check.fix
+    assert report.exit_code == 10
+
+
 @pytest.mark.parametrize("shifting", ["rolling"], indirect=True)
 def test_verify_fails_a_rolling_only_service_for_canary(world: World) -> None:
     ctx, _ = world.context()

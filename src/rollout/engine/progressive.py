@@ -6,9 +6,15 @@ ECS moves the listener-rule weights; rollout watches and judges:
    traffic) and which will be green (:func:`plan`);
 2. each poll reads our ``ServiceDeployment``: every new ``lifecycleStage`` is a ``stage``
    event (with green's production and test weights);
-3. once green takes test traffic, the smoke probe hits ``test_url`` (the test listener) — before
-   any production traffic: with ``set_on_deploy`` rollout adds a PAUSE hook at
-   POST_TEST_TRAFFIC_SHIFT and continues the deployment only when the probe passed;
+3. once green takes test traffic, the smoke probe hits ``test_url`` with ``test_headers`` (the
+   test listener rule; :func:`plan` refuses before any write when those headers cannot meet
+   its http-header conditions) — before any production traffic: with ``set_on_deploy`` rollout
+   adds a PAUSE hook at POST_TEST_TRAFFIC_SHIFT and continues the deployment only when the probe
+   passed;
+3b. every poll also reads green's tasks (and, while it serves production, its target health):
+   a green task that stopped while green takes traffic, or a green target unhealthy or
+   draining while it serves production, fails the run at that poll
+   (:mod:`rollout.decisions.green`);
 4. while green serves production traffic and through the bake, one window of ALB metrics per
    target group every ``analysis.window`` seconds, judged by
    :func:`rollout.decisions.analysis.judge` and folded by
@@ -25,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.decisions.analysis import GroupStats, Outcome, RunState, advance, final_message, judge
-from rollout.decisions.green import green_target_failure, green_task_failure
+from rollout.decisions.green import TEST_STAGES, green_target_failure, green_task_failure
 from rollout.decisions.progressive import (
     BEFORE_PRODUCTION,
     DONE_STATUSES,
@@ -47,7 +53,6 @@ from rollout.events import Level
 from rollout.model import Service, ServiceDeploymentInfo, Task
 
 LEVELS: dict[str, Level] = {"pass": "success", "fail": "error"}
-TEST_STAGES = frozenset({"TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"})
 
 
 @dataclass(frozen=True)

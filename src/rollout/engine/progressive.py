@@ -227,12 +227,12 @@ class NativeWatch:
                         f"{st.strategy} deployment SUCCESSFUL: every stage walked, "
                         f"{self._analysis_note()}",
                     )
+                crashed = green_task_failure(stopped, stage=self.stage, grace_period=self.grace)
+                if crashed is not None and sd.status in ("PENDING", "IN_PROGRESS"):
+                    return self._roll_back(sd, crashed.reason, signal="task")
                 if sd.status.startswith("ROLLBACK") or sd.status in ("STOPPED", "STOP_REQUESTED"):
                     why = sd.status_reason or sd.rollback_reason or sd.status
                     return self._ecs_rolled_back(sd, f"ECS rolled the deployment back: {why}")
-                crashed = green_task_failure(stopped, stage=self.stage, grace_period=self.grace)
-                if crashed is not None:
-                    return self._roll_back(sd, crashed.reason, signal="task")
                 if self.smoke == "pending" and self._smoke_due(sd):
                     failed = self._probe(sd)
                     if failed:

@@ -29,7 +29,7 @@ import argparse
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,7 @@ class _Counter:
         return counted
 
 
-def _pass(url: str) -> ProbeResult:
+def _pass(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
     return ProbeResult("pass", 200, f"GET {url} -> 200")
 
 

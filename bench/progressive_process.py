@@ -29,8 +29,11 @@ the service steady again, or ``BREAKER_WINDOW`` seconds) plus ``TAIL`` seconds.
 
 Short settings so it fits on 2 cores well inside 30 minutes (see ``ENVIRON``): canary 10 %
 for 1 min, bake 1 min, analysis window 20 s, ``min_requests`` 20, poll interval 2 s, sandbox
-metrics per 10 s. No smoke probe against the test listener (``ROLLOUT_SMOKE_URL`` empty, no
-``test_url``): the probe is stubbed to pass, as in bench/progressive.py.
+metrics per 10 s. The traffic-shifting ways run rollout's real smoke probe (``http_probe``)
+before any production traffic: ``test_url`` is the sandbox ALB listener's ``/health`` and
+``test_headers`` come from rollout.toml (``X-Rollout-Test: 1``, what the stack's test listener
+rule matches), so the probe reaches green through the test rule. The rolling ways have no smoke
+probe (``ROLLOUT_SMOKE_URL`` empty: the stack's public name does not resolve here).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from rollout.context import Context
-from rollout.engine.probe import ProbeResult
+from rollout.engine.probe import http_probe
 from rollout.events import EventLog
 from rollout.sandbox import Sandbox, measure
 from rollout.sandbox.dataplane.traffic import SecondRow, TrafficOptions, run_traffic
@@ -179,10 +182,6 @@ class Row:
     raw: dict[str, Any] | None = None  # moments (sandbox clock) and failed seconds, for audits
 
 
-def _pass(url: str) -> ProbeResult:
-    return ProbeResult("pass", 200, f"GET {url} -> 200")
-
-
 def _current(sb: Sandbox, prov: Any) -> str:
     doc = sb.describe_service(prov.cluster, prov.service) or {}
     return str(doc.get("taskDefinition", ""))
@@ -312,10 +311,16 @@ def run_way(way: str, releases: tuple[str, ...]) -> list[Row]:
                         clock=sb.clock,
                         emit=log,
                         config_path=REPO / "rollout.toml",
-                        environ={**ENVIRON, "ROLLOUT_STRATEGY": way.removeprefix("rollout ")},
+                        environ={
+                            **ENVIRON,
+                            "ROLLOUT_STRATEGY": way.removeprefix("rollout "),
+                            # the real probe, through the test listener rule (rollout.toml's
+                            # test_headers), before any production traffic
+                            "ROLLOUT_TEST_URL": f"{url.rstrip('/')}/health",
+                        },
                     )
                     verdict = deploy.run(
-                        deploy.DeployOptions(image=images[name]), ctx, prober=_pass
+                        deploy.DeployOptions(image=images[name]), ctx, prober=http_probe
                     ).verdict
                 time.sleep(TAIL + 2)  # let the last seconds' requests answer
                 end = sb.clock.now() - 2
@@ -366,7 +371,7 @@ def run_way(way: str, releases: tuple[str, ...]) -> list[Row]:
                             [round(e.at - start, 1), e.kind, e.message[:160]]
                             for e in log.events
                             if e.kind.startswith(("rollback", "signal", "traffic", "restore"))
-                            or e.kind in ("stage", "analysis")
+                            or e.kind in ("stage", "analysis", "smoke")
                         ],
                         "failed_at": {f"{s.at - start:.0f}": s.failed for s in seconds if s.failed},
                     },
@@ -464,8 +469,10 @@ def section(rows: list[Row], wall: float, missing: list[str], notes: tuple[str, 
         "Counted from each deploy's start until it is over (rollout returned; breaker-only: "
         f"service steady again or {BREAKER_WINDOW:g} s) plus {TAIL:g} s. Short settings so the "
         "matrix fits in minutes: canary 10 % for 1 min, bake 1 min, analysis window 20 s, "
-        "min_requests 20, poll 2 s (production defaults: 10 min, 10 min, 60 s). No smoke "
-        "probe on the test listener (stubbed). Wall time of the run(s): {wall:.0f} s.\n\n"
+        "min_requests 20, poll 2 s (production defaults: 10 min, 10 min, 60 s). The "
+        "traffic-shifting ways run rollout's real smoke probe (`GET /health` with "
+        "`X-Rollout-Test: 1`, rollout.toml's `test_headers`) through the test listener rule "
+        f"before any production traffic. Wall time of the run(s): {wall:.0f} s.\n\n"
         + table(rows)
         + "\n\nTargets:\n\n"
         + targets(rows)

@@ -23,6 +23,9 @@ Environment variables (all optional, read from the ``environ`` mapping passed in
 * ``ROLLOUT_<KEY>`` where ``KEY`` names a key of exactly one section is a shorthand for it, e.g.
   ``ROLLOUT_POLL_INTERVAL`` = ``ROLLOUT_WATCH__POLL_INTERVAL``,
   ``ROLLOUT_CIRCUIT_BREAKER`` = ``ROLLOUT_DETECTION__CIRCUIT_BREAKER``.
+* ``ROLLOUT_TEST_HEADERS`` sets the ``test_headers`` table as comma-separated ``Name: value``
+  pairs, e.g. ``ROLLOUT_TEST_HEADERS="X-Rollout-Test: 1"`` (a value cannot contain a comma
+  there); empty clears it. It replaces the file's table (no merge).
 * ``ROLLOUT_TRAFFIC=`` (empty, ``off`` or ``none``) switches the optional ``traffic`` section off.
 * Other ``ROLLOUT_*`` variables (``ROLLOUT_RETRY_MODE``, ``ROLLOUT_ENV``, ...) are not config keys
   and are ignored here. An empty value for an optional key (``ROLLOUT_SMOKE_URL=``) unsets it.
@@ -33,6 +36,7 @@ key, with where the bad value came from (file, variable or flag).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,6 +48,62 @@ from rollout.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = Path("rollout.toml")
 ENV_PREFIX = "ROLLOUT_"
+
+
+#: RFC 7230 §3.2.6 ``token``: what a header field name may be.
+HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+#: headers a probe must not set: framing and connection handling are urllib's to decide
+FORBIDDEN_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "upgrade"})
+#: keys whose values are never echoed in an error (they may carry a shared secret)
+QUIET_KEYS = frozenset({"test_headers"})
+
+
+def parse_headers(value: str) -> dict[str, str]:
+    """``"X-Rollout-Test: 1, X-Other: a"`` → ``{"X-Rollout-Test": "1", "X-Other": "a"}``
+    (the ``ROLLOUT_TEST_HEADERS`` form). Raises ValueError naming the bad part, not its value."""
+    out: dict[str, str] = {}
+    for n, part in enumerate((p for p in value.split(",") if p.strip()), start=1):
+        name, sep, val = part.partition(":")
+        if not sep:
+            raise ValueError(f"pair {n} is not 'Name: value'")
+        out[name.strip()] = val.strip()
+    return out
+
+
+def check_headers(value: Any) -> dict[str, str]:
+    """Validate request headers: names are RFC 7230 tokens, unique ignoring case, not framing
+    headers; values are printable ASCII (no CR/LF or other control characters), without
+    leading or trailing blanks. Integers are taken as their decimal text (``"X-A" = 1``).
+    Error messages name the header, never its value."""
+    if isinstance(value, str):
+        value = parse_headers(value)
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a table of header name = value")
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, raw in value.items():
+        if not isinstance(name, str) or not HEADER_NAME.match(name):
+            raise ValueError(
+                f"header name {str(name)[:40]!r} is not an HTTP token (RFC 7230: letters, "
+                "digits and !#$%&'*+-.^_`|~)"
+            )
+        if name.lower() in seen:
+            raise ValueError(f"header {name!r} is given twice (names ignore case)")
+        seen.add(name.lower())
+        if name.lower() in FORBIDDEN_HEADERS:
+            raise ValueError(f"header {name!r} cannot be set on the probe")
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise ValueError(f"header {name!r}: the value must be a string")
+        text = str(raw)
+        if any(not (" " <= ch <= "~" or ch == "\t") for ch in text):
+            raise ValueError(
+                f"header {name!r}: the value must be printable ASCII (no line breaks or "
+                "control characters)"
+            )
+        if text != text.strip():
+            raise ValueError(f"header {name!r}: the value has leading or trailing blanks")
+        out[name] = text
+    return out
 
 
 class _Model(BaseModel):
@@ -211,6 +271,10 @@ class EnvConfig(_Model):
     #: A URL that reaches the new release through the test listener, probed before any
     #: production traffic moves (native strategies only).
     test_url: str | None = None
+    #: Request headers the smoke probe sends to ``test_url``: what the test listener rule
+    #: matches on (voj: ``{ "X-Rollout-Test" = "1" }``). ``verify`` checks them against the
+    #: rule's http-header conditions.
+    test_headers: dict[str, str] = Field(default_factory=dict)
     #: Values for ``${NAME}`` in the template when the process environment lacks them.
     vars: dict[str, str] = Field(default_factory=dict)
     #: Other names of this environment in resource names (its own name always counts), for the
@@ -235,6 +299,11 @@ class EnvConfig(_Model):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("test_headers", mode="before")
+    @classmethod
+    def _headers(cls, value: Any) -> Any:
+        return check_headers(value)
 
     @field_validator("smoke_url", "test_url")
     @classmethod
@@ -436,6 +505,8 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _env_value(dotted: str, value: str) -> Any:
+    if dotted == "test_headers":
+        return value  # parsed (and checked) by EnvConfig: "Name: value, Name: value"
     if dotted in LIST_KEYS:
         return tuple(part.strip() for part in value.split(",") if part.strip())
     if value == "" and dotted in {
@@ -513,7 +584,8 @@ def _describe(exc: ValidationError, origin: Mapping[str, str]) -> list[str]:
             text = f"missing required key {dotted!r}"
         else:
             shown = err.get("input")
-            got = f" (got {shown!r})" if not isinstance(shown, dict | list) else ""
+            quiet = isinstance(shown, dict | list) or (parts[:1] and parts[0] in QUIET_KEYS)
+            got = "" if quiet else f" (got {shown!r})"
             text = f"key {dotted!r}: {err['msg'].rstrip('.')}{got}"
         source = _origin_of(dotted, origin)
         lines.append(f"{text} [from {source}]" if source else text)

@@ -208,6 +208,17 @@ class TargetHealth:
 
 
 @dataclass(frozen=True)
+class RuleCondition:
+    """One condition of a listener rule (``Conditions[]`` of DescribeRules): ``field`` is
+    ``http-header``, ``path-pattern``, ``host-header``, ...; ``header`` the header name of an
+    ``http-header`` condition; ``values`` its patterns (any may match)."""
+
+    field: str
+    values: tuple[str, ...]
+    header: str | None = None
+
+
+@dataclass(frozen=True)
 class LoadBalancer:
     arn: str
     name: str

@@ -314,3 +314,87 @@ def test_a_file_that_is_not_utf8_is_a_config_error_not_a_traceback(tmp_path: Pat
     faults.write_bytes(b"\xff\xfe[[fault]]")
     with pytest.raises(ConfigError, match=r"plan.toml: not UTF-8 text"):
         load_fault_file(faults)
+
+
+# -- test_headers: the smoke probe's request headers -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("toml", "environ", "expected"),
+    [
+        ('test_headers = { "X-Rollout-Test" = "1" }', {}, {"X-Rollout-Test": "1"}),
+        ('test_headers = { "X-Rollout-Test" = 1 }', {}, {"X-Rollout-Test": "1"}),
+        ("", {}, {}),
+        ("", {"ROLLOUT_TEST_HEADERS": "X-Rollout-Test: 1"}, {"X-Rollout-Test": "1"}),
+        (
+            "",
+            {"ROLLOUT_TEST_HEADERS": " X-A: one two , X-B:2"},
+            {"X-A": "one two", "X-B": "2"},
+        ),
+        # the variable replaces the file's table; empty clears it
+        ('test_headers = { "X-A" = "1" }', {"ROLLOUT_TEST_HEADERS": "X-B: 2"}, {"X-B": "2"}),
+        ('test_headers = { "X-A" = "1" }', {"ROLLOUT_TEST_HEADERS": ""}, {}),
+        ('test_headers = { "X-Weird!#$%&\'*+-.^_`|~9" = "a\\tb ~" }', {}, None),
+    ],
+)
+def test_test_headers_valid(
+    tmp_path: Path, toml: str, environ: dict[str, str], expected: dict[str, str] | None
+) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + toml + "\n"), "prod", environ=environ)
+    if expected is None:
+        assert len(cfg.test_headers) == 1
+    else:
+        assert cfg.test_headers == expected
+
+
+def test_test_headers_merge_from_defaults(tmp_path: Path) -> None:
+    defaults = '[defaults]\ntest_headers = { "X-A" = "1" }\n'
+    text = defaults + MINIMAL + 'test_headers = { "X-B" = "2" }\n'
+    cfg = load_config(write(tmp_path, text), "prod", environ={})
+    assert cfg.test_headers == {"X-A": "1", "X-B": "2"}
+
+
+SECRET = "s3cr3t-value"
+
+
+@pytest.mark.parametrize(
+    ("toml", "environ", "words"),
+    [
+        ('test_headers = { "X Rollout" = "1" }', {}, "not an HTTP token"),
+        ('test_headers = { "X-Rollout:" = "1" }', {}, "not an HTTP token"),
+        ('test_headers = { "" = "1" }', {}, "not an HTTP token"),
+        ('test_headers = { "X-Ünicode" = "1" }', {}, "not an HTTP token"),
+        (f'test_headers = {{ "X-Token" = "{SECRET}\\r\\nEvil: 1" }}', {}, "printable ASCII"),
+        (f'test_headers = {{ "X-Token" = "{SECRET}\\u00e9" }}', {}, "printable ASCII"),
+        (f'test_headers = {{ "X-Token" = " {SECRET}" }}', {}, "leading or trailing blanks"),
+        ('test_headers = { "X-A" = "1", "x-a" = "2" }', {}, "given twice"),
+        ('test_headers = { "Content-Length" = "1" }', {}, "cannot be set"),
+        ('test_headers = { "X-A" = true }', {}, "must be a string"),
+        ('test_headers = { "X-A" = ["1"] }', {}, "must be a string"),
+        ('test_headers = "X-A: 1"', {}, None),  # a string in the file is the variable's form
+        ("", {"ROLLOUT_TEST_HEADERS": f"X-Token {SECRET}"}, "is not 'Name: value'"),
+        ("", {"ROLLOUT_TEST_HEADERS": f"X-Token: {SECRET}\x07"}, "printable ASCII"),
+    ],
+)
+def test_test_headers_invalid_never_echo_the_value(
+    tmp_path: Path, toml: str, environ: dict[str, str], words: str | None
+) -> None:
+    path = write(tmp_path, MINIMAL + toml + "\n")
+    if words is None:
+        assert load_config(path, "prod", environ=environ).test_headers == {"X-A": "1"}
+        return
+    with pytest.raises(ConfigError) as info:
+        load_config(path, "prod", environ=environ)
+    message = str(info.value)
+    assert "test_headers" in message
+    assert words in message
+    assert SECRET not in message
+
+
+def test_repository_config_sends_the_stacks_test_header() -> None:
+    """voj's stack routes test traffic by `X-Rollout-Test: 1` (infra/voj.yaml TestListenerRule)."""
+    for env in ("prod", "staging"):
+        cfg = load_config(REPO / "rollout.toml", env, environ={})
+        assert cfg.test_headers == {"X-Rollout-Test": "1"}
+    stack = (REPO / "infra" / "voj.yaml").read_text(encoding="utf-8")
+    assert 'HttpHeaderConfig: { HttpHeaderName: X-Rollout-Test, Values: ["1"] }' in stack

@@ -309,3 +309,29 @@ def test_image_in_another_region_is_pinned_there(
     rendered = render_task_definition(load(workdir), image, ctx_for(moto_factory))
     assert rendered.image == f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/shared@{digest}"
     assert rendered.warnings == ()
+
+
+def test_render_shows_the_smoke_probe_with_its_headers_and_hides_secret_values() -> None:
+    """`render` says how a native strategy's smoke probe reaches green: test_url and
+    test_headers, a secret-looking header's value as ***."""
+    from rollout.verbs.render import deployment_summary
+
+    repo = Path(__file__).resolve().parents[2]
+    environ = {
+        "ROLLOUT_STRATEGY": "blue-green",
+        "ROLLOUT_TEST_URL": "https://api.voj.example.com/health",
+        "ROLLOUT_TEST_HEADERS": "X-Rollout-Test: 1, X-Api-Token: hunter2",
+    }
+    summary = deployment_summary(load_config(repo / "rollout.toml", "prod", environ=environ))
+    assert summary["test_headers"] == {"X-Rollout-Test": "1", "X-Api-Token": "***"}
+    assert summary["smoke"] == (
+        "smoke probe: GET https://api.voj.example.com/health with X-Rollout-Test: 1, "
+        "X-Api-Token: ***, through the test listener rule, before production traffic"
+    )
+    assert "hunter2" not in json.dumps(summary)
+    bare = deployment_summary(
+        load_config(repo / "rollout.toml", "prod", environ={"ROLLOUT_STRATEGY": "canary"})
+    )
+    assert bare["smoke"] == "smoke probe: none before production traffic (no test_url)"
+    rolling = deployment_summary(load_config(repo / "rollout.toml", "prod", environ={}))
+    assert rolling["smoke"] is None

@@ -6,7 +6,7 @@ of those calls (so the role cannot keep permissions nothing uses)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -44,7 +44,7 @@ def _granted(prune: str, strategy: str = "rolling") -> set[str]:
     }
 
 
-def _probe(url: str) -> ProbeResult:
+def _probe(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
     return ProbeResult("pass", 200, f"GET {url} -> 200")
 
 

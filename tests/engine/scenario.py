@@ -12,7 +12,7 @@ import contextlib
 import io
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "rollout.toml"
 
 
-def passing_probe(url: str) -> ProbeResult:
+def passing_probe(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
     return ProbeResult("pass", 200, f"GET {url} -> 200")
 
 

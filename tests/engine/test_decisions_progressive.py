@@ -12,6 +12,7 @@ from rollout.decisions.checks import (
     check_infrastructure_role,
     check_listener_rule,
     check_strategy_controller,
+    check_test_headers,
 )
 from rollout.decisions.progressive import (
     Shape,
@@ -20,12 +21,16 @@ from rollout.decisions.progressive import (
     deployment_configuration,
     green_and_blue,
     green_and_blue_in_flight,
+    header_value_matches,
+    headers_hint,
     load_balancer_dimension,
     production_weights,
     stage_label,
     strategy_summary,
     target_group_dimension,
+    unmet_header_conditions,
 )
+from rollout.model import RuleCondition
 
 ARN = "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012"
 BLUE = f"{ARN}:targetgroup/voj-blue/6d0ecf831eec9f09"
@@ -385,3 +390,91 @@ def test_env_vars_set_strategy_and_analysis_keys() -> None:
     st = settings_from_config(cfg)
     assert (st.strategy, st.shift.step_percent, st.shift.set_on_deploy) == ("linear", 25.0, False)
     assert (st.thresholds.min_requests, st.thresholds.inconclusive_limit) == (20, 5)
+
+
+# -- the smoke probe's headers against the test listener rule -----------------------------------
+
+VOJ_TEST = RuleCondition("http-header", ("1",), header="X-Rollout-Test")
+PATH_ALL = RuleCondition("path-pattern", ("/*",))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        ("1", "1", True),
+        ("1", "10", False),
+        ("canary", "CANARY", True),  # values ignore case
+        ("v*", "v2-beta", True),
+        ("v?", "v2", True),
+        ("v?", "v22", False),
+        ("a.b", "axb", False),  # only * and ? are wildcards
+        ("", "", True),
+    ],
+)
+def test_header_value_matches(pattern: str, value: str, matches: bool) -> None:
+    assert header_value_matches(pattern, value) is matches
+
+
+@pytest.mark.parametrize(
+    ("conditions", "headers", "unmet"),
+    [
+        ([VOJ_TEST], {"X-Rollout-Test": "1"}, []),
+        ([VOJ_TEST], {"x-rollout-test": "1"}, []),  # names ignore case
+        ([VOJ_TEST], {}, [VOJ_TEST]),
+        ([VOJ_TEST], {"X-Rollout-Test": "0"}, [VOJ_TEST]),
+        ([VOJ_TEST, PATH_ALL], {"X-Rollout-Test": "1"}, []),  # other fields not judged
+        ([PATH_ALL], {}, []),
+        ([], {}, []),
+        # any value of one condition; every condition
+        ([RuleCondition("http-header", ("a", "b"), "X-A")], {"X-A": "b"}, []),
+        (
+            [VOJ_TEST, RuleCondition("http-header", ("yes",), "X-B")],
+            {"X-Rollout-Test": "1"},
+            [RuleCondition("http-header", ("yes",), "X-B")],
+        ),
+    ],
+)
+def test_unmet_header_conditions(
+    conditions: list[RuleCondition], headers: dict[str, str], unmet: list[RuleCondition]
+) -> None:
+    assert unmet_header_conditions(conditions, headers) == unmet
+
+
+def test_headers_hint_says_what_to_add() -> None:
+    hint = headers_hint([VOJ_TEST, RuleCondition("http-header", ("v*",), "X-B")])
+    assert 'test_headers = { "X-Rollout-Test" = "1", "X-B" = "v" }' in hint
+    assert 'ROLLOUT_TEST_HEADERS="X-Rollout-Test: 1, X-B: v"' in hint
+
+
+TEST_URL = "https://api.voj.example.com/health"
+
+
+@pytest.mark.parametrize(
+    ("test_url", "rule", "conditions", "headers", "status", "words"),
+    [
+        (TEST_URL, RULE, [VOJ_TEST], {"X-Rollout-Test": "1"}, "pass", "X-Rollout-Test"),
+        (TEST_URL, RULE, [VOJ_TEST], {}, "fail", "would reach blue, not green"),
+        (TEST_URL, RULE, [VOJ_TEST], {"X-Rollout-Test": "yes"}, "fail", "matching '1'"),
+        (TEST_URL, RULE, [PATH_ALL], {}, "pass", "no http-header condition"),
+        (None, RULE, [VOJ_TEST], {}, None, ""),  # no probe: the test-rule check warns
+        (TEST_URL, None, None, {}, None, ""),
+        (TEST_URL, RULE, None, {}, None, ""),  # rule not found: check_listener_rule fails
+    ],
+)
+def test_check_test_headers(
+    test_url: str | None,
+    rule: str | None,
+    conditions: list[RuleCondition] | None,
+    headers: dict[str, str],
+    status: str | None,
+    words: str,
+) -> None:
+    check = check_test_headers(test_url, rule, conditions, headers)
+    if status is None:
+        assert check is None
+        return
+    assert check is not None
+    assert check.status == status
+    assert words in check.message
+    if status == "fail":
+        assert 'test_headers = { "X-Rollout-Test" = "1" }' in check.fix

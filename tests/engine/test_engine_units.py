@@ -36,6 +36,45 @@ def test_unreachable_smoke_url_is_an_error_not_a_failure() -> None:
     assert http_probe("ftp://example.invalid/").outcome == "error"
 
 
+def test_http_probe_sends_the_headers_and_names_them_without_values() -> None:
+    """The test listener rule matches on a header: the probe sends ``headers`` with the GET
+    (the server answers 200 only with it, like a rule in front of green); the result's detail
+    names the headers, never their values."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(dict(self.headers.items()))
+            ok = self.headers.get("X-Rollout-Test") == "1"
+            self.send_response(200 if ok else 503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/health"
+        sent = http_probe(url, {"X-Rollout-Test": "1", "X-Token": "hunter2"}, timeout=5)
+        bare = http_probe(url, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert (sent.outcome, sent.status) == ("pass", 200)
+    assert (bare.outcome, bare.status) == ("fail", 503)
+    assert seen[0]["X-Rollout-Test"] == "1"
+    assert seen[0]["User-Agent"] == "rollout-smoke"
+    assert "X-Rollout-Test" not in seen[1]
+    assert "X-Rollout-Test" in sent.detail
+    assert "hunter2" not in sent.detail
+
+
 class StepClock:
     def __init__(self) -> None:
         self.t = 0.0

@@ -8,7 +8,7 @@ tests/engine's package-wide sandbox is open (moto's state is process-global).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -268,6 +268,24 @@ def test_verify_checks_what_a_traffic_shifting_service_needs(world: World) -> No
     assert failed == {}
 
 
+@pytest.mark.parametrize("shifting", ["canary"], indirect=True)
+def test_verify_checks_the_smoke_probes_headers_against_the_test_rule(world: World) -> None:
+    """With test_url, verify reads the test rule's http-header conditions: rollout.toml's
+    test_headers pass; without them it fails and says what to add."""
+    ctx, _ = world.context()
+    name = "strategy: smoke probe reaches the test rule"
+    base = {"ROLLOUT_STRATEGY": "canary", "ROLLOUT_TEST_URL": "http://voj.invalid/health"}
+    for environ, status in ((base, "pass"), ({**base, "ROLLOUT_TEST_HEADERS": ""}, "fail")):
+        cfg = load_config(CONFIG, "prod", environ=environ)
+        rendered = render_task_definition(cfg, world.prov.images["sha-0000002"], ctx)
+        report = run_checks(cfg, rendered, ctx)
+        check = next(c for c in report.checks if c.name == name)
+        assert check.status == status, check
+    assert "X-Rollout-Test matching '1'" in check.message
+    assert 'test_headers = { "X-Rollout-Test" = "1" }' in check.fix
+    assert report.exit_code == 10
+
+
 @pytest.mark.parametrize("shifting", ["rolling"], indirect=True)
 def test_verify_fails_a_rolling_only_service_for_canary(world: World) -> None:
     ctx, _ = world.context()
@@ -297,7 +315,7 @@ def test_the_smoke_probe_hits_the_test_listener_before_any_production_traffic(
     the test listener while the hook holds it, and continues only then."""
     probed: list[tuple[str, dict[str, int]]] = []
 
-    def probe(url: str) -> ProbeResult:
+    def probe(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
         probed.append((url, prod_weights(world)))
         return ProbeResult("pass", 200, f"GET {url} -> 200")
 
@@ -320,7 +338,7 @@ def test_the_smoke_probe_hits_the_test_listener_before_any_production_traffic(
 
 @pytest.mark.parametrize("shifting", ["blue-green"], indirect=True)
 def test_a_failing_smoke_probe_rolls_back_before_production_traffic(world: World) -> None:
-    def probe(url: str) -> ProbeResult:
+    def probe(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
         return ProbeResult("fail", 500, f"GET {url} -> 500")
 
     before = world.current_revision()
@@ -335,23 +353,143 @@ def test_a_failing_smoke_probe_rolls_back_before_production_traffic(world: World
     assert world.current_revision() == before
 
 
+def _routed(world: World, url: str, headers: Mapping[str, str] | None) -> dict[str, int]:
+    """Where the sandbox's ALB listener would send this GET now (the first matching rule's
+    forward action, as the real listener evaluates it): {target group ARN: weight}."""
+    from urllib.parse import urlsplit
+
+    from moto.backends import get_backend
+
+    from rollout.sandbox.dataplane import routing
+
+    elbv2 = get_backend("elbv2")[world.prov.account][world.prov.region]
+    parts = urlsplit(url)
+    view = routing.RequestView(headers=tuple((headers or {}).items()))
+    for lb in elbv2.load_balancers.values():
+        for listener in lb.listeners.values():
+            action = routing.select_action(listener, parts.hostname or "", parts.path, view)
+            if isinstance(action, routing.Forward):
+                return dict(action.groups)
+    return {}
+
+
 @pytest.mark.parametrize("shifting", ["blue-green"], indirect=True)
-def test_a_release_crashing_after_turning_healthy_goes_back_to_blue_with_a_healthy_target(
+def test_the_smoke_probe_sends_test_headers_and_reaches_green_through_the_test_rule(
     world: World,
 ) -> None:
+    """rollout.toml's test_headers (``X-Rollout-Test: 1``) go with the probe; on the sandbox's
+    listener that request matches the stack's test rule, which forwards to green only."""
+    reached: list[dict[str, int]] = []
+    sent: list[Mapping[str, str] | None] = []
+
+    def probe(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
+        sent.append(headers)
+        reached.append(_routed(world, url, headers))
+        reached.append(_routed(world, url, {}))  # the same GET without the header
+        return ProbeResult("pass", 200, f"GET {url} -> 200")
+
+    st = settings(world, "blue-green", test_url="http://voj.invalid/health")
+    assert dict(st.test_headers) == {"X-Rollout-Test": "1"}  # from rollout.toml
+    run = world.deploy("sha-0000002", settings=st, prober=probe)
+    assert run.outcome.verdict == "SUCCEEDED", run.outcome
+    assert sent == [{"X-Rollout-Test": "1"}]
+    plan = run.kinds("analysis.plan")[0].data
+    green, blue = plan["green"], plan["blue"]
+    assert reached[0][green] > 0
+    assert reached[0][blue] == 0
+    assert run.kinds("smoke")[0].data["headers"] == ["X-Rollout-Test"]
+    # without the header, the same GET falls through to the production rule: blue
+    assert reached[1][green] == 0
+    assert reached[1][blue] > 0
+
+
+@pytest.mark.parametrize("shifting", ["blue-green"], indirect=True)
+def test_a_probe_missing_the_test_rules_header_is_refused_before_any_write(
+    world: World,
+) -> None:
+    """Without the header the probe would reach blue and pass without testing green: the deploy
+    is refused before anything is written, production traffic never moves, and the message says
+    what to add."""
+    probed: list[str] = []
+
+    def probe(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
+        probed.append(url)
+        return ProbeResult("pass", 200, f"GET {url} -> 200")
+
+    before, weights = world.current_revision(), prod_weights(world)
+    st = settings(world, "blue-green", test_url="http://voj.invalid/health", test_headers={})
+    run = world.deploy("sha-0000002", settings=st, prober=probe)
+    assert run.outcome.verdict == "PREFLIGHT_FAILED", run.outcome
+    assert "X-Rollout-Test matching '1'" in run.outcome.reason
+    assert 'test_headers = { "X-Rollout-Test" = "1" }' in run.outcome.reason
+    assert probed == []
+    assert not [w for w in world.writes(run.calls_before) if w.startswith(("ecs.", "elbv2."))]
+    assert world.current_revision() == before
+    assert prod_weights(world) == weights
+
+
+@pytest.mark.parametrize(
+    ("shifting", "strategy"), [(x, x) for x in ("blue-green", "canary")], indirect=["shifting"]
+)
+def test_a_release_crashing_after_turning_healthy_goes_back_to_blue_within_one_poll(
+    world: World, strategy: str
+) -> None:
+    """Issue 10: a release that crashes 30 s after turning healthy. The first poll that sees a
+    green task stopped (essential container exited) sends StopServiceDeployment(ROLLBACK); the
+    verdict names the task, why and the stage; blue has all its tasks healthy throughout, and
+    green carries production without a healthy target at most one poll (+ jitter)."""
     before = world.current_revision()
     world.break_next("crash", after=30.0, count=100)
-    run = world.deploy("sha-0000003", settings=settings(world, "blue-green"))
+    blue_at_decision: list[list[str]] = []
+
+    def at_decision(event: Any) -> None:
+        if event.kind == "rollback.started":
+            blue = next(e for e in run_events if e.kind == "analysis.plan").data["blue"]
+            health = (
+                world.sb.client_factory()
+                .client("elbv2")
+                .describe_target_health(TargetGroupArn=blue)["TargetHealthDescriptions"]
+            )
+            blue_at_decision.append([t["TargetHealth"]["State"] for t in health])
+
+    run_events: list[Any] = []
+    st = settings(world, strategy)
+    run = world.deploy(
+        "sha-0000003",
+        settings=st,
+        sink=lambda e: (run_events.append(e), at_decision(e)),
+    )
     assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
-    assert "no healthy target" in run.outcome.reason
-    assert world.current_revision() == before
-    # production weight back on blue within a second of the decision; green was without a
-    # healthy target only between its crash and rollout's next polls (two, 5 s apart): the
-    # tasks crash together, so no watcher could see it earlier
+    reason = run.outcome.reason
+    for part in ("green task ", "stopped during", "essential-container-exited", "exit code"):
+        assert part in reason, reason
+    stage = "bake time" if strategy == "blue-green" else "production traffic shift"
+    assert stage in reason, reason
+    signal = [e for e in run.kinds("signal") if e.data.get("definitive")][-1]
+    assert signal.data["signal"] == "task"
+    # the rollback call went out at the first poll after the crash
+    ecs = world.sb.client_factory().client("ecs")
+    green_id = reason.split("green task ", 1)[1].split()[0]
+    task = ecs.describe_tasks(cluster=world.prov.cluster, tasks=[green_id])["tasks"][0]
+    crashed = task["stoppingAt"].timestamp()  # its container exited: ECS began stopping it
+    decided = run.kinds("rollback.started")[0].at
+    one_poll = st.poll_interval * (1 + st.jitter)
+    assert 0 <= decided - crashed <= one_poll + 0.5, (crashed, decided)
+    stops = [
+        e
+        for e in run.kinds("write")
+        if e.data["operation"] == "StopServiceDeployment" and e.at - crashed <= one_poll + 0.5
+    ]
+    assert len(stops) == 1
+    # blue kept every task healthy throughout, and took production back within a second
+    assert blue_at_decision, "no rollback.started event"
+    assert blue_at_decision[0], "blue had no registered target at the decision"
+    assert set(blue_at_decision[0]) == {"healthy"}, blue_at_decision
     assert run.kinds("traffic.restored")[0].data["seconds"] <= 1.0
     blind = world.sb.synthetic.blind_moments
     assert blind
-    assert max(blind) - min(blind) <= 2 * 5.0 + 1.0
+    assert max(blind) - min(blind) <= one_poll + 1.0, (min(blind), max(blind))
+    assert world.current_revision() == before
     weights = prod_weights(world)
     assert sorted(weights.values())[0] == 0
 

@@ -120,6 +120,8 @@ def render_cmd(
         typer.echo(f"strategy: {deployment['summary']}", err=True)
         if deployment.get("analysis"):
             typer.echo(deployment["analysis"], err=True)
+        if deployment.get("smoke"):
+            typer.echo(deployment["smoke"], err=True)
     if out_file is None:
         typer.echo(outcome.details["json"], nl=False)
     elif not quiet:

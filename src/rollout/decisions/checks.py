@@ -15,6 +15,13 @@ from fnmatch import fnmatchcase
 from typing import Any, Literal
 from urllib.parse import unquote
 
+from rollout.decisions.progressive import (
+    describe_conditions,
+    headers_hint,
+    unmet_header_conditions,
+)
+from rollout.model import RuleCondition
+
 Status = Literal["pass", "fail", "warn"]
 SYMBOLS: dict[str, str] = {"pass": "✓", "fail": "✗", "warn": "!"}
 
@@ -515,6 +522,40 @@ def check_listener_rule(
             "make the rule's forward action list both target groups (weights 1 and 0)",
         )
     return Check(name, "pass", f"rule {short} forwards to both target groups")
+
+
+def check_test_headers(
+    test_url: str | None,
+    rule_arn: str | None,
+    conditions: Sequence[RuleCondition] | None,
+    headers: Mapping[str, str],
+) -> Check | None:
+    """The smoke probe's ``test_headers`` satisfy the test listener rule's ``http-header``
+    conditions: otherwise the probe falls through to the production rule and reaches blue, and
+    its pass says nothing about green. None when there is nothing to judge (no test_url, no
+    test rule, or the rule was not found: :func:`check_listener_rule` reports that)."""
+    if not test_url or not rule_arn or conditions is None:
+        return None
+    name = "strategy: smoke probe reaches the test rule"
+    short = rule_arn.rsplit("/", 1)[-1]
+    unmet = unmet_header_conditions(conditions, headers)
+    if unmet:
+        return Check(
+            name,
+            "fail",
+            f"test listener rule {short} needs {describe_conditions(unmet)}; test_headers "
+            f"does not send it, so the probe of {test_url} would reach blue, not green",
+            headers_hint(unmet),
+        )
+    wanted = [c for c in conditions if c.field == "http-header"]
+    if not wanted:
+        return Check(name, "pass", f"rule {short} has no http-header condition")
+    return Check(
+        name,
+        "pass",
+        f"test_headers satisfy rule {short}'s condition(s) on "
+        f"{', '.join(sorted({c.header or '' for c in wanted}))}",
+    )
 
 
 def check_infrastructure_role(

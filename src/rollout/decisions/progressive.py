@@ -6,7 +6,10 @@
 - :func:`production_weights`: the production shares ECS walks through for a strategy;
 - :data:`STAGES` and :func:`stage_label`: ``ServiceDeployment.lifecycleStage`` in AWS's order;
 - :func:`load_balancer_dimension` / :func:`target_group_dimension`: ``AWS/ApplicationELB``
-  dimension values from ARNs (``app/<name>/<id>``, ``targetgroup/<name>/<id>``).
+  dimension values from ARNs (``app/<name>/<id>``, ``targetgroup/<name>/<id>``);
+- :func:`unmet_header_conditions` / :func:`headers_hint`: does the smoke probe's
+  ``test_headers`` satisfy the test listener rule's ``http-header`` conditions (else it reaches
+  blue through the production rule, and a pass proves nothing about green).
 
 Facts: shared/reference/traffic-shifting.md §1.1 (shapes, ranges, defaults), §1.2 (stage order),
 §3.1 (dimensions).
@@ -14,11 +17,13 @@ Facts: shared/reference/traffic-shifting.md §1.1 (shapes, ranges, defaults), §
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rollout.decisions.analysis import Thresholds
+from rollout.model import RuleCondition
 
 #: rollout.toml's names → ECS's ``DeploymentStrategy``.
 ECS_STRATEGY: dict[str, str] = {
@@ -251,3 +256,50 @@ def green_and_blue_in_flight(
         blue, green = green_and_blue(production, groups)
         return green, blue
     return green_and_blue(production, groups)
+
+
+# -- the test listener rule's header conditions -------------------------------------------------
+
+
+def header_value_matches(pattern: str, value: str) -> bool:
+    """An ``http-header`` condition value against a header value: case-insensitive, ``*`` any
+    characters, ``?`` exactly one (ELBv2 API Reference, HttpHeaderConditionConfig)."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL) is not None
+
+
+def unmet_header_conditions(
+    conditions: Sequence[RuleCondition], headers: Mapping[str, str]
+) -> list[RuleCondition]:
+    """The rule's ``http-header`` conditions that ``headers`` do not satisfy (all conditions of a
+    rule must match; any value of one condition may). Header names ignore case. Other condition
+    fields (path, host, ...) are not judged here."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    unmet = []
+    for c in conditions:
+        if c.field != "http-header" or not c.header:
+            continue
+        sent = lowered.get(c.header.lower())
+        if sent is None or not any(header_value_matches(p, sent) for p in c.values):
+            unmet.append(c)
+    return unmet
+
+
+def _example(pattern: str) -> str:
+    """A value a wildcard pattern matches (``*`` dropped, ``?`` as ``x``)."""
+    return pattern.replace("*", "").replace("?", "x")
+
+
+def headers_hint(unmet: Sequence[RuleCondition]) -> str:
+    """What to add to rollout.toml (and the variable form) so the probe meets ``unmet``."""
+    pairs = [(c.header or "", _example(c.values[0]) if c.values else "") for c in unmet]
+    table = ", ".join(f'"{n}" = "{v}"' for n, v in pairs)
+    env = ", ".join(f"{n}: {v}" for n, v in pairs)
+    return f'add test_headers = {{ {table} }} to the environment (or ROLLOUT_TEST_HEADERS="{env}")'
+
+
+def describe_conditions(unmet: Sequence[RuleCondition]) -> str:
+    """``header X-Rollout-Test matching '1'`` for each condition."""
+    return "; ".join(
+        f"header {c.header} matching {' or '.join(repr(v) for v in c.values)}" for c in unmet
+    )

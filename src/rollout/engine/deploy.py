@@ -402,7 +402,7 @@ class DeployRun:
         try:
             self.state.plan = plan(s, svc)
         except PlanError as exc:
-            return Finish(Verdict.PREFLIGHT_FAILED, f"preflight failed: {exc.message}")
+            return Finish(Verdict.PREFLIGHT_FAILED, f"preflight failed: {exc}")
         if sh.set_on_deploy:
             wanted = deployment_configuration(current, st.strategy, shape)
             hooks = [

@@ -6,9 +6,15 @@ ECS moves the listener-rule weights; rollout watches and judges:
    traffic) and which will be green (:func:`plan`);
 2. each poll reads our ``ServiceDeployment``: every new ``lifecycleStage`` is a ``stage``
    event (with green's production and test weights);
-3. once green takes test traffic, the smoke probe hits ``test_url`` (the test listener) — before
-   any production traffic: with ``set_on_deploy`` rollout adds a PAUSE hook at
-   POST_TEST_TRAFFIC_SHIFT and continues the deployment only when the probe passed;
+3. once green takes test traffic, the smoke probe hits ``test_url`` with ``test_headers`` (the
+   test listener rule; :func:`plan` refuses before any write when those headers cannot meet
+   its http-header conditions) — before any production traffic: with ``set_on_deploy`` rollout
+   adds a PAUSE hook at POST_TEST_TRAFFIC_SHIFT and continues the deployment only when the probe
+   passed;
+3b. every poll also reads green's tasks (and, while it serves production, its target health):
+   a green task that stopped while green takes traffic, or a green target unhealthy or
+   draining while it serves production, fails the run at that poll
+   (:mod:`rollout.decisions.green`);
 4. while green serves production traffic and through the bake, one window of ALB metrics per
    target group every ``analysis.window`` seconds, judged by
    :func:`rollout.decisions.analysis.judge` and folded by
@@ -25,26 +31,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.decisions.analysis import GroupStats, Outcome, RunState, advance, final_message, judge
+from rollout.decisions.green import TEST_STAGES, green_target_failure, green_task_failure
 from rollout.decisions.progressive import (
     BEFORE_PRODUCTION,
     DONE_STATUSES,
     SERVING_STAGES,
     STAGES,
+    describe_conditions,
     green_and_blue,
     green_and_blue_in_flight,
+    headers_hint,
     load_balancer_dimension,
     stage_label,
     target_group_dimension,
+    unmet_header_conditions,
 )
 from rollout.decisions.verdict import shift_rolled_back_reason
 from rollout.engine.observe import Observer
 from rollout.engine.session import Session
 from rollout.errors import AwsError, CredentialsError, RolloutError
 from rollout.events import Level
-from rollout.model import Service, ServiceDeploymentInfo
+from rollout.model import Service, ServiceDeploymentInfo, Task
 
 LEVELS: dict[str, Level] = {"pass": "success", "fail": "error"}
-TEST_STAGES = frozenset({"TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"})
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,8 @@ def plan(s: Session, svc: Service) -> Plan:
             hint="Fix advancedConfiguration.productionListenerRule; `rollout verify` checks it.",
         )
     green, blue = green_and_blue(forwards, (lb.target_group_arn, alternate))
+    if s.settings.test_url and lb.test_listener_rule:
+        _check_test_headers(s, lb.test_listener_rule)
     return Plan(
         load_balancer=load_balancer_dimension(lb.production_listener_rule),
         green=green,
@@ -91,6 +102,32 @@ def plan(s: Session, svc: Service) -> Plan:
         production_rule=lb.production_listener_rule,
         test_rule=lb.test_listener_rule,
     )
+
+
+def _check_test_headers(s: Session, rule: str) -> None:
+    """Refuse before any write when the smoke probe's headers cannot meet the test rule's
+    http-header conditions: the probe would reach blue and pass without testing green."""
+    try:
+        conditions = s.gw.elb.rule_conditions([rule]).get(rule)
+    except CredentialsError:
+        raise
+    except AwsError as exc:
+        s.emit(
+            "smoke.unchecked",
+            f"cannot read the test listener rule's conditions ({exc.code}): the smoke probe's "
+            "headers are not checked against it",
+            level="warning",
+            code=exc.code,
+        )
+        return
+    unmet = unmet_header_conditions(conditions or (), s.settings.test_headers)
+    if unmet:
+        raise PlanError(
+            f"the smoke probe cannot reach green: test listener rule {rule.rsplit('/', 1)[-1]} "
+            f"needs {describe_conditions(unmet)}, which test_headers does not send (the probe "
+            "of test_url would reach blue through the production rule).",
+            hint=headers_hint(unmet) + "; `rollout verify` checks it.",
+        )
 
 
 def plan_in_flight(s: Session, svc: Service, sd: ServiceDeploymentInfo | None) -> Plan:
@@ -156,7 +193,9 @@ class NativeWatch:
         self.stage: str | None = None
         self.smoke = "pending" if s.settings.test_url else "not-configured"
         self.window_start: float | None = None
-        self.green_down_polls = 0
+        self.grace = 0.0
+        #: stopped tasks of ours already judged (each stop is judged once, in its poll's stage)
+        self.judged_stops: set[str] = set()
         self.lb = the_plan.load_balancer
         self.green_dim = target_group_dimension(the_plan.green)
         self.blue_dim = target_group_dimension(the_plan.blue)
@@ -178,6 +217,7 @@ class NativeWatch:
             if s.interrupt.is_set():
                 return self._done("interrupted", "interrupted while watching (ECS carries on)")
             sd = self.observer.service_deployment(self.deployment_id)
+            stopped = self._green_stops()
             now = s.now()
             if sd is not None:
                 self.result.service_deployment_arn = sd.arn
@@ -188,12 +228,18 @@ class NativeWatch:
                         f"{st.strategy} deployment SUCCESSFUL: every stage walked, "
                         f"{self._analysis_note()}",
                     )
+                crashed = green_task_failure(stopped, stage=self.stage, grace_period=self.grace)
+                if crashed is not None and sd.status in ("PENDING", "IN_PROGRESS"):
+                    return self._roll_back(sd, crashed.reason, signal="task")
                 if sd.status.startswith("ROLLBACK") or sd.status in ("STOPPED", "STOP_REQUESTED"):
                     return self._ecs_rolled_back(sd, shift_rolled_back_reason(sd))
                 if self.smoke == "pending" and self._smoke_due(sd):
                     failed = self._probe(sd)
                     if failed:
-                        return self._roll_back(sd, failed)
+                        return self._roll_back(sd, failed, signal="smoke")
+                down = self._green_down() if self._serving(sd) else None
+                if down:
+                    return self._roll_back(sd, down, signal="target-health")
                 failure = self._analyse(sd, now)
                 if failure:
                     return self._roll_back(sd, failure)
@@ -279,7 +325,7 @@ class NativeWatch:
         s, st = self.s, self.s.settings
         assert st.test_url is not None
         late = sd.lifecycle_stage not in BEFORE_PRODUCTION
-        result = s.prober(st.test_url)
+        result = s.prober(st.test_url, headers=dict(st.test_headers))
         self.smoke = result.outcome
         s.emit(
             "smoke",
@@ -289,6 +335,7 @@ class NativeWatch:
             outcome=result.outcome,
             status=result.status,
             url=st.test_url,
+            headers=sorted(st.test_headers),
             before_production=not late,
         )
         if result.outcome == "fail":
@@ -305,16 +352,17 @@ class NativeWatch:
 
     # -- analysis -----------------------------------------------------------------------------
 
+    @staticmethod
+    def _serving(sd: ServiceDeploymentInfo) -> bool:
+        """Green has production traffic now."""
+        if sd.lifecycle_stage in ("BAKE_TIME", "POST_PRODUCTION_TRAFFIC_SHIFT"):
+            return True  # green has all production traffic (weights may not be reported)
+        return sd.lifecycle_stage in SERVING_STAGES and (sd.production_weight or 0) > 0
+
     def _analyse(self, sd: ServiceDeploymentInfo, now: float) -> str | None:
         st = self.s.settings
-        serving = sd.lifecycle_stage in SERVING_STAGES and (sd.production_weight or 0) > 0
-        if sd.lifecycle_stage in ("BAKE_TIME", "POST_PRODUCTION_TRAFFIC_SHIFT"):
-            serving = True  # green has all production traffic (weights may not be reported)
-        if not serving:
+        if not self._serving(sd):
             return None
-        down = self._green_down()
-        if down is not None:
-            return down
         w = st.analysis_window
         if self.window_start is None:
             # windows aligned on the period, as CloudWatch aggregates them
@@ -363,48 +411,68 @@ class NativeWatch:
         return None
 
     def _green_down(self) -> str | None:
-        """Green serves production with no healthy target for ``consecutive_failures`` polls in
-        a row: a failure now, not at the end of the window (its requests are failing: the ALB
-        routes to unhealthy targets when none is healthy, or answers 503)."""
-        st = self.s.settings
+        """Green's target health while it serves production, judged by
+        :func:`~rollout.decisions.green.green_target_failure` at every poll: a target of ours
+        unhealthy or draining, or none that can serve, fails it at the first poll that sees it."""
         try:
             health = self.s.gw.elb.describe_target_health(self.plan.green)
         except CredentialsError:
             raise
         except AwsError:
             return None
-        healthy = sum(1 for t in health if t.state == "healthy")
-        if healthy:
-            self.green_down_polls = 0
+        tasks = [*self.observer.tasks.values(), *self.observer.stopped.values()]
+        ours = {t.private_ip for t in tasks if t.private_ip}
+        failure = green_target_failure(health, stage=self.stage, ours=ours or None)
+        if failure is None:
             return None
-        self.green_down_polls += 1
-        states = ", ".join(sorted({t.state for t in health})) or "no registered target"
         self.s.emit(
             "target.health",
-            f"green target group {_short(self.plan.green)} has no healthy target ({states})",
+            failure.reason,
             level="warning",
-            target=_short(self.plan.green),
-            state=states,
+            target=failure.task,
+            target_group=_short(self.plan.green),
         )
-        if self.green_down_polls >= st.consecutive_failures:
-            return (
-                f"green target group {_short(self.plan.green)} had no healthy target for "
-                f"{self.green_down_polls} polls in a row while serving production ({states})"
+        return failure.reason
+
+    # -- green's tasks ------------------------------------------------------------------------
+
+    def _green_stops(self) -> list[Task]:
+        """Our deployment's (green's) tasks newly seen stopped this poll. One DescribeServices
+        per poll; tasks are listed only when it shows a change (``Observer.watch_tasks``, which
+        also reports each stop and its failure signal as the rolling path does)."""
+        try:
+            svc = self.observer.service()
+            self.grace = float(svc.health_check_grace_period)
+            self.observer.watch_tasks(svc, self.deployment_id, grace_period=self.grace)
+        except CredentialsError:
+            raise
+        except AwsError as exc:
+            self.s.emit(
+                "observe.unavailable",
+                f"cannot read green's tasks this poll ({exc.code})",
+                level="debug",
+                code=exc.code,
             )
-        return None
+            return []
+        fresh = [t for arn, t in self.observer.stopped.items() if arn not in self.judged_stops]
+        self.judged_stops.update(t.arn for t in fresh)
+        return fresh
 
     # -- rollback ---------------------------------------------------------------------------
 
-    def _roll_back(self, sd: ServiceDeploymentInfo, reason: str) -> NativeResult:
+    def _roll_back(
+        self, sd: ServiceDeploymentInfo, reason: str, *, signal: str = "analysis"
+    ) -> NativeResult:
         s = self.s
         decided = s.now()
         s.emit(
             "signal",
             f"deploy failed: {reason}",
             level="error",
-            signal="analysis",
+            signal=signal,
             definitive=True,
             reason=reason,
+            stage=self.stage,
         )
         s.emit(
             "rollback.started",

@@ -7,6 +7,7 @@ is parsed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,8 @@ class EngineSettings:
     #: rolling | blue-green | canary | linear
     strategy: str = "rolling"
     test_url: str | None = None
+    #: headers the smoke probe sends to ``test_url`` (what the test listener rule matches on)
+    test_headers: Mapping[str, str] = field(default_factory=dict)
     shift: ShiftSettings = field(default_factory=ShiftSettings)
     thresholds: Thresholds = field(default_factory=Thresholds)
     #: seconds per analysis window (a CloudWatch period)
@@ -99,6 +102,7 @@ def settings_from_config(cfg: Any) -> EngineSettings:
         prune_after_deploy=bool(cfg.retention.prune_after_deploy),
         strategy=str(getattr(cfg, "strategy", "rolling")),
         test_url=getattr(cfg, "test_url", None),
+        test_headers=dict(getattr(cfg, "test_headers", None) or {}),
         **_progressive(cfg),
     )
 

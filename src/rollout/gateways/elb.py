@@ -8,7 +8,7 @@ from typing import Any
 from rollout.aws import ClientFactory
 from rollout.errors import AwsError
 from rollout.gateways._base import aws_errors
-from rollout.model import LoadBalancer, TargetGroup, TargetHealth
+from rollout.model import LoadBalancer, RuleCondition, TargetGroup, TargetHealth
 
 
 class ElbGateway:
@@ -92,6 +92,21 @@ class ElbGateway:
                 out[rule["RuleArn"]] = _forwards(rule)
         return out
 
+    def rule_conditions(self, rule_arns: Sequence[str]) -> dict[str, tuple[RuleCondition, ...]]:
+        """{rule ARN: its conditions}; rules that do not exist are absent."""
+        out: dict[str, tuple[RuleCondition, ...]] = {}
+        for arn in rule_arns:
+            try:
+                with aws_errors(f"describe listener rule {arn}"):
+                    resp = self._elb.describe_rules(RuleArns=[arn])
+            except AwsError as exc:
+                if exc.code == "RuleNotFound":
+                    continue
+                raise
+            for rule in resp.get("Rules", []):
+                out[rule["RuleArn"]] = tuple(_condition(c) for c in rule.get("Conditions", []))
+        return out
+
     def describe_load_balancers(
         self, *, arns: Sequence[str] = (), names: Sequence[str] = ()
     ) -> list[LoadBalancer]:
@@ -111,6 +126,28 @@ class ElbGateway:
             )
             for lb in resp.get("LoadBalancers", [])
         ]
+
+
+_CONFIG_KEYS = {
+    "http-header": "HttpHeaderConfig",
+    "path-pattern": "PathPatternConfig",
+    "host-header": "HostHeaderConfig",
+    "http-request-method": "HttpRequestMethodConfig",
+    "source-ip": "SourceIpConfig",
+}
+
+
+def _condition(raw: Mapping[str, Any]) -> RuleCondition:
+    field = str(raw.get("Field", ""))
+    config = raw.get(_CONFIG_KEYS.get(field, "")) or {}
+    values = config.get("Values") if isinstance(config, Mapping) else None
+    return RuleCondition(
+        field=field,
+        values=tuple(str(v) for v in (values or raw.get("Values") or [])),
+        header=str(config["HttpHeaderName"])
+        if isinstance(config, Mapping) and config.get("HttpHeaderName")
+        else None,
+    )
 
 
 def _forwards(rule: Mapping[str, Any]) -> dict[str, int]:

@@ -9,7 +9,7 @@ request is counted as it is answered; a failed one is a 5xx from the target or t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ class WayResult:
         }
 
 
-def _pass(url: str) -> ProbeResult:
+def _pass(url: str, headers: Mapping[str, str] | None = None) -> ProbeResult:
     return ProbeResult("pass", 200, f"GET {url} -> 200")
 
 

@@ -334,4 +334,31 @@ def deployment_summary(cfg: EnvConfig) -> dict[str, Any]:
         "set_on_deploy": cfg.shift.set_on_deploy,
         "analysis": analysis_summary(thresholds, t.window) if native else None,
         "test_url": cfg.test_url,
+        "test_headers": shown_headers(cfg.test_headers),
+        "smoke": smoke_summary(cfg) if native else None,
     }
+
+
+#: header names whose values render never shows (they may carry a shared secret)
+SECRET_HEADER_WORDS = ("AUTH", "COOKIE", "KEY", "SECRET", "TOKEN", "PASSWORD", "SIGNATURE")
+
+
+def shown_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``test_headers`` as render shows them: a secret-looking name's value as ``***``."""
+    return {
+        name: "***" if any(w in name.upper() for w in SECRET_HEADER_WORDS) else value
+        for name, value in headers.items()
+    }
+
+
+def smoke_summary(cfg: EnvConfig) -> str:
+    """One line: the smoke probe a native strategy runs before production traffic."""
+    if not cfg.test_url:
+        return "smoke probe: none before production traffic (no test_url)"
+    shown = shown_headers(cfg.test_headers)
+    sent = ", ".join(f"{n}: {v}" for n, v in shown.items())
+    return (
+        f"smoke probe: GET {cfg.test_url}"
+        + (f" with {sent}" if sent else " (no test_headers)")
+        + ", through the test listener rule, before production traffic"
+    )

@@ -35,6 +35,7 @@ from rollout.decisions.checks import (
     check_secret_env,
     check_speed,
     check_strategy_controller,
+    check_test_headers,
     check_wiring,
     estimate_speed,
     policy_allows,
@@ -542,6 +543,11 @@ def _strategy(run: _Run, service: Service) -> None:
     prod, test = lb.production_listener_rule, lb.test_listener_rule
     run.add(check_listener_rule("production", prod, forwards.get(prod or ""), groups))
     run.add(check_listener_rule("test", test, forwards.get(test or ""), groups, required=False))
+    if cfg.test_url and test and test in forwards:
+        conditions = elb.rule_conditions([test]).get(test)
+        probe = check_test_headers(cfg.test_url, test, conditions, cfg.test_headers)
+        if probe is not None:
+            run.add(probe)
     trust: Any = None
     policies: list[Any] = []
     attached: list[str] = []

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from rollout.engine.interrupt import Interrupt
 from rollout.verbs import history, prune, status
 
 from . import app
@@ -14,23 +13,17 @@ from ._common import (
     AT_LEAST_ONE,
     NOT_NEGATIVE,
     SECONDS,
-    ClusterOpt,
-    ConfigOpt,
     DryRunOpt,
     EnvOpt,
-    OutputOpt,
-    QuietOpt,
-    RegionOpt,
-    ServiceOpt,
-    VerboseOpt,
+    ServiceFlags,
     bounded,
     env_name,
-    run_verb,
-    service_overrides,
+    with_flags,
 )
 
 
 @app.command("status")
+@with_flags
 def status_cmd(
     env: EnvOpt = None,
     events: Annotated[
@@ -60,36 +53,22 @@ def status_cmd(
             callback=bounded("--count", AT_LEAST_ONE),
         ),
     ] = None,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Show the service: deployments, tasks, target health, last events and the lock holder.
 
     With --watch -o json: one JSON document per look, one per line (JSON lines)."""
-    name = env_name(env)
     options = status.StatusOptions(
-        env=name, events=events, watch=watch, interval=interval, count=count
+        env=env_name(env), events=events, watch=watch, interval=interval, count=count
     )
-    interrupt = Interrupt()
-    run_verb(
-        lambda ctx: status.run(options, ctx, interrupt=interrupt),
-        env=name,
-        config=config,
-        output=output,
-        interrupt=interrupt if watch else None,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-        json_lines=frozenset({"status"}) if watch else frozenset(),
-    )
+    if watch:
+        flags.run_interruptible(status.run, options, json_lines=frozenset({"status"}))
+    flags.run(status.run, options)
 
 
 @app.command("history")
+@with_flags
 def history_cmd(
     env: EnvOpt = None,
     limit: Annotated[
@@ -100,29 +79,16 @@ def history_cmd(
             callback=bounded("--limit", AT_LEAST_ONE),
         ),
     ] = 20,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Show the deploy ledger kept in task-definition tags."""
-    name = env_name(env)
-    options = history.HistoryOptions(env=name, limit=limit)
-    run_verb(
-        lambda ctx: history.run(options, ctx),
-        env=name,
-        config=config,
-        output=output,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    options = history.HistoryOptions(env=env_name(env), limit=limit)
+    flags.run(history.run, options)
 
 
 @app.command("prune")
+@with_flags
 def prune_cmd(
     keep: Annotated[
         int | None,
@@ -134,23 +100,9 @@ def prune_cmd(
     ] = None,
     dry_run: DryRunOpt = False,
     env: EnvOpt = None,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Deregister old task-definition revisions; never one that is current, in use or a target."""
-    name = env_name(env)
-    options = prune.PruneOptions(env=name, keep=keep, dry_run=dry_run)
-    run_verb(
-        lambda ctx: prune.run(options, ctx),
-        env=name,
-        config=config,
-        output=output,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    options = prune.PruneOptions(env=env_name(env), keep=keep, dry_run=dry_run)
+    flags.run(prune.run, options)

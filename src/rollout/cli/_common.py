@@ -70,8 +70,9 @@ IMAGE_POLICY_OVERRIDE_HELP = (
 # * ``--image`` takes ``ImageOpt``; it is checked against the OCI reference grammar before any
 #   AWS call (``check_image_flag``: a usage error, exit 2).
 # * Every number a flag or argument takes is range-checked while the command line is parsed,
-#   before any AWS call: ``callback=bounded(FLAG, <Bounds>)`` with one of the bounds below (or a
-#   click range, ``min=``/``max=``). A usage error, exit 2; non-finite numbers (nan, inf) never
+#   before any AWS call: ``bounded_option(FLAG, <Bounds>, help=...)`` (or
+#   ``callback=bounded(FLAG, <Bounds>)``) with one of the bounds below, or a click range
+#   (``min=``/``max=``). A usage error, exit 2; non-finite numbers (nan, inf) never
 #   pass.
 
 
@@ -121,6 +122,12 @@ def bounded(flag: str, bounds: Bounds) -> Callable[[Any], Any]:
     return callback
 
 
+def bounded_option(flag: str, bounds: Bounds, *, help: str) -> Any:
+    """The typer option ``flag`` whose value ``bounds`` checks while it is parsed (``bounded``),
+    for ``Annotated[float | None, bounded_option("--timeout", SECONDS, help=...)]``."""
+    return typer.Option(flag, help=help, callback=bounded(flag, bounds))
+
+
 EnvOpt = Annotated[str | None, typer.Option("--env", help=ENV_HELP)]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)]
@@ -135,12 +142,6 @@ ClusterOpt = Annotated[str | None, typer.Option("--cluster", help="Override `clu
 ServiceOpt = Annotated[str | None, typer.Option("--service", help="Override `service`.")]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Walk the same path; print each write, send none.")
-]
-TimeoutOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--timeout", help="Give up after this many seconds.", callback=bounded("--timeout", SECONDS)
-    ),
 ]
 ImageOpt = Annotated[str | None, typer.Option("--image", help=IMAGE_HELP)]
 

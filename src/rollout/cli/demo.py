@@ -24,7 +24,7 @@ from . import app
 from ._common import (
     PACE,
     OutputFlags,
-    bounded,
+    bounded_option,
     report_and_exit,
     usage_exit,
     with_flags,
@@ -42,11 +42,7 @@ HELP = (
 def demo_cmd(
     pace: Annotated[
         float,
-        typer.Option(
-            "--pace",
-            help="Wall seconds to pause between acts (0: none).",
-            callback=bounded("--pace", PACE),
-        ),
+        bounded_option("--pace", PACE, help="Wall seconds to pause between acts (0: none)."),
     ] = 0.5,
     compare: Annotated[
         bool,

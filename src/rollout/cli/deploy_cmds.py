@@ -25,7 +25,7 @@ from ._common import (
     NoRollbackOpt,
     RollbackOnTimeoutOpt,
     ServiceFlags,
-    bounded,
+    bounded_option,
     check_image_flag,
     env_name,
     usage_exit,
@@ -40,11 +40,7 @@ def deploy_cmd(
     env: EnvOpt = None,
     timeout: Annotated[
         float | None,
-        typer.Option(
-            "--timeout",
-            help="Whole-deploy timeout in seconds.",
-            callback=bounded("--timeout", SECONDS),
-        ),
+        bounded_option("--timeout", SECONDS, help="Whole-deploy timeout in seconds."),
     ] = None,
     no_rollback: NoRollbackOpt = False,
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
@@ -89,10 +85,8 @@ def undo_cmd(
     env: EnvOpt = None,
     to_revision: Annotated[
         int | None,
-        typer.Option(
-            "--to-revision",
-            help="Revision to restore (it must have run healthy).",
-            callback=bounded("--to-revision", REVISION),
+        bounded_option(
+            "--to-revision", REVISION, help="Revision to restore (it must have run healthy)."
         ),
     ] = None,
     to_last_good: Annotated[
@@ -101,10 +95,10 @@ def undo_cmd(
     ] = False,
     timeout: Annotated[
         float | None,
-        typer.Option(
+        bounded_option(
             "--timeout",
+            SECONDS,
             help="Seconds to wait for the restore to be verified (default: timeouts.healthy).",
-            callback=bounded("--timeout", SECONDS),
         ),
     ] = None,
     dry_run: DryRunOpt = False,
@@ -128,11 +122,7 @@ def watch_cmd(
     env: EnvOpt = None,
     timeout: Annotated[
         float | None,
-        typer.Option(
-            "--timeout",
-            help="Whole-watch timeout in seconds.",
-            callback=bounded("--timeout", SECONDS),
-        ),
+        bounded_option("--timeout", SECONDS, help="Whole-watch timeout in seconds."),
     ] = None,
     no_rollback: NoRollbackOpt = False,
     rollback_on_timeout: RollbackOnTimeoutOpt = False,

@@ -16,7 +16,7 @@ from ._common import (
     DryRunOpt,
     EnvOpt,
     ServiceFlags,
-    bounded,
+    bounded_option,
     env_name,
     with_flags,
 )
@@ -28,29 +28,21 @@ def status_cmd(
     env: EnvOpt = None,
     events: Annotated[
         int,
-        typer.Option(
-            "--events",
-            help="How many recent service events to show.",
-            callback=bounded("--events", NOT_NEGATIVE),
-        ),
+        bounded_option("--events", NOT_NEGATIVE, help="How many recent service events to show."),
     ] = 10,
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C (every --interval s).")
     ] = False,
     interval: Annotated[
         float,
-        typer.Option(
-            "--interval",
-            help="Seconds between refreshes with --watch.",
-            callback=bounded("--interval", SECONDS),
-        ),
+        bounded_option("--interval", SECONDS, help="Seconds between refreshes with --watch."),
     ] = 5.0,
     count: Annotated[
         int | None,
-        typer.Option(
+        bounded_option(
             "--count",
+            AT_LEAST_ONE,
             help="With --watch: stop after this many looks (default: Ctrl-C).",
-            callback=bounded("--count", AT_LEAST_ONE),
         ),
     ] = None,
     *,
@@ -73,11 +65,7 @@ def history_cmd(
     env: EnvOpt = None,
     limit: Annotated[
         int,
-        typer.Option(
-            "--limit",
-            help="How many of the newest revisions to show.",
-            callback=bounded("--limit", AT_LEAST_ONE),
-        ),
+        bounded_option("--limit", AT_LEAST_ONE, help="How many of the newest revisions to show."),
     ] = 20,
     *,
     flags: ServiceFlags,
@@ -92,10 +80,8 @@ def history_cmd(
 def prune_cmd(
     keep: Annotated[
         int | None,
-        typer.Option(
-            "--keep",
-            help="Newest revisions to keep (default: retention.keep).",
-            callback=bounded("--keep", AT_LEAST_ONE),
+        bounded_option(
+            "--keep", AT_LEAST_ONE, help="Newest revisions to keep (default: retention.keep)."
         ),
     ] = None,
     dry_run: DryRunOpt = False,

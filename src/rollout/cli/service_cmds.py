@@ -34,6 +34,7 @@ from ._common import (
     RollbackOnTimeoutOpt,
     ServiceFlags,
     bounded,
+    bounded_option,
     env_name,
     open_or_exit,
     report_and_exit,
@@ -48,11 +49,7 @@ def restart_cmd(
     env: EnvOpt = None,
     timeout: Annotated[
         float | None,
-        typer.Option(
-            "--timeout",
-            help="Whole-restart timeout in seconds.",
-            callback=bounded("--timeout", SECONDS),
-        ),
+        bounded_option("--timeout", SECONDS, help="Whole-restart timeout in seconds."),
     ] = None,
     no_rollback: NoRollbackOpt = False,
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
@@ -84,11 +81,7 @@ def scale_cmd(
     env: EnvOpt = None,
     timeout: Annotated[
         float | None,
-        typer.Option(
-            "--timeout",
-            help="Seconds to wait for the service to settle.",
-            callback=bounded("--timeout", SECONDS),
-        ),
+        bounded_option("--timeout", SECONDS, help="Seconds to wait for the service to settle."),
     ] = None,
     no_rollback: Annotated[
         bool,
@@ -124,10 +117,8 @@ def run_cmd(
     env: EnvOpt = None,
     revision: Annotated[
         int | None,
-        typer.Option(
-            "--revision",
-            help="Revision of the family to run (default: the service's).",
-            callback=bounded("--revision", REVISION),
+        bounded_option(
+            "--revision", REVISION, help="Revision of the family to run (default: the service's)."
         ),
     ] = None,
     container: Annotated[
@@ -139,11 +130,7 @@ def run_cmd(
     ] = None,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
-            help="Seconds to wait for the task to stop.",
-            callback=bounded("--timeout", SECONDS),
-        ),
+        bounded_option("--timeout", SECONDS, help="Seconds to wait for the task to stop."),
     ] = 3600.0,
     dry_run: DryRunOpt = False,
     *,
@@ -176,10 +163,8 @@ def logs_cmd(
     ] = False,
     revision: Annotated[
         int | None,
-        typer.Option(
-            "--revision",
-            help="Only tasks of this revision (those ECS still lists).",
-            callback=bounded("--revision", REVISION),
+        bounded_option(
+            "--revision", REVISION, help="Only tasks of this revision (those ECS still lists)."
         ),
     ] = None,
     task: Annotated[

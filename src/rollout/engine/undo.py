@@ -32,15 +32,7 @@ class UndoRequest:
 def run_undo(s: Session, request: UndoRequest) -> Outcome:
     st = s.settings
     started = s.now()
-    s.emit(
-        "run.started",
-        f"undo on {st.cluster}/{st.service} [{st.env}]" + (" (dry run)" if s.dry_run else ""),
-        verb="undo",
-        env=st.env,
-        cluster=st.cluster,
-        service=st.service,
-        dry_run=s.dry_run,
-    )
+    s.emit_started("undo", f"undo on {st.cluster}/{st.service} [{st.env}]")
     lock = ServiceLock(s, "undo")
     target: RollbackTarget | None = None
     current: str | None = None
@@ -255,15 +247,7 @@ def _finish(
         rollback_target_arn=target.arn if target else None,
         dry_run=s.dry_run,
     )
-    s.emit(
-        "run.finished",
-        f"{verdict} (exit {code}) after {s.now() - started:.0f}s",
-        level="debug",
-        verdict=str(verdict),
-        exit_code=code,
-        seconds=round(s.now() - started, 3),
-        api_calls=s.ctx.factory.api_call_total,
-    )
+    s.emit_finished(str(verdict), code, started)
     return Outcome(
         verdict=str(verdict),
         exit_code=code,

@@ -18,7 +18,7 @@ from rollout.decisions.target import NoTarget, RollbackTarget, restore_in_flight
 from rollout.engine.ledger import load_ledger, tag
 from rollout.engine.lock import ServiceLock
 from rollout.engine.outcome import Outcome
-from rollout.engine.rollback import start_traffic_shift, watch_restore
+from rollout.engine.rollback import emit_restored, start_traffic_shift, watch_restore
 from rollout.engine.session import Session
 from rollout.errors import RolloutError, UsageError
 from rollout.events import Level
@@ -174,21 +174,7 @@ def _verify(
                 current,
             )
     seconds = s.now() - begin
-    s.emit(
-        "phase",
-        f"restore in {seconds:.0f}s",
-        level="success",
-        phase="restore",
-        seconds=round(seconds, 3),
-    )
-    s.emit(
-        "restore.verified",
-        f"service restored on {rev}: its desired tasks healthy in every target group, no "
-        "task of another revision serving",
-        level="success",
-        task_definition=target.arn,
-        seconds=seconds,
-    )
+    emit_restored(s, rev, target.arn, seconds)
     return _finish(
         s,
         started,

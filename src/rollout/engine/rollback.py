@@ -215,13 +215,7 @@ def roll_back(
 def emit_restored(s: Session, rev: str, task_definition: str, seconds: float) -> None:
     """The ``phase`` (restore time) and ``restore.verified`` events of a verified restore to
     revision ``rev`` (``task_definition``), ``seconds`` after it was sent."""
-    s.emit(
-        "phase",
-        f"restore in {seconds:.0f}s",
-        level="success",
-        phase="restore",
-        seconds=round(seconds, 3),
-    )
+    s.emit_phase("restore", seconds)
     s.emit(
         "restore.verified",
         f"service restored on {rev}: its desired tasks healthy in every target group, no task "

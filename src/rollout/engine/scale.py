@@ -194,12 +194,6 @@ def _settle(s: Session, desired: int, baseline: set[str]) -> tuple[SettleDecisio
         )
         if decision.state != "continue":
             if decision.state == "settled":
-                s.emit(
-                    "phase",
-                    f"settled on {desired} in {s.now() - started:.0f}s",
-                    level="success",
-                    phase="settled",
-                    seconds=round(s.now() - started, 3),
-                )
+                s.emit_phase("settled", s.now() - started, label=f"settled on {desired}")
             return decision, started
         s.poll_pause()

@@ -74,6 +74,18 @@ class Session:
             **data,
         )
 
+    def emit_phase(
+        self, phase: str, seconds: float, *, label: str | None = None, suffix: str = ""
+    ) -> None:
+        """A ``phase`` event: ``phase`` (shown as ``label``) reached after ``seconds``."""
+        self.emit(
+            "phase",
+            f"{label or phase} in {seconds:.0f}s{suffix}",
+            level="success",
+            phase=phase,
+            seconds=round(seconds, 3),
+        )
+
     def emit_finished(self, verdict: str, exit_code: int, started: float) -> None:
         """The ``run.finished`` event (debug): the verdict, exit code, seconds since ``started``
         and the AWS calls made."""

@@ -25,7 +25,6 @@ from typing import Any
 from rollout.aws import ClientFactory
 from rollout.config import EnvConfig
 from rollout.context import Context
-from rollout.decisions.analysis import Thresholds
 from rollout.decisions.progressive import (
     NATIVE,
     analysis_summary,
@@ -50,6 +49,7 @@ from rollout.decisions.taskdef import (
     tags_to_list,
 )
 from rollout.engine.outcome import Outcome
+from rollout.engine.settings import thresholds_from
 from rollout.errors import AwsError, ConfigError, UsageError
 from rollout.gateways.ecr import EcrGateway, EcrImage
 from rollout.gateways.sts import StsGateway
@@ -324,16 +324,7 @@ def deployment_summary(cfg: EnvConfig) -> dict[str, Any]:
     """How this environment ships a release: the strategy, what UpdateService sets and the
     analysis (``render`` shows it beside the task definition)."""
     shape = shape_of(cfg.shift)
-    t = cfg.analysis
-    thresholds = Thresholds(
-        min_requests=t.min_requests,
-        max_error_rate=t.max_error_rate,
-        error_rate_margin=t.error_rate_margin,
-        max_p99_ms=t.max_p99_ms,
-        p99_ratio=t.p99_ratio,
-        inconclusive_limit=t.inconclusive_limit,
-        failure_limit=t.failure_limit,
-    )
+    thresholds = thresholds_from(cfg.analysis)
     native = cfg.strategy in NATIVE
     return {
         "strategy": cfg.strategy,
@@ -342,6 +333,6 @@ def deployment_summary(cfg: EnvConfig) -> dict[str, Any]:
         if native and cfg.shift.set_on_deploy
         else None,
         "set_on_deploy": cfg.shift.set_on_deploy,
-        "analysis": analysis_summary(thresholds, t.window) if native else None,
+        "analysis": analysis_summary(thresholds, cfg.analysis.window) if native else None,
         "test_url": cfg.test_url,
     }

@@ -40,15 +40,10 @@ def run(options: RunOptions, ctx: Context, *, interrupt: Interrupt | None = None
         ctx, engine_settings(cfg), interrupt=interrupt, dry_run=options.dry_run
     )
     started = s.now()
-    s.emit(
-        "run.started",
+    s.emit_started(
+        "run",
         f"run {' '.join(options.command) or '(image command)'} on {cfg.cluster}/{cfg.service} "
-        f"[{cfg.name}]" + (" (dry run)" if options.dry_run else ""),
-        verb="run",
-        env=cfg.name,
-        cluster=cfg.cluster,
-        service=cfg.service,
-        dry_run=options.dry_run,
+        f"[{cfg.name}]",
         command=list(options.command),
     )
     svc = s.gw.ecs.describe_service(cfg.cluster, cfg.service)

@@ -250,15 +250,7 @@ class ServiceFlags(OutputFlags, _TargetFlags):
 
     def run(self, verb: Verb[OptionsT], options: OptionsT) -> NoReturn:
         """Run ``verb(options, ctx)`` with these flags (:func:`run_verb`); exit with its code."""
-        run_verb(
-            lambda ctx: verb(options, ctx),
-            env=options.env,
-            config=self.config,
-            output=self.output,
-            overrides=self.overrides,
-            quiet=self.quiet,
-            verbose=self.verbose,
-        )
+        self._run_verb(lambda ctx: verb(options, ctx), options.env)
 
     def run_interruptible(
         self,
@@ -270,9 +262,24 @@ class ServiceFlags(OutputFlags, _TargetFlags):
         """Like :meth:`run`, with SIGINT and SIGTERM routed to the verb's interrupt flag while it
         runs, so it stops cleanly (exit 40) instead of dying in the middle of a write."""
         interrupt = Interrupt()
-        run_verb(
+        self._run_verb(
             lambda ctx: verb(options, ctx, interrupt=interrupt),
-            env=options.env,
+            options.env,
+            interrupt=interrupt,
+            json_lines=json_lines,
+        )
+
+    def _run_verb(
+        self,
+        call: Callable[[Context], Outcome],
+        env: str,
+        *,
+        interrupt: Interrupt | None = None,
+        json_lines: frozenset[str] = frozenset(),
+    ) -> NoReturn:
+        run_verb(
+            call,
+            env=env,
             config=self.config,
             output=self.output,
             interrupt=interrupt,

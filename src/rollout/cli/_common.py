@@ -1,12 +1,20 @@
-"""What every command module shares: help texts, the environment name, and running one verb.
+"""What every command module shares: the flags, help texts, the environment name, and running
+one verb.
 
-``run_verb`` builds the :class:`~rollout.context.Context` (the config's region, the system clock,
-a reporter for the chosen output), runs the verb, prints a :class:`RolloutError` as one line
-(never a traceback) and exits with the outcome's code.
+The flags every command takes are declared once, as the fields of :class:`OutputFlags` (``-o``,
+``-q``, ``-v``) and :class:`ServiceFlags` (those plus ``--config/--region/--cluster/--service``);
+a command takes them as one parameter, ``flags: ServiceFlags``, and :func:`with_flags` shows
+typer the fields in its place. ``ServiceFlags.run`` (through :func:`run_verb`) builds the
+:class:`~rollout.context.Context` (the config's region, the system clock, a reporter for the
+chosen output), runs the verb, prints a :class:`RolloutError` as one line (never a traceback) and
+exits with the outcome's code.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import math
 import os
 import sys
@@ -15,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar, get_type_hints
 
 import typer
 
@@ -27,7 +35,7 @@ from rollout.engine.interrupt import Interrupt
 from rollout.engine.outcome import Outcome
 from rollout.errors import RolloutError, UsageError
 from rollout.events import Event, EventSink
-from rollout.report import OUTPUTS, open_reporter
+from rollout.report import OUTPUTS, Reporter, open_reporter
 
 ENV_HELP = "Environment in rollout.toml ([env.<name>]); default $ROLLOUT_ENV or prod."
 OUTPUT_HELP = (
@@ -46,21 +54,25 @@ IMAGE_POLICY_OVERRIDE_HELP = (
 
 
 # -- The CLI's conventions (tests/ops/test_cli_conventions.py walks every command and checks them;
-# a new verb declares its options with these aliases and passes the values to ``run_verb``):
+# a new verb declares its own options with these aliases, takes the common ones as one
+# ``flags: ServiceFlags`` (or ``OutputFlags``) parameter under ``@with_flags``, and runs its verb
+# with ``flags.run``):
 #
 # * ``-o/--output FORMAT`` is the output format on every verb: auto | console | plain | json.
 #   A file to write is ``--out-file PATH`` (render), never ``--output``.
 # * ``-q/--quiet`` and ``-v/--verbose`` on every verb (``run_verb`` maps them to the reporter).
 # * Every verb that takes ``--env`` (it talks to a service) also takes ``--region``, ``--cluster``
-#   and ``--service``, and ``--config``; ``service_overrides`` turns them into config overrides,
-#   which ``run_verb`` puts in ``Context.overrides``. A verb loads its config with
-#   ``ctx.load_env(options.env)``, never ``load_config`` directly, so the flags always apply.
+#   and ``--service``, and ``--config`` (all in ``ServiceFlags``); ``ServiceFlags.overrides``
+#   turns them into config overrides, which ``run_verb`` puts in ``Context.overrides``. A verb
+#   loads its config with ``ctx.load_env(options.env)``, never ``load_config`` directly, so the
+#   flags always apply.
 # * ``--dry-run`` on every verb that writes; ``--timeout SECONDS`` on every verb that waits.
 # * ``--image`` takes ``ImageOpt``; it is checked against the OCI reference grammar before any
 #   AWS call (``check_image_flag``: a usage error, exit 2).
 # * Every number a flag or argument takes is range-checked while the command line is parsed,
-#   before any AWS call: ``callback=bounded(FLAG, <Bounds>)`` with one of the bounds below (or a
-#   click range, ``min=``/``max=``). A usage error, exit 2; non-finite numbers (nan, inf) never
+#   before any AWS call: ``bounded_option(FLAG, <Bounds>, help=...)`` (or
+#   ``callback=bounded(FLAG, <Bounds>)``) with one of the bounds below, or a click range
+#   (``min=``/``max=``). A usage error, exit 2; non-finite numbers (nan, inf) never
 #   pass.
 
 
@@ -110,6 +122,12 @@ def bounded(flag: str, bounds: Bounds) -> Callable[[Any], Any]:
     return callback
 
 
+def bounded_option(flag: str, bounds: Bounds, *, help: str) -> Any:
+    """The typer option ``flag`` whose value ``bounds`` checks while it is parsed (``bounded``),
+    for ``Annotated[float | None, bounded_option("--timeout", SECONDS, help=...)]``."""
+    return typer.Option(flag, help=help, callback=bounded(flag, bounds))
+
+
 EnvOpt = Annotated[str | None, typer.Option("--env", help=ENV_HELP)]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help=CONFIG_HELP)]
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help=OUTPUT_HELP)]
@@ -124,12 +142,6 @@ ClusterOpt = Annotated[str | None, typer.Option("--cluster", help="Override `clu
 ServiceOpt = Annotated[str | None, typer.Option("--service", help="Override `service`.")]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Walk the same path; print each write, send none.")
-]
-TimeoutOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--timeout", help="Give up after this many seconds.", callback=bounded("--timeout", SECONDS)
-    ),
 ]
 ImageOpt = Annotated[str | None, typer.Option("--image", help=IMAGE_HELP)]
 
@@ -171,6 +183,155 @@ RollbackOnTimeoutOpt = Annotated[
         help="On TIMED_OUT, roll back too (default: leave ECS and its breaker to carry on).",
     ),
 ]
+
+
+# -- The flags every command shares, declared once ------------------------------------------------
+# A new common flag is one field here: every command that takes the class shows it in its --help
+# (in the field's place) and finds it on ``flags``.
+
+
+@dataclass(frozen=True)
+class OutputFlags:
+    """``-o/--output``, ``-q/--quiet`` and ``-v/--verbose``: on every command."""
+
+    output: OutputOpt = "auto"
+    quiet: QuietOpt = False
+    verbose: VerboseOpt = 0
+
+    @property
+    def level(self) -> int:
+        """The reporter's verbosity: -1 quiet, 0 normal, 1+ verbose."""
+        return verbosity(self.quiet, self.verbose)
+
+
+@dataclass(frozen=True)
+class _TargetFlags:
+    """``--config`` and the ``--region/--cluster/--service`` overrides."""
+
+    config: ConfigOpt = None
+    region: RegionOpt = None
+    cluster: ClusterOpt = None
+    service: ServiceOpt = None
+
+
+class _HasEnv(Protocol):
+    @property
+    def env(self) -> str: ...
+
+
+OptionsT = TypeVar("OptionsT", bound=_HasEnv)
+OptionsT_contra = TypeVar("OptionsT_contra", bound=_HasEnv, contravariant=True)
+
+
+class Verb(Protocol[OptionsT_contra]):
+    """A verb's ``run(options, ctx)``."""
+
+    def __call__(self, options: OptionsT_contra, ctx: Context, /) -> Outcome: ...
+
+
+class InterruptibleVerb(Protocol[OptionsT_contra]):
+    """A verb's ``run(options, ctx, *, interrupt=...)``: it stops cleanly when interrupted."""
+
+    def __call__(
+        self, options: OptionsT_contra, ctx: Context, /, *, interrupt: Interrupt | None = ...
+    ) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class ServiceFlags(OutputFlags, _TargetFlags):
+    """The flags of every command that talks to a service (every one with ``--env``):
+    ``--config``, ``--region``, ``--cluster``, ``--service``, then ``-o``, ``-q`` and ``-v``
+    (dataclass fields come base last first: ``_TargetFlags``'s, then ``OutputFlags``')."""
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """``--region/--cluster/--service`` as config overrides (None: not given)."""
+        return service_overrides(self.region, self.cluster, self.service)
+
+    def run(self, verb: Verb[OptionsT], options: OptionsT) -> NoReturn:
+        """Run ``verb(options, ctx)`` with these flags (:func:`run_verb`); exit with its code."""
+        self._run_verb(lambda ctx: verb(options, ctx), options.env)
+
+    def run_interruptible(
+        self,
+        verb: InterruptibleVerb[OptionsT],
+        options: OptionsT,
+        *,
+        json_lines: frozenset[str] = frozenset(),
+    ) -> NoReturn:
+        """Like :meth:`run`, with SIGINT and SIGTERM routed to the verb's interrupt flag while it
+        runs, so it stops cleanly (exit 40) instead of dying in the middle of a write."""
+        interrupt = Interrupt()
+        self._run_verb(
+            lambda ctx: verb(options, ctx, interrupt=interrupt),
+            options.env,
+            interrupt=interrupt,
+            json_lines=json_lines,
+        )
+
+    def _run_verb(
+        self,
+        call: Callable[[Context], Outcome],
+        env: str,
+        *,
+        interrupt: Interrupt | None = None,
+        json_lines: frozenset[str] = frozenset(),
+    ) -> NoReturn:
+        run_verb(
+            call,
+            env=env,
+            config=self.config,
+            output=self.output,
+            interrupt=interrupt,
+            overrides=self.overrides,
+            quiet=self.quiet,
+            verbose=self.verbose,
+            json_lines=json_lines,
+        )
+
+
+def with_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Show typer each ``OutputFlags``/``ServiceFlags`` parameter of ``command`` as the flags it
+    holds, in its place; call ``command`` with them gathered back into one object.
+
+    The parameter's default (if any) is an instance of the class whose values are the flags'
+    defaults (e.g. ``ServiceFlags(output="json")``); without one, the class's defaults apply.
+    Apply it below ``@app.command``: typer reads the signature this returns.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    params: list[inspect.Parameter] = []
+    groups: dict[str, tuple[type[OutputFlags], list[str]]] = {}
+    for param in signature.parameters.values():
+        kind = param.annotation
+        if not (isinstance(kind, type) and issubclass(kind, OutputFlags)):
+            params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+            continue
+        defaults = kind() if param.default is inspect.Parameter.empty else param.default
+        hints = get_type_hints(kind, include_extras=True)
+        names = [field.name for field in dataclasses.fields(kind)]
+        params += [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=getattr(defaults, name),
+                annotation=hints[name],
+            )
+            for name in names
+        ]
+        groups[param.name] = (kind, names)
+    taken = [p.name for p in params]
+    if len(set(taken)) != len(taken):
+        raise TypeError(f"{command.__name__}: a parameter has the name of a common flag")
+
+    @functools.wraps(command)
+    def expanded(**values: Any) -> None:
+        for name, (kind, names) in groups.items():
+            values[name] = kind(**{flag: values.pop(flag) for flag in names})
+        command(**values)
+
+    expanded.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    expanded.__annotations__ = {p.name: p.annotation for p in params}
+    return expanded
 
 
 def service_overrides(
@@ -281,44 +442,28 @@ def make_context(
     )
 
 
-def run_verb(
-    call: Callable[[Context], Outcome],
-    *,
-    env: str,
-    config: Path | None,
+def open_or_exit(
     output: str,
-    interrupt: Interrupt | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    quiet: bool = False,
-    verbose: int = 0,
+    *,
+    environ: Mapping[str, str],
+    level: int = 0,
     json_lines: frozenset[str] = frozenset(),
-) -> None:
-    """Run ``call`` with a fresh Context and reporter; exit with its outcome's code.
-
-    With ``interrupt``, SIGINT and SIGTERM set its flag while the verb runs, so the engine stops
-    cleanly (exit 40) instead of dying in the middle of a write. ``json_lines``: with ``-o json``,
-    one document per event of these kinds as it happens (``status --watch``).
-    """
-    environ = dict(os.environ)
+) -> Reporter:
+    """A reporter for ``output`` on stdout; an unknown format: the ``error:`` line, exit 2."""
     try:
-        reporter = open_reporter(
-            output,
-            stream=sys.stdout,
-            environ=environ,
-            verbosity=verbosity(quiet, verbose),
-            json_lines=json_lines,
+        return open_reporter(
+            output, stream=sys.stdout, environ=environ, verbosity=level, json_lines=json_lines
         )
     except RolloutError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from exc
+        raise usage_exit(exc) from exc
+
+
+def report_and_exit(reporter: Reporter, call: Callable[[], Outcome]) -> NoReturn:
+    """Run ``call``; close ``reporter``; exit with the outcome's code. A :class:`RolloutError`
+    is printed as one ``error:`` line (never a traceback) and becomes the exit code."""
     code = 1
     try:
-        ctx = make_context(config, env, environ=environ, emit=reporter, overrides=overrides)
-        if interrupt is None:
-            code = call(ctx).exit_code
-        else:
-            with interrupt.handle_signals():
-                code = call(ctx).exit_code
+        code = call().exit_code
     except RolloutError as exc:
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code
@@ -336,3 +481,36 @@ def run_verb(
     finally:
         reporter.close()
     raise typer.Exit(code)
+
+
+def run_verb(
+    call: Callable[[Context], Outcome],
+    *,
+    env: str,
+    config: Path | None,
+    output: str,
+    interrupt: Interrupt | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    quiet: bool = False,
+    verbose: int = 0,
+    json_lines: frozenset[str] = frozenset(),
+) -> NoReturn:
+    """Run ``call`` with a fresh Context and reporter; exit with its outcome's code.
+
+    With ``interrupt``, SIGINT and SIGTERM set its flag while the verb runs, so the engine stops
+    cleanly (exit 40) instead of dying in the middle of a write. ``json_lines``: with ``-o json``,
+    one document per event of these kinds as it happens (``status --watch``).
+    """
+    environ = dict(os.environ)
+    reporter = open_or_exit(
+        output, environ=environ, level=verbosity(quiet, verbose), json_lines=json_lines
+    )
+
+    def run() -> Outcome:
+        ctx = make_context(config, env, environ=environ, emit=reporter, overrides=overrides)
+        if interrupt is None:
+            return call(ctx)
+        with interrupt.handle_signals():
+            return call(ctx)
+
+    report_and_exit(reporter, run)

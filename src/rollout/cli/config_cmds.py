@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import typer
 
 from rollout.config import load_config
-from rollout.context import Context
 from rollout.engine.outcome import Outcome
 from rollout.errors import RolloutError
 from rollout.events import EventLog
@@ -25,58 +23,46 @@ from rollout.verbs import diff, render, verify
 
 from . import app
 from ._common import (
-    ClusterOpt,
-    ConfigOpt,
     EnvOpt,
     ImageOpt,
     ImagePolicyOverrideOpt,
+    OptionsT,
     OutFileOpt,
-    OutputOpt,
-    QuietOpt,
-    RegionOpt,
-    ServiceOpt,
-    VerboseOpt,
+    ServiceFlags,
+    Verb,
     check_image_flag,
     check_output,
     env_name,
     make_context,
-    service_overrides,
     usage_exit,
+    with_flags,
 )
 
-OptionsT = TypeVar("OptionsT")
+#: ``rollout config`` prints JSON unless told otherwise.
+JSON_BY_DEFAULT = ServiceFlags(output="json")
 
 
-def _run(
-    verb: Callable[[OptionsT, Context], Outcome],
-    options: OptionsT,
-    *,
-    env: str,
-    config: Path | None,
-    overrides: dict[str, Any],
-) -> Outcome:
+def _run(verb: Verb[OptionsT], options: OptionsT, flags: ServiceFlags) -> Outcome:
     """Build a Context (the config's region, system clock, an event log) and run ``verb``;
     a RolloutError is printed (never a traceback) and becomes its exit code."""
     environ = dict(os.environ)
     try:
-        ctx = make_context(config, env, environ=environ, emit=EventLog(), overrides=overrides)
+        ctx = make_context(
+            flags.config, options.env, environ=environ, emit=EventLog(), overrides=flags.overrides
+        )
         return verb(options, ctx)
     except RolloutError as exc:
         raise usage_exit(exc) from exc
 
 
 @app.command("render")
+@with_flags
 def render_cmd(
     env: EnvOpt = None,
     image: ImageOpt = None,
     out_file: OutFileOpt = None,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Render the task definition: the template with the image swapped and pinned by digest.
 
@@ -84,16 +70,13 @@ def render_cmd(
     document instead: {env, image, digest, warnings, out_file, task_definition, deployment}.
     The strategy and its analysis are printed to stderr (stdout stays the document).
     """
-    fmt = check_output(output, "render")
+    fmt = check_output(flags.output, "render")
     check_image_flag(image)
     name = env_name(env)
-    overrides = service_overrides(region, cluster, service)
     outcome = _run(
         render.run,
-        render.RenderOptions(env=name, image=image, output=out_file, overrides=overrides),
-        env=name,
-        config=config,
-        overrides=overrides,
+        render.RenderOptions(env=name, image=image, output=out_file, overrides=flags.overrides),
+        flags,
     )
     warnings = list(outcome.details.get("warnings", []))
     if fmt == "json":
@@ -115,7 +98,7 @@ def render_cmd(
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
     deployment = outcome.details.get("deployment") or {}
-    if deployment and not quiet:
+    if deployment and not flags.quiet:
         # stdout stays the registration document; how it will be shipped goes to stderr
         typer.echo(f"strategy: {deployment['summary']}", err=True)
         if deployment.get("analysis"):
@@ -124,46 +107,38 @@ def render_cmd(
             typer.echo(deployment["smoke"], err=True)
     if out_file is None:
         typer.echo(outcome.details["json"], nl=False)
-    elif not quiet:
+    elif not flags.quiet:
         typer.echo(f"wrote {out_file} ({outcome.details['image']})", err=True)
     raise typer.Exit(outcome.exit_code)
 
 
 @app.command("verify")
+@with_flags
 def verify_cmd(
     env: EnvOpt = None,
     image: ImageOpt = None,
     image_policy_override: ImagePolicyOverrideOpt = None,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Preflight, read-only: every check with ✓ ✗ ! and a fix. Exit 0 all pass, 10 any fails."""
-    fmt = check_output(output, "verify")
+    fmt = check_output(flags.output, "verify")
     check_image_flag(image)
-    name = env_name(env)
-    overrides = service_overrides(region, cluster, service)
     outcome = _run(
         verify.run,
         verify.VerifyOptions(
-            env=name,
+            env=env_name(env),
             image=image,
-            overrides=overrides,
+            overrides=flags.overrides,
             image_policy_override=image_policy_override,
         ),
-        env=name,
-        config=config,
-        overrides=overrides,
+        flags,
     )
     report: verify.VerifyReport = outcome.details["report"]
     if fmt == "json":
         text = verify.report_json(report)
     else:
-        text = verify.format_report(report, problems_only=quiet)
+        text = verify.format_report(report, problems_only=flags.quiet)
     typer.echo(text, nl=False)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
@@ -176,6 +151,7 @@ def verify_cmd(
 
 
 @app.command("diff")
+@with_flags
 def diff_cmd(
     env: EnvOpt = None,
     image: ImageOpt = None,
@@ -183,28 +159,20 @@ def diff_cmd(
         bool,
         typer.Option("--show-values", help="Show plain environment values (masked by default)."),
     ] = False,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Unified diff of the rendered task definition against the live one. Exit 0 same, 1 differs.
 
     With -o json: {env, live_task_definition, changed, task_definition_diff, service_diff}.
     """
-    fmt = check_output(output, "diff")
+    fmt = check_output(flags.output, "diff")
     check_image_flag(image)
     name = env_name(env)
-    overrides = service_overrides(region, cluster, service)
     outcome = _run(
         diff.run,
-        diff.DiffOptions(env=name, image=image, show_values=show_values, overrides=overrides),
-        env=name,
-        config=config,
-        overrides=overrides,
+        diff.DiffOptions(env=name, image=image, show_values=show_values, overrides=flags.overrides),
+        flags,
     )
     result: diff.DiffResult = outcome.details["diff"]
     if fmt == "json":
@@ -216,7 +184,7 @@ def diff_cmd(
             "service_diff": result.service_diff,
         }
         typer.echo(json.dumps(doc, indent=2))
-    elif not (quiet and not result.changed):
+    elif not (flags.quiet and not result.changed):
         typer.echo(result.text(), nl=False)
     raise typer.Exit(outcome.exit_code)
 
@@ -232,30 +200,23 @@ def _flatten(settings: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 
 @app.command("config")
+@with_flags
 def config_cmd(
     env: EnvOpt = None,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
     show_values: Annotated[
         bool, typer.Option("--show-values", help="Show `vars` values (masked by default).")
     ] = False,
-    output: OutputOpt = "json",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags = JSON_BY_DEFAULT,
 ) -> None:
     """Print the effective settings of one environment (file + ROLLOUT_* variables + flags).
 
     -o json (the default) prints one JSON object; plain prints one `key = value` line each.
     """
-    fmt = check_output(output, "show the config")
+    fmt = check_output(flags.output, "show the config")
     try:
         cfg = load_config(
-            config,
-            env_name(env),
-            environ=dict(os.environ),
-            overrides=service_overrides(region, cluster, service),
+            flags.config, env_name(env), environ=dict(os.environ), overrides=flags.overrides
         )
     except RolloutError as exc:
         raise usage_exit(exc) from exc

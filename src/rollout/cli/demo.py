@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -23,11 +23,11 @@ from rollout.verbs.demo_story import ACTS, SUMMARY
 from . import app
 from ._common import (
     PACE,
-    OutputOpt,
-    QuietOpt,
-    VerboseOpt,
-    bounded,
-    verbosity,
+    OutputFlags,
+    bounded_option,
+    report_and_exit,
+    usage_exit,
+    with_flags,
     without_user_aws_config,
 )
 
@@ -38,14 +38,11 @@ HELP = (
 
 
 @app.command("demo", help=HELP, short_help=SUMMARY[0].upper() + SUMMARY[1:] + ".")
+@with_flags
 def demo_cmd(
     pace: Annotated[
         float,
-        typer.Option(
-            "--pace",
-            help="Wall seconds to pause between acts (0: none).",
-            callback=bounded("--pace", PACE),
-        ),
+        bounded_option("--pace", PACE, help="Wall seconds to pause between acts (0: none)."),
     ] = 0.5,
     compare: Annotated[
         bool,
@@ -71,18 +68,15 @@ def demo_cmd(
     config: Annotated[
         Path, typer.Option("--config", help="The rollout.toml whose prod environment to use.")
     ] = Path("rollout.toml"),
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: OutputFlags,
 ) -> None:
     with without_user_aws_config():
         try:
             # from the first moment: loading the sandbox takes seconds, and Ctrl-C or SIGTERM
             # then must stop the demo with its exit code too, not kill it silently
             with _signals_interrupt():
-                _demo(
-                    pace, compare, progressive, workload, config, output, verbosity(quiet, verbose)
-                )
+                _demo(pace, compare, progressive, workload, config, flags)
         except KeyboardInterrupt:
             typer.echo(
                 "error: demo interrupted before it started: nothing was created. Run "
@@ -93,45 +87,30 @@ def demo_cmd(
 
 
 def _demo(
-    pace: float,
-    compare: bool,
-    progressive: bool,
-    workload: bool,
-    config: Path,
-    output: str,
-    level: int,
-) -> None:
+    pace: float, compare: bool, progressive: bool, workload: bool, config: Path, flags: OutputFlags
+) -> NoReturn:
     # Imported here: the demo needs the sandbox (moto), which production installs lack and
     # which every other command should not pay for.
     from rollout.verbs import demo
 
     environ = dict(os.environ)
-    code = 1
     try:
-        reporter = open_reporter(output, stream=sys.stdout, environ=environ, verbosity=level)
-    except RolloutError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from exc
-    try:
-        # The demo builds its own sandbox-backed factory and virtual clock; these are unused.
-        ctx = Context(
-            factory=ClientFactory(region="ap-northeast-2"),
-            emit=reporter,
-            config_path=config,
-            environ=environ,
+        reporter = open_reporter(
+            flags.output, stream=sys.stdout, environ=environ, verbosity=flags.level
         )
-        code = demo.run(
-            demo.DemoOptions(
-                pace=pace, compare=compare, progressive=progressive, workload=workload
-            ),
-            ctx,
-        ).exit_code
     except RolloutError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        code = exc.exit_code
-    finally:
-        reporter.close()
-    raise typer.Exit(code)
+        raise usage_exit(exc) from exc
+    # The demo builds its own sandbox-backed factory and virtual clock; these are unused.
+    ctx = Context(
+        factory=ClientFactory(region="ap-northeast-2"),
+        emit=reporter,
+        config_path=config,
+        environ=environ,
+    )
+    options = demo.DemoOptions(
+        pace=pace, compare=compare, progressive=progressive, workload=workload
+    )
+    report_and_exit(reporter, lambda: demo.run(options, ctx))
 
 
 @contextmanager

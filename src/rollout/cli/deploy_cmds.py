@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from rollout.engine.interrupt import Interrupt
 from rollout.errors import UsageError
 from rollout.verbs import deploy, undo
 
@@ -20,38 +19,28 @@ from ._common import (
     IMAGE_HELP,
     REVISION,
     SECONDS,
-    ClusterOpt,
-    ConfigOpt,
     DryRunOpt,
     EnvOpt,
     ImagePolicyOverrideOpt,
     NoRollbackOpt,
-    OutputOpt,
-    QuietOpt,
-    RegionOpt,
     RollbackOnTimeoutOpt,
-    ServiceOpt,
-    VerboseOpt,
-    bounded,
+    ServiceFlags,
+    bounded_option,
     check_image_flag,
     env_name,
-    run_verb,
-    service_overrides,
     usage_exit,
+    with_flags,
 )
 
 
 @app.command("deploy")
+@with_flags
 def deploy_cmd(
     image: Annotated[str, typer.Option("--image", help=IMAGE_HELP)],
     env: EnvOpt = None,
     timeout: Annotated[
         float | None,
-        typer.Option(
-            "--timeout",
-            help="Whole-deploy timeout in seconds.",
-            callback=bounded("--timeout", SECONDS),
-        ),
+        bounded_option("--timeout", SECONDS, help="Whole-deploy timeout in seconds."),
     ] = None,
     no_rollback: NoRollbackOpt = False,
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
@@ -65,13 +54,8 @@ def deploy_cmd(
             "if it fails, do not deploy (exit 11).",
         ),
     ] = None,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Deploy IMAGE: verify, register, update, watch, and roll back automatically on failure."""
     check_image_flag(image)
@@ -92,28 +76,17 @@ def deploy_cmd(
         image_policy_override=image_policy_override,
         pre_run=pre_run,
     )
-    interrupt = Interrupt()
-    run_verb(
-        lambda ctx: deploy.run(options, ctx, interrupt=interrupt),
-        env=options.env,
-        config=config,
-        output=output,
-        interrupt=interrupt,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    flags.run_interruptible(deploy.run, options)
 
 
 @app.command("undo")
+@with_flags
 def undo_cmd(
     env: EnvOpt = None,
     to_revision: Annotated[
         int | None,
-        typer.Option(
-            "--to-revision",
-            help="Revision to restore (it must have run healthy).",
-            callback=bounded("--to-revision", REVISION),
+        bounded_option(
+            "--to-revision", REVISION, help="Revision to restore (it must have run healthy)."
         ),
     ] = None,
     to_last_good: Annotated[
@@ -122,20 +95,15 @@ def undo_cmd(
     ] = False,
     timeout: Annotated[
         float | None,
-        typer.Option(
+        bounded_option(
             "--timeout",
+            SECONDS,
             help="Seconds to wait for the restore to be verified (default: timeouts.healthy).",
-            callback=bounded("--timeout", SECONDS),
         ),
     ] = None,
     dry_run: DryRunOpt = False,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Roll back now to the last known good revision (or --to-revision N), and verify it."""
     if to_revision is not None and to_last_good:
@@ -145,39 +113,21 @@ def undo_cmd(
     options = undo.UndoOptions(
         env=env_name(env), to_revision=to_revision, dry_run=dry_run, timeout=timeout
     )
-    interrupt = Interrupt()
-    run_verb(
-        lambda ctx: undo.run(options, ctx, interrupt=interrupt),
-        env=options.env,
-        config=config,
-        output=output,
-        interrupt=interrupt,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    flags.run_interruptible(undo.run, options)
 
 
 @app.command("watch")
+@with_flags
 def watch_cmd(
     env: EnvOpt = None,
     timeout: Annotated[
         float | None,
-        typer.Option(
-            "--timeout",
-            help="Whole-watch timeout in seconds.",
-            callback=bounded("--timeout", SECONDS),
-        ),
+        bounded_option("--timeout", SECONDS, help="Whole-watch timeout in seconds."),
     ] = None,
     no_rollback: NoRollbackOpt = False,
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Resume: watch the deployment in flight to a verdict, rolling back on failure."""
     options = deploy.WatchOptions(
@@ -186,14 +136,4 @@ def watch_cmd(
         no_rollback=no_rollback,
         rollback_on_timeout=rollback_on_timeout,
     )
-    interrupt = Interrupt()
-    run_verb(
-        lambda ctx: deploy.run_watch(options, ctx, interrupt=interrupt),
-        env=options.env,
-        config=config,
-        output=output,
-        interrupt=interrupt,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    flags.run_interruptible(deploy.run_watch, options)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from rollout.engine.interrupt import Interrupt
 from rollout.verbs import history, prune, status
 
 from . import app
@@ -14,143 +13,82 @@ from ._common import (
     AT_LEAST_ONE,
     NOT_NEGATIVE,
     SECONDS,
-    ClusterOpt,
-    ConfigOpt,
     DryRunOpt,
     EnvOpt,
-    OutputOpt,
-    QuietOpt,
-    RegionOpt,
-    ServiceOpt,
-    VerboseOpt,
-    bounded,
+    ServiceFlags,
+    bounded_option,
     env_name,
-    run_verb,
-    service_overrides,
+    with_flags,
 )
 
 
 @app.command("status")
+@with_flags
 def status_cmd(
     env: EnvOpt = None,
     events: Annotated[
         int,
-        typer.Option(
-            "--events",
-            help="How many recent service events to show.",
-            callback=bounded("--events", NOT_NEGATIVE),
-        ),
+        bounded_option("--events", NOT_NEGATIVE, help="How many recent service events to show."),
     ] = 10,
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C (every --interval s).")
     ] = False,
     interval: Annotated[
         float,
-        typer.Option(
-            "--interval",
-            help="Seconds between refreshes with --watch.",
-            callback=bounded("--interval", SECONDS),
-        ),
+        bounded_option("--interval", SECONDS, help="Seconds between refreshes with --watch."),
     ] = 5.0,
     count: Annotated[
         int | None,
-        typer.Option(
+        bounded_option(
             "--count",
+            AT_LEAST_ONE,
             help="With --watch: stop after this many looks (default: Ctrl-C).",
-            callback=bounded("--count", AT_LEAST_ONE),
         ),
     ] = None,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Show the service: deployments, tasks, target health, last events and the lock holder.
 
     With --watch -o json: one JSON document per look, one per line (JSON lines)."""
-    name = env_name(env)
     options = status.StatusOptions(
-        env=name, events=events, watch=watch, interval=interval, count=count
+        env=env_name(env), events=events, watch=watch, interval=interval, count=count
     )
-    interrupt = Interrupt()
-    run_verb(
-        lambda ctx: status.run(options, ctx, interrupt=interrupt),
-        env=name,
-        config=config,
-        output=output,
-        interrupt=interrupt if watch else None,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-        json_lines=frozenset({"status"}) if watch else frozenset(),
-    )
+    if watch:
+        flags.run_interruptible(status.run, options, json_lines=frozenset({"status"}))
+    flags.run(status.run, options)
 
 
 @app.command("history")
+@with_flags
 def history_cmd(
     env: EnvOpt = None,
     limit: Annotated[
         int,
-        typer.Option(
-            "--limit",
-            help="How many of the newest revisions to show.",
-            callback=bounded("--limit", AT_LEAST_ONE),
-        ),
+        bounded_option("--limit", AT_LEAST_ONE, help="How many of the newest revisions to show."),
     ] = 20,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Show the deploy ledger kept in task-definition tags."""
-    name = env_name(env)
-    options = history.HistoryOptions(env=name, limit=limit)
-    run_verb(
-        lambda ctx: history.run(options, ctx),
-        env=name,
-        config=config,
-        output=output,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    options = history.HistoryOptions(env=env_name(env), limit=limit)
+    flags.run(history.run, options)
 
 
 @app.command("prune")
+@with_flags
 def prune_cmd(
     keep: Annotated[
         int | None,
-        typer.Option(
-            "--keep",
-            help="Newest revisions to keep (default: retention.keep).",
-            callback=bounded("--keep", AT_LEAST_ONE),
+        bounded_option(
+            "--keep", AT_LEAST_ONE, help="Newest revisions to keep (default: retention.keep)."
         ),
     ] = None,
     dry_run: DryRunOpt = False,
     env: EnvOpt = None,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Deregister old task-definition revisions; never one that is current, in use or a target."""
-    name = env_name(env)
-    options = prune.PruneOptions(env=name, keep=keep, dry_run=dry_run)
-    run_verb(
-        lambda ctx: prune.run(options, ctx),
-        env=name,
-        config=config,
-        output=output,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    options = prune.PruneOptions(env=env_name(env), keep=keep, dry_run=dry_run)
+    flags.run(prune.run, options)

@@ -17,11 +17,11 @@ from rollout.errors import RolloutError
 from ._common import (
     AT_LEAST_ONE,
     SECONDS,
-    OutputOpt,
-    QuietOpt,
-    VerboseOpt,
+    OutputFlags,
     bounded,
     check_output,
+    usage_exit,
+    with_flags,
     without_user_aws_config,
 )
 
@@ -31,11 +31,6 @@ sandbox_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(sandbox_app, name="sandbox")
-
-
-def _fail(exc: RolloutError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(exc.exit_code)
 
 
 def _up_echo(fmt: str, quiet: bool) -> Callable[[str], None]:
@@ -61,6 +56,7 @@ def _up_echo(fmt: str, quiet: bool) -> Callable[[str], None]:
 
 
 @sandbox_app.command("up")
+@with_flags
 def up(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(
@@ -98,15 +94,14 @@ def up(
         "--metrics-period",
         help="Seconds per ALB metric datapoint and alarm evaluation (AWS: 60; 10 for demos).",
     ),
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: OutputFlags,
 ) -> None:
     """Serve the sandbox until Ctrl-C; print the environment to export for AWS clients and the
     local URL of each load balancer's listener.
 
     -o json prints {"environment": {NAME: value}} once serving; -q prints only the exports."""
-    fmt = check_output(output, "start the sandbox")
+    fmt = check_output(flags.output, "start the sandbox")
     with without_user_aws_config():
         from rollout.sandbox import run_up
 
@@ -117,14 +112,14 @@ def up(
                 speed=speed,
                 faults_file=faults,
                 region=region,
-                echo=_up_echo(fmt, quiet),
+                echo=_up_echo(fmt, flags.quiet),
                 metrics_period=metrics_period,
                 runtime=runtime,
                 preset=preset,
                 max_tasks=max_tasks,
             )
         except RolloutError as exc:
-            raise _fail(exc) from exc
+            raise usage_exit(exc) from exc
 
 
 _ENDPOINT = typer.Option(
@@ -132,7 +127,13 @@ _ENDPOINT = typer.Option(
 )
 
 
+def _endpoint(flag: str | None) -> str | None:
+    """``--endpoint-url``, else ``$AWS_ENDPOINT_URL``."""
+    return flag or os.environ.get("AWS_ENDPOINT_URL")
+
+
 @sandbox_app.command("build")
+@with_flags
 def build(
     tag: str = typer.Option(..., "--tag", help="The image tag to push (e.g. v2 or sha-abc1234)."),
     source: Annotated[
@@ -153,54 +154,54 @@ def build(
     ] = None,
     repository: str = typer.Option("voj-backend", help="The sandbox ECR repository."),
     endpoint_url: str | None = _ENDPOINT,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: OutputFlags,
 ) -> None:
     """Build an image from source into the sandbox's ECR; print its digest-pinned reference
     (-o json: the whole build document; -q: only the reference)."""
     from rollout.sandbox import build_remote
 
-    fmt = check_output(output, "build the image")
+    fmt = check_output(flags.output, "build the image")
     try:
         doc = build_remote(
-            endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+            _endpoint(endpoint_url),
             tag=tag,
             source=source,
             patch_file=patch,
             repository=repository,
         )
     except RolloutError as exc:
-        raise _fail(exc) from exc
+        raise usage_exit(exc) from exc
     if fmt == "json":
         typer.echo(json.dumps(doc))
         return
-    if not quiet:
+    if not flags.quiet:
         typer.echo(f"# built {doc['tagged']} ({doc['files']} files), digest {doc['digest']}")
     typer.echo(doc["image"])
 
 
 @sandbox_app.command("alb")
+@with_flags
 def alb(
     name: str = typer.Argument(..., help="The load balancer's name."),
     endpoint_url: str | None = _ENDPOINT,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: OutputFlags,
 ) -> None:
     """Print the local listener URL of a load balancer on a running `rollout sandbox up`
     (-o json: {"name": ..., "url": ...})."""
     from rollout.sandbox import alb_url_remote
 
-    fmt = check_output(output, "find the load balancer's listener")
+    fmt = check_output(flags.output, "find the load balancer's listener")
     try:
-        url = alb_url_remote(endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), name)
+        url = alb_url_remote(_endpoint(endpoint_url), name)
     except RolloutError as exc:
-        raise _fail(exc) from exc
+        raise usage_exit(exc) from exc
     typer.echo(json.dumps({"name": name, "url": url}) if fmt == "json" else url)
 
 
 @sandbox_app.command("traffic")
+@with_flags
 def traffic(
     alb: str | None = typer.Option(None, "--alb", help="Load balancer name (sandbox up)."),
     url: str | None = typer.Option(None, "--url", help="A loopback URL instead of --alb."),
@@ -211,21 +212,20 @@ def traffic(
     ] = None,
     host: str | None = typer.Option(None, "--host", help="Host header to send."),
     timeout: float = typer.Option(10.0, help="Seconds to wait for each answer."),
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: OutputFlags,
     endpoint_url: str | None = _ENDPOINT,
 ) -> None:
     """Send bounded, steady traffic to a local ALB listener; report failures and latency per
     second and in total. Ctrl-C ends it early and still prints the summary."""
     from rollout.sandbox import run_traffic_command
 
-    fmt = check_output(output, "send traffic")
+    fmt = check_output(flags.output, "send traffic")
     try:
         run_traffic_command(
             alb=alb,
             url=url,
-            endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+            endpoint_url=_endpoint(endpoint_url),
             rate=rate,
             duration=duration,
             paths=tuple(path or ("/",)),
@@ -235,16 +235,13 @@ def traffic(
             echo=lambda line: typer.echo(line),
         )
     except RolloutError as exc:
-        raise _fail(exc) from exc
+        raise usage_exit(exc) from exc
 
 
 @sandbox_app.command("provision")
+@with_flags
 def provision(
-    endpoint_url: str | None = typer.Option(
-        None,
-        "--endpoint-url",
-        help="The sandbox endpoint (default: $AWS_ENDPOINT_URL).",
-    ),
+    endpoint_url: str | None = _ENDPOINT,
     region: str | None = typer.Option(None, help="Region (default: the sandbox's)."),
     timeout: float = typer.Option(
         900.0,
@@ -273,9 +270,8 @@ def provision(
         help="ECS deployment strategy of the service: rolling, blue-green, canary or linear "
         "(infra/voj.yaml's DeploymentStrategy).",
     ),
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: OutputFlags,
 ) -> None:
     """Create the voj stack on a running `rollout sandbox up` and wait until it is steady;
     with --env staging, then staging beside it (its own cluster, service, family, settings,
@@ -284,10 +280,10 @@ def provision(
     Safe to run again (after Ctrl-C too): it finishes what is missing, or reports the stack
     complete. -o json prints what was built as one JSON object (progress goes to stderr); -q
     prints no progress."""
-    fmt = check_output(output, "provision")
+    fmt = check_output(flags.output, "provision")
 
     def echo(line: str) -> None:
-        if not quiet:
+        if not flags.quiet:
             typer.echo(line, err=fmt == "json")
 
     with without_user_aws_config():
@@ -295,7 +291,7 @@ def provision(
 
         try:
             result = provision_remote(
-                endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+                _endpoint(endpoint_url),
                 region=region,
                 echo=echo,
                 timeout=timeout,
@@ -304,7 +300,7 @@ def provision(
                 config=config,
             )
         except RolloutError as exc:
-            raise _fail(exc) from exc
+            raise usage_exit(exc) from exc
     if fmt == "json":
         built: dict[str, Any] = dataclasses.asdict(result)
         typer.echo(json.dumps(built, indent=2, default=str))

@@ -8,22 +8,17 @@ runs it through :func:`run_verb` (same output formats, error lines and exit-code
 from __future__ import annotations
 
 import os
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from rollout.aws import ClientFactory
 from rollout.clock import SystemClock
 from rollout.context import Context
-from rollout.engine.interrupt import Interrupt
 from rollout.engine.outcome import Outcome
-from rollout.errors import RolloutError, UsageError
-from rollout.events import Event
-from rollout.report import open_reporter
+from rollout.errors import UsageError
 from rollout.verbs import doctor, init, logs, restart, scale
 from rollout.verbs import run as run_verb_module
 
@@ -32,47 +27,35 @@ from ._common import (
     REVISION,
     SECONDS,
     TASK_COUNT,
-    ClusterOpt,
-    ConfigOpt,
     DryRunOpt,
     EnvOpt,
     NoRollbackOpt,
-    OutputOpt,
-    QuietOpt,
-    RegionOpt,
+    OutputFlags,
     RollbackOnTimeoutOpt,
-    ServiceOpt,
-    VerboseOpt,
+    ServiceFlags,
     bounded,
+    bounded_option,
     env_name,
-    run_verb,
-    service_overrides,
+    open_or_exit,
+    report_and_exit,
     usage_exit,
-    verbosity,
+    with_flags,
 )
 
 
 @app.command("restart")
+@with_flags
 def restart_cmd(
     env: EnvOpt = None,
     timeout: Annotated[
         float | None,
-        typer.Option(
-            "--timeout",
-            help="Whole-restart timeout in seconds.",
-            callback=bounded("--timeout", SECONDS),
-        ),
+        bounded_option("--timeout", SECONDS, help="Whole-restart timeout in seconds."),
     ] = None,
     no_rollback: NoRollbackOpt = False,
     rollback_on_timeout: RollbackOnTimeoutOpt = False,
     dry_run: DryRunOpt = False,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Replace every task on the revision in service (forceNewDeployment), watched like a deploy."""
     options = restart.RestartOptions(
@@ -82,20 +65,11 @@ def restart_cmd(
         dry_run=dry_run,
         rollback_on_timeout=rollback_on_timeout,
     )
-    interrupt = Interrupt()
-    run_verb(
-        lambda ctx: restart.run(options, ctx, interrupt=interrupt),
-        env=options.env,
-        config=config,
-        output=output,
-        interrupt=interrupt,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    flags.run_interruptible(restart.run, options)
 
 
 @app.command("scale")
+@with_flags
 def scale_cmd(
     count: Annotated[
         int,
@@ -107,24 +81,15 @@ def scale_cmd(
     env: EnvOpt = None,
     timeout: Annotated[
         float | None,
-        typer.Option(
-            "--timeout",
-            help="Seconds to wait for the service to settle.",
-            callback=bounded("--timeout", SECONDS),
-        ),
+        bounded_option("--timeout", SECONDS, help="Seconds to wait for the service to settle."),
     ] = None,
     no_rollback: Annotated[
         bool,
         typer.Option("--no-rollback", help="On failure, leave the new desired count in place."),
     ] = False,
     dry_run: DryRunOpt = False,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Set the desired task count to COUNT and watch the service settle (scale back on failure)."""
     if count < 0:
@@ -136,23 +101,14 @@ def scale_cmd(
         no_rollback=no_rollback,
         dry_run=dry_run,
     )
-    interrupt = Interrupt()
-    run_verb(
-        lambda ctx: scale.run(options, ctx, interrupt=interrupt),
-        env=options.env,
-        config=config,
-        output=output,
-        interrupt=interrupt,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    flags.run_interruptible(scale.run, options)
 
 
 @app.command(
     "run",
     context_settings={"allow_interspersed_args": False},
 )
+@with_flags
 def run_cmd(
     command: Annotated[
         list[str] | None,
@@ -161,10 +117,8 @@ def run_cmd(
     env: EnvOpt = None,
     revision: Annotated[
         int | None,
-        typer.Option(
-            "--revision",
-            help="Revision of the family to run (default: the service's).",
-            callback=bounded("--revision", REVISION),
+        bounded_option(
+            "--revision", REVISION, help="Revision of the family to run (default: the service's)."
         ),
     ] = None,
     container: Annotated[
@@ -176,20 +130,11 @@ def run_cmd(
     ] = None,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
-            help="Seconds to wait for the task to stop.",
-            callback=bounded("--timeout", SECONDS),
-        ),
+        bounded_option("--timeout", SECONDS, help="Seconds to wait for the task to stop."),
     ] = 3600.0,
     dry_run: DryRunOpt = False,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Run a one-off task like the service's (network, roles, secrets); stream its logs; exit
     with its exit code (125 when it could not start).
@@ -206,20 +151,11 @@ def run_cmd(
         timeout=timeout,
         dry_run=dry_run,
     )
-    interrupt = Interrupt()
-    run_verb(
-        lambda ctx: run_verb_module.run(options, ctx, interrupt=interrupt),
-        env=options.env,
-        config=config,
-        output=output,
-        interrupt=interrupt,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    flags.run_interruptible(run_verb_module.run, options)
 
 
 @app.command("logs")
+@with_flags
 def logs_cmd(
     env: EnvOpt = None,
     follow: Annotated[
@@ -227,10 +163,8 @@ def logs_cmd(
     ] = False,
     revision: Annotated[
         int | None,
-        typer.Option(
-            "--revision",
-            help="Only tasks of this revision (those ECS still lists).",
-            callback=bounded("--revision", REVISION),
+        bounded_option(
+            "--revision", REVISION, help="Only tasks of this revision (those ECS still lists)."
         ),
     ] = None,
     task: Annotated[
@@ -243,13 +177,8 @@ def logs_cmd(
         str | None,
         typer.Option("--container", help="Container (default: the first essential one)."),
     ] = None,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Show the service's container logs from CloudWatch Logs, by revision or task."""
     if task is not None and revision is not None:
@@ -264,62 +193,33 @@ def logs_cmd(
         since=since,
         container=container,
     )
-    interrupt = Interrupt()
-    run_verb(
-        lambda ctx: logs.run(options, ctx, interrupt=interrupt),
-        env=options.env,
-        config=config,
-        output=output,
-        interrupt=interrupt,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    flags.run_interruptible(logs.run, options)
 
 
 def _run_unconfigured(
-    call: Callable[[Context], Outcome], *, region: str | None, output: str, level: int = 0
-) -> None:
+    call: Callable[[Context], Outcome], *, region: str, flags: OutputFlags
+) -> NoReturn:
     """``run_verb`` for a verb that runs before there is a rollout.toml (``init``): the region
-    comes from the flag or the environment, not from a config."""
+    comes from the flag or the environment (``region``; empty: neither), not from a config."""
     environ = dict(os.environ)
-    try:
-        reporter = open_reporter(output, stream=sys.stdout, environ=environ, verbosity=level)
-    except RolloutError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from exc
-    region = region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-    if not region:
-        reporter.close()
-        typer.echo("error: failed to init: pass --region (or set AWS_REGION).", err=True)
-        raise typer.Exit(UsageError.exit_code)
-    code = 1
-    try:
+    reporter = open_or_exit(flags.output, environ=environ, level=flags.level)
+
+    def run() -> Outcome:
+        if not region:
+            raise UsageError("failed to init: pass --region (or set AWS_REGION).")
         ctx = Context(
             factory=ClientFactory.from_env(region=region),
             clock=SystemClock(),
             emit=reporter,
             environ=environ,
         )
-        code = call(ctx).exit_code
-    except RolloutError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        code = exc.exit_code
-        reporter.record(
-            Event(
-                "error",
-                time.time(),
-                str(exc),
-                level="error",
-                data={"error": type(exc).__name__, "exit_code": exc.exit_code},
-            )
-        )
-    finally:
-        reporter.close()
-    raise typer.Exit(code)
+        return call(ctx)
+
+    report_and_exit(reporter, run)
 
 
 @app.command("init")
+@with_flags
 def init_cmd(
     cluster: Annotated[str, typer.Option("--cluster", help="The live service's cluster.")],
     service: Annotated[str, typer.Option("--service", help="The live service.")],
@@ -344,9 +244,8 @@ def init_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print both files instead of writing them.")
     ] = False,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: OutputFlags,
 ) -> None:
     """Write rollout.toml and a task-definition template from a live service."""
     chosen = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
@@ -360,33 +259,16 @@ def init_cmd(
         force=force,
         dry_run=dry_run,
     )
-    _run_unconfigured(
-        lambda ctx: init.run(options, ctx),
-        region=chosen or None,
-        output=output,
-        level=verbosity(quiet, verbose),
-    )
+    _run_unconfigured(lambda ctx: init.run(options, ctx), region=chosen, flags=flags)
 
 
 @app.command("doctor")
+@with_flags
 def doctor_cmd(
     env: EnvOpt = None,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Estimate how long a deploy and a rollback take, and which settings slow them (read-only)."""
     options = doctor.DoctorOptions(env=env_name(env))
-    run_verb(
-        lambda ctx: doctor.run(options, ctx),
-        env=options.env,
-        config=config,
-        output=output,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    flags.run(doctor.run, options)

@@ -6,24 +6,10 @@ from typing import Annotated
 
 import typer
 
-from rollout.engine.interrupt import Interrupt
 from rollout.verbs import traffic
 
 from . import app
-from ._common import (
-    ClusterOpt,
-    ConfigOpt,
-    DryRunOpt,
-    EnvOpt,
-    OutputOpt,
-    QuietOpt,
-    RegionOpt,
-    ServiceOpt,
-    VerboseOpt,
-    env_name,
-    run_verb,
-    service_overrides,
-)
+from ._common import DryRunOpt, EnvOpt, ServiceFlags, env_name, with_flags
 
 traffic_app = typer.Typer(
     help="Move clients between the legacy path and the new ALB (Route 53 weighted records).",
@@ -33,6 +19,7 @@ app.add_typer(traffic_app, name="traffic")
 
 
 @traffic_app.command("shift")
+@with_flags
 def shift_cmd(
     steps: Annotated[
         str,
@@ -43,49 +30,22 @@ def shift_cmd(
     ],
     env: EnvOpt = None,
     dry_run: DryRunOpt = False,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Shift the Route 53 weights to the new ALB step by step: each step waits for INSYNC and the
     record's TTL, then judges the new path's ALB metrics; a failing step puts it back to 0."""
     options = traffic.ShiftOptions(steps=steps, env=env_name(env), dry_run=dry_run)
-    interrupt = Interrupt()
-    run_verb(
-        lambda ctx: traffic.run_shift(options, ctx, interrupt=interrupt),
-        env=options.env,
-        config=config,
-        output=output,
-        interrupt=interrupt,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    flags.run_interruptible(traffic.run_shift, options)
 
 
 @traffic_app.command("status")
+@with_flags
 def status_cmd(
     env: EnvOpt = None,
-    config: ConfigOpt = None,
-    region: RegionOpt = None,
-    cluster: ClusterOpt = None,
-    service: ServiceOpt = None,
-    output: OutputOpt = "auto",
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = 0,
+    *,
+    flags: ServiceFlags,
 ) -> None:
     """Show the weights of the legacy and new paths and each one's share of the queries."""
     options = traffic.StatusOptions(env=env_name(env))
-    run_verb(
-        lambda ctx: traffic.run_status(options, ctx),
-        env=options.env,
-        config=config,
-        output=output,
-        overrides=service_overrides(region, cluster, service),
-        quiet=quiet,
-        verbose=verbose,
-    )
+    flags.run(traffic.run_status, options)

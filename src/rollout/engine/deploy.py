@@ -242,15 +242,9 @@ class DeployRun:
             "watch": "the deployment in flight",
             "restart": "the revision in service",
         }.get(self.req.verb, self.req.image)
-        self.s.emit(
-            "run.started",
-            f"{self.req.verb} {what} on {st.cluster}/{st.service} [{st.env}]"
-            + (" (dry run)" if self.s.dry_run else ""),
-            verb=self.req.verb,
-            env=st.env,
-            cluster=st.cluster,
-            service=st.service,
-            dry_run=self.s.dry_run,
+        self.s.emit_started(
+            self.req.verb,
+            f"{self.req.verb} {what} on {st.cluster}/{st.service} [{st.env}]",
             image=self.req.image,
         )
         step: Step = Locate() if self.req.verb == "watch" else Preflight()
@@ -944,15 +938,7 @@ class DeployRun:
             outcome=str(verdict),
             seconds=round(s.now() - t0, 3),
         )
-        s.emit(
-            "run.finished",
-            f"{verdict} (exit {code}) after {s.now() - self.state.started:.0f}s",
-            level="debug",
-            verdict=str(verdict),
-            exit_code=code,
-            seconds=round(s.now() - self.state.started, 3),
-            api_calls=s.ctx.factory.api_call_total,
-        )
+        s.emit_finished(str(verdict), code, self.state.started)
         return Outcome(
             verdict=str(verdict),
             exit_code=code,

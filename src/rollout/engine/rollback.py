@@ -208,22 +208,22 @@ def roll_back(
                 via,
                 seconds,
             )
-    s.emit(
-        "phase",
-        f"restore in {seconds:.0f}s",
-        level="success",
-        phase="restore",
-        seconds=round(seconds, 3),
-    )
+    emit_restored(s, rev, restore_to, seconds)
+    return RollbackResult(Verdict.FAILED_ROLLED_BACK, failure_reason, via, seconds)
+
+
+def emit_restored(s: Session, rev: str, task_definition: str, seconds: float) -> None:
+    """The ``phase`` (restore time) and ``restore.verified`` events of a verified restore to
+    revision ``rev`` (``task_definition``), ``seconds`` after it was sent."""
+    s.emit_phase("restore", seconds)
     s.emit(
         "restore.verified",
         f"service restored on {rev}: its desired tasks healthy in every target group, no task "
         "of another revision serving",
         level="success",
-        task_definition=restore_to,
+        task_definition=task_definition,
         seconds=seconds,
     )
-    return RollbackResult(Verdict.FAILED_ROLLED_BACK, failure_reason, via, seconds)
 
 
 def _send_rollback(

@@ -39,16 +39,8 @@ def run_scale(s: Session, req: ScaleRequest) -> Outcome:
         raise UsageError(
             f"failed to scale: {req.desired} is not a task count between 0 and {MAX_DESIRED}."
         )
-    s.emit(
-        "run.started",
-        f"scale {st.cluster}/{st.service} to {req.desired} [{st.env}]"
-        + (" (dry run)" if s.dry_run else ""),
-        verb="scale",
-        env=st.env,
-        cluster=st.cluster,
-        service=st.service,
-        dry_run=s.dry_run,
-        desired=req.desired,
+    s.emit_started(
+        "scale", f"scale {st.cluster}/{st.service} to {req.desired} [{st.env}]", desired=req.desired
     )
     lock = ServiceLock(s, "scale")
     try:
@@ -74,15 +66,7 @@ def run_scale(s: Session, req: ScaleRequest) -> Outcome:
         dry_run=s.dry_run,
         **details,
     )
-    s.emit(
-        "run.finished",
-        f"{verdict} (exit {code}) after {s.now() - started:.0f}s",
-        level="debug",
-        verdict=str(verdict),
-        exit_code=code,
-        seconds=round(s.now() - started, 3),
-        api_calls=s.ctx.factory.api_call_total,
-    )
+    s.emit_finished(str(verdict), code, started)
     return Outcome(verdict=str(verdict), exit_code=code, reason=reason, details=details)
 
 
@@ -210,12 +194,6 @@ def _settle(s: Session, desired: int, baseline: set[str]) -> tuple[SettleDecisio
         )
         if decision.state != "continue":
             if decision.state == "settled":
-                s.emit(
-                    "phase",
-                    f"settled on {desired} in {s.now() - started:.0f}s",
-                    level="success",
-                    phase="settled",
-                    seconds=round(s.now() - started, 3),
-                )
+                s.emit_phase("settled", s.now() - started, label=f"settled on {desired}")
             return decision, started
         s.poll_pause()

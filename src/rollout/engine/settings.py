@@ -121,13 +121,19 @@ def _progressive(cfg: Any) -> dict[str, Any]:
         )
     if analysis is not None:
         out["analysis_window"] = int(analysis.window)
-        out["thresholds"] = Thresholds(
-            min_requests=int(analysis.min_requests),
-            max_error_rate=float(analysis.max_error_rate),
-            error_rate_margin=float(analysis.error_rate_margin),
-            max_p99_ms=float(analysis.max_p99_ms),
-            p99_ratio=float(analysis.p99_ratio),
-            inconclusive_limit=int(analysis.inconclusive_limit),
-            failure_limit=int(analysis.failure_limit),
-        )
+        out["thresholds"] = thresholds_from(analysis)
     return out
+
+
+def thresholds_from(analysis: Any) -> Thresholds:
+    """The :class:`Thresholds` of an environment's ``analysis`` settings (``EnvConfig.analysis``
+    or the like)."""
+    return Thresholds(
+        min_requests=int(analysis.min_requests),
+        max_error_rate=float(analysis.max_error_rate),
+        error_rate_margin=float(analysis.error_rate_margin),
+        max_p99_ms=float(analysis.max_p99_ms),
+        p99_ratio=float(analysis.p99_ratio),
+        inconclusive_limit=int(analysis.inconclusive_limit),
+        failure_limit=int(analysis.failure_limit),
+    )

@@ -18,7 +18,7 @@ from rollout.decisions.target import NoTarget, RollbackTarget, restore_in_flight
 from rollout.engine.ledger import load_ledger, tag
 from rollout.engine.lock import ServiceLock
 from rollout.engine.outcome import Outcome
-from rollout.engine.rollback import start_traffic_shift, watch_restore
+from rollout.engine.rollback import emit_restored, start_traffic_shift, watch_restore
 from rollout.engine.session import Session
 from rollout.errors import RolloutError, UsageError
 from rollout.events import Level
@@ -32,15 +32,7 @@ class UndoRequest:
 def run_undo(s: Session, request: UndoRequest) -> Outcome:
     st = s.settings
     started = s.now()
-    s.emit(
-        "run.started",
-        f"undo on {st.cluster}/{st.service} [{st.env}]" + (" (dry run)" if s.dry_run else ""),
-        verb="undo",
-        env=st.env,
-        cluster=st.cluster,
-        service=st.service,
-        dry_run=s.dry_run,
-    )
+    s.emit_started("undo", f"undo on {st.cluster}/{st.service} [{st.env}]")
     lock = ServiceLock(s, "undo")
     target: RollbackTarget | None = None
     current: str | None = None
@@ -182,21 +174,7 @@ def _verify(
                 current,
             )
     seconds = s.now() - begin
-    s.emit(
-        "phase",
-        f"restore in {seconds:.0f}s",
-        level="success",
-        phase="restore",
-        seconds=round(seconds, 3),
-    )
-    s.emit(
-        "restore.verified",
-        f"service restored on {rev}: its desired tasks healthy in every target group, no "
-        "task of another revision serving",
-        level="success",
-        task_definition=target.arn,
-        seconds=seconds,
-    )
+    emit_restored(s, rev, target.arn, seconds)
     return _finish(
         s,
         started,
@@ -255,15 +233,7 @@ def _finish(
         rollback_target_arn=target.arn if target else None,
         dry_run=s.dry_run,
     )
-    s.emit(
-        "run.finished",
-        f"{verdict} (exit {code}) after {s.now() - started:.0f}s",
-        level="debug",
-        verdict=str(verdict),
-        exit_code=code,
-        seconds=round(s.now() - started, 3),
-        api_calls=s.ctx.factory.api_call_total,
-    )
+    s.emit_finished(str(verdict), code, started)
     return Outcome(
         verdict=str(verdict),
         exit_code=code,

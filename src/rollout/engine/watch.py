@@ -150,13 +150,7 @@ def watch(
         if isinstance(decision, Continue):
             if decision.new_healthy and healthy_at is None:
                 healthy_at = now
-                s.emit(
-                    "phase",
-                    f"{PHASE_HEALTHY} in {now - started_at:.0f}s{suffix}",
-                    level="success",
-                    phase=PHASE_HEALTHY,
-                    seconds=round(now - started_at, 3),
-                )
+                s.emit_phase(PHASE_HEALTHY, now - started_at, suffix=suffix)
             if decision.new_healthy and smoke == "pending" and st.smoke_url:
                 result = s.prober(st.smoke_url)
                 smoke, smoke_detail = result.outcome, result.detail
@@ -171,13 +165,7 @@ def watch(
             if decision.drained and drained_at is None:
                 drained_at = now
                 since = healthy_at if healthy_at is not None else started_at
-                s.emit(
-                    "phase",
-                    f"{PHASE_DRAINED} in {now - since:.0f}s",
-                    level="success",
-                    phase=PHASE_DRAINED,
-                    seconds=round(now - since, 3),
-                )
+                s.emit_phase(PHASE_DRAINED, now - since)
                 bake_until = now + st.bake_seconds
                 if st.bake_seconds > 0:
                     s.emit(
@@ -206,20 +194,8 @@ def watch(
             if isinstance(decision, Succeeded):
                 if healthy_at is None:
                     healthy_at = now
-                    s.emit(
-                        "phase",
-                        f"{PHASE_HEALTHY} in {now - started_at:.0f}s{suffix}",
-                        level="success",
-                        phase=PHASE_HEALTHY,
-                        seconds=round(now - started_at, 3),
-                    )
+                    s.emit_phase(PHASE_HEALTHY, now - started_at, suffix=suffix)
                 if drained_at is None:
-                    s.emit(
-                        "phase",
-                        f"{PHASE_DRAINED} in {now - healthy_at:.0f}s",
-                        level="success",
-                        phase=PHASE_DRAINED,
-                        seconds=round(now - healthy_at, 3),
-                    )
+                    s.emit_phase(PHASE_DRAINED, now - healthy_at)
             return WatchResult(decision, svc, observer.service_deployment_arn, observer)
         s.poll_pause()

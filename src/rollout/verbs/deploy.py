@@ -16,7 +16,6 @@ from rollout.context import Context
 from rollout.decisions.image_policy import OVERRIDE_TAG
 from rollout.decisions.taskdef import tag_value
 from rollout.engine.deploy import DeployRequest, DeployRun, Prepared, PreRunResult
-from rollout.engine.gateways import Gateways
 from rollout.engine.interrupt import Interrupt
 from rollout.engine.oneoff import OneOffRequest, pre_run_command, run_one_off
 from rollout.engine.outcome import Outcome
@@ -49,10 +48,16 @@ class WatchOptions:
     rollback_on_timeout: bool = False
 
 
-def engine_settings(cfg: EnvConfig, timeout: float | None) -> EngineSettings:
+def engine_settings(
+    cfg: EnvConfig, timeout: float | None = None, *, healthy: float | None = None
+) -> EngineSettings:
+    """The engine's settings for ``cfg``; ``timeout`` overrides ``timeouts.deploy`` and
+    ``healthy`` ``timeouts.healthy`` (None: the config's)."""
     settings = settings_from_config(cfg)
     if timeout is not None:
         settings = replace(settings, timeouts=replace(settings.timeouts, deploy=float(timeout)))
+    if healthy is not None:
+        settings = replace(settings, timeouts=replace(settings.timeouts, healthy=float(healthy)))
     return settings
 
 
@@ -113,13 +118,12 @@ def run(
 ) -> Outcome:
     check_image(options.image)  # a malformed --image is a usage error before any AWS call
     cfg = ctx.load_env(options.env)
-    session = Session(
+    session = Session.from_context(
         ctx,
-        Gateways.from_factory(ctx.factory),
         engine_settings(cfg, options.timeout),
-        interrupt or Interrupt(),
-        prober,
-        options.dry_run,
+        interrupt=interrupt,
+        prober=prober,
+        dry_run=options.dry_run,
     )
     request = DeployRequest(
         image=options.image,
@@ -142,12 +146,8 @@ def run_watch(
     prober: Prober = http_probe,
 ) -> Outcome:
     cfg = ctx.load_env(options.env)
-    session = Session(
-        ctx,
-        Gateways.from_factory(ctx.factory),
-        engine_settings(cfg, options.timeout),
-        interrupt or Interrupt(),
-        prober,
+    session = Session.from_context(
+        ctx, engine_settings(cfg, options.timeout), interrupt=interrupt, prober=prober
     )
     request = DeployRequest(
         image="",

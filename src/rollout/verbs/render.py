@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rollout.aws import ClientFactory
 from rollout.config import EnvConfig
 from rollout.context import Context
-from rollout.decisions.analysis import Thresholds
 from rollout.decisions.progressive import (
     NATIVE,
     analysis_summary,
@@ -49,8 +49,9 @@ from rollout.decisions.taskdef import (
     tags_to_list,
 )
 from rollout.engine.outcome import Outcome
+from rollout.engine.settings import thresholds_from
 from rollout.errors import AwsError, ConfigError, UsageError
-from rollout.gateways.ecr import EcrGateway
+from rollout.gateways.ecr import EcrGateway, EcrImage
 from rollout.gateways.sts import StsGateway
 from rollout.templating import contains, fill_placeholders, lookup_from, substitute_document
 
@@ -236,6 +237,24 @@ def _template_image(document: dict[str, Any], containers: tuple[str, ...]) -> st
     return images.pop()
 
 
+def find_in_ecr(ref: ImageRef, factory: ClientFactory) -> tuple[EcrImage | None, bool]:
+    """The ECR image ``ref`` names, by digest or else tag (None: not there), and whether its
+    repository exists."""
+    try:
+        found = EcrGateway(factory).find_image(
+            ref.repository,
+            tag=(ref.tag or "latest") if ref.digest is None else None,
+            digest=ref.digest,
+            registry_id=ref.ecr_account,
+            region=ref.ecr_region,
+        )
+    except AwsError as exc:
+        if exc.code != "RepositoryNotFoundException":
+            raise
+        return None, False
+    return found, True
+
+
 def _pin(
     ref: ImageRef, ctx: Context, warnings: list[str], require_image: bool
 ) -> tuple[str | None, str, bool, str | None]:
@@ -248,23 +267,14 @@ def _pin(
                 "different bytes if the tag moves."
             )
         return ref.digest, str(ref), False, None
-    problem: str | None = None
-    missing = "image"
-    try:
-        found = EcrGateway(ctx.factory).find_image(
-            ref.repository,
-            tag=(ref.tag or "latest") if ref.digest is None else None,
-            digest=ref.digest,
-            registry_id=ref.ecr_account,
-            region=ref.ecr_region,
-        )
-    except AwsError as exc:
-        if exc.code != "RepositoryNotFoundException":
-            raise
-        found, problem = None, f"the ECR repository {ref.repository} does not exist"
-        missing = "repository"
+    found, repository_exists = find_in_ecr(ref, ctx.factory)
     if found is None:
-        problem = problem or f"{ref} is not in ECR"
+        missing = "image" if repository_exists else "repository"
+        problem = (
+            f"{ref} is not in ECR"
+            if repository_exists
+            else f"the ECR repository {ref.repository} does not exist"
+        )
         if require_image:
             raise ConfigError(
                 f"failed to render: {problem}.",
@@ -314,16 +324,7 @@ def deployment_summary(cfg: EnvConfig) -> dict[str, Any]:
     """How this environment ships a release: the strategy, what UpdateService sets and the
     analysis (``render`` shows it beside the task definition)."""
     shape = shape_of(cfg.shift)
-    t = cfg.analysis
-    thresholds = Thresholds(
-        min_requests=t.min_requests,
-        max_error_rate=t.max_error_rate,
-        error_rate_margin=t.error_rate_margin,
-        max_p99_ms=t.max_p99_ms,
-        p99_ratio=t.p99_ratio,
-        inconclusive_limit=t.inconclusive_limit,
-        failure_limit=t.failure_limit,
-    )
+    thresholds = thresholds_from(cfg.analysis)
     native = cfg.strategy in NATIVE
     return {
         "strategy": cfg.strategy,
@@ -332,7 +333,7 @@ def deployment_summary(cfg: EnvConfig) -> dict[str, Any]:
         if native and cfg.shift.set_on_deploy
         else None,
         "set_on_deploy": cfg.shift.set_on_deploy,
-        "analysis": analysis_summary(thresholds, t.window) if native else None,
+        "analysis": analysis_summary(thresholds, cfg.analysis.window) if native else None,
         "test_url": cfg.test_url,
         "test_headers": shown_headers(cfg.test_headers),
         "smoke": smoke_summary(cfg) if native else None,

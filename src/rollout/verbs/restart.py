@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from rollout.config import EnvConfig
 from rollout.context import Context
 from rollout.engine.deploy import DeployRequest, DeployRun, Prepared
-from rollout.engine.gateways import Gateways
 from rollout.engine.interrupt import Interrupt
 from rollout.engine.outcome import Outcome
 from rollout.engine.probe import Prober, http_probe
@@ -69,13 +68,12 @@ def run(
     prober: Prober = http_probe,
 ) -> Outcome:
     cfg = ctx.load_env(options.env)
-    session = Session(
+    session = Session.from_context(
         ctx,
-        Gateways.from_factory(ctx.factory),
         engine_settings(cfg, options.timeout),
-        interrupt or Interrupt(),
-        prober,
-        options.dry_run,
+        interrupt=interrupt,
+        prober=prober,
+        dry_run=options.dry_run,
     )
     request = DeployRequest(
         image="",

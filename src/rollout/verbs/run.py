@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from rollout.context import Context
 from rollout.decisions.oneoff import run_verdict
-from rollout.engine.gateways import Gateways
 from rollout.engine.interrupt import Interrupt
 from rollout.engine.oneoff import OneOffRequest, run_one_off
 from rollout.engine.outcome import Outcome
@@ -37,23 +36,14 @@ class RunOptions:
 
 def run(options: RunOptions, ctx: Context, *, interrupt: Interrupt | None = None) -> Outcome:
     cfg = ctx.load_env(options.env)
-    s = Session(
-        ctx,
-        Gateways.from_factory(ctx.factory),
-        engine_settings(cfg, None),
-        interrupt or Interrupt(),
-        dry_run=options.dry_run,
+    s = Session.from_context(
+        ctx, engine_settings(cfg), interrupt=interrupt, dry_run=options.dry_run
     )
     started = s.now()
-    s.emit(
-        "run.started",
+    s.emit_started(
+        "run",
         f"run {' '.join(options.command) or '(image command)'} on {cfg.cluster}/{cfg.service} "
-        f"[{cfg.name}]" + (" (dry run)" if options.dry_run else ""),
-        verb="run",
-        env=cfg.name,
-        cluster=cfg.cluster,
-        service=cfg.service,
-        dry_run=options.dry_run,
+        f"[{cfg.name}]",
         command=list(options.command),
     )
     svc = s.gw.ecs.describe_service(cfg.cluster, cfg.service)
@@ -85,15 +75,7 @@ def run(options: RunOptions, ctx: Context, *, interrupt: Interrupt | None = None
         task_exit_code=result.exit_code,
         dry_run=options.dry_run,
     )
-    s.emit(
-        "run.finished",
-        f"{verdict} (exit {code}) after {s.now() - started:.0f}s",
-        level="debug",
-        verdict=verdict,
-        exit_code=code,
-        seconds=round(s.now() - started, 3),
-        api_calls=ctx.factory.api_call_total,
-    )
+    s.emit_finished(verdict, code, started)
     return Outcome(
         verdict=verdict,
         exit_code=code,

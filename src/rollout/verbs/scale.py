@@ -7,10 +7,9 @@ progress (``observation`` events), the same verdicts and exit codes. The engine 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rollout.context import Context
-from rollout.engine.gateways import Gateways
 from rollout.engine.interrupt import Interrupt
 from rollout.engine.outcome import Outcome
 from rollout.engine.scale import ScaleRequest, run_scale
@@ -29,16 +28,10 @@ class ScaleOptions:
 
 def run(options: ScaleOptions, ctx: Context, *, interrupt: Interrupt | None = None) -> Outcome:
     cfg = ctx.load_env(options.env)
-    settings = engine_settings(cfg, None)
-    if options.timeout is not None:
-        settings = replace(
-            settings, timeouts=replace(settings.timeouts, healthy=float(options.timeout))
-        )
-    session = Session(
+    session = Session.from_context(
         ctx,
-        Gateways.from_factory(ctx.factory),
-        settings,
-        interrupt or Interrupt(),
+        engine_settings(cfg, healthy=options.timeout),
+        interrupt=interrupt,
         dry_run=options.dry_run,
     )
     return run_scale(

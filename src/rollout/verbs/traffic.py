@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from rollout.context import Context
 from rollout.decisions.exitcodes import Verdict, exit_code
 from rollout.decisions.traffic import parse_steps
-from rollout.engine.gateways import Gateways
 from rollout.engine.interrupt import Interrupt
 from rollout.engine.outcome import Outcome
 from rollout.engine.session import Session
@@ -39,12 +38,8 @@ class StatusOptions:
 
 def _session(ctx: Context, env: str, interrupt: Interrupt | None, dry_run: bool) -> Session:
     cfg = ctx.load_env(env)
-    return Session(
-        ctx,
-        Gateways.from_factory(ctx.factory),
-        settings_from_config(cfg),
-        interrupt or Interrupt(),
-        dry_run=dry_run,
+    return Session.from_context(
+        ctx, settings_from_config(cfg), interrupt=interrupt, dry_run=dry_run
     )
 
 
@@ -58,16 +53,7 @@ def run_shift(
     s = _session(ctx, options.env, interrupt, options.dry_run)
     st = s.settings
     started = s.now()
-    s.emit(
-        "run.started",
-        f"traffic shift {','.join(map(str, steps))} on [{st.env}]"
-        + (" (dry run)" if s.dry_run else ""),
-        verb="traffic shift",
-        env=st.env,
-        cluster=st.cluster,
-        service=st.service,
-        dry_run=s.dry_run,
-    )
+    s.emit_started("traffic shift", f"traffic shift {','.join(map(str, steps))} on [{st.env}]")
     result = shift_traffic(s, steps)
     verdict = VERDICTS[result.outcome]
     code = exit_code(verdict)
@@ -83,15 +69,7 @@ def run_shift(
         steps=result.steps,
         dry_run=s.dry_run,
     )
-    s.emit(
-        "run.finished",
-        f"{verdict} (exit {code}) after {s.now() - started:.0f}s",
-        level="debug",
-        verdict=str(verdict),
-        exit_code=code,
-        seconds=round(s.now() - started, 3),
-        api_calls=ctx.factory.api_call_total,
-    )
+    s.emit_finished(str(verdict), code, started)
     return Outcome(
         str(verdict),
         code,

@@ -6,15 +6,14 @@ The default target is the newest revision before the current one that ran health
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rollout.context import Context
-from rollout.engine.gateways import Gateways
 from rollout.engine.interrupt import Interrupt
 from rollout.engine.outcome import Outcome
 from rollout.engine.session import Session
-from rollout.engine.settings import settings_from_config
 from rollout.engine.undo import UndoRequest, run_undo
+from rollout.verbs.deploy import engine_settings
 
 
 @dataclass(frozen=True)
@@ -28,16 +27,10 @@ class UndoOptions:
 
 def run(options: UndoOptions, ctx: Context, *, interrupt: Interrupt | None = None) -> Outcome:
     cfg = ctx.load_env(options.env)
-    settings = settings_from_config(cfg)
-    if options.timeout is not None:
-        settings = replace(
-            settings, timeouts=replace(settings.timeouts, healthy=float(options.timeout))
-        )
-    session = Session(
+    session = Session.from_context(
         ctx,
-        Gateways.from_factory(ctx.factory),
-        settings,
-        interrupt or Interrupt(),
+        engine_settings(cfg, healthy=options.timeout),
+        interrupt=interrupt,
         dry_run=options.dry_run,
     )
     return run_undo(session, UndoRequest(to_revision=options.to_revision))

@@ -60,7 +60,6 @@ from rollout.decisions.taskdef import ImageRef, parse_image
 from rollout.engine.outcome import Outcome
 from rollout.errors import AwsError, ConfigError, CredentialsError
 from rollout.events import Event, Level
-from rollout.gateways.ecr import EcrGateway
 from rollout.gateways.ecs import EcsGateway, ServiceNotFound
 from rollout.gateways.elb import ElbGateway
 from rollout.gateways.iam import IamGateway
@@ -68,7 +67,7 @@ from rollout.gateways.logs import LogsGateway
 from rollout.gateways.secrets import SecretsGateway
 from rollout.gateways.sts import StsGateway
 from rollout.model import Service
-from rollout.verbs.render import Rendered, render_task_definition
+from rollout.verbs.render import Rendered, find_in_ecr, render_task_definition
 
 _LEVEL: dict[str, Level] = {"pass": "success", "fail": "error", "warn": "warning"}
 
@@ -209,23 +208,11 @@ def _image(run: _Run) -> None:
             )
         )
         return
-    try:
-        found = EcrGateway(run.ctx.factory).find_image(
-            ref.repository,
-            tag=(ref.tag or "latest") if ref.digest is None else None,
-            digest=ref.digest,
-            registry_id=ref.ecr_account,
-            region=ref.ecr_region,
-        )
-    except AwsError as exc:
-        if exc.code != "RepositoryNotFoundException":
-            raise
-        _image_missing(run, ref, repository=True)
-        return
-    shown = run.rendered.requested_image or str(ref)
+    found, repository_exists = find_in_ecr(ref, run.ctx.factory)
     if found is None:
-        _image_missing(run, ref, repository=False)
+        _image_missing(run, ref, repository=not repository_exists)
     else:
+        shown = run.rendered.requested_image or str(ref)
         run.add(Check(name, "pass", f"{shown} → {found.digest}"))
 
 

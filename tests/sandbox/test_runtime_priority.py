@@ -129,7 +129,9 @@ def make(tmp_path: Path) -> Iterator[Callable[..., tuple[ProcessRuntime, int]]]:
             log_configuration=None,
         )
         ip = runtime.address(1, list(ports))
-        spec = TaskSpec("t1", "arn:t1", "c", "f", 1, "123456789012", "ap-northeast-2", ip, (container,))
+        spec = TaskSpec(
+            "t1", "arn:t1", "c", "f", 1, "123456789012", "ap-northeast-2", ip, (container,)
+        )
         runtime.start(spec, _Events())
         pgid = runtime._tasks["t1"].pgid
         # the init, the app and the app's child
@@ -185,7 +187,7 @@ def test_boot_nice_0_leaves_tasks_at_the_sandbox_priority(
 
 
 def test_boot_nice_is_bounded(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="boot_nice must be in 0..19"):
+    with pytest.raises(ValueError, match=r"boot_nice must be in 0\.\.19"):
         ProcessRuntime(
             images=ImageStore(tmp_path),
             endpoint=lambda: "",

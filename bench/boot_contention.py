@@ -46,6 +46,18 @@ def _steady(sb: Sandbox, cluster: str, service: str, want: int) -> bool:
     )
 
 
+def _task_ips(sb: Sandbox, cluster: str) -> set[str]:
+    ecs = sb.client_factory().client("ecs")
+    arns = ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]
+    tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+    return {
+        str(d["privateIpv4Address"])
+        for t in tasks
+        for c in t.get("containers", [])
+        for d in c.get("networkInterfaces", [])
+    }
+
+
 def _healthy_targets(sb: Sandbox, arn: str) -> set[str]:
     elb = sb.client_factory().client("elbv2")
     docs = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
@@ -69,7 +81,7 @@ def run(scale: int, boot_nice: int | None) -> dict[str, Any]:
         thread = threading.Thread(
             target=run_traffic, args=(opts,), kwargs={"stop": stop, "on_second": rows.append}
         )
-        old = _healthy_targets(sb, prov.target_group_arns[0])
+        old = _task_ips(sb, prov.cluster)
         new = scale or len(old)
         origin = time.monotonic()
         thread.start()
@@ -92,7 +104,7 @@ def run(scale: int, boot_nice: int | None) -> dict[str, Any]:
                 healthy = _healthy_targets(sb, prov.target_group_arns[0])
                 if all_healthy is None and len(healthy - old) >= new:
                     all_healthy = time.monotonic() - t0
-                if all_healthy is not None and _steady(sb, prov.cluster, prov.service, want):
+                if _steady(sb, prov.cluster, prov.service, want):
                     break
                 time.sleep(0.5)
             settled = time.monotonic() - t0

@@ -462,11 +462,19 @@ class ProcessRuntime:
     def _restore_priority(self, task: _Task) -> None:
         task.up.set()
         write_autogroup_nice(f"/proc/{task.pgid}/autogroup", 0)
-        try:  # every process and thread of the task's group
-            os.setpriority(os.PRIO_PGRP, task.pgid, self._base_nice)
-            how = "normal priority"
-        except OSError:  # lowering a nice value needs CAP_SYS_NICE: the processes stay nicer
-            how = f"autogroup back at 0, processes still nice +{self.boot_nice}"
+        how = "normal priority"
+        # every process and thread of the task's group; again a moment later for a process
+        # forked while the first pass ran (it copied its parent's nice value before the change)
+        for delay in (0.0, 1.0, 5.0):
+            if task.done.wait(delay) or self._closed:
+                return
+            try:
+                os.setpriority(os.PRIO_PGRP, task.pgid, self._base_nice)
+            except ProcessLookupError:
+                return
+            except OSError:  # lowering a nice value needs CAP_SYS_NICE: they stay nicer
+                how = f"autogroup back at 0, processes still nice +{self.boot_nice}"
+                break
         log.info("task %s: app up, %s", task.spec.task_id, how)
 
     def _read(self, task: _Task, pipe: IO[bytes]) -> None:

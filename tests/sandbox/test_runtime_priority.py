@@ -20,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+import rollout.cli.sandbox  # noqa: F401 - registers the sandbox commands
+from rollout.cli import app
+from rollout.errors import ConfigError
+from rollout.sandbox import Sandbox
 from rollout.sandbox.runtime import ContainerSpec, TaskSpec
 from rollout.sandbox.runtime import process as process_runtime
 from rollout.sandbox.runtime.images import ImageStore
 from rollout.sandbox.runtime.process import ProcessRuntime
-
-pytestmark = pytest.mark.slow
 
 #: boots (sleeps) for BOOT seconds with a forked child (a "worker"), then listens on port 8000
 #: of the address after --host (the runtime rewrites 0.0.0.0 to the task's address)
@@ -143,6 +146,7 @@ def make(tmp_path: Path) -> Iterator[Callable[..., tuple[ProcessRuntime, int]]]:
         runtime.close()
 
 
+@pytest.mark.slow
 def test_a_booting_task_runs_nicer_and_gets_its_priority_back_once_its_port_answers(
     make: Callable[..., tuple[ProcessRuntime, int]],
 ) -> None:
@@ -164,6 +168,7 @@ def test_a_booting_task_runs_nicer_and_gets_its_priority_back_once_its_port_answ
         assert _autogroup_nice(pgid) == 0
 
 
+@pytest.mark.slow
 def test_a_task_with_no_sign_of_its_app_gets_its_priority_back_after_the_boot_window(
     make: Callable[..., tuple[ProcessRuntime, int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -176,6 +181,7 @@ def test_a_task_with_no_sign_of_its_app_gets_its_priority_back_after_the_boot_wi
         assert _autogroup_nice(pgid) == 0
 
 
+@pytest.mark.slow
 def test_boot_nice_0_leaves_tasks_at_the_sandbox_priority(
     make: Callable[..., tuple[ProcessRuntime, int]],
 ) -> None:
@@ -194,3 +200,15 @@ def test_boot_nice_is_bounded(tmp_path: Path) -> None:
             clock_now=time.time,
             boot_nice=20,
         )
+
+
+@pytest.mark.parametrize("value", ["-1", "20"])
+def test_up_refuses_a_boot_nice_out_of_range_with_exit_2(value: str) -> None:
+    result = CliRunner().invoke(app, ["sandbox", "up", "--port", "0", "--boot-nice", value])
+    assert result.exit_code == 2, result.output
+    assert "--boot-nice" in result.output
+
+
+def test_a_sandbox_refuses_a_boot_nice_out_of_range() -> None:
+    with pytest.raises(ConfigError, match="boot_nice must be 0-19, got 20"):
+        Sandbox(runtime="process", boot_nice=20)

@@ -101,6 +101,7 @@ SECONDS = Bounds("a positive number of seconds", low=0, low_open=True)
 REVISION = Bounds("a revision number, 1 or more", low=1)
 AT_LEAST_ONE = Bounds("a whole number, 1 or more", low=1)
 NOT_NEGATIVE = Bounds("a whole number, 0 or more", low=0)
+NICE = Bounds("a whole number from 0 to 19", low=0, high=19)
 #: ECS's default quota of tasks per service (UNVERIFIED for raised quotas: the engine re-checks).
 TASK_COUNT = Bounds("a task count from 0 to 5000", low=0, high=5000)
 PACE = Bounds("a number of seconds from 0 to 60", low=0, high=60)

@@ -16,6 +16,7 @@ from rollout.errors import RolloutError
 
 from ._common import (
     AT_LEAST_ONE,
+    NICE,
     SECONDS,
     OutputFlags,
     bounded,
@@ -80,6 +81,13 @@ def up(
         help="Process runtime: task processes alive at once, at most.",
         callback=bounded("--max-tasks", AT_LEAST_ONE),
     ),
+    boot_nice: int = typer.Option(
+        10,
+        "--boot-nice",
+        help="Process runtime: steps nicer (0-19) a task runs until its app is up, so booting "
+        "tasks do not starve the serving ones, the ALB and the clients (0: off).",
+        callback=bounded("--boot-nice", NICE),
+    ),
     faults: Annotated[
         Path | None,
         typer.Option(
@@ -117,6 +125,7 @@ def up(
                 runtime=runtime,
                 preset=preset,
                 max_tasks=max_tasks,
+                boot_nice=boot_nice,
             )
         except RolloutError as exc:
             raise usage_exit(exc) from exc

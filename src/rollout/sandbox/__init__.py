@@ -132,7 +132,10 @@ class Sandbox:
     :meth:`build_image` (``rollout.sandbox.runtime.process``): the clock then runs at wall speed
     (``speed`` must be None or 1), the HTTP endpoint is served at once (tasks reach AWS through
     it), real ALB health checks run, and ``preset`` (``"quick"``) may shorten ECS's own delays.
-    ``max_tasks`` caps the task processes alive at once.
+    ``max_tasks`` caps the task processes alive at once. ``boot_nice`` (0..19, default 10; 0
+    turns it off) is how many steps nicer a task's processes run until its app is up, so booting
+    tasks do not starve the serving ones, the ALB listener and the clients (on Fargate each task
+    has its own vCPUs; see ``rollout.sandbox.runtime.process``).
     """
 
     def __init__(
@@ -151,6 +154,7 @@ class Sandbox:
         preset: str | None = None,
         max_tasks: int = 8,
         serve_on: tuple[str, int] = ("127.0.0.1", 0),
+        boot_nice: int = 10,
     ) -> None:
         if any(other.is_open for other in _OPEN):
             warnings.warn(
@@ -173,6 +177,11 @@ class Sandbox:
                     hint="Drop --speed; shorten ECS's own delays with --preset quick instead.",
                 )
             clock = clock or RealtimeClock(speed=1.0)
+        if not 0 <= boot_nice <= 19:
+            raise ConfigError(
+                f"failed to start the sandbox: boot_nice must be 0-19, got {boot_nice}.",
+                hint="Pass 10 (the default), or 0 to run booting tasks at the sandbox's priority.",
+            )
         if preset is not None:
             from rollout.sandbox.ecs.timings import preset as timings_preset
 
@@ -198,6 +207,7 @@ class Sandbox:
             metrics_period=metrics_period,
             runtime=runtime,
             max_tasks=max_tasks,
+            boot_nice=boot_nice,
         )
         self.world.preset = preset
         self.app = FrontApp(self.world)
@@ -601,6 +611,7 @@ def run_up(
     runtime: str = "simulated",
     preset: str | None = None,
     max_tasks: int = 8,
+    boot_nice: int = 10,
 ) -> None:
     """Serve a real-time sandbox until SIGINT/SIGTERM (or ``stop``, a ``threading.Event``, is set).
 
@@ -642,6 +653,7 @@ def run_up(
             runtime=runtime,
             preset=preset,
             max_tasks=max_tasks,
+            boot_nice=boot_nice,
             serve_on=(host, port),
         )
         url = sandbox.serve(host, port)
@@ -662,7 +674,8 @@ def run_up(
             echo(
                 f"# runtime: {runtime}"
                 + (
-                    f" (task processes on 127.x.y.z loopback addresses, at most {max_tasks})"
+                    f" (task processes on 127.x.y.z loopback addresses, at most {max_tasks}; "
+                    f"booting tasks nice +{boot_nice})"
                     if runtime == "process"
                     else ""
                 )

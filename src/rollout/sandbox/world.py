@@ -130,6 +130,7 @@ class World:
         metrics_period: int = 60,
         runtime: str = "simulated",
         max_tasks: int = 8,
+        boot_nice: int = 10,
     ) -> None:
         self.region = region
         self.account = account
@@ -151,6 +152,7 @@ class World:
                 endpoint=self._endpoint,
                 clock_now=clock.now,
                 max_tasks=max_tasks,
+                boot_nice=boot_nice,
             )
         elif runtime != "simulated":
             raise ValueError(f"unknown runtime {runtime!r}: use simulated or process")

@@ -1,8 +1,13 @@
 """A task's init process (what ``initProcessEnabled`` gives an ECS task), for the process runtime.
 
-Run as a script by path (``python _init.py PARENT_PID -- command...``), so it imports nothing of
-rollout. It is the leader of the task's process group and:
+Run as a script by path (``python _init.py PARENT_PID [--nice N] -- command...``), so it imports
+nothing of rollout. It is the leader of the task's process group and:
 
+- with ``--nice N`` (N > 0), lowers the CPU priority of the whole task before the command
+  starts: its own nice value + N (inherited by every process and thread the command starts) and
+  the nice value of its session's autogroup, N (the runtime starts each task in a new session,
+  so where the kernel groups scheduling by session, the task is one group whose weight this
+  sets); the runtime puts it back once the task's app is up (see ``process.py``);
 - asks the kernel (``prctl(PR_SET_PDEATHSIG)``) for SIGUSR2 when the sandbox's spawning thread
   dies, including when the sandbox is killed with SIGKILL, and then kills the whole group at once
   (and exits if the sandbox was already gone before the request took effect);
@@ -17,9 +22,11 @@ import ctypes
 import os
 import signal
 import sys
+import time
 
 PR_SET_PDEATHSIG = 1
 DEATH_SIGNAL = signal.SIGUSR2
+AUTOGROUP = "/proc/self/autogroup"
 
 
 def _kill_group_now(*_: object) -> None:
@@ -40,14 +47,42 @@ def _others_in_group() -> list[int]:
     return found
 
 
+def write_autogroup_nice(path: str, nice: int, *, tries: int = 40) -> bool:
+    """Set the autogroup nice value in ``path`` (``/proc/<pid>/autogroup``). The kernel lets
+    an unprivileged process set 0..19 but at most once per 100 ms machine-wide (EAGAIN), so
+    retry a little. False when there is no autogroup or it refused."""
+    for _ in range(tries):
+        try:
+            with open(path, "w") as f:
+                f.write(str(nice))
+            return True
+        except BlockingIOError:
+            time.sleep(0.05)
+        except OSError:
+            return False
+    return False
+
+
+def lower_priority(nice: int) -> None:
+    """This process (and what it starts) ``nice`` steps nicer, and its autogroup at ``nice``."""
+    with contextlib.suppress(OSError):
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, min(19, mine + nice))
+    write_autogroup_nice(AUTOGROUP, min(19, nice))
+
+
 def main(argv: list[str]) -> int:
     parent = int(argv[1])
-    command = argv[argv.index("--") + 1 :]
+    split = argv.index("--")
+    command = argv[split + 1 :]
+    options = argv[2:split]
     signal.signal(DEATH_SIGNAL, _kill_group_now)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, int(DEATH_SIGNAL), 0, 0, 0)
     if os.getppid() != parent:  # the sandbox died before prctl took effect
         _kill_group_now()
+    if options[:1] == ["--nice"] and int(options[1]) > 0:
+        lower_priority(int(options[1]))
     child = os.fork()
     if child == 0:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, DEATH_SIGNAL):

@@ -33,6 +33,18 @@ For each task the control plane starts (``Runtime.start``):
   :meth:`ProcessRuntime.close` kills every group.
 - **cap**: at most ``max_tasks`` task processes at once (default 8, sized for 2 cores); past it a
   task fails to start with a stopped reason saying so.
+- **CPU while booting** (``boot_nice``, default 10; 0 turns it off): on Fargate every task has
+  its own vCPUs, so a task importing its framework never slows the tasks that serve, the load
+  balancer or the clients. Here they share the machine's cores, so a booting task runs at a
+  lower CPU priority: its init raises its nice value by ``boot_nice`` (inherited by everything
+  the command starts) and sets its session's autogroup nice to ``boot_nice`` (the kernel's
+  per-session scheduling groups, where they are on: then the task is one group and this is its
+  weight). Once the app is up (a container port accepts a TCP connection, or the container
+  healthCheck is HEALTHY, or ``BOOT_WINDOW`` seconds passed), the runtime puts the autogroup
+  back at 0 (allowed to any user) and the processes' nice values back to the sandbox's (which
+  needs CAP_SYS_NICE; without it they stay ``boot_nice`` steps nicer: every task alike, still
+  behind the sandbox's own threads). Health-check commands of a booting task run at its
+  priority.
 """
 
 from __future__ import annotations
@@ -64,6 +76,7 @@ from rollout.sandbox.runtime import (
     TaskSpec,
     signal_exit_code,
 )
+from rollout.sandbox.runtime._init import write_autogroup_nice
 from rollout.sandbox.runtime.awslogs import LogShipper, Stream, stream_for
 from rollout.sandbox.runtime.images import ImageStore, runtime_env
 from rollout.sandbox.wire import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
@@ -71,6 +84,11 @@ from rollout.sandbox.wire import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TASKS = 8
+#: how many steps nicer a task runs while it boots (0..19; 0: as nice as the sandbox)
+DEFAULT_BOOT_NICE = 10
+#: a task whose app shows no sign of being up (no port, no healthCheck) boots at most this long
+BOOT_WINDOW = 120.0
+BOOT_POLL = 0.2
 INIT_SCRIPT = Path(__file__).with_name("_init.py")
 _WILDCARDS = ("0.0.0.0", "", "::", "[::]")
 
@@ -165,6 +183,8 @@ class _Task:
     threads: list[threading.Thread] = field(default_factory=list)
     stopping: bool = False
     done: threading.Event = field(default_factory=threading.Event)
+    #: the app is up: the task runs at normal CPU priority again
+    up: threading.Event = field(default_factory=threading.Event)
     kill_timer: threading.Timer | None = None
 
     @property
@@ -216,11 +236,16 @@ class ProcessRuntime:
         max_tasks: int = DEFAULT_MAX_TASKS,
         venv: Path | None = None,
         subnet_octet: int | None = None,
+        boot_nice: int = DEFAULT_BOOT_NICE,
     ) -> None:
         if max_tasks < 1:
             raise ValueError(f"max_tasks must be >= 1, got {max_tasks}")
+        if not 0 <= boot_nice <= 19:
+            raise ValueError(f"boot_nice must be in 0..19, got {boot_nice}")
         self.images = images
         self.max_tasks = max_tasks
+        self.boot_nice = boot_nice
+        self._base_nice = os.getpriority(os.PRIO_PROCESS, 0)
         self._endpoint = endpoint
         self._clock_now = clock_now
         self._venv = Path(venv or sys.prefix)
@@ -318,7 +343,7 @@ class ProcessRuntime:
         if container.working_directory:
             relative = os.path.relpath(container.working_directory, image.config.workdir)
             cwd = image.rootfs if relative.startswith("..") else image.rootfs / relative
-        init = [sys.executable, str(INIT_SCRIPT), str(os.getpid()), "--", *argv]
+        init = [*self._init(booting=True), *argv]
 
         def spawn() -> subprocess.Popen[bytes]:
             return subprocess.Popen(
@@ -355,6 +380,17 @@ class ProcessRuntime:
             target=self._wait, args=(task, readers), name=f"task-{spec.task_id[:8]}", daemon=True
         )
         task.threads = [*readers, waiter]
+        if self.boot_nice:
+            task.threads.append(
+                threading.Thread(
+                    target=self._boot_watch,
+                    args=(task, container),
+                    name=f"task-{spec.task_id[:8]}-boot",
+                    daemon=True,
+                )
+            )
+        else:
+            task.up.set()
         if container.health_check:
             task.threads.append(
                 threading.Thread(
@@ -402,7 +438,45 @@ class ProcessRuntime:
         if self._shipper is not None:
             self._shipper.close()
 
+    def _init(self, *, booting: bool) -> list[str]:
+        """The init's command line up to (and with) ``--``."""
+        nice = ["--nice", str(self.boot_nice)] if booting and self.boot_nice else []
+        return [sys.executable, str(INIT_SCRIPT), str(os.getpid()), *nice, "--"]
+
     # -- per task threads ------------------------------------------------------------------------
+    def _boot_watch(self, task: _Task, container: ContainerSpec) -> None:
+        """Wait until the task's app is up (see the module docstring), then give the task its
+        CPU priority back."""
+        started = time.monotonic()
+        while not task.done.wait(BOOT_POLL):
+            if self._closed or task.stopping:
+                return
+            if (
+                task.up.is_set()
+                or any(_accepts(task.ip, port) for port in container.ports)
+                or time.monotonic() - started >= BOOT_WINDOW
+            ):
+                self._restore_priority(task)
+                return
+
+    def _restore_priority(self, task: _Task) -> None:
+        task.up.set()
+        write_autogroup_nice(f"/proc/{task.pgid}/autogroup", 0)
+        how = "normal priority"
+        # every process and thread of the task's group; again a moment later for a process
+        # forked while the first pass ran (it copied its parent's nice value before the change)
+        for delay in (0.0, 1.0, 5.0):
+            if task.done.wait(delay) or self._closed:
+                return
+            try:
+                os.setpriority(os.PRIO_PGRP, task.pgid, self._base_nice)
+            except ProcessLookupError:
+                return
+            except OSError:  # lowering a nice value needs CAP_SYS_NICE: they stay nicer
+                how = f"autogroup back at 0, processes still nice +{self.boot_nice}"
+                break
+        log.info("task %s: app up, %s", task.spec.task_id, how)
+
     def _read(self, task: _Task, pipe: IO[bytes]) -> None:
         stream = task.streams[0]
         for raw in iter(pipe.readline, b""):
@@ -456,6 +530,7 @@ class ProcessRuntime:
             if ok:
                 failures = 0
                 new = "HEALTHY"
+                task.up.set()
             else:
                 failures += 0 if in_start_period and status != "HEALTHY" else 1
                 new = "UNHEALTHY" if failures >= retries else status
@@ -471,7 +546,7 @@ class ProcessRuntime:
         """Run one health check under its own init (so it dies with the sandbox too)."""
         try:
             check = subprocess.Popen(
-                [sys.executable, str(INIT_SCRIPT), str(os.getpid()), "--", *argv],
+                [*self._init(booting=not task.up.is_set()), *argv],
                 cwd=task.cwd,
                 env=task.env,
                 stdin=subprocess.DEVNULL,
@@ -497,6 +572,15 @@ def _free(ip: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _accepts(ip: str, port: int) -> bool:
+    """A TCP connection to ``ip:port`` is accepted (closed at once, no byte sent)."""
+    try:
+        with socket.create_connection((ip, port), timeout=BOOT_POLL):
+            return True
+    except OSError:
+        return False
 
 
 def _signal(pid: int, sig: int, *, group: bool = True) -> None:

@@ -26,6 +26,14 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the order below under ``--dist loadfile``: pytest-xdist (>= 3.2) otherwise re-sorts
+    the files by how many tests each has (``--loadscope-reorder``, on by default), which hands the
+    one-test rehearsal out last, to run alone for minutes while the other core idles."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files with slow (real-process, wall-clock) tests first: `make test` hands whole files to
     its workers in collection order, so a long end-to-end file started last would run alone at

@@ -87,6 +87,7 @@ def _rollout(
     )
 
 
+@pytest.mark.timeout(240)  # the module's sandbox is started and provisioned in this test's time
 def test_deploy_cli_healthy_then_crash_then_undo(endpoint: dict[str, str]) -> None:
     """The CLI deploys a good image (0), rolls a crashing one back (20), and undoes (0)."""
     good = _rollout(endpoint, "deploy", "--image", f"{REPOSITORY}:sha-0000002", "--output", "json")

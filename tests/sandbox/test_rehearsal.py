@@ -2,7 +2,9 @@
 
 `rollout sandbox up --runtime process`, `sandbox provision`, `sandbox alb`, `sandbox build`
 (plain and `--patch`), `sandbox traffic` beside `rollout deploy`: the good release fails no
-request, the release that serves 500s is rolled back (exit 20) and its 5xx are counted. Every
+request and the listener then answers with its tag, the release that serves 500s is rolled back
+(exit 20) and its 5xx are counted. This is also the suite's one good-deploy-under-traffic run on
+real processes (``test_workload.py`` keeps the listener and the breaker-only alarm rollback). Every
 process started here is stopped (the sandbox takes its task processes with it).
 """
 
@@ -15,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from rollout.sandbox.runtime.patches import patch_path
@@ -81,6 +84,12 @@ def _deploy(env: dict[str, str], image: str) -> subprocess.CompletedProcess[str]
     )
 
 
+def _version(alb: str) -> str:
+    answer = httpx.get(f"{alb}/version", headers={"Host": HOST}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["version"])
+
+
 def _summary(traffic: subprocess.Popen[str]) -> dict[str, object]:
     traffic.send_signal(signal.SIGINT)  # as Ctrl-C: ends early, still prints the summary
     out, _ = traffic.communicate(timeout=30)
@@ -130,6 +139,7 @@ def test_the_rehearsal_walkthrough(tmp_path: Path) -> None:
         _run(["sandbox", "provision"], env, timeout=300)
         alb = _run(["sandbox", "alb", "voj-prod"], env).strip()
         assert alb.startswith("http://127.")
+        assert _version(alb) == "sha-0000001"  # the doc's curl: revision 1, through the ALB
         good = _run(["sandbox", "build", "--tag", "v2"], env).splitlines()[-1]
         bad = _run(
             ["sandbox", "build", "--tag", "v3", "--patch", patch_path("books-500")], env
@@ -147,8 +157,10 @@ def test_the_rehearsal_walkthrough(tmp_path: Path) -> None:
         time.sleep(2)
         calm = _summary(traffic)
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        assert json.loads(deploy.stdout)["verdict"] == "SUCCEEDED"
         assert calm["failed"] == 0, calm
         assert int(str(calm["requests"])) > 100, calm
+        assert _version(alb) == "v2"  # the listener now reaches the new tasks only
 
         traffic = _traffic(env, 150)
         running.append(traffic)

@@ -164,6 +164,18 @@ def test_forwarded_headers_and_host(alb: Alb, targets: Targets) -> None:
     assert seen["Host"] == "api.example.test"
 
 
+def test_no_cookie_is_kept_between_requests(alb: Alb, targets: Targets) -> None:
+    """A target's Set-Cookie goes to the client only: the listener never stores it and sends it
+    with later requests (of this or another client), as an ALB without stickiness."""
+    a = targets.start("a", "127.0.0.2")
+    alb.register(0, a)
+    with httpx.Client(base_url=alb.url, timeout=10) as client:
+        first = client.get("/set-cookie")
+    assert "secret-of-one-client" in first.headers["set-cookie"]
+    httpx.get(f"{alb.url}/after", timeout=10)
+    assert a.headers[-1].get("Cookie") is None
+
+
 def test_503_without_registered_targets(alb: Alb) -> None:
     """An empty target group: the ALB itself answers 503 (awselb)."""
     response = httpx.get(alb.url + "/", timeout=10)

@@ -164,6 +164,37 @@ def test_forwarded_headers_and_host(alb: Alb, targets: Targets) -> None:
     assert seen["Host"] == "api.example.test"
 
 
+def test_bodies_methods_and_kept_alive_connections(alb: Alb, targets: Targets) -> None:
+    """A request body and the method reach the target; HEAD gets the headers without a body;
+    sequential requests reuse one kept-alive connection to the target."""
+    a = targets.start("a", "127.0.0.2")
+    alb.register(0, a)
+    with httpx.Client(base_url=alb.url, timeout=10) as client:
+        posted = client.post("/echo?x=1", content=b"hello " * 1000)
+        assert body(posted) == {"target": "a", "method": "POST", "body": "hello " * 1000}
+        assert body(client.put("/echo", content=b""))["method"] == "PUT"
+        head = client.head("/echo")
+        assert head.status_code == 200 and head.content == b""
+        for _ in range(5):
+            assert client.get("/").status_code == 200
+    assert len(a.transports) == 1
+    assert a.connections_closed == 0
+
+
+def test_a_kept_alive_connection_the_target_closed_is_not_an_error(
+    alb: Alb, targets: Targets
+) -> None:
+    """When the target has closed an idle kept-alive connection, the next request goes over a
+    new one instead of failing (as an HTTP client retries an idempotent request)."""
+    a = targets.start("a", "127.0.0.2")
+    alb.register(0, a)
+    with httpx.Client(base_url=alb.url, timeout=10) as client:
+        assert client.get("/").status_code == 200
+        targets.loop.call_soon_threadsafe(a.transports[0].close)
+        assert [client.get("/").status_code for _ in range(3)] == [200, 200, 200]
+    assert len(a.transports) == 2
+
+
 def test_no_cookie_is_kept_between_requests(alb: Alb, targets: Targets) -> None:
     """A target's Set-Cookie goes to the client only: the listener never stores it and sends it
     with later requests (of this or another client), as an ALB without stickiness."""

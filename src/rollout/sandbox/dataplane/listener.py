@@ -58,6 +58,7 @@ from rollout.sandbox.dataplane.targets import (
     load_balancers,
     routable,
 )
+from rollout.sandbox.dataplane.upstream import ConnectError, Upstream
 from rollout.sandbox.observability.metrics import RequestOutcome
 
 log = logging.getLogger(__name__)
@@ -135,8 +136,7 @@ class _Local:
 class _TargetLink:
     """Pooled connections and in-flight requests to one target (per target group)."""
 
-    session: Any
-    origin: str  # http://ip:port
+    upstream: Upstream
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     cut: set[asyncio.Task[Any]] = field(default_factory=set)
     leaving: bool = False  # the target is draining or gone: close once nothing is in flight
@@ -184,10 +184,8 @@ class AlbProxy:
         self._tasks: list[asyncio.Task[Any]] = []
         self._elbv2: Any = None
         self._ec2: Any = None
-        self._timeouts: dict[float, Any] = {}
         self._aiohttp: Any = None  # imported at start(): aiohttp is heavy and loop-side only
         self._web: Any = None
-        self._url: Any = None
 
     # -- lifecycle (any thread) ---------------------------------------------------------------
     def start(self) -> None:
@@ -195,11 +193,10 @@ class AlbProxy:
         if self._thread is not None:
             return
         import aiohttp
-        import yarl
         from aiohttp import web
         from moto.backends import get_backend
 
-        self._aiohttp, self._web, self._url = aiohttp, web, yarl.URL
+        self._aiohttp, self._web = aiohttp, web
 
         # moto's backends live as long as the sandbox world this proxy belongs to
         self._elbv2 = elbv2_backend(self.account, self.region)
@@ -319,23 +316,15 @@ class AlbProxy:
         for link in list(self._links.values()):
             for task in link.in_flight:
                 task.cancel()
-            await link.session.close()
+            link.upstream.abort()
         self._links.clear()
 
     def _link(self, tg_arn: str, target: Target) -> _TargetLink:
-        aiohttp = self._aiohttp
         key = (tg_arn, target.address)
         link = self._links.get(key)
         if link is None:
-            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=DEFAULT_IDLE_TIMEOUT)
-            session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
-                # a load balancer keeps no cookies: Set-Cookie goes to the client only
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-            link = _TargetLink(session, f"http://{target.address}")
+            assert self._loop is not None
+            link = _TargetLink(Upstream(self._loop, target.ip, target.port))
             self._links[key] = link
         return link
 
@@ -354,13 +343,13 @@ class AlbProxy:
                     link.cut.add(task)
                     task.cancel()
             link.leaving = state is None or state in LEAVING
-            await self._close_if_idle((tg_arn, address), link)
+            self._close_if_idle((tg_arn, address), link)
 
-    async def _close_if_idle(self, key: tuple[str, str], link: _TargetLink) -> None:
+    def _close_if_idle(self, key: tuple[str, str], link: _TargetLink) -> None:
         if link.leaving and not link.in_flight:
             if self._links.get(key) is link:
                 del self._links[key]
-            await link.session.close()
+            link.upstream.close()
 
     # -- one request --------------------------------------------------------------------------
     def _outcome(
@@ -482,33 +471,21 @@ class AlbProxy:
         headers.append(("X-Forwarded-Proto", local.forwarded_proto))
         headers.append(("X-Forwarded-Port", local.forwarded_port))
         body = await request.read() if request.body_exists else b""
-        idle = self._idle_timeout(lb)
-        timeout = self._timeouts.get(idle)
-        if timeout is None:
-            timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=CONNECT_TIMEOUT, sock_read=idle
-            )
-            self._timeouts[idle] = timeout
         key = (tg_arn, target.address)
         link = self._links.get(key) or self._link(tg_arn, target)
-        # the path and query as the listener received them (already percent-encoded)
-        url = self._url(f"{link.origin}{request.rel_url}", encoded=True)
         task = asyncio.current_task()
         assert task is not None
         link.in_flight.add(task)
         started = time.perf_counter()
         try:
-            async with link.session.request(
+            status, answer, data = await link.upstream.request(
                 request.method,
-                url,
-                headers=headers,
-                data=body or None,
-                allow_redirects=False,
-                timeout=timeout,
-            ) as resp:
-                data = await resp.read()
-                answer = [(k, v) for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP]
-                status = resp.status
+                str(request.rel_url),  # the path and query as received (percent-encoded)
+                headers,
+                body,
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=self._idle_timeout(lb),
+            )
             latency = time.perf_counter() - started
         except asyncio.CancelledError:
             if task not in link.cut:
@@ -516,9 +493,9 @@ class AlbProxy:
             # the deregistration delay ended while the request was in flight (TS §2.4)
             task.uncancel()
             return self._elb(local, 502, tg_arn)
-        except aiohttp.ClientConnectorError:
+        except ConnectError:  # refused, unreachable
             return self._elb(local, 502, tg_arn, connection_error=True)
-        except TimeoutError:
+        except TimeoutError:  # no connection within 10 s, or no answer within the idle timeout
             return self._elb(local, 504, tg_arn)
         except (aiohttp.ClientError, OSError):  # reset, closed mid-request, malformed answer
             return self._elb(local, 502, tg_arn)
@@ -527,10 +504,11 @@ class AlbProxy:
             if link.cut:
                 link.cut.discard(task)
             if link.leaving and not link.in_flight:
-                await self._close_if_idle(key, link)
+                self._close_if_idle(key, link)
         self._outcome(local, status, "target", tg_arn, latency=latency)
         response = self._web.Response(status=status, body=data)
         add = response.headers.add
         for k, v in answer:
-            add(k, v)
+            if k.lower() not in HOP_BY_HOP:
+                add(k, v)
         return response

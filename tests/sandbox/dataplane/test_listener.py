@@ -174,7 +174,8 @@ def test_bodies_methods_and_kept_alive_connections(alb: Alb, targets: Targets) -
         assert body(posted) == {"target": "a", "method": "POST", "body": "hello " * 1000}
         assert body(client.put("/echo", content=b""))["method"] == "PUT"
         head = client.head("/echo")
-        assert head.status_code == 200 and head.content == b""
+        assert head.status_code == 200
+        assert head.content == b""
         for _ in range(5):
             assert client.get("/").status_code == 200
     assert len(a.transports) == 1

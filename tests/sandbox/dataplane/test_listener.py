@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 from collections import Counter
@@ -194,6 +195,21 @@ def test_a_kept_alive_connection_the_target_closed_is_not_an_error(
         targets.loop.call_soon_threadsafe(a.transports[0].close)
         assert [client.get("/").status_code for _ in range(3)] == [200, 200, 200]
     assert len(a.transports) == 2
+
+
+def test_http10_request_without_host_reaches_the_target(alb: Alb, targets: Targets) -> None:
+    """An HTTP/1.0 request without a Host header is forwarded (as HTTP/1.1, with the target's
+    address as Host) rather than rejected by the target."""
+    a = targets.start("a", "127.0.0.2")
+    alb.register(0, a)
+    host, port = alb.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /old HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 200") or answer.startswith(b"HTTP/1.1 200")
+    assert a.headers[-1]["Host"] == f"127.0.0.2:{a.port}"
 
 
 def test_no_cookie_is_kept_between_requests(alb: Alb, targets: Targets) -> None:

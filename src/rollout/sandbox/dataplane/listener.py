@@ -457,6 +457,7 @@ class AlbProxy:
         aiohttp = self._aiohttp
         headers: list[tuple[str, str]] = []
         prior = None
+        host = False
         for k, v in request.headers.items():
             low = k.lower()
             if low in HOP_BY_HOP:
@@ -465,7 +466,10 @@ class AlbProxy:
                 if low == "x-forwarded-for":
                     prior = f"{prior}, {v}" if prior else v
                 continue
+            host = host or low == "host"
             headers.append((k, v))
+        if not host:  # an HTTP/1.0 request without one: HTTP/1.1 to the target needs a Host
+            headers.insert(0, ("Host", target.address))
         client = request.remote or ""
         headers.append(("X-Forwarded-For", f"{prior}, {client}" if prior else client))
         headers.append(("X-Forwarded-Proto", local.forwarded_proto))

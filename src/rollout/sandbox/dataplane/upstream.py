@@ -74,7 +74,9 @@ class Upstream:
         if body or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body)}\r\n")
         lines.append("\r\n")
-        head = "".join(lines).encode("latin-1")
+        # the bytes the listener received: aiohttp's server decodes them as UTF-8 with
+        # surrogateescape, so this gives back exactly what the client sent
+        head = "".join(lines).encode("utf-8", "surrogateescape")
         retry = method in IDEMPOTENT
         while True:
             protocol = None

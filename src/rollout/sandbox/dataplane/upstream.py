@@ -2,13 +2,15 @@
 
 The listener forwards every request over a pool of connections per target. It does not use
 ``aiohttp.ClientSession`` for this: the session's per-request machinery (request and response
-objects, header merging, cookie handling, redirect and retry bookkeeping) cost about as much CPU
-as the whole rest of the listener (measured in ``bench/alb.py``'s notes, docs/benchmarks.md).
-Parsing stays aiohttp's: each connection is aiohttp's client protocol
+objects, header merging, cookie handling, redirect and retry bookkeeping) made the listener need
+about half as much CPU again per request (profiled for issue 9's ``bench/alb.py`` target; see
+docs/benchmarks.md). Parsing stays aiohttp's: each connection is aiohttp's client protocol
 (``aiohttp.client_proto.ResponseHandler``, its llhttp response parser, read timeout and payload
 handling), exactly what a ``ClientSession`` connection is; only the request head is written
 here (``METHOD target HTTP/1.1`` and the header lines, which aiohttp's server parser has already
-validated on the way in).
+validated on the way in). ``ResponseHandler`` is not aiohttp's documented API: the tests of the
+listener (``tests/sandbox/dataplane/test_listener.py``) exercise every path used here against the
+locked aiohttp version.
 
 Errors: :class:`ConnectError` (an ``OSError``) when the connection cannot be made,
 ``TimeoutError`` when it is not made within ``connect_timeout``, ``aiohttp.ServerTimeoutError`` (a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import socket
 import threading
@@ -260,6 +261,30 @@ def test_502_when_the_target_refuses_or_resets(alb: Alb, targets: Targets) -> No
     targets.stop(a)
     refused = httpx.get(alb.url + "/", timeout=10)
     assert (refused.status_code, refused.headers["Server"]) == (502, "awselb/2.0")
+
+
+def test_502_when_the_target_answers_something_else_than_http(alb: Alb, targets: Targets) -> None:
+    """A target that answers bytes that are not an HTTP response gets the ALB's 502."""
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"SPEAKING SOMETHING ELSE\r\n\r\n")
+        await writer.drain()
+
+    async def start() -> asyncio.Server:
+        return await asyncio.start_server(garbage, "127.0.0.4", 0)
+
+    server = asyncio.run_coroutine_threadsafe(start(), targets.loop).result(10)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        alb.elbv2.register_targets(
+            TargetGroupArn=alb.tg_arns[0], Targets=[{"Id": "127.0.0.4", "Port": port}]
+        )
+        response = httpx.get(alb.url + "/", timeout=10)
+        assert response.status_code == 502
+        assert response.headers["server"] == "awselb/2.0"
+    finally:
+        targets.loop.call_soon_threadsafe(server.close)
 
 
 def test_target_5xx_is_passed_through(alb: Alb, targets: Targets) -> None:

@@ -36,12 +36,19 @@ class Upstream:
     """Kept-alive connections to ``ip:port``; a connection is used by one request at a time."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, ip: str, port: int) -> None:
-        from aiohttp.client_exceptions import ClientOSError, ServerDisconnectedError
+        from aiohttp.client_exceptions import (
+            ClientOSError,
+            ClientPayloadError,
+            ServerDisconnectedError,
+        )
         from aiohttp.client_proto import ResponseHandler
+        from aiohttp.http_exceptions import HttpProcessingError
 
         self._loop = loop
         self._protocol = ResponseHandler
         self._lost = (ClientOSError, ServerDisconnectedError)
+        self._malformed = HttpProcessingError
+        self._payload_error = ClientPayloadError
         self.ip = ip
         self.port = port
         self._idle: list[Any] = []
@@ -115,6 +122,8 @@ class Upstream:
                     retry = False
                     continue
                 raise
+            except self._malformed as exc:  # not HTTP, or not valid HTTP
+                raise self._payload_error(f"malformed answer from the target: {exc}") from exc
             finally:
                 self._busy.discard(protocol)
                 if not done or message.should_close or protocol.should_close or self.closed:

@@ -65,6 +65,15 @@ class Targets:
             if path.startswith("/status/"):
                 code = int(path.rsplit("/", 1)[1])
                 return web.json_response({"target": target.name}, status=code)
+            if path == "/echo":
+                data = await request.read()
+                return web.json_response(
+                    {"target": target.name, "method": request.method, "body": data.decode()}
+                )
+            if path == "/set-cookie":
+                response = web.json_response({"target": target.name, "path": path})
+                response.set_cookie("session", "secret-of-one-client")
+                return response
             if path == "/reset" and transport is not None:
                 transport.abort()
                 return web.Response(status=200)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import socket
 import threading
 import time
 from collections import Counter
@@ -164,6 +166,65 @@ def test_forwarded_headers_and_host(alb: Alb, targets: Targets) -> None:
     assert seen["Host"] == "api.example.test"
 
 
+def test_bodies_methods_and_kept_alive_connections(alb: Alb, targets: Targets) -> None:
+    """A request body and the method reach the target; HEAD gets the headers without a body;
+    sequential requests reuse one kept-alive connection to the target."""
+    a = targets.start("a", "127.0.0.2")
+    alb.register(0, a)
+    with httpx.Client(base_url=alb.url, timeout=10) as client:
+        posted = client.post("/echo?x=1", content=b"hello " * 1000)
+        assert body(posted) == {"target": "a", "method": "POST", "body": "hello " * 1000}
+        assert body(client.put("/echo", content=b""))["method"] == "PUT"
+        head = client.head("/echo")
+        assert head.status_code == 200
+        assert head.content == b""
+        for _ in range(5):
+            assert client.get("/").status_code == 200
+    assert len(a.transports) == 1
+    assert a.connections_closed == 0
+
+
+def test_a_kept_alive_connection_the_target_closed_is_not_an_error(
+    alb: Alb, targets: Targets
+) -> None:
+    """When the target has closed an idle kept-alive connection, the next request goes over a
+    new one instead of failing (as an HTTP client retries an idempotent request)."""
+    a = targets.start("a", "127.0.0.2")
+    alb.register(0, a)
+    with httpx.Client(base_url=alb.url, timeout=10) as client:
+        assert client.get("/").status_code == 200
+        targets.loop.call_soon_threadsafe(a.transports[0].close)
+        assert [client.get("/").status_code for _ in range(3)] == [200, 200, 200]
+    assert len(a.transports) == 2
+
+
+def test_http10_request_without_host_reaches_the_target(alb: Alb, targets: Targets) -> None:
+    """An HTTP/1.0 request without a Host header is forwarded (as HTTP/1.1, with the target's
+    address as Host) rather than rejected by the target."""
+    a = targets.start("a", "127.0.0.2")
+    alb.register(0, a)
+    host, port = alb.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /old HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 200") or answer.startswith(b"HTTP/1.1 200")
+    assert a.headers[-1]["Host"] == f"127.0.0.2:{a.port}"
+
+
+def test_no_cookie_is_kept_between_requests(alb: Alb, targets: Targets) -> None:
+    """A target's Set-Cookie goes to the client only: the listener never stores it and sends it
+    with later requests (of this or another client), as an ALB without stickiness."""
+    a = targets.start("a", "127.0.0.2")
+    alb.register(0, a)
+    with httpx.Client(base_url=alb.url, timeout=10) as client:
+        first = client.get("/set-cookie")
+    assert "secret-of-one-client" in first.headers["set-cookie"]
+    httpx.get(f"{alb.url}/after", timeout=10)
+    assert a.headers[-1].get("Cookie") is None
+
+
 def test_503_without_registered_targets(alb: Alb) -> None:
     """An empty target group: the ALB itself answers 503 (awselb)."""
     response = httpx.get(alb.url + "/", timeout=10)
@@ -200,6 +261,30 @@ def test_502_when_the_target_refuses_or_resets(alb: Alb, targets: Targets) -> No
     targets.stop(a)
     refused = httpx.get(alb.url + "/", timeout=10)
     assert (refused.status_code, refused.headers["Server"]) == (502, "awselb/2.0")
+
+
+def test_502_when_the_target_answers_something_else_than_http(alb: Alb, targets: Targets) -> None:
+    """A target that answers bytes that are not an HTTP response gets the ALB's 502."""
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"SPEAKING SOMETHING ELSE\r\n\r\n")
+        await writer.drain()
+
+    async def start() -> asyncio.Server:
+        return await asyncio.start_server(garbage, "127.0.0.4", 0)
+
+    server = asyncio.run_coroutine_threadsafe(start(), targets.loop).result(10)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        alb.elbv2.register_targets(
+            TargetGroupArn=alb.tg_arns[0], Targets=[{"Id": "127.0.0.4", "Port": port}]
+        )
+        response = httpx.get(alb.url + "/", timeout=10)
+        assert response.status_code == 502
+        assert response.headers["server"] == "awselb/2.0"
+    finally:
+        targets.loop.call_soon_threadsafe(server.close)
 
 
 def test_target_5xx_is_passed_through(alb: Alb, targets: Targets) -> None:

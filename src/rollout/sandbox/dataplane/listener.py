@@ -58,6 +58,7 @@ from rollout.sandbox.dataplane.targets import (
     load_balancers,
     routable,
 )
+from rollout.sandbox.dataplane.upstream import ConnectError, Upstream
 from rollout.sandbox.observability.metrics import RequestOutcome
 
 log = logging.getLogger(__name__)
@@ -123,13 +124,19 @@ class _Local:
     protocol: str
     url: str = ""
     runner: Any = None
+    forwarded_proto: str = field(init=False)  # X-Forwarded-Proto
+    forwarded_port: str = field(init=False)  # X-Forwarded-Port
+
+    def __post_init__(self) -> None:
+        self.forwarded_proto = self.protocol.lower()
+        self.forwarded_port = str(self.port)
 
 
 @dataclass
 class _TargetLink:
     """Pooled connections and in-flight requests to one target (per target group)."""
 
-    session: Any
+    upstream: Upstream
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
     cut: set[asyncio.Task[Any]] = field(default_factory=set)
     leaving: bool = False  # the target is draining or gone: close once nothing is in flight
@@ -177,14 +184,19 @@ class AlbProxy:
         self._tasks: list[asyncio.Task[Any]] = []
         self._elbv2: Any = None
         self._ec2: Any = None
-        self._timeouts: dict[float, Any] = {}
+        self._aiohttp: Any = None  # imported at start(): aiohttp is heavy and loop-side only
+        self._web: Any = None
 
     # -- lifecycle (any thread) ---------------------------------------------------------------
     def start(self) -> None:
         """Start the event loop thread and serve every load balancer that exists now."""
         if self._thread is not None:
             return
+        import aiohttp
+        from aiohttp import web
         from moto.backends import get_backend
+
+        self._aiohttp, self._web = aiohttp, web
 
         # moto's backends live as long as the sandbox world this proxy belongs to
         self._elbv2 = elbv2_backend(self.account, self.region)
@@ -304,22 +316,15 @@ class AlbProxy:
         for link in list(self._links.values()):
             for task in link.in_flight:
                 task.cancel()
-            await link.session.close()
+            link.upstream.abort()
         self._links.clear()
 
     def _link(self, tg_arn: str, target: Target) -> _TargetLink:
-        import aiohttp
-
         key = (tg_arn, target.address)
         link = self._links.get(key)
         if link is None:
-            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=DEFAULT_IDLE_TIMEOUT)
-            session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
-            )
-            link = _TargetLink(session)
+            assert self._loop is not None
+            link = _TargetLink(Upstream(self._loop, target.ip, target.port))
             self._links[key] = link
         return link
 
@@ -338,13 +343,13 @@ class AlbProxy:
                     link.cut.add(task)
                     task.cancel()
             link.leaving = state is None or state in LEAVING
-            await self._close_if_idle((tg_arn, address), link)
+            self._close_if_idle((tg_arn, address), link)
 
-    async def _close_if_idle(self, key: tuple[str, str], link: _TargetLink) -> None:
+    def _close_if_idle(self, key: tuple[str, str], link: _TargetLink) -> None:
         if link.leaving and not link.in_flight:
             if self._links.get(key) is link:
                 del self._links[key]
-            await link.session.close()
+            link.upstream.close()
 
     # -- one request --------------------------------------------------------------------------
     def _outcome(
@@ -374,10 +379,8 @@ class AlbProxy:
             log.exception("sandbox ALB: recording an outcome failed")
 
     def _elb(self, local: _Local, status: int, tg_arn: str | None = None, **kw: Any) -> Any:
-        from aiohttp import web
-
         self._outcome(local, status, "elb", tg_arn, **kw)
-        return web.Response(
+        return self._web.Response(
             status=status,
             body=elb_page(status),
             headers={"Server": SERVER, "Content-Type": "text/html"},
@@ -391,22 +394,25 @@ class AlbProxy:
             return DEFAULT_IDLE_TIMEOUT
 
     async def _handle(self, local: _Local, request: Any) -> Any:
-        from aiohttp import web
-
         lb = self._elbv2.load_balancers.get(local.lb_arn)
         listener = lb.listeners.get(local.listener_arn) if lb is not None else None
         if listener is None:
             return self._elb(local, 503)
         host = request.headers.get("Host", "")
-        view = routing.RequestView(
-            method=request.method,
-            headers=tuple(request.headers.items()),
-            query=tuple(request.rel_url.query.items()),
-        )
+        # rules, target groups and target health are read from moto at each request (a few
+        # microseconds; the HTTP work around them costs two orders of magnitude more)
+        if routing.has_rules(listener):
+            view = routing.RequestView(
+                method=request.method,
+                headers=tuple(request.headers.items()),
+                query=tuple(request.rel_url.query.items()),
+            )
+        else:
+            view = routing.GET  # only the default action: nothing of the request is looked at
         action = routing.select_action(listener, host, request.rel_url.path, view)
         if isinstance(action, routing.FixedResponse):
             self._outcome(local, action.status, "elb")
-            return web.Response(
+            return self._web.Response(
                 status=action.status,
                 body=action.body.encode(),
                 headers={"Server": SERVER, "Content-Type": action.content_type},
@@ -428,8 +434,6 @@ class AlbProxy:
 
     async def _simulate(self, local: _Local, request: Any, tg_arn: str, target: Target) -> Any:
         """A target that is not a loopback socket: the simulation answers, or nobody does."""
-        from aiohttp import web
-
         started = time.perf_counter()
         reply = None
         if self._simulated is not None:
@@ -441,7 +445,7 @@ class AlbProxy:
             return self._elb(local, 502, tg_arn, connection_error=True)
         status, headers, body = reply
         self._outcome(local, status, "target", tg_arn, latency=time.perf_counter() - started)
-        response = web.Response(status=status, body=body)
+        response = self._web.Response(status=status, body=body)
         for k, v in headers:
             if k.lower() not in HOP_BY_HOP:
                 response.headers.add(k, v)
@@ -450,45 +454,42 @@ class AlbProxy:
     async def _forward(
         self, local: _Local, lb: Any, request: Any, tg_arn: str, target: Target
     ) -> Any:
-        import aiohttp
-        from aiohttp import web
-
-        headers = [
-            (k, v)
-            for k, v in request.headers.items()
-            if (low := k.lower()) not in HOP_BY_HOP and not low.startswith("x-forwarded-")
-        ]
+        aiohttp = self._aiohttp
+        headers: list[tuple[str, str]] = []
+        prior = None
+        host = False
+        for k, v in request.headers.items():
+            low = k.lower()
+            if low in HOP_BY_HOP:
+                continue
+            if low.startswith("x-forwarded-"):
+                if low == "x-forwarded-for":
+                    prior = f"{prior}, {v}" if prior else v
+                continue
+            host = host or low == "host"
+            headers.append((k, v))
+        if not host:  # an HTTP/1.0 request without one: HTTP/1.1 to the target needs a Host
+            headers.insert(0, ("Host", target.address))
         client = request.remote or ""
-        prior = request.headers.get("X-Forwarded-For")
         headers.append(("X-Forwarded-For", f"{prior}, {client}" if prior else client))
-        headers.append(("X-Forwarded-Proto", local.protocol.lower()))
-        headers.append(("X-Forwarded-Port", str(local.port)))
-        body = await request.read()
-        idle = self._idle_timeout(lb)
-        timeout = self._timeouts.get(idle)
-        if timeout is None:
-            timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=CONNECT_TIMEOUT, sock_read=idle
-            )
-            self._timeouts[idle] = timeout
-        link = self._link(tg_arn, target)
-        url = f"http://{target.address}{request.rel_url}"
+        headers.append(("X-Forwarded-Proto", local.forwarded_proto))
+        headers.append(("X-Forwarded-Port", local.forwarded_port))
+        body = await request.read() if request.body_exists else b""
+        key = (tg_arn, target.address)
+        link = self._links.get(key) or self._link(tg_arn, target)
         task = asyncio.current_task()
         assert task is not None
         link.in_flight.add(task)
         started = time.perf_counter()
         try:
-            async with link.session.request(
+            status, answer, data = await link.upstream.request(
                 request.method,
-                url,
-                headers=headers,
-                data=body or None,
-                allow_redirects=False,
-                timeout=timeout,
-            ) as resp:
-                data = await resp.read()
-                answer = [(k, v) for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP]
-                status = resp.status
+                str(request.rel_url),  # the path and query as received (percent-encoded)
+                headers,
+                body,
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=self._idle_timeout(lb),
+            )
             latency = time.perf_counter() - started
         except asyncio.CancelledError:
             if task not in link.cut:
@@ -496,18 +497,22 @@ class AlbProxy:
             # the deregistration delay ended while the request was in flight (TS §2.4)
             task.uncancel()
             return self._elb(local, 502, tg_arn)
-        except aiohttp.ClientConnectorError:
+        except ConnectError:  # refused, unreachable
             return self._elb(local, 502, tg_arn, connection_error=True)
-        except TimeoutError:
+        except TimeoutError:  # no connection within 10 s, or no answer within the idle timeout
             return self._elb(local, 504, tg_arn)
         except (aiohttp.ClientError, OSError):  # reset, closed mid-request, malformed answer
             return self._elb(local, 502, tg_arn)
         finally:
             link.in_flight.discard(task)
-            link.cut.discard(task)
-            await self._close_if_idle((tg_arn, target.address), link)
+            if link.cut:
+                link.cut.discard(task)
+            if link.leaving and not link.in_flight:
+                self._close_if_idle(key, link)
         self._outcome(local, status, "target", tg_arn, latency=latency)
-        response = web.Response(status=status, body=data)
+        response = self._web.Response(status=status, body=data)
+        add = response.headers.add
         for k, v in answer:
-            response.headers.add(k, v)
+            if k.lower() not in HOP_BY_HOP:
+                add(k, v)
         return response

@@ -183,6 +183,15 @@ def _priority(rule: Any) -> float:
         return float("inf")  # "default"
 
 
+def has_rules(listener: Any) -> bool:
+    """Whether moto's ``FakeListener`` has rules besides its default action (when it has none,
+    :func:`select_action` looks at nothing of the request)."""
+    extra = getattr(listener, "_non_default_rules", None)  # moto 5.2.5's rules (no default)
+    if extra is not None:
+        return bool(extra)
+    return any(not getattr(r, "is_default", False) for r in listener.rules.values())
+
+
 def select_action(listener: Any, host: str, path: str, request: RequestView = GET) -> Action:
     """The action moto's ``FakeListener`` takes for a request (first matching rule, else the
     default action). ``request`` carries the method, headers and query string (a bare ``GET``

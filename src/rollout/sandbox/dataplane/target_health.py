@@ -142,6 +142,29 @@ class ElbOverlay:
         return self._now()
 
 
+def group_health(group: FakeTargetGroup, ec2_backend: Any) -> list[tuple[str, int, str]]:
+    """``(target id, port, state)`` of every target registered in ``group``, in registration
+    order: the states ``health_for`` (so ``DescribeTargetHealth``) answers, read for the whole
+    group under one hold of the owning simulation's lock at one clock reading (the ALB listener
+    does this for every request)."""
+    registered = list(group.targets.values())
+    owner = _OWNERS.get(group.arn)
+    if owner is None:
+        health_for = group.health_for
+        return [
+            (str(t["Id"]), int(t.get("Port") or group.port), health_for(t, ec2_backend).status)
+            for t in registered
+        ]
+    out: list[tuple[str, int, str]] = []
+    with owner.lock:
+        now = owner.now()
+        for t in registered:
+            change = owner.state(group.arn, t["Id"], now)
+            state = change.state if change is not None else group.health_for(t, ec2_backend).status
+            out.append((str(t["Id"]), int(t.get("Port") or group.port), state))
+    return out
+
+
 def install() -> None:
     """Wrap moto's target-health code once per process (idempotent)."""
     global _installed

@@ -62,14 +62,12 @@ def target_states(account: str, region: str, tg_arn: str) -> list[Target] | None
 
 def group_states(backend: Any, ec2: Any, tg_arn: str) -> list[Target] | None:
     """:func:`target_states` with moto's ELBv2 and EC2 backends already at hand."""
+    from rollout.sandbox.dataplane.target_health import group_health
+
     group = backend.target_groups.get(tg_arn)
     if group is None:
         return None
-    out = []
-    for target in list(group.targets.values()):
-        health = group.health_for(target, ec2)
-        out.append(Target(str(target["Id"]), int(target.get("Port") or group.port), health.status))
-    return out
+    return [Target(ip, port, state) for ip, port, state in group_health(group, ec2)]
 
 
 def routable(targets: Sequence[Target]) -> tuple[list[Target], bool]:

@@ -137,6 +137,17 @@ def test_a_release_serving_5xx_is_failed_by_analysis_and_rolled_back_to_blue(
     )
     assert "5xx rate" in run.outcome.reason
     assert "requests" in run.outcome.reason
+    # the first window judged is the one in progress when green began serving production
+    serving = min(
+        e.at
+        for e in run.kinds("stage")
+        if e.data.get("observed", True)
+        and e.data["stage"]
+        in ("PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME")
+    )
+    judged = [*run.kinds("analysis"), *run.kinds("analysis.partial")]
+    first = min(e.data["window"][0] for e in judged)
+    assert first <= serving < first + 60, (first, serving)
     assert run.kinds("traffic.restored")
     assert run.kinds("restore.verified")
     assert "StopServiceDeployment" in " ".join(world.writes())

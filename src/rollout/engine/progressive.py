@@ -193,6 +193,7 @@ class NativeWatch:
         self.stage: str | None = None
         self.smoke = "pending" if s.settings.test_url else "not-configured"
         self.window_start: float | None = None
+        self.first_partial = False  # the first window began before green served
         self.grace = 0.0
         #: stopped tasks of ours already judged (each stop is judged once, in its poll's stage)
         self.judged_stops: set[str] = set()
@@ -365,8 +366,12 @@ class NativeWatch:
             return None
         w = st.analysis_window
         if self.window_start is None:
-            # windows aligned on the period, as CloudWatch aggregates them
-            self.window_start = math.ceil(now / w) * w
+            # Windows are aligned on the period, as CloudWatch aggregates them. The first is the
+            # one in progress when green began serving: green's target group had no production
+            # request before, so what it holds of that window is green's alone. Judged like the
+            # others, except that too few requests there is not counted as inconclusive.
+            self.window_start = math.floor(now / w) * w
+            self.first_partial = self.window_start < now
             return None
         end = self.window_start + w
         if now < end:
@@ -389,6 +394,16 @@ class NativeWatch:
         green = stats.get(self.green_dim, GroupStats(requests=0))
         blue = stats.get(self.blue_dim)
         j = judge(green, blue, st.thresholds)
+        partial, self.first_partial = self.first_partial, False
+        if partial and j.outcome is Outcome.INCONCLUSIVE:
+            self.s.emit(
+                "analysis.partial",
+                f"analysis: the window green began serving in had {green.requests} of its "
+                f"requests (< {st.thresholds.min_requests}): not judged, the next window is",
+                requests=green.requests,
+                window=[end - w, end],
+            )
+            return None
         self.state, final = advance(self.state, j, st.thresholds)
         self.s.emit(
             "analysis",

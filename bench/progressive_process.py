@@ -27,13 +27,14 @@ the service steady again, or ``BREAKER_WINDOW`` seconds) plus ``TAIL`` seconds.
     uv run --frozen python bench/progressive_process.py --ways "rollout canary" --json out.json
     uv run --frozen python bench/progressive_process.py --merge a.json b.json --write
 
-Short settings so it fits on 2 cores well inside 30 minutes (see ``ENVIRON``): canary 10 %
-for 1 min, bake 1 min, analysis window 20 s, ``min_requests`` 20, poll interval 2 s, sandbox
-metrics per 10 s. The traffic-shifting ways run rollout's real smoke probe (``http_probe``)
-before any production traffic: ``test_url`` is the sandbox ALB listener's ``/health`` and
-``test_headers`` come from rollout.toml (``X-Rollout-Test: 1``, what the stack's test listener
-rule matches), so the probe reaches green through the test rule. The rolling ways have no smoke
-probe (``ROLLOUT_SMOKE_URL`` empty: the stack's public name does not resolve here).
+Short settings so it fits on 2 cores well inside 30 minutes (see ``ENVIRON``): canary 5 %
+(rollout's default) for 1 min, bake 1 min, analysis window 20 s, ``min_requests`` 20, poll
+interval 2 s, sandbox metrics per 10 s. The traffic-shifting ways run rollout's real smoke
+probe (``http_probe``) before any production traffic: ``test_url`` is the sandbox ALB
+listener's ``/health`` and ``test_headers`` come from rollout.toml (``X-Rollout-Test: 1``, what
+the stack's test listener rule matches), so the probe reaches green through the test rule. The
+rolling ways have no smoke probe (``ROLLOUT_SMOKE_URL`` empty: the stack's public name does not
+resolve here).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ ENVIRON = {
     "GITHUB_SHA": "b" * 40,
     "ROLLOUT_TRAFFIC": "off",
     "ROLLOUT_SMOKE_URL": "",
-    "ROLLOUT_CANARY_PERCENT": "10",
+    "ROLLOUT_CANARY_PERCENT": "5",  # rollout's default
     "ROLLOUT_CANARY_BAKE_MINUTES": "1",
     "ROLLOUT_BAKE_MINUTES": "1",
     "ROLLOUT_WINDOW": "20",
@@ -468,8 +469,9 @@ def section(rows: list[Row], wall: float, missing: list[str], notes: tuple[str, 
         f"request is a 5xx (target or ALB), a connection error, or no answer within {SLOW:g} s. "
         "Counted from each deploy's start until it is over (rollout returned; breaker-only: "
         f"service steady again or {BREAKER_WINDOW:g} s) plus {TAIL:g} s. Short settings so the "
-        "matrix fits in minutes: canary 10 % for 1 min, bake 1 min, analysis window 20 s, "
-        "min_requests 20, poll 2 s (production defaults: 10 min, 10 min, 60 s). The "
+        "matrix fits in minutes: canary 5 % (rollout's default) for 1 min, bake 1 min, "
+        "analysis window 20 s, min_requests 20, poll 2 s (production defaults: 10 min, 10 min, "
+        "60 s). The "
         "traffic-shifting ways run rollout's real smoke probe (`GET /health` with "
         "`X-Rollout-Test: 1`, rollout.toml's `test_headers`) through the test listener rule "
         f"before any production traffic. Wall time of the run(s): {wall:.0f} s.\n\n"

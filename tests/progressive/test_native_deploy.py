@@ -159,6 +159,24 @@ def test_a_release_serving_5xx_is_failed_by_analysis_and_rolled_back_to_blue(
 
 
 @pytest.mark.parametrize("shifting", ["canary"], indirect=True)
+def test_a_failing_window_is_judged_before_it_ends_fail_fast_pass_slow(world: World) -> None:
+    """With two-minute windows (ALB metrics per minute), a canary serving 5xx is failed on the
+    window's first minute, not at its end; a good release's windows still run to their end."""
+    world.break_next("serve_5xx", share=0.3)
+    run = world.deploy("sha-0000003", settings=settings(world, "canary", analysis_window=120))
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
+    failed = [e for e in run.kinds("analysis") if e.data["outcome"] == "fail"]
+    assert failed
+    start, judged_at = failed[-1].data["window"]
+    assert judged_at - start < 120, (start, judged_at)
+    good = world.deploy("sha-0000002", settings=settings(world, "canary", analysis_window=120))
+    assert good.outcome.verdict == "SUCCEEDED", good.outcome
+    for e in good.kinds("analysis"):
+        start, end = e.data["window"]
+        assert end - start == 120, e.data
+
+
+@pytest.mark.parametrize("shifting", ["canary"], indirect=True)
 def test_too_few_requests_is_inconclusive_and_never_rolls_back_on_its_own(
     world: World,
 ) -> None:

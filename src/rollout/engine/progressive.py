@@ -30,7 +30,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from rollout.decisions.analysis import GroupStats, Outcome, RunState, advance, final_message, judge
+from rollout.decisions.analysis import (
+    GroupStats,
+    Judgement,
+    Outcome,
+    RunState,
+    advance,
+    final_message,
+    judge,
+)
 from rollout.decisions.green import TEST_STAGES, green_target_failure, green_task_failure
 from rollout.decisions.progressive import (
     BEFORE_PRODUCTION,
@@ -54,6 +62,9 @@ from rollout.events import Level
 from rollout.model import Service, ServiceDeploymentInfo, Task
 
 LEVELS: dict[str, Level] = {"pass": "success", "fail": "error"}
+#: seconds between two reads of an analysis window in progress (fail fast); ALB metrics change
+#: once a period (60 s on AWS), so more often would only cost GetMetricData calls
+EARLY_READ_EVERY = 10.0
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,7 @@ class NativeWatch:
         self.smoke = "pending" if s.settings.test_url else "not-configured"
         self.window_start: float | None = None
         self.first_partial = False  # the first window began before green served
+        self.early_read_at: float | None = None  # the last read of a window in progress
         self.grace = 0.0
         #: stopped tasks of ours already judged (each stop is judged once, in its poll's stage)
         self.judged_stops: set[str] = set()
@@ -373,23 +385,10 @@ class NativeWatch:
             self.window_start = math.floor(now / w) * w
             self.first_partial = self.window_start < now
             return None
-        end = self.window_start + w
+        start, end = self.window_start, self.window_start + w
         if now < end:
-            return None
-        try:
-            stats = self.s.gw.cw.group_stats(
-                self.lb, [self.green_dim, self.blue_dim], start=self.window_start, end=end
-            )
-        except CredentialsError:
-            raise
-        except AwsError as exc:
-            self.s.emit(
-                "analysis.unavailable",
-                f"cannot read the ALB metrics ({exc.code}): this window counts as inconclusive",
-                level="warning",
-                code=exc.code,
-            )
-            stats = {}
+            return self._early_fail(start, end, now)
+        stats = self._read(start, end)
         self.window_start = end
         green = stats.get(self.green_dim, GroupStats(requests=0))
         blue = stats.get(self.blue_dim)
@@ -401,9 +400,50 @@ class NativeWatch:
                 f"analysis: the window green began serving in had {green.requests} of its "
                 f"requests (< {st.thresholds.min_requests}): not judged, the next window is",
                 requests=green.requests,
-                window=[end - w, end],
+                window=[start, end],
             )
             return None
+        return self._record(j, green, blue, [start, end])
+
+    def _early_fail(self, start: float, end: float, now: float) -> str | None:
+        """Fail fast, pass slow: the window in progress is read every ``EARLY_READ_EVERY``
+        seconds, and a ``fail`` on what it holds so far (with ``min_requests`` of green's, as
+        at a window's end) is that window's judgement, at once. A pass or an inconclusive
+        result waits for the window's end."""
+        if self.early_read_at is not None and now - self.early_read_at < EARLY_READ_EVERY:
+            return None
+        self.early_read_at = now
+        stats = self._read(start, end, quiet=True)
+        green = stats.get(self.green_dim, GroupStats(requests=0))
+        blue = stats.get(self.blue_dim)
+        j = judge(green, blue, self.s.settings.thresholds)
+        if j.outcome is not Outcome.FAIL:
+            return None
+        self.window_start, self.first_partial = end, False
+        return self._record(j, green, blue, [start, now])
+
+    def _read(self, start: float, end: float, *, quiet: bool = False) -> dict[str, GroupStats]:
+        try:
+            return self.s.gw.cw.group_stats(
+                self.lb, [self.green_dim, self.blue_dim], start=start, end=end
+            )
+        except CredentialsError:
+            raise
+        except AwsError as exc:
+            if not quiet:  # an early read that fails is only retried at the window's end
+                self.s.emit(
+                    "analysis.unavailable",
+                    f"cannot read the ALB metrics ({exc.code}): this window counts as inconclusive",
+                    level="warning",
+                    code=exc.code,
+                )
+            return {}
+
+    def _record(
+        self, j: Judgement, green: GroupStats, blue: GroupStats | None, window: list[float]
+    ) -> str | None:
+        """Count one judged window (:func:`advance`), emit it; the run's failure, if final."""
+        st = self.s.settings
         self.state, final = advance(self.state, j, st.thresholds)
         self.s.emit(
             "analysis",
@@ -419,7 +459,7 @@ class NativeWatch:
             if blue is None
             else {"requests": blue.requests, "5xx": blue.target_5xx, "p99_ms": blue.p99_ms},
             stage=self.stage,
-            window=[end - w, end],
+            window=window,
         )
         if final is Outcome.FAIL:
             return final_message(self.state, st.thresholds)

@@ -277,10 +277,9 @@ def section(rows: list[Row], wall: float) -> str:
         "latency and `rollout deploy` runs its metric analysis on traffic-shifting deploys only, "
         "so it reports SUCCEEDED while 5 % of requests take 2.5 s; the canary and blue-green ways "
         "judge the new target group's p99 and roll it back."
-        + "\n\nNot yet measured: the same on the process runtime (real requests through the ALB "
-        "listener), and the time from the rollback decision to traffic on blue "
-        "(`traffic_back_seconds` in the deploy's JSON result; ≤ 1 s in "
-        "tests/progressive/test_native_deploy.py).\n"
+        + "\n\nThe same on the process runtime (real requests through the ALB listener), with "
+        'the time from the rollback decision to traffic on blue: "Progressive delivery on the '
+        'process runtime" below.\n'
     )
 
 

@@ -37,9 +37,9 @@ def h() -> Iterator[SimHarness]:
 
 def _health(h: SimHarness, *ids: str) -> dict[str, dict[str, Any]]:
     targets = [{"Id": i, "Port": 8000} for i in ids]
-    answer = h.elbv2.describe_target_health(TargetGroupArn=h.tg_arn, **(
-        {"Targets": targets} if targets else {}
-    ))
+    answer = h.elbv2.describe_target_health(
+        TargetGroupArn=h.tg_arn, **({"Targets": targets} if targets else {})
+    )
     return {d["Target"]["Id"]: d["TargetHealth"] for d in answer["TargetHealthDescriptions"]}
 
 
@@ -133,3 +133,18 @@ def test_hand_deregistered_task_target_drains_and_ecs_stops_the_task_later(
     h.advance(120)  # ECS's own deregistration finds the target gone; the task still stops
     stopped = h.call("DescribeTasks", cluster=CLUSTER, tasks=[task["taskArn"]])["tasks"][0]
     assert stopped["lastStatus"] == "STOPPED"
+
+
+def test_after_moto_is_reset_no_stale_simulation_drains_targets(h: SimHarness) -> None:
+    """A later plain-moto user in the same process gets moto's removal, not a drain on a
+    simulation nobody runs any more."""
+    from moto.core.base_backend import BackendDict
+
+    BackendDict.reset()
+    vpc = h.ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    tg = h.elbv2.create_target_group(
+        Name="plain", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    h.elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": A}])
+    h.elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": A}, {"Id": B}])
+    assert h.elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"] == []

@@ -523,6 +523,40 @@ def test_a_release_crashing_after_turning_healthy_goes_back_to_blue_within_one_p
     assert sorted(weights.values())[0] == 0
 
 
+@pytest.mark.parametrize("shifting", ["blue-green"], indirect=True)
+def test_a_green_target_deregistered_by_hand_fails_the_deployment_at_the_next_poll(
+    world: World,
+) -> None:
+    """An operator runs ``elbv2 deregister-targets`` on a green target during the bake: the
+    sandbox drains it as AWS does (ecs-behaviour.md §6.2, §6.3), and rollout's next poll fails
+    the deployment naming the draining target (decisions/green.py), then rolls back to blue."""
+    before = world.current_revision()
+    elbv2 = world.sb.client_factory().client("elbv2")
+    green: list[str] = []
+    pulled: list[tuple[float, str]] = []
+
+    def operator(event: Any) -> None:
+        if event.kind == "analysis.plan":
+            green.append(event.data["green"])
+        if event.kind == "stage" and event.data.get("stage") == "BAKE_TIME" and not pulled:
+            health = elbv2.describe_target_health(TargetGroupArn=green[0])
+            target = health["TargetHealthDescriptions"][0]["Target"]
+            elbv2.deregister_targets(TargetGroupArn=green[0], Targets=[target])
+            pulled.append((world.sb.clock.now(), target["Id"]))
+
+    st = settings(world, "blue-green")
+    run = world.deploy("sha-0000002", settings=st, sink=operator)
+    assert pulled, "the deployment never reached its bake"
+    at, ip = pulled[0]
+    assert run.outcome.verdict == "FAILED_ROLLED_BACK", run.outcome
+    reason = run.outcome.reason
+    assert f"green target {ip} is draining during bake time" in reason, reason
+    assert "Target.DeregistrationInProgress" in reason, reason
+    decided = run.kinds("rollback.started")[0].at
+    assert 0 <= decided - at <= st.poll_interval * (1 + st.jitter) + 0.5, (at, decided)
+    assert world.current_revision() == before
+
+
 def _watch(world: World, settings: EngineSettings) -> Run:
     """``rollout watch`` (the engine's watch request) with ``settings``."""
     from rollout.engine.deploy import DeployRequest, DeployRun, Prepared

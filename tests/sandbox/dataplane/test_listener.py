@@ -350,6 +350,36 @@ def test_draining_target_finishes_in_flight_and_gets_no_new_requests(
     assert a.connections_closed >= 1
 
 
+def test_api_deregistered_target_drains_and_gets_no_new_requests(
+    alb: Alb, targets: Targets
+) -> None:
+    """``elbv2 DeregisterTargets`` (the public API) puts the target in `draining` for the
+    group's deregistration delay, during which the listener sends it nothing new (§6.3)."""
+    a, b = targets.start("a", "127.0.0.2"), targets.start("b", "127.0.0.3")
+    alb.register(0, a)
+    alb.register(0, b)
+    alb.elbv2.modify_target_group_attributes(
+        TargetGroupArn=alb.tg_arns[0],
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}],
+    )
+    assert Counter(names(alb, 2)) == {"a": 1, "b": 1}
+    alb.elbv2.deregister_targets(
+        TargetGroupArn=alb.tg_arns[0], Targets=[{"Id": a.ip, "Port": a.port}]
+    )
+
+    def health() -> dict[str, str]:
+        doc = alb.elbv2.describe_target_health(TargetGroupArn=alb.tg_arns[0])
+        return {
+            d["Target"]["Id"]: d["TargetHealth"]["State"] for d in doc["TargetHealthDescriptions"]
+        }
+
+    assert health() == {a.ip: "draining", b.ip: "healthy"}
+    assert set(names(alb, 4)) == {"b"}
+    alb.sb.advance(30)
+    assert health() == {b.ip: "healthy"}
+    assert set(names(alb, 2)) == {"b"}
+
+
 @pytest.mark.slow
 def test_in_flight_request_cut_when_the_deregistration_delay_ends(
     alb: Alb, targets: Targets

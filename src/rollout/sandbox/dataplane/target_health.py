@@ -11,6 +11,15 @@ which asks ``FakeTargetGroup.health_for(target, ec2_backend)`` for each target. 
 wraps both once per process: the backend method first runs the owning simulation up to the
 present (under the simulation's lock), and ``health_for`` answers from the overlay for the
 targets the simulation manages; every other target keeps moto's behaviour.
+
+Deregistration drains (reference §6.2, §6.3): :meth:`ElbOverlay.drain` makes a target
+``draining`` (``Target.DeregistrationInProgress``) for its group's
+``deregistration_delay.timeout_seconds``, then removes it from moto (it then reads ``unused`` /
+``Target.NotRegistered``). ECS's deregistration of a stopping task and the public
+``DeregisterTargets`` call both go through it: :func:`install` also wraps
+``ELBv2Backend.deregister_targets`` (the API's entry point; the overlay's own removal after the
+delay calls ``FakeTargetGroup.deregister`` and so never drains again) and
+``ELBv2Backend.register_targets`` (registering a draining target again cancels its drain).
 """
 
 from __future__ import annotations
@@ -18,10 +27,12 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from moto.backends import get_backend
+from moto.core.base_backend import BackendDict
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 
 from rollout.sandbox.dataplane.health_timeline import HealthChange, health_at
@@ -32,6 +43,10 @@ DRAINING = HealthChange(
 
 # target group ARN -> the overlay managing targets in it
 _OWNERS: weakref.WeakValueDictionary[str, ElbOverlay] = weakref.WeakValueDictionary()
+# the newest open overlay: it drains targets the public API deregisters in groups no simulation
+# manages yet (moto's state is process-global, so a process holds one sandbox at a time); closing
+# it or resetting moto forgets it (then DeregisterTargets is moto's again)
+_CURRENT: list[weakref.ReferenceType[ElbOverlay]] = []
 _install_lock = threading.Lock()
 _installed = False
 
@@ -42,6 +57,12 @@ class _Target:
     port: int
     changes: list[HealthChange]
     draining_from: float | None = None
+    #: when the drain ends and the target leaves moto's group
+    drain_ends: float | None = None
+    #: called once the drain is over (ECS marks its binding gone)
+    on_gone: list[Callable[[], None]] = field(default_factory=list)
+    #: taken over from moto for its drain (registered with the public RegisterTargets)
+    taken_over: bool = False
     #: observed targets: called with each change the health checker reports
     on_change: Callable[[HealthChange], None] | None = None
 
@@ -53,12 +74,19 @@ class ElbOverlay:
         self.lock = lock
         self._now = clock_now
         self._sync: Callable[[], None] = lambda: None
+        self._schedule: Callable[[float, Callable[[], None]], None] | None = None
         self._targets: dict[tuple[str, str], _Target] = {}
         install()
+        _CURRENT[:] = [weakref.ref(self)]
 
     def set_sync(self, sync: Callable[[], None]) -> None:
         """``sync`` runs the simulation up to the present; called before health is answered."""
         self._sync = sync
+
+    def set_scheduler(self, schedule: Callable[[float, Callable[[], None]], None]) -> None:
+        """``schedule(at, action)`` runs ``action`` at simulated time ``at`` (the simulation's
+        event queue, on the sandbox's clock, virtual or wall); drains end through it."""
+        self._schedule = schedule
 
     @staticmethod
     def target_group(account: str, region: str, arn: str) -> FakeTargetGroup | None:
@@ -109,6 +137,76 @@ class ElbOverlay:
         if target is not None:
             target.draining_from = at
 
+    def drain(
+        self,
+        account: str,
+        region: str,
+        tg_arn: str,
+        ip: str,
+        at: float,
+        *,
+        on_gone: Callable[[], None] | None = None,
+    ) -> float:
+        """Deregister ``ip`` from ``tg_arn`` at ``at``: it is `draining` for the group's
+        ``deregistration_delay.timeout_seconds`` (§6.3; the ALB sends it no new request), then
+        removed from moto's group, then ``on_gone`` runs. Returns the seconds until then.
+
+        A target registered with ``RegisterTargets`` (moto's alone) is taken over for its
+        drain. One already draining keeps its deadline. A target not registered is gone now
+        (``on_gone`` runs at ``at``); DeregisterTargets "returns successfully" for it [BC-ELB].
+        Caller holds :attr:`lock`.
+        """
+        key = (tg_arn, ip)
+        target = self._targets.get(key)
+        group = self.target_group(account, region, tg_arn)
+        if target is not None and target.drain_ends is not None:
+            if on_gone is not None:
+                target.on_gone.append(on_gone)
+            return max(0.0, target.drain_ends - at)
+        if group is None or ip not in group.targets:
+            self._targets.pop(key, None)
+            if on_gone is not None:
+                self._at(at, on_gone)
+            return 0.0
+        if target is None:  # registered through the API: moto's until now
+            port = int(group.targets[ip].get("Port") or group.port or 80)
+            target = _Target(ip, port, [HealthChange(at, "healthy", None, None)], taken_over=True)
+            self._targets[key] = target
+            _OWNERS[tg_arn] = self
+        delay = float(str(group.attributes.get("deregistration_delay.timeout_seconds", 300)))
+        target.draining_from = at
+        target.drain_ends = at + delay
+        if on_gone is not None:
+            target.on_gone.append(on_gone)
+        self._at(at + delay, partial(self._drained, account, region, tg_arn, target))
+        return delay
+
+    def _at(self, at: float, action: Callable[[], None]) -> None:
+        if self._schedule is None:
+            raise RuntimeError("ElbOverlay.drain needs a scheduler (set_scheduler)")
+        self._schedule(at, action)
+
+    def _drained(self, account: str, region: str, tg_arn: str, target: _Target) -> None:
+        if self._targets.get((tg_arn, target.ip)) is not target or target.drain_ends is None:
+            return  # registered again meanwhile: the drain was cancelled
+        self.finish(account, region, tg_arn, target.ip)
+        for action in target.on_gone:
+            action()
+
+    def cancel_drain(self, tg_arn: str, ip: str) -> None:
+        """``RegisterTargets`` of a draining target: it is registered again (UNVERIFIED; see
+        docs/sandbox.md). A target the sandbox took over from moto goes back to moto
+        (``healthy``); a task's target reads its health timeline again."""
+        target = self._targets.get((tg_arn, ip))
+        if target is None or target.drain_ends is None:
+            return
+        if target.taken_over:
+            del self._targets[(tg_arn, ip)]
+            return
+        target.draining_from = None
+        target.drain_ends = None
+        target.on_gone.clear()
+
     def finish(self, account: str, region: str, tg_arn: str, ip: str) -> None:
         """Draining is over: deregister in moto (it then reads `unused`)."""
         if self._targets.pop((tg_arn, ip), None) is None:
@@ -129,6 +227,8 @@ class ElbOverlay:
 
     def close(self) -> None:
         """Forget every managed target (later reads fall back to moto's behaviour)."""
+        if _CURRENT and _CURRENT[0]() is self:
+            _CURRENT.clear()
         for tg_arn in {key[0] for key in self._targets}:
             if _OWNERS.get(tg_arn) is self:
                 del _OWNERS[tg_arn]
@@ -165,6 +265,18 @@ def group_health(group: FakeTargetGroup, ec2_backend: Any) -> list[tuple[str, in
     return out
 
 
+def _registered(group: FakeTargetGroup, target: dict[str, Any]) -> bool:
+    """Whether ``target`` (``Id``, optional ``Port``: the group's) is registered in ``group``."""
+    registered = group.targets.get(target["Id"])
+    if registered is None:
+        return False
+    return int(registered.get("Port") or 0) == int(target.get("Port") or group.port or 0)
+
+
+def _current() -> ElbOverlay | None:
+    return _CURRENT[0]() if _CURRENT else None
+
+
 def install() -> None:
     """Wrap moto's target-health code once per process (idempotent)."""
     global _installed
@@ -173,6 +285,7 @@ def install() -> None:
             return
         original_health_for = FakeTargetGroup.health_for
         original_describe = ELBv2Backend.describe_target_health
+        original_deregister = ELBv2Backend.deregister_targets
 
         def health_for(
             self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any
@@ -204,6 +317,49 @@ def install() -> None:
                 owner.sync()
                 return original_describe(self, target_group_arn, targets)
 
+        original_register = ELBv2Backend.register_targets
+
+        def deregister_targets(
+            self: ELBv2Backend, target_group_arn: str, instances: list[dict[str, Any]]
+        ) -> None:
+            """The API's DeregisterTargets: each registered target drains (§6.3)."""
+            group = self.target_groups.get(target_group_arn)
+            if group is None:
+                original_deregister(self, target_group_arn, instances)  # TargetGroupNotFound
+                return
+            # "If the specified target does not exist, the action returns successfully"
+            # [BC-ELB DeregisterTargets] (moto raises InvalidTarget); (Id, Port) names a target
+            existing = [t for t in instances if _registered(group, t)]
+            overlay = _OWNERS.get(target_group_arn) or _current()
+            if overlay is None:  # no sandbox simulation in this process: moto's removal
+                original_deregister(self, target_group_arn, existing)
+                return
+            with overlay.lock:
+                overlay.sync()
+                now = overlay.now()
+                for target in existing:
+                    overlay.drain(self.account_id, self.region_name, group.arn, target["Id"], now)
+
+        def register_targets(
+            self: ELBv2Backend, target_group_arn: str, instances: list[Any]
+        ) -> None:
+            owner = _OWNERS.get(target_group_arn)
+            if owner is not None:
+                with owner.lock:
+                    for target in instances:
+                        owner.cancel_drain(target_group_arn, target["Id"])
+            original_register(self, target_group_arn, instances)
+
+        original_reset = BackendDict.reset
+
+        def reset(cls: type[BackendDict[Any]]) -> None:
+            """moto forgets every resource: the newest overlay's world is gone with them."""
+            _CURRENT.clear()
+            original_reset()
+
+        BackendDict.reset = classmethod(reset)  # type: ignore[method-assign,assignment]
         FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]
+        ELBv2Backend.deregister_targets = deregister_targets  # type: ignore[method-assign]
+        ELBv2Backend.register_targets = register_targets  # type: ignore[method-assign]
         ELBv2Backend.describe_target_health = describe_target_health  # type: ignore[method-assign]
         _installed = True

@@ -106,6 +106,7 @@ class EcsSimulation:
         self.hook_answer: str = self.behaviour.hook_answer
         self.hook_delay: float = self.behaviour.hook_delay
         self.elb.set_sync(lambda: self.run_until(self.clock.now()))
+        self.elb.set_scheduler(self.schedule)
         self.runtime: Runtime = runtime
         self.runtime.attach(
             lock=self.lock,
@@ -1466,14 +1467,16 @@ class EcsSimulation:
                 if binding.state != "registered":
                     continue
                 binding.state = "draining"
-                group = self.elb.target_group(rs.account, rs.region, binding.target_group_arn)
-                delay = (
-                    float(str(group.attributes.get("deregistration_delay.timeout_seconds", 300)))
-                    if group
-                    else 0.0
+                # the path a public DeregisterTargets call takes too (dataplane.target_health)
+                delay = self.elb.drain(
+                    rs.account,
+                    rs.region,
+                    binding.target_group_arn,
+                    task.ip,
+                    self.now,
+                    on_gone=partial(self._drained, rs, task, binding),
                 )
                 longest = max(longest, delay)
-                self.elb.start_draining(binding.target_group_arn, task.ip, self.now)
                 groups.setdefault(binding.target_group_arn, []).append(task)
                 self.record(
                     "target.health",
@@ -1484,7 +1487,6 @@ class EcsSimulation:
                     state="draining",
                     reason="Target.DeregistrationInProgress",
                 )
-                self.schedule(self.now + delay, partial(self._drained, rs, task, binding))
         if service is not None:
             for tg_arn, members in groups.items():
                 self.service_event(
@@ -1509,8 +1511,8 @@ class EcsSimulation:
                 self.schedule(self.now + longest, partial(self._sigterm, rs, task))
 
     def _drained(self, rs: RegionState, task: TaskRecord, binding: TargetBinding) -> None:
+        """The target's drain is over and the overlay removed it from moto's group."""
         binding.state = "gone"
-        self.elb.finish(rs.account, rs.region, binding.target_group_arn, task.ip)
         self.record(
             "target.health",
             task=task.id,

@@ -62,6 +62,7 @@ DOC = REPO / "docs" / "benchmarks.md"
 RATE = 50.0
 SLOW = 2.0  # the client timeout: an answer slower than this is a failed request
 TAIL = 10.0  # seconds of traffic counted after the deploy is over
+ALARM_PERIOD = 60.0  # the stack's alarms' Period (infra/voj.yaml)
 BREAKER_WINDOW = 180.0  # breaker-only: count at most this long from UpdateService
 HOST = "api.voj.example.com"
 WAYS = ("breaker-only rolling", "rollout rolling", "rollout canary", "rollout blue-green")
@@ -223,7 +224,8 @@ def _on(sb: Sandbox, prov: Any, arn: str) -> bool:
 
 
 def _back_to(sb: Sandbox, prov: Any, arn: str) -> None:
-    """Unmeasured clean-up between releases: put the service back on ``arn`` if it is not."""
+    """Unmeasured clean-up between releases: put the service back on ``arn`` if it is not, and
+    wait for every alarm to leave ALARM."""
     _wait(lambda: _steady(sb, prov.cluster, prov.service), 300)
     if _current(sb, prov) != arn:
         print(f"  clean-up: UpdateService back to {arn}", file=sys.stderr, flush=True)
@@ -231,6 +233,19 @@ def _back_to(sb: Sandbox, prov: Any, arn: str) -> None:
         ecs.update_service(cluster=prov.cluster, service=prov.service, taskDefinition=arn)
         time.sleep(5)
         _wait(lambda: _on(sb, prov, arn), 300)
+    # the previous release's 5xx must not fail this one: no stack alarm in ALARM, checked again
+    # one alarm period later (a 60 s period still holding the errors can fire after the first
+    # check, as it did once before this second check existed)
+    for pause in (ALARM_PERIOD + 10, 0.0):
+        if not _wait(lambda: not _alarms_in_alarm(sb), 300):
+            print(f"  clean-up: in ALARM: {_alarms_in_alarm(sb)}", file=sys.stderr, flush=True)
+        time.sleep(pause)
+
+
+def _alarms_in_alarm(sb: Sandbox) -> list[str]:
+    cw = sb.client_factory().client("cloudwatch")
+    alarms = cw.describe_alarms(StateValue="ALARM")["MetricAlarms"]
+    return [str(a["AlarmName"]) for a in alarms]
 
 
 def _steady(sb: Sandbox, cluster: str, service: str) -> bool:

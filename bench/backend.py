@@ -35,6 +35,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from _shared import write_section as shared_write_section
+
 REPO = Path(__file__).resolve().parents[1]
 BACKEND = REPO / "backend"
 DOCS = REPO / "docs" / "benchmarks.md"
@@ -380,18 +382,7 @@ Reproduce: `uv run --frozen python bench/backend.py` (add `--write` to update th
 
 def write_section(section: str) -> None:
     """Replace (or add) the "## Backend" section of docs/benchmarks.md, keeping the others."""
-    intro = (
-        "# Benchmarks\n\nMeasured figures for the project's performance targets; "
-        "each section says how to reproduce it.\n"
-    )
-    text = DOCS.read_text() if DOCS.exists() else intro
-    pattern = re.compile(r"^## Backend\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text.rstrip("\n") + "\n")
+    shared_write_section(section, "## Backend", DOCS)
 
 
 def main() -> int:

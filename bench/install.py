@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from _shared import write_section as shared_write_section
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "benchmarks.md"
@@ -249,14 +250,7 @@ def section(results: list[Result]) -> str:
 
 def write_section(text: str, doc: Path = DOC) -> None:
     """Replace the `## Install` section of the doc in place, or append it."""
-    current = doc.read_text(encoding="utf-8")
-    pattern = re.compile(r"^## Install\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", current, count=1)
-        updated = updated.rstrip("\n") + "\n"
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    doc.write_text(updated, encoding="utf-8")
+    shared_write_section(text, "## Install", doc)
 
 
 def main() -> None:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _shared import register_with_image
+from _shared import write_section as shared_write_section
 from rollout.context import Context
 from rollout.engine.probe import ProbeResult
 from rollout.events import EventLog
@@ -138,22 +140,7 @@ def _steady(sb: Sandbox, cluster: str, service: str) -> bool:
 def _breaker_only(sb: Sandbox, prov: Any, image: str) -> str:
     ecs = sb.client_factory().client("ecs")
     current = ecs.describe_services(cluster=prov.cluster, services=[prov.service])["services"][0]
-    td = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
-    keep = (
-        "family",
-        "containerDefinitions",
-        "networkMode",
-        "requiresCompatibilities",
-        "cpu",
-        "memory",
-        "executionRoleArn",
-        "taskRoleArn",
-        "volumes",
-    )
-    doc = {k: td[k] for k in keep if k in td}
-    for container in doc["containerDefinitions"]:
-        container["image"] = image
-    arn = ecs.register_task_definition(**doc)["taskDefinition"]["taskDefinitionArn"]
+    arn = register_with_image(ecs, current["taskDefinition"], image)
     ecs.update_service(cluster=prov.cluster, service=prov.service, taskDefinition=arn)
     return "(ECS)"
 
@@ -285,18 +272,7 @@ def section(rows: list[Row], wall: float) -> str:
 
 def write_section(text: str, doc: Path = DOC) -> None:
     """Put ``text`` in place of the ``## Progressive delivery`` section (or append it)."""
-    current = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    lines = current.splitlines(keepends=True)
-    start = next(
-        (i for i, line in enumerate(lines) if line.strip() == "## Progressive delivery"), None
-    )
-    if start is None:
-        body = current if current.endswith("\n") else current + "\n"
-        doc.write_text(body + "\n" + text, encoding="utf-8")
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    rest = "".join(lines[end:])
-    doc.write_text("".join(lines[:start]) + text + ("\n" + rest if rest else ""), encoding="utf-8")
+    shared_write_section(text, "## Progressive delivery", doc)
 
 
 def main(argv: list[str] | None = None) -> int:

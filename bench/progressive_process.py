@@ -49,6 +49,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from _shared import register_with_image
+from _shared import write_section as shared_write_section
 from rollout.context import Context
 from rollout.engine.probe import http_probe
 from rollout.events import EventLog
@@ -192,22 +194,7 @@ def _current(sb: Sandbox, prov: Any) -> str:
 def _breaker_only(sb: Sandbox, prov: Any, image: str) -> str:
     """RegisterTaskDefinition (the current one with ``image``) + UpdateService; the new ARN."""
     ecs = sb.client_factory().client("ecs")
-    td = ecs.describe_task_definition(taskDefinition=_current(sb, prov))["taskDefinition"]
-    keep = (
-        "family",
-        "containerDefinitions",
-        "networkMode",
-        "requiresCompatibilities",
-        "cpu",
-        "memory",
-        "executionRoleArn",
-        "taskRoleArn",
-        "volumes",
-    )
-    doc = {k: td[k] for k in keep if k in td}
-    for container in doc["containerDefinitions"]:
-        container["image"] = image
-    arn = str(ecs.register_task_definition(**doc)["taskDefinition"]["taskDefinitionArn"])
+    arn = register_with_image(ecs, _current(sb, prov), image)
     ecs.update_service(cluster=prov.cluster, service=prov.service, taskDefinition=arn)
     return arn
 
@@ -526,16 +513,7 @@ def section(rows: list[Row], wall: float, missing: list[str], notes: tuple[str, 
 
 
 def write_section(text: str, doc: Path = DOC) -> None:
-    title = "## Progressive delivery on the process runtime"
-    current = doc.read_text(encoding="utf-8")
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == title), None)
-    if start is None:
-        doc.write_text(current.rstrip("\n") + "\n\n" + text, encoding="utf-8")
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    rest = "".join(lines[end:])
-    doc.write_text("".join(lines[:start]) + text + ("\n" + rest if rest else ""), encoding="utf-8")
+    shared_write_section(text, "## Progressive delivery on the process runtime", doc)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from _shared import write_section as shared_write_section
 from rollout.events import Event
 from rollout.sandbox import FaultRule
 from rollout.verbs import demo
@@ -444,16 +445,7 @@ def section(rows: list[Row]) -> str:
 
 def write_section(text: str, doc: Path = DOC) -> None:
     """Put ``text`` in place of the ``## Restore`` section (append it if there is none)."""
-    current = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## Restore"), None)
-    if start is None:
-        body = current if current.endswith("\n") else current + "\n"
-        doc.write_text(body + "\n" + text, encoding="utf-8")
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    rest = "".join(lines[end:])
-    doc.write_text("".join(lines[:start]) + text + ("\n" + rest if rest else ""), encoding="utf-8")
+    shared_write_section(text, "## Restore", doc)
 
 
 def load_rows(path: Path) -> list[Row]:

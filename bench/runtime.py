@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _shared import write_section as shared_write_section
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "benchmarks.md"
@@ -162,13 +163,7 @@ Reproduce: `uv run --frozen python bench/runtime.py` (add `--write` to update th
 
 
 def write_section(section: str) -> None:
-    text = DOCS.read_text()
-    pattern = re.compile(rf"^{re.escape(TITLE)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text.rstrip("\n") + "\n")
+    shared_write_section(section, TITLE, DOCS)
 
 
 def main(argv: list[str] | None = None) -> int:

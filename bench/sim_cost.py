@@ -35,6 +35,7 @@ from pathlib import Path
 
 from moto import mock_aws
 
+from _shared import write_section as shared_write_section
 from rollout.sandbox.faults import FaultRule
 from rollout.sandbox.harness import SimHarness
 
@@ -178,16 +179,7 @@ def section(points: list[Point], repeat: int) -> str:
 
 def write_section(text: str, doc: Path = DOC) -> None:
     """Put ``text`` in place of this script's section (append it if there is none)."""
-    current = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        body = current if current.endswith("\n") else current + "\n"
-        doc.write_text(body + "\n" + text, encoding="utf-8")
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    rest = "".join(lines[end:])
-    doc.write_text("".join(lines[:start]) + text + ("\n" + rest if rest else ""), encoding="utf-8")
+    shared_write_section(text, SECTION, doc)
 
 
 def main(argv: list[str] | None = None) -> int:

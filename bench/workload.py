@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _shared import write_section as shared_write_section
+
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "benchmarks.md"
 HEADING = "## Sandbox cost with real tasks"
@@ -271,16 +273,7 @@ def section(m: dict[str, Any]) -> str:
 
 def write_section(text: str, doc: Path = DOC) -> None:
     """Put ``text`` in place of this benchmark's section (append it if there is none)."""
-    current = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-    if start is None:
-        body = current if current.endswith("\n") else current + "\n"
-        doc.write_text(body + "\n" + text, encoding="utf-8")
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    rest = "".join(lines[end:])
-    doc.write_text("".join(lines[:start]) + text + ("\n" + rest if rest else ""), encoding="utf-8")
+    shared_write_section(text, HEADING, doc)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ from rollout.sandbox.provisioning.stack import ProvisionResult
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "rollout.toml"
+# the bench scripts import their shared helpers (bench/_shared.py) as a sibling module, as they
+# do when run as `python bench/<name>.py`; the tests load them by path
+sys.path.insert(0, str(REPO / "bench"))
 HOUR = 3600.0
 
 

@@ -290,3 +290,33 @@ def realtime(tmp_path: Any) -> Iterator[Realtime]:
         yield Realtime(sb, stack, env)
     finally:
         sb.close()
+
+
+def register_revision(sb: Sandbox, image: str) -> str:
+    """RegisterTaskDefinition: the service's current revision with its container on ``image``
+    (what a CI deploy step does before UpdateService); the new revision's ARN."""
+    result = sb.provisioned
+    assert result is not None
+    ecs = sb.client_factory().client("ecs")
+    service = ecs.describe_services(cluster=result.cluster, services=[result.service])
+    current = ecs.describe_task_definition(taskDefinition=service["services"][0]["taskDefinition"])
+    td: dict[str, Any] = current["taskDefinition"]
+    containers = [dict(c) for c in td["containerDefinitions"]]
+    for c in containers:
+        if c["name"] == result.container:
+            c["image"] = image
+    keep = (
+        "family",
+        "taskRoleArn",
+        "executionRoleArn",
+        "networkMode",
+        "requiresCompatibilities",
+        "cpu",
+        "memory",
+        "volumes",
+    )
+    params = {k: td[k] for k in keep if td.get(k) is not None}
+    arn: str = ecs.register_task_definition(containerDefinitions=containers, **params)[
+        "taskDefinition"
+    ]["taskDefinitionArn"]
+    return arn

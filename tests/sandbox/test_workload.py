@@ -17,7 +17,6 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +24,8 @@ import pytest
 from rollout.sandbox import DEMO_METRICS_PERIOD, Sandbox
 from rollout.sandbox.dataplane.traffic import TrafficOptions, TrafficResult, run_traffic
 from rollout.sandbox.runtime.patches import patch_text
+
+from .conftest import register_revision
 
 pytestmark = pytest.mark.slow
 
@@ -89,34 +90,6 @@ def test_a_task_answers_through_the_listener_with_its_image_tag(sb: Sandbox) -> 
     assert wrong_host.status_code == 400  # the app's own TrustedHost check saw the Host header
 
 
-def _register_revision(sb: Sandbox, image: str) -> str:
-    result = sb.provisioned
-    assert result is not None
-    ecs = sb.client_factory().client("ecs")
-    service = ecs.describe_services(cluster=result.cluster, services=[result.service])
-    current = ecs.describe_task_definition(taskDefinition=service["services"][0]["taskDefinition"])
-    td: dict[str, Any] = current["taskDefinition"]
-    containers = [dict(c) for c in td["containerDefinitions"]]
-    for c in containers:
-        if c["name"] == result.container:
-            c["image"] = image
-    keep = (
-        "family",
-        "taskRoleArn",
-        "executionRoleArn",
-        "networkMode",
-        "requiresCompatibilities",
-        "cpu",
-        "memory",
-        "volumes",
-    )
-    params = {k: td[k] for k in keep if td.get(k) is not None}
-    arn: str = ecs.register_task_definition(containerDefinitions=containers, **params)[
-        "taskDefinition"
-    ]["taskDefinitionArn"]
-    return arn
-
-
 @pytest.mark.timeout(300)
 def test_a_release_serving_500s_trips_the_alarm_and_ecs_rolls_back(sb: Sandbox) -> None:
     """An image patched (a real `git diff`) to answer 500 on every other /books: under traffic
@@ -136,7 +109,7 @@ def test_a_release_serving_500s_trips_the_alarm_and_ecs_rolls_back(sb: Sandbox) 
     before = ecs.describe_services(cluster=result.cluster, services=[result.service])
     old_td = before["services"][0]["taskDefinition"]
     sb.build_image("books-500", patch=patch_text("books-500"))
-    bad_td = _register_revision(sb, f"{result.repository_uri}:books-500")
+    bad_td = register_revision(sb, f"{result.repository_uri}:books-500")
     [alarm] = cw.describe_alarms(AlarmNames=["voj-prod-target-5xx"])["MetricAlarms"]
     tg_dim = next(d["Value"] for d in alarm["Dimensions"] if d["Name"] == "TargetGroup")
     lb_dim = next(d["Value"] for d in alarm["Dimensions"] if d["Name"] == "LoadBalancer")

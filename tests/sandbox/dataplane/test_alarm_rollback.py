@@ -8,32 +8,7 @@ from typing import Any
 from rollout.sandbox import Sandbox
 from rollout.sandbox.observability import RequestOutcome
 
-
-def _register_revision(sb: Sandbox, image: str) -> str:
-    result = sb.provisioned
-    assert result is not None
-    ecs = sb.client_factory().client("ecs")
-    current = ecs.describe_task_definition(taskDefinition=result.task_definition_arn)
-    td: dict[str, Any] = current["taskDefinition"]
-    containers = [dict(c) for c in td["containerDefinitions"]]
-    for c in containers:
-        if c["name"] == result.container:
-            c["image"] = image
-    keep = (
-        "family",
-        "taskRoleArn",
-        "executionRoleArn",
-        "networkMode",
-        "requiresCompatibilities",
-        "cpu",
-        "memory",
-        "volumes",
-    )
-    params = {k: td[k] for k in keep if td.get(k) is not None}
-    arn: str = ecs.register_task_definition(containerDefinitions=containers, **params)[
-        "taskDefinition"
-    ]["taskDefinitionArn"]
-    return arn
+from ..conftest import register_revision
 
 
 def test_target_5xx_alarm_rolls_the_deployment_back(voj: Sandbox) -> None:
@@ -50,7 +25,7 @@ def test_target_5xx_alarm_rolls_the_deployment_back(voj: Sandbox) -> None:
     tg_arn = next(a for a in result.target_group_arns if a.endswith(tg_dim))
     old = voj.describe_service(result.cluster, result.service)
     assert old is not None
-    new_td = _register_revision(voj, result.image(sorted(result.images)[-1]))
+    new_td = register_revision(voj, result.image(sorted(result.images)[-1]))
     ecs.update_service(cluster=result.cluster, service=result.service, taskDefinition=new_td)
 
     def new_tasks_running() -> bool | None:

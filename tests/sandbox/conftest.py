@@ -292,14 +292,17 @@ def realtime(tmp_path: Any) -> Iterator[Realtime]:
         sb.close()
 
 
-def register_revision(sb: Sandbox, image: str) -> str:
-    """RegisterTaskDefinition: the service's current revision with its container on ``image``
-    (what a CI deploy step does before UpdateService); the new revision's ARN."""
+def register_revision(sb: Sandbox, image: str, *, base: str | None = None) -> str:
+    """RegisterTaskDefinition: ``base`` (default: the service's current revision) with the
+    provisioned container on ``image`` (what a CI deploy step does before UpdateService); the
+    new revision's ARN."""
     result = sb.provisioned
     assert result is not None
     ecs = sb.client_factory().client("ecs")
-    service = ecs.describe_services(cluster=result.cluster, services=[result.service])
-    current = ecs.describe_task_definition(taskDefinition=service["services"][0]["taskDefinition"])
+    if base is None:
+        service = ecs.describe_services(cluster=result.cluster, services=[result.service])
+        base = str(service["services"][0]["taskDefinition"])
+    current = ecs.describe_task_definition(taskDefinition=base)
     td: dict[str, Any] = current["taskDefinition"]
     containers = [dict(c) for c in td["containerDefinitions"]]
     for c in containers:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from rollout.sandbox import Sandbox
+
+from ..conftest import register_revision
 
 pytestmark = pytest.mark.slow
 
@@ -34,24 +35,6 @@ def _versions(url: str, n: int) -> Counter[str]:
     return seen
 
 
-def _new_revision(ecs: Any, prov: Any, tag: str) -> str:
-    td = ecs.describe_task_definition(taskDefinition=prov.task_definition_arn)["taskDefinition"]
-    keep = (
-        "family",
-        "taskRoleArn",
-        "executionRoleArn",
-        "networkMode",
-        "containerDefinitions",
-        "requiresCompatibilities",
-        "cpu",
-        "memory",
-        "volumes",
-    )
-    doc = {k: td[k] for k in keep if k in td}
-    doc["containerDefinitions"][0]["image"] = prov.images[tag]
-    return str(ecs.register_task_definition(**doc)["taskDefinition"]["taskDefinitionArn"])
-
-
 def test_real_requests_follow_the_canary_weights_and_the_rollback(sb: Sandbox) -> None:
     prov = sb.provisioned
     assert prov is not None
@@ -69,7 +52,9 @@ def test_real_requests_follow_the_canary_weights_and_the_rollback(sb: Sandbox) -
     ecs.update_service(
         cluster=prov.cluster,
         service=prov.service,
-        taskDefinition=_new_revision(ecs, prov, "sha-0000002"),
+        taskDefinition=register_revision(
+            sb, prov.images["sha-0000002"], base=prov.task_definition_arn
+        ),
     )
     arn = ecs.describe_services(cluster=prov.cluster, services=[prov.service])["services"][0][
         "currentServiceDeployment"

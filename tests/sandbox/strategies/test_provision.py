@@ -14,6 +14,8 @@ import rollout.cli.sandbox  # noqa: F401 - registers the sandbox commands
 from rollout.cli import app
 from rollout.sandbox import Sandbox
 
+from ..conftest import register_revision
+
 
 def test_unknown_strategy_is_a_usage_error_before_anything_is_created() -> None:
     result = CliRunner().invoke(
@@ -23,23 +25,6 @@ def test_unknown_strategy_is_a_usage_error_before_anything_is_created() -> None:
     assert result.exit_code == 2
     assert "unknown strategy 'red-black'" in result.output
     assert "rolling, blue-green, canary, linear" in result.output
-
-
-def _new_revision(ecs: Any, prov: Any, tag: str) -> str:
-    td = ecs.describe_task_definition(taskDefinition=prov.task_definition_arn)["taskDefinition"]
-    keep = (
-        "family",
-        "taskRoleArn",
-        "executionRoleArn",
-        "networkMode",
-        "containerDefinitions",
-        "requiresCompatibilities",
-        "cpu",
-        "memory",
-    )
-    doc = {k: td[k] for k in keep if k in td}
-    doc["containerDefinitions"][0]["image"] = prov.images[tag]
-    return str(ecs.register_task_definition(**doc)["taskDefinition"]["taskDefinitionArn"])
 
 
 @pytest.mark.parametrize("strategy", ["canary"])
@@ -73,7 +58,9 @@ def test_provision_with_a_strategy_builds_a_traffic_shifting_voj(
     ecs.update_service(
         cluster=prov.cluster,
         service=prov.service,
-        taskDefinition=_new_revision(ecs, prov, "sha-0000002"),
+        taskDefinition=register_revision(
+            sandbox, prov.images["sha-0000002"], base=prov.task_definition_arn
+        ),
     )
     arn = ecs.describe_services(cluster=prov.cluster, services=[prov.service])["services"][0][
         "currentServiceDeployment"
@@ -140,7 +127,9 @@ def test_voj_blue_green_rolls_back_on_its_own_5xx_alarm(sandbox: Sandbox) -> Non
     ecs.update_service(
         cluster=prov.cluster,
         service=prov.service,
-        taskDefinition=_new_revision(ecs, prov, "sha-0000002"),
+        taskDefinition=register_revision(
+            sandbox, prov.images["sha-0000002"], base=prov.task_definition_arn
+        ),
     )
     arn = ecs.describe_services(cluster=prov.cluster, services=[prov.service])["services"][0][
         "currentServiceDeployment"
